@@ -1,0 +1,248 @@
+"""Form validation. Every form that touches a customer's data verifies them first, the same way."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions.common import IDENTITY_SLOTS, channel_of, crm, crm_call
+from actions.session import profile_slots
+from crm_adapter.domain import CrmUnavailable, InvalidInput, VerificationFailed
+from crm_adapter.identity import Proof, verify_and_remember
+from crm_adapter.validation import normalize_address, normalize_email, normalize_order_number, normalize_phone
+
+log = logging.getLogger(__name__)
+
+MAX_IDENTITY_ATTEMPTS = 3
+# Messages with these intents are not answers to a form's question: rules handle them.
+NOT_AN_ANSWER = {"stop", "request_human", "faq", "chitchat", "help", "out_of_scope", "goodbye", "bot_challenge"}
+
+
+def _answer_text(tracker: Tracker) -> str | None:
+    latest = tracker.latest_message or {}
+    if (latest.get("intent") or {}).get("name") in NOT_AN_ANSWER:
+        return None
+    text = (latest.get("text") or "").strip()
+    return text or None
+
+
+def _entity(tracker: Tracker, name: str) -> str | None:
+    value = next(tracker.get_latest_entity_values(name), None)
+    return str(value) if value is not None else None
+
+
+class VerifiedFormValidation(FormValidationAction, ABC):
+    """Asks for email and proof (an order number or a one-time code) until the customer is verified."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """validate_<form name>"""
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        if tracker.get_slot("verified"):
+            return [slot for slot in domain_slots if slot not in IDENTITY_SLOTS]
+        if (tracker.get_slot("identity_attempts") or 0) >= MAX_IDENTITY_ATTEMPTS:
+            return []  # ends the form; the submit action explains
+        return domain_slots
+
+    async def extract_identity_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "identity_email":
+            return {}
+        text = _answer_text(tracker)
+        if text is None:
+            return {}
+        return {"identity_email": _entity(tracker, "email") or text}
+
+    async def extract_identity_proof(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "identity_proof":
+            return {}
+        if (tracker.latest_message.get("intent") or {}).get("name") == "request_code":
+            return {"identity_proof": "send_code"}
+        text = _answer_text(tracker)
+        if text is None:
+            return {}
+        order, code = _entity(tracker, "order_number"), _entity(tracker, "otp_code")
+        proof = Proof("order", order) if order else Proof("code", code) if code else Proof.from_text(text)
+        return {"identity_proof": proof.encode() if proof else "unreadable"}
+
+    def validate_identity_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        try:
+            return {"identity_email": normalize_email(str(value))}
+        except InvalidInput:
+            dispatcher.utter_message(response="utter_identity_invalid_email")
+            return {"identity_email": None}
+
+    async def validate_identity_proof(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        email = tracker.get_slot("identity_email")
+        if value == "verified" or not email:
+            return {}
+        try:
+            if value == "send_code":
+                await crm_call(crm().send_one_time_code, email)
+                return {"identity_proof": None, "otp_sent": True}
+            proof = Proof.decode(str(value))
+            if proof is None:
+                dispatcher.utter_message(response="utter_ask_identity_proof")
+                return {"identity_proof": None}
+            customer = await crm_call(verify_and_remember, crm(), email, proof, channel_of(tracker), tracker.sender_id)
+            context = await crm_call(crm().customer_context, customer.customer_id)
+        except VerificationFailed:
+            attempts = (tracker.get_slot("identity_attempts") or 0) + 1
+            locked = attempts >= MAX_IDENTITY_ATTEMPTS
+            dispatcher.utter_message(response="utter_identity_locked" if locked else "utter_identity_failed")
+            return {"identity_email": None, "identity_proof": None, "otp_sent": False, "identity_attempts": attempts}
+        except CrmUnavailable as exc:
+            log.warning("verification: CRM unavailable: %s", exc)
+            dispatcher.utter_message(response="utter_crm_unavailable")
+            return {"identity_proof": None}
+        slots = {event["name"]: event["value"] for event in profile_slots(context)}
+        return {**slots, "identity_proof": "verified", "identity_attempts": 0.0, "otp_sent": False}
+
+
+class ValidateIdentifyForm(VerifiedFormValidation):
+    def name(self) -> str:
+        return "validate_identify_form"
+
+
+class ValidateListOrdersForm(VerifiedFormValidation):
+    def name(self) -> str:
+        return "validate_list_orders_form"
+
+
+class ValidateRefundStatusForm(VerifiedFormValidation):
+    def name(self) -> str:
+        return "validate_refund_status_form"
+
+
+class ValidateLoyaltyForm(VerifiedFormValidation):
+    def name(self) -> str:
+        return "validate_loyalty_form"
+
+
+class OrderFormValidation(VerifiedFormValidation):
+    """A verified form that also needs one of the customer's orders."""
+
+    def validate_order_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        try:
+            return {"order_number": normalize_order_number(str(value))}
+        except InvalidInput:
+            dispatcher.utter_message(response="utter_ask_order_number")
+            return {"order_number": None}
+
+
+class ValidateOrderStatusForm(OrderFormValidation):
+    def name(self) -> str:
+        return "validate_order_status_form"
+
+
+class ValidateCancelOrderForm(OrderFormValidation):
+    def name(self) -> str:
+        return "validate_cancel_order_form"
+
+
+class ValidateDeliveryProblemForm(OrderFormValidation):
+    def name(self) -> str:
+        return "validate_delivery_problem_form"
+
+    def validate_problem_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = " ".join(str(value or "").split())
+        return {"problem_description": text[:2000] if len(text) >= 3 else None}
+
+
+class ValidateReturnForm(OrderFormValidation):
+    def name(self) -> str:
+        return "validate_return_form"
+
+    def validate_return_reason(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = " ".join(str(value or "").split())
+        return {"return_reason": text[:2000] if len(text) >= 3 else None}
+
+
+class ContactFormValidation(VerifiedFormValidation):
+    """A verified form that asks for a new contact value and checks it before anything is saved."""
+
+    slot = ""
+
+    @staticmethod
+    @abstractmethod
+    def normalize(value: str) -> str:
+        """Return the value in its stored form, or raise InvalidInput."""
+
+    def _validate_contact(self, value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+        try:
+            return {self.slot: self.normalize(str(value))}
+        except InvalidInput as exc:
+            dispatcher.utter_message(response="utter_contact_invalid", problem=str(exc))
+            return {self.slot: None}
+
+
+class ValidateUpdateEmailForm(ContactFormValidation):
+    slot = "new_email"
+    normalize = staticmethod(normalize_email)
+
+    def name(self) -> str:
+        return "validate_update_email_form"
+
+    def validate_new_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        return self._validate_contact(_entity(tracker, "email") or value, dispatcher)
+
+
+class ValidateUpdatePhoneForm(ContactFormValidation):
+    slot = "new_phone"
+    normalize = staticmethod(normalize_phone)
+
+    def name(self) -> str:
+        return "validate_update_phone_form"
+
+    def validate_new_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        return self._validate_contact(_entity(tracker, "phone") or value, dispatcher)
+
+
+class ValidateUpdateAddressForm(ContactFormValidation):
+    slot = "new_address"
+    normalize = staticmethod(normalize_address)
+
+    def name(self) -> str:
+        return "validate_update_address_form"
+
+    def validate_new_address(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        return self._validate_contact(value, dispatcher)
+
+
+class ValidateComplaintForm(FormValidationAction):
+    """Takes the complaint from the first message when it already says what happened."""
+
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    def validate_complaint_text(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = " ".join(str(value or "").split())
+        if len(text.split()) >= 6:
+            return {"complaint_text": text[:5000]}
+        if tracker.get_slot("requested_slot") == "complaint_text":
+            dispatcher.utter_message(response="utter_complaint_too_short")
+        return {"complaint_text": None}

@@ -1,0 +1,160 @@
+"""Order actions: status, list, delivery problems, returns, cancellations, refunds."""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import VerifiedCrmAction, channel_of, crm, crm_call, day, money
+from crm_adapter.domain import NewTicket, NotAllowed, NotFound, Order, TicketKind
+
+_ORDER_SLOTS = ("order_number", "problem_description", "return_reason", "confirm_cancel")
+
+
+def _clear_order_slots() -> list[EventType]:
+    return [SlotSet(slot, None) for slot in _ORDER_SLOTS]
+
+
+def _order_vars(order: Order) -> dict[str, str]:
+    return {
+        "order_number": order.order_number,
+        "summary": order.summary,
+        "expected": day(order.expected_delivery),
+        "delivered": day(order.delivered_at),
+        "carrier": order.carrier or "our courier",
+        "tracking": order.tracking_number or "not yet available",
+        "status": order.status.value.replace("_", " "),
+        "refund": money(order.total_cents, order.currency),
+    }
+
+
+class ActionCheckOrderStatus(VerifiedCrmAction):
+    def name(self) -> str:
+        return "action_check_order_status"
+
+    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
+        number = tracker.get_slot("order_number")
+        try:
+            order = await crm_call(crm().get_order, customer_id, number)
+        except NotFound:
+            dispatcher.utter_message(response="utter_order_number_unknown", order_number=number)
+            return _clear_order_slots()
+        dispatcher.utter_message(response=f"utter_order_status_{order.status.value}", **_order_vars(order))
+        return _clear_order_slots()
+
+
+class ActionListOrders(VerifiedCrmAction):
+    def name(self) -> str:
+        return "action_list_orders"
+
+    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
+        orders = await crm_call(crm().list_orders, customer_id, 5)
+        if not orders:
+            dispatcher.utter_message(response="utter_no_orders")
+            return []
+        lines = "\n".join(
+            f"- {o.order_number}: {o.summary}, {o.status.value.replace('_', ' ')} "
+            f"(ordered {o.placed_at:%-d %b %Y}, {money(o.total_cents, o.currency)})"
+            for o in orders
+        )
+        dispatcher.utter_message(response="utter_orders_list", orders=lines)
+        return []
+
+
+class ActionReportDeliveryProblem(VerifiedCrmAction):
+    def name(self) -> str:
+        return "action_report_delivery_problem"
+
+    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
+        number = tracker.get_slot("order_number")
+        description = tracker.get_slot("problem_description") or ""
+        ticket = NewTicket(
+            kind=TicketKind.DELIVERY_PROBLEM,
+            subject=f"Delivery problem with {number}: {description[:80]}",
+            description=description,
+            customer_id=customer_id,
+            channel=channel_of(tracker),
+            sender_id=tracker.sender_id,
+            order_number=number,
+        )
+        try:
+            created = await crm_call(crm().open_ticket, ticket)
+        except NotFound:
+            dispatcher.utter_message(response="utter_order_number_unknown", order_number=number)
+            return _clear_order_slots()
+        dispatcher.utter_message(
+            response="utter_delivery_problem_logged", order_number=number, reference=created.reference
+        )
+        return _clear_order_slots()
+
+
+class ActionStartReturn(VerifiedCrmAction):
+    def name(self) -> str:
+        return "action_start_return"
+
+    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
+        number = tracker.get_slot("order_number")
+        try:
+            created = await crm_call(crm().start_return, customer_id, number, tracker.get_slot("return_reason"))
+        except NotFound:
+            dispatcher.utter_message(response="utter_order_number_unknown", order_number=number)
+        except NotAllowed as exc:
+            dispatcher.utter_message(response=f"utter_return_not_allowed_{exc.reason}", order_number=number)
+        else:
+            dispatcher.utter_message(
+                response="utter_return_started", rma=created.rma_number, refund=money(created.refund_cents)
+            )
+        return _clear_order_slots()
+
+
+class ActionCancelOrder(VerifiedCrmAction):
+    def name(self) -> str:
+        return "action_cancel_order"
+
+    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
+        number = tracker.get_slot("order_number")
+        if not tracker.get_slot("confirm_cancel"):
+            dispatcher.utter_message(response="utter_cancel_kept", order_number=number)
+            return _clear_order_slots()
+        try:
+            order = await crm_call(crm().cancel_order, customer_id, number)
+        except NotFound:
+            dispatcher.utter_message(response="utter_order_number_unknown", order_number=number)
+        except NotAllowed:
+            current = await crm_call(crm().get_order, customer_id, number)
+            dispatcher.utter_message(response="utter_cancel_not_allowed", **_order_vars(current))
+        else:
+            dispatcher.utter_message(response="utter_order_cancelled", **_order_vars(order))
+        return _clear_order_slots()
+
+
+class ActionRefundStatus(VerifiedCrmAction):
+    def name(self) -> str:
+        return "action_refund_status"
+
+    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> list[EventType]:
+        returns = await crm_call(crm().list_returns, customer_id)
+        if not returns:
+            dispatcher.utter_message(response="utter_no_refunds")
+            return []
+        describe = {
+            "requested": "waiting for the item to reach us",
+            "received": "received, refund on its way within 5 working days",
+            "refunded": "refunded",
+        }
+        lines = "\n".join(
+            f"- {r.rma_number} for order {r.order_number}: {money(r.refund_cents)}, "
+            f"{describe.get(r.status, r.status)}"
+            + (f" on {r.refunded_at:%-d %b}" if r.refunded_at else "")
+            for r in returns[:5]
+        )
+        dispatcher.utter_message(response="utter_refunds_list", returns=lines)
+        return []

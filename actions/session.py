@@ -1,0 +1,95 @@
+"""Session start, greeting, verification and forgetting: the bot that remembers, on the customer's terms."""
+
+from __future__ import annotations
+
+import logging
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import IDENTITY_SLOTS, PROFILE_SLOTS, CrmAction, channel_of, crm, crm_call
+from crm_adapter.domain import CrmUnavailable, CustomerContext
+
+log = logging.getLogger(__name__)
+
+
+def profile_slots(context: CustomerContext) -> list[EventType]:
+    highlight = context.highlight
+    return [
+        SlotSet("customer_id", context.customer_id),
+        SlotSet("customer_first_name", context.first_name),
+        SlotSet("verified", True),
+        SlotSet("highlight_kind", highlight.kind if highlight else None),
+        SlotSet("highlight_reference", highlight.reference if highlight else None),
+        SlotSet("highlight_detail", highlight.detail if highlight else None),
+    ]
+
+
+class ActionSessionStart(Action):
+    """Starts every session by recognising a returning customer from their channel account."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        events: list[EventType] = [SessionStarted()]
+        metadata = tracker.get_slot("session_started_metadata")
+        if metadata:
+            events.append(SlotSet("session_started_metadata", metadata))
+        try:
+            context = await crm_call(crm().recognize, channel_of(tracker), tracker.sender_id)
+        except CrmUnavailable as exc:
+            # Not knowing the customer is no reason to stop talking to them.
+            log.warning("session start without recognition, CRM unavailable: %s", exc)
+            context = None
+        if context is not None:
+            events.extend(profile_slots(context))
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ActionGreet(Action):
+    """Greets by name, mentioning the one thing that matters from last time, once per session."""
+
+    def name(self) -> str:
+        return "action_greet"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if not tracker.get_slot("customer_first_name"):
+            dispatcher.utter_message(response="utter_greet_anonymous")
+            return []
+        kind = tracker.get_slot("highlight_kind")
+        dispatcher.utter_message(response=f"utter_greet_known_{kind}" if kind else "utter_greet_known")
+        return [SlotSet("highlight_kind", None)]
+
+
+class ActionConfirmIdentity(Action):
+    """Closes the identify form: confirms, or says why not."""
+
+    def name(self) -> str:
+        return "action_confirm_identity"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if not tracker.get_slot("verified"):
+            dispatcher.utter_message(response="utter_not_verified")
+            return [SlotSet(slot, None) for slot in IDENTITY_SLOTS] + [SlotSet("identity_attempts", 0.0)]
+        if tracker.get_slot("identity_proof") == "verified":
+            dispatcher.utter_message(response="utter_identity_confirmed")
+        else:
+            dispatcher.utter_message(response="utter_identity_already_verified")
+        return []
+
+
+class ActionLogout(CrmAction):
+    """Forgets this channel account and the verification of this session."""
+
+    def name(self) -> str:
+        return "action_logout"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        removed = await crm_call(crm().unlink_identity, channel_of(tracker), tracker.sender_id)
+        was_verified = bool(tracker.get_slot("verified"))
+        dispatcher.utter_message(response="utter_logged_out" if removed or was_verified else "utter_logged_out_nothing")
+        return [SlotSet(slot, None) for slot in PROFILE_SLOTS + IDENTITY_SLOTS] + [SlotSet("verified", False)]

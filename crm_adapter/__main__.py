@@ -1,0 +1,62 @@
+"""Command line for the CRM store: `python -m crm_adapter migrate|seed|status`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from crm_adapter.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crm_adapter", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="bring the CRM database schema to the latest migration")
+    seed_parser = sub.add_parser("seed", help="fill an empty CRM with demo data (does nothing if it has customers)")
+    seed_parser.add_argument("--customers", type=int, default=300)
+    sub.add_parser("status", help="print the database URL and row counts")
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    if settings.backend != "sql":
+        print("CRM_BACKEND is not 'sql': the external CRM manages its own schema and data.")
+        return 0
+
+    from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
+
+    if args.command == "migrate":
+        upgrade(settings.database_url)
+        print(f"CRM schema up to date ({_safe(settings.database_url)})")
+        return 0
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    if args.command == "seed":
+        from crm_adapter.seed import DEMO_CUSTOMERS, is_empty, seed
+
+        if not is_empty(sessions):
+            print("CRM already has customers: not seeding")
+            return 0
+        counts = seed(sessions, customers=args.customers)
+        print("seeded demo data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        for demo in DEMO_CUSTOMERS:
+            print(f"  demo customer {demo.first_name} {demo.last_name}: {demo.email}, order {demo.order_number}, "
+                  f"recognised on channel '{demo.channel}' as sender '{demo.sender_id}'")
+        return 0
+    from sqlalchemy import func, select
+
+    from crm_adapter.sql.models import Base
+
+    with sessions() as s:
+        for table in Base.metadata.sorted_tables:
+            print(f"{table.name:20s} {s.scalar(select(func.count()).select_from(table))}")
+    return 0
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""The composition root: builds the CRM service once per process, lazily; tests swap in their own."""
+
+from __future__ import annotations
+
+import threading
+
+from crm_adapter.notify import LogCodeSender
+from crm_adapter.ports import CodeSender, CrmService
+from crm_adapter.settings import Settings
+
+_lock = threading.Lock()
+_service: CrmService | None = None
+
+
+def build_crm(settings: Settings, code_sender: CodeSender | None = None) -> CrmService:
+    if settings.backend == "http":
+        import requests
+
+        from crm_adapter.http_backend import HttpCrmService
+
+        session = requests.Session()
+        if settings.http_token:
+            session.headers["Authorization"] = f"Bearer {settings.http_token}"
+        assert settings.http_base_url
+        return HttpCrmService(settings.http_base_url, session=session, timeout=settings.http_timeout)
+
+    from crm_adapter.sql.db import make_engine, make_session_factory
+    from crm_adapter.sql.service import SqlCrmService
+
+    engine = make_engine(settings.database_url)
+    return SqlCrmService(
+        make_session_factory(engine),
+        code_sender=code_sender or LogCodeSender(),
+        secret=settings.secret(),
+    )
+
+
+def get_crm() -> CrmService:
+    global _service
+    if _service is None:
+        with _lock:
+            if _service is None:
+                _service = build_crm(Settings.from_env())
+    return _service
+
+
+def set_crm(service: CrmService | None) -> None:
+    """Replace the process's CRM service (tests); None makes the next get_crm() build from env again."""
+    global _service
+    with _lock:
+        _service = service

@@ -1,0 +1,188 @@
+"""Plain domain objects returned by every CRM backend.
+
+Actions and the CRM API only ever see these dataclasses, never ORM rows or raw
+JSON, so the SQL and HTTP backends are interchangeable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+
+class OrderStatus(str, Enum):
+    PLACED = "placed"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    RETURNED = "returned"
+
+
+OPEN_ORDER_STATUSES = frozenset(
+    {OrderStatus.PLACED, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY}
+)
+CANCELLABLE_STATUSES = frozenset({OrderStatus.PLACED, OrderStatus.PACKED})
+
+
+class TicketKind(str, Enum):
+    COMPLAINT = "complaint"
+    DELIVERY_PROBLEM = "delivery_problem"
+    CALLBACK = "callback"
+    GENERAL = "general"
+
+
+class TicketStatus(str, Enum):
+    OPEN = "open"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+
+
+class ContactField(str, Enum):
+    EMAIL = "email"
+    PHONE = "phone"
+    ADDRESS = "address"
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None
+    address: str | None
+    loyalty_points: int
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    name: str
+    quantity: int
+    unit_price_cents: int
+
+
+@dataclass(frozen=True)
+class Order:
+    order_number: str
+    customer_id: str
+    status: OrderStatus
+    placed_at: datetime
+    expected_delivery: datetime | None
+    delivered_at: datetime | None
+    total_cents: int
+    currency: str
+    carrier: str | None
+    tracking_number: str | None
+    lines: tuple[OrderLine, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        """A short human description such as 'Oak side table and 2 more items'."""
+        if not self.lines:
+            return f"order {self.order_number}"
+        first = self.lines[0].name
+        rest = sum(line.quantity for line in self.lines) - self.lines[0].quantity
+        return first if rest <= 0 else f"{first} and {rest} more item{'s' if rest > 1 else ''}"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    reference: str
+    customer_id: str | None
+    kind: TicketKind
+    status: TicketStatus
+    subject: str
+    description: str
+    channel: str | None
+    order_number: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    kind: TicketKind
+    subject: str
+    description: str
+    customer_id: str | None = None
+    channel: str | None = None
+    sender_id: str | None = None
+    order_number: str | None = None
+
+
+@dataclass(frozen=True)
+class ReturnRequest:
+    rma_number: str
+    order_number: str
+    reason: str
+    status: str
+    refund_cents: int
+    created_at: datetime
+    refunded_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """The one thing worth mentioning to a returning customer."""
+
+    kind: str  # "open_ticket" | "order_in_progress" | "order_delivered"
+    reference: str
+    detail: str
+    status: str
+
+
+@dataclass(frozen=True)
+class CustomerContext:
+    customer_id: str
+    first_name: str
+    loyalty_points: int
+    highlight: Highlight | None
+    last_contact_at: datetime | None = None
+    open_ticket_count: int = 0
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class LoyaltyBalance:
+    points: int
+    tier: str
+    value_cents: int
+    points_to_next_tier: int | None
+
+
+# ---- errors -------------------------------------------------------------
+
+
+class CrmError(Exception):
+    """Base class of every error a CRM backend raises."""
+
+
+class CrmUnavailable(CrmError):
+    """The CRM store could not be reached (database down, HTTP timeout, 5xx)."""
+
+
+class NotFound(CrmError):
+    """The record does not exist, or does not belong to this customer."""
+
+
+class NotAllowed(CrmError):
+    """The request breaks a business rule; `reason` is a stable machine code."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.reason = reason
+
+
+class InvalidInput(CrmError):
+    """A value failed validation; `field` names it, the message says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class VerificationFailed(CrmError):
+    """The identity proof did not match. Deliberately says nothing about why."""

@@ -1,0 +1,519 @@
+"""The CRM service on our own SQL database (SQLite by default, PostgreSQL in production)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from crm_adapter.domain import (
+    CANCELLABLE_STATUSES,
+    OPEN_ORDER_STATUSES,
+    ContactField,
+    Customer,
+    CustomerContext,
+    Highlight,
+    InvalidInput,
+    LoyaltyBalance,
+    NewTicket,
+    NotAllowed,
+    NotFound,
+    Order,
+    OrderLine,
+    OrderStatus,
+    ReturnRequest,
+    Ticket,
+    TicketKind,
+    TicketStatus,
+    VerificationFailed,
+)
+from crm_adapter.ports import CodeSender
+from crm_adapter.sql.models import (
+    ChannelIdentityRow,
+    CustomerRow,
+    OneTimeCodeRow,
+    OrderRow,
+    ReturnRow,
+    TicketRow,
+)
+from crm_adapter.validation import (
+    normalize_address,
+    normalize_email,
+    normalize_order_number,
+    normalize_phone,
+)
+from crm_adapter.domain import CrmUnavailable
+
+log = logging.getLogger(__name__)
+
+RETURN_WINDOW = timedelta(days=30)
+CODE_TTL = timedelta(minutes=10)
+CODE_MAX_ATTEMPTS = 5
+RECENT_DELIVERY = timedelta(days=14)
+LOYALTY_TIERS = (("Bronze", 0), ("Silver", 500), ("Gold", 2000))
+POINT_VALUE_CENTS = 1  # 100 points = £1
+_REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def utcnow() -> datetime:
+    return datetime.utcnow().replace(microsecond=0)
+
+
+def new_reference(prefix: str) -> str:
+    return prefix + "-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
+
+
+def loyalty_tier(points: int) -> tuple[str, int | None]:
+    """The tier for a balance and the points still needed for the next one (None at the top)."""
+    name, needed = LOYALTY_TIERS[0][0], None
+    for index, (tier, threshold) in enumerate(LOYALTY_TIERS):
+        if points >= threshold:
+            name = tier
+            following = LOYALTY_TIERS[index + 1][1] if index + 1 < len(LOYALTY_TIERS) else None
+            needed = None if following is None else following - points
+    return name, needed
+
+
+class SqlCrmService:
+    """Implements `crm_adapter.ports.CrmService` on a SQLAlchemy session factory."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        code_sender: CodeSender,
+        secret: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = session_factory
+        self._code_sender = code_sender
+        self._secret = secret.encode()
+        self._now = clock
+
+    # ---- plumbing -------------------------------------------------------
+
+    @contextmanager
+    def _uow(self) -> Iterator[Session]:
+        """A unit of work: commits when the block succeeds, rolls back otherwise."""
+        try:
+            with self._sessions() as session:
+                with session.begin():
+                    yield session
+        except (OperationalError,) as exc:
+            raise CrmUnavailable(f"CRM database unavailable: {exc.orig}") from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise CrmUnavailable(f"CRM database connection lost: {exc.orig}") from exc
+            raise
+
+    def _customer_row(self, session: Session, customer_id: str) -> CustomerRow:
+        row = session.get(CustomerRow, customer_id)
+        if row is None:
+            raise NotFound(f"customer {customer_id}")
+        return row
+
+    def _order_row(self, session: Session, customer_id: str, order_number: str) -> OrderRow:
+        try:
+            number = normalize_order_number(order_number)
+        except InvalidInput:
+            raise NotFound(f"order {order_number}") from None
+        row = session.scalar(
+            select(OrderRow)
+            .where(OrderRow.order_number == number, OrderRow.customer_id == customer_id)
+            .options(selectinload(OrderRow.items))
+        )
+        if row is None:  # also when the order exists but belongs to someone else
+            raise NotFound(f"order {number}")
+        return row
+
+    # ---- identity -------------------------------------------------------
+
+    def recognize(self, channel: str, sender_id: str) -> CustomerContext | None:
+        with self._uow() as s:
+            identity = s.scalar(
+                select(ChannelIdentityRow).where(
+                    ChannelIdentityRow.channel == channel, ChannelIdentityRow.sender_id == sender_id
+                )
+            )
+            if identity is None:
+                return None
+            identity.last_seen_at = self._now()
+            return self._context(s, identity.customer_id)
+
+    def link_identity(self, customer_id: str, channel: str, sender_id: str) -> None:
+        _check_channel_identity(channel, sender_id)
+        with self._uow() as s:
+            self._customer_row(s, customer_id)
+            identity = s.scalar(
+                select(ChannelIdentityRow).where(
+                    ChannelIdentityRow.channel == channel, ChannelIdentityRow.sender_id == sender_id
+                )
+            )
+            now = self._now()
+            if identity is None:
+                s.add(
+                    ChannelIdentityRow(
+                        customer_id=customer_id,
+                        channel=channel,
+                        sender_id=sender_id,
+                        verified_at=now,
+                        last_seen_at=now,
+                    )
+                )
+            else:
+                identity.customer_id = customer_id
+                identity.verified_at = now
+                identity.last_seen_at = now
+
+    def unlink_identity(self, channel: str, sender_id: str) -> bool:
+        with self._uow() as s:
+            identity = s.scalar(
+                select(ChannelIdentityRow).where(
+                    ChannelIdentityRow.channel == channel, ChannelIdentityRow.sender_id == sender_id
+                )
+            )
+            if identity is None:
+                return False
+            s.delete(identity)
+            return True
+
+    def verify_with_order(self, email: str, order_number: str) -> Customer:
+        try:
+            address = normalize_email(email)
+            number = normalize_order_number(order_number)
+        except InvalidInput:
+            raise VerificationFailed() from None
+        with self._uow() as s:
+            row = s.scalar(
+                select(CustomerRow)
+                .join(OrderRow, OrderRow.customer_id == CustomerRow.id)
+                .where(CustomerRow.email == address, OrderRow.order_number == number)
+            )
+            if row is None:
+                raise VerificationFailed()
+            return _customer(row)
+
+    def send_one_time_code(self, email: str) -> None:
+        try:
+            address = normalize_email(email)
+        except InvalidInput:
+            return
+        with self._uow() as s:
+            row = s.scalar(select(CustomerRow).where(CustomerRow.email == address))
+            if row is None:
+                # Say nothing different to the caller: whether an address is on file is private.
+                log.info("one-time code requested for an unknown address")
+                return
+            now = self._now()
+            for pending in s.scalars(
+                select(OneTimeCodeRow).where(
+                    OneTimeCodeRow.customer_id == row.id, OneTimeCodeRow.used_at.is_(None)
+                )
+            ):
+                pending.used_at = now  # a new code replaces every earlier one
+            code = f"{secrets.randbelow(1_000_000):06d}"
+            s.add(
+                OneTimeCodeRow(
+                    customer_id=row.id,
+                    code_hash=self._hash_code(row.id, code),
+                    created_at=now,
+                    expires_at=now + CODE_TTL,
+                    attempts=0,
+                )
+            )
+            first_name, target = row.first_name, row.email
+        self._code_sender.send_code(target, first_name, code)
+
+    def verify_one_time_code(self, email: str, code: str) -> Customer:
+        try:
+            address = normalize_email(email)
+        except InvalidInput:
+            raise VerificationFailed() from None
+        with self._uow() as s:
+            row = s.scalar(select(CustomerRow).where(CustomerRow.email == address))
+            if row is None:
+                raise VerificationFailed()
+            pending = s.scalar(
+                select(OneTimeCodeRow)
+                .where(OneTimeCodeRow.customer_id == row.id, OneTimeCodeRow.used_at.is_(None))
+                .order_by(OneTimeCodeRow.id.desc())
+            )
+            now = self._now()
+            if pending is None or pending.expires_at < now or pending.attempts >= CODE_MAX_ATTEMPTS:
+                raise VerificationFailed()
+            if not hmac.compare_digest(pending.code_hash, self._hash_code(row.id, code.strip())):
+                pending.attempts += 1
+                # commit the failed attempt, then report failure
+                s.flush()
+                failed = True
+            else:
+                pending.used_at = now
+                failed = False
+            customer = _customer(row)
+        if failed:
+            raise VerificationFailed()
+        return customer
+
+    def _hash_code(self, customer_id: str, code: str) -> str:
+        return hmac.new(self._secret, f"{customer_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+    # ---- profile --------------------------------------------------------
+
+    def get_customer(self, customer_id: str) -> Customer:
+        with self._uow() as s:
+            return _customer(self._customer_row(s, customer_id))
+
+    def customer_context(self, customer_id: str) -> CustomerContext:
+        with self._uow() as s:
+            return self._context(s, customer_id)
+
+    def _context(self, s: Session, customer_id: str) -> CustomerContext:
+        customer = self._customer_row(s, customer_id)
+        open_tickets = list(
+            s.scalars(
+                select(TicketRow)
+                .where(
+                    TicketRow.customer_id == customer_id,
+                    TicketRow.status != TicketStatus.RESOLVED.value,
+                )
+                .order_by(TicketRow.updated_at.desc(), TicketRow.id.desc())
+            )
+        )
+        highlight: Highlight | None = None
+        if open_tickets:
+            t = open_tickets[0]
+            highlight = Highlight("open_ticket", t.reference, t.subject, t.status)
+        else:
+            latest = s.scalar(
+                select(OrderRow)
+                .where(OrderRow.customer_id == customer_id)
+                .options(selectinload(OrderRow.items))
+                .order_by(OrderRow.placed_at.desc(), OrderRow.id.desc())
+            )
+            if latest is not None:
+                order = _order(latest)
+                if order.status in OPEN_ORDER_STATUSES:
+                    highlight = Highlight("order_in_progress", order.order_number, order.summary, order.status.value)
+                elif (
+                    order.status is OrderStatus.DELIVERED
+                    and order.delivered_at is not None
+                    and self._now() - order.delivered_at <= RECENT_DELIVERY
+                ):
+                    highlight = Highlight("order_delivered", order.order_number, order.summary, order.status.value)
+        return CustomerContext(
+            customer_id=customer.id,
+            first_name=customer.first_name,
+            loyalty_points=customer.loyalty_points,
+            highlight=highlight,
+            open_ticket_count=len(open_tickets),
+        )
+
+    def update_contact(self, customer_id: str, field: ContactField, value: str) -> Customer:
+        field = ContactField(field)
+        if field is ContactField.EMAIL:
+            normalized = normalize_email(value)
+        elif field is ContactField.PHONE:
+            normalized = normalize_phone(value)
+        else:
+            normalized = normalize_address(value)
+        try:
+            with self._uow() as s:
+                row = self._customer_row(s, customer_id)
+                if field is ContactField.EMAIL:
+                    clash = s.scalar(
+                        select(CustomerRow.id).where(CustomerRow.email == normalized, CustomerRow.id != customer_id)
+                    )
+                    if clash is not None:
+                        raise NotAllowed("email_in_use", "That email address belongs to another account.")
+                setattr(row, field.value, normalized)
+                row.updated_at = self._now()
+                s.flush()
+                return _customer(row)
+        except IntegrityError:
+            raise NotAllowed("email_in_use", "That email address belongs to another account.") from None
+
+    def loyalty(self, customer_id: str) -> LoyaltyBalance:
+        with self._uow() as s:
+            points = self._customer_row(s, customer_id).loyalty_points
+        tier, to_next = loyalty_tier(points)
+        return LoyaltyBalance(points=points, tier=tier, value_cents=points * POINT_VALUE_CENTS, points_to_next_tier=to_next)
+
+    # ---- orders ---------------------------------------------------------
+
+    def list_orders(self, customer_id: str, limit: int = 5) -> list[Order]:
+        with self._uow() as s:
+            self._customer_row(s, customer_id)
+            rows = s.scalars(
+                select(OrderRow)
+                .where(OrderRow.customer_id == customer_id)
+                .options(selectinload(OrderRow.items))
+                .order_by(OrderRow.placed_at.desc(), OrderRow.id.desc())
+                .limit(max(1, min(limit, 50)))
+            )
+            return [_order(r) for r in rows]
+
+    def get_order(self, customer_id: str, order_number: str) -> Order:
+        with self._uow() as s:
+            return _order(self._order_row(s, customer_id, order_number))
+
+    def cancel_order(self, customer_id: str, order_number: str) -> Order:
+        with self._uow() as s:
+            row = self._order_row(s, customer_id, order_number)
+            status = OrderStatus(row.status)
+            if status not in CANCELLABLE_STATUSES:
+                raise NotAllowed(f"order_{status.value}", f"Order {row.order_number} is {status.value}.")
+            row.status = OrderStatus.CANCELLED.value
+            row.cancelled_at = self._now()
+            s.flush()
+            return _order(row)
+
+    def start_return(self, customer_id: str, order_number: str, reason: str) -> ReturnRequest:
+        reason = " ".join((reason or "").split())
+        if len(reason) < 3:
+            raise InvalidInput("reason", "Please tell me briefly why you're returning it.")
+        with self._uow() as s:
+            row = self._order_row(s, customer_id, order_number)
+            if OrderStatus(row.status) is not OrderStatus.DELIVERED or row.delivered_at is None:
+                raise NotAllowed("not_delivered", f"Order {row.order_number} hasn't been delivered yet.")
+            if self._now() - row.delivered_at > RETURN_WINDOW:
+                raise NotAllowed("window_closed", "The 30-day return window for this order has closed.")
+            existing = s.scalar(select(ReturnRow).where(ReturnRow.order_id == row.id))
+            if existing is not None:
+                raise NotAllowed("already_requested", f"A return ({existing.rma_number}) already exists.")
+            ret = ReturnRow(
+                rma_number=new_reference("RMA"),
+                order_id=row.id,
+                customer_id=customer_id,
+                reason=reason[:2000],
+                status="requested",
+                refund_cents=row.total_cents,
+                created_at=self._now(),
+            )
+            s.add(ret)
+            s.flush()
+            return _return(ret, row.order_number)
+
+    def list_returns(self, customer_id: str) -> list[ReturnRequest]:
+        with self._uow() as s:
+            rows = s.execute(
+                select(ReturnRow, OrderRow.order_number)
+                .join(OrderRow, OrderRow.id == ReturnRow.order_id)
+                .where(ReturnRow.customer_id == customer_id)
+                .order_by(ReturnRow.created_at.desc(), ReturnRow.id.desc())
+            )
+            return [_return(r, number) for r, number in rows]
+
+    # ---- tickets --------------------------------------------------------
+
+    def open_ticket(self, ticket: NewTicket) -> Ticket:
+        subject = " ".join(ticket.subject.split())[:200]
+        description = (ticket.description or "").strip()[:5000]
+        if not subject:
+            raise InvalidInput("subject", "A ticket needs a subject.")
+        _check_channel_identity(ticket.channel, ticket.sender_id)
+        with self._uow() as s:
+            order_id = None
+            if ticket.order_number:
+                if ticket.customer_id is None:
+                    raise InvalidInput("order_number", "Only a verified customer can refer to an order.")
+                order_id = self._order_row(s, ticket.customer_id, ticket.order_number).id
+            elif ticket.customer_id is not None:
+                self._customer_row(s, ticket.customer_id)
+            now = self._now()
+            row = TicketRow(
+                reference=new_reference("TK"),
+                customer_id=ticket.customer_id,
+                order_id=order_id,
+                kind=TicketKind(ticket.kind).value,
+                status=TicketStatus.OPEN.value,
+                priority="high" if ticket.kind in (TicketKind.COMPLAINT, TicketKind.CALLBACK) else "normal",
+                subject=subject,
+                description=description,
+                channel=ticket.channel,
+                sender_id=ticket.sender_id,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(row)
+            s.flush()
+            return _ticket(row)
+
+    def list_tickets(self, customer_id: str, open_only: bool = False) -> list[Ticket]:
+        with self._uow() as s:
+            query = select(TicketRow).where(TicketRow.customer_id == customer_id)
+            if open_only:
+                query = query.where(TicketRow.status != TicketStatus.RESOLVED.value)
+            rows = s.scalars(query.order_by(TicketRow.created_at.desc(), TicketRow.id.desc()))
+            return [_ticket(r) for r in rows]
+
+
+def _check_channel_identity(channel: str | None, sender_id: str | None) -> None:
+    """Refuse what the columns cannot hold: PostgreSQL would raise DataError, SQLite would store it."""
+    if channel is not None and not 0 < len(channel) <= 40:
+        raise InvalidInput("channel", "A channel name has 1 to 40 characters.")
+    if sender_id is not None and not 0 < len(sender_id) <= 255:
+        raise InvalidInput("sender_id", "A sender id has 1 to 255 characters.")
+
+
+# ---- row → domain mapping ------------------------------------------------
+
+
+def _customer(row: CustomerRow) -> Customer:
+    return Customer(
+        customer_id=row.id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        email=row.email,
+        phone=row.phone,
+        address=row.address,
+        loyalty_points=row.loyalty_points,
+    )
+
+
+def _order(row: OrderRow) -> Order:
+    return Order(
+        order_number=row.order_number,
+        customer_id=row.customer_id,
+        status=OrderStatus(row.status),
+        placed_at=row.placed_at,
+        expected_delivery=row.expected_delivery,
+        delivered_at=row.delivered_at,
+        total_cents=row.total_cents,
+        currency=row.currency,
+        carrier=row.carrier,
+        tracking_number=row.tracking_number,
+        lines=tuple(OrderLine(i.sku, i.name, i.quantity, i.unit_price_cents) for i in row.items),
+    )
+
+
+def _return(row: ReturnRow, order_number: str) -> ReturnRequest:
+    return ReturnRequest(
+        rma_number=row.rma_number,
+        order_number=order_number,
+        reason=row.reason,
+        status=row.status,
+        refund_cents=row.refund_cents,
+        created_at=row.created_at,
+        refunded_at=row.refunded_at,
+    )
+
+
+def _ticket(row: TicketRow) -> Ticket:
+    return Ticket(
+        reference=row.reference,
+        customer_id=row.customer_id,
+        kind=TicketKind(row.kind),
+        status=TicketStatus(row.status),
+        subject=row.subject,
+        description=row.description,
+        channel=row.channel,
+        order_number=row.order.order_number if row.order is not None else None,
+        created_at=row.created_at,
+    )

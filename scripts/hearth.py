@@ -1,0 +1,143 @@
+"""Hearth's launcher: train when needed, prepare the CRM, run every process under one runner.
+
+    python scripts/hearth.py train      train unless a model for the current data+config exists
+    python scripts/hearth.py run        migrate, seed if empty, train if needed, start everything
+    python scripts/hearth.py env        print the environment the processes get
+
+The model file is named after a fingerprint of config.yml, data/, bot/domain/ and the Rasa
+version, so an unchanged bot is never retrained, and a changed one always is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RASA_BIN = ROOT / ".venvs" / "rasa" / "bin"
+APP_BIN = ROOT / ".venvs" / "app" / "bin"
+MODELS = ROOT / "models"
+TRAINING_INPUTS = ("config.yml", "data", "bot/domain")
+
+
+def environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Embedded defaults for everything; any variable already set wins."""
+    env = dict(os.environ if base is None else base)
+    data_dir = Path(env.setdefault("HEARTH_DATA_DIR", str(ROOT / "var"))).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env.setdefault("RASA_PORT", "5005")
+    env.setdefault("ACTION_PORT", "5055")
+    env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{env['ACTION_PORT']}/webhook")
+    env.setdefault("TRACKER_DB_URL", f"sqlite:///{data_dir / 'tracker.db'}")
+    env.setdefault("CRM_DATABASE_URL", f"sqlite:///{data_dir / 'crm.db'}")
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in TRAINING_INPUTS:
+        path = ROOT / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
+    digest.update((RASA_BIN.parent / ".lock-hash").read_bytes() if (RASA_BIN.parent / ".lock-hash").exists() else b"")
+    return digest.hexdigest()[:16]
+
+
+def model_path() -> Path:
+    return MODELS / f"hearth-{fingerprint()}.tar.gz"
+
+
+def train(env: dict[str, str]) -> Path:
+    target = model_path()
+    if target.exists():
+        print(f"==> model up to date: {target.relative_to(ROOT)} (data and config unchanged, not retraining)")
+        return target
+    print(f"==> training {target.relative_to(ROOT)} ...", flush=True)
+    started = time.monotonic()
+    MODELS.mkdir(exist_ok=True)
+    subprocess.run(
+        [str(RASA_BIN / "rasa"), "train", "--domain", "bot/domain", "--data", "data", "--config", "config.yml",
+         "--out", str(MODELS), "--fixed-model-name", target.name.removesuffix(".tar.gz")],
+        cwd=ROOT, env=env, check=True,
+    )
+    elapsed = time.monotonic() - started
+    print(f"==> trained in {elapsed:.0f} s")
+    for old in sorted(MODELS.glob("hearth-*.tar.gz"), key=lambda p: p.stat().st_mtime)[:-3]:
+        old.unlink()  # keep the three newest
+    return target
+
+
+def prepare_crm(env: dict[str, str]) -> None:
+    python = str(APP_BIN / "python")
+    subprocess.run([python, "-m", "crm_adapter", "migrate"], cwd=ROOT, env=env, check=True)
+    subprocess.run([python, "-m", "crm_adapter", "seed"], cwd=ROOT, env=env, check=True)
+
+
+def wait_until_ready(env: dict[str, str], timeout: float = 300) -> None:
+    """Used by the runner's 'ready' process: tells the person at the keyboard where to talk to the bot."""
+    rasa = f"http://127.0.0.1:{env['RASA_PORT']}"
+    actions = f"http://127.0.0.1:{env['ACTION_PORT']}/health"
+    started = time.monotonic()
+    for url in (f"{rasa}/status" if env.get("RASA_API_TOKEN") else rasa + "/", actions):
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    break
+            except Exception:  # noqa: BLE001 - not up yet
+                if time.monotonic() - started > timeout:
+                    print(f"not ready after {timeout:.0f} s: {url}", flush=True)
+                    sys.exit(1)
+                time.sleep(0.5)
+    print(
+        f"\n  Hearth is ready ({time.monotonic() - started:.0f} s).\n"
+        f"  Talk to the bot over REST:\n"
+        f"    curl -s -X POST {rasa}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
+        f"         -d '{{\"sender\": \"demo-anna\", \"message\": \"hi\"}}'\n"
+        f"  ('demo-anna' is a seeded returning customer; any other sender starts anonymous.)\n"
+        f"  Stop everything with Ctrl-C.\n",
+        flush=True,
+    )
+    while True:  # stay alive: the runner stops all processes when one exits
+        time.sleep(3600)
+
+
+def run(env: dict[str, str]) -> None:
+    prepare_crm(env)
+    env["HEARTH_MODEL"] = str(train(env))
+    honcho = shutil.which("honcho", path=str(APP_BIN))
+    assert honcho, "honcho missing from .venvs/app: run scripts/bootstrap.sh"
+    os.chdir(ROOT)
+    os.execve(honcho, [honcho, "-f", "Procfile", "--no-colour", "start"], env)
+
+
+def main() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else "run"
+    env = environment()
+    if command == "train":
+        train(env)
+    elif command == "model-path":
+        print(model_path())
+    elif command == "run":
+        run(env)
+    elif command == "wait-ready":
+        wait_until_ready(env)
+    elif command == "env":
+        for key in sorted(k for k in env if k.isupper() and not k.startswith(("LS_", "TERM"))):
+            print(f"{key}={env[key]}")
+    else:
+        sys.exit(f"unknown command {command!r}: use train, run, model-path or env")
+
+
+if __name__ == "__main__":
+    main()

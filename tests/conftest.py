@@ -1,0 +1,73 @@
+"""Shared fixtures: migrated databases and CRM services built on them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm_adapter.notify import RecordingCodeSender
+from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
+from crm_adapter.sql.service import SqlCrmService
+from tests.factories import Clock
+from tests.services import temporary_postgres_database
+
+
+@dataclass
+class SqlCrm:
+    """A migrated database with a service on it, and handles the tests use to arrange and inspect."""
+
+    url: str
+    sessions: sessionmaker[Session]
+    service: SqlCrmService
+    codes: RecordingCodeSender
+    clock: Clock
+
+
+def _sql_crm(url: str) -> Iterator[SqlCrm]:
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    codes, clock = RecordingCodeSender(), Clock()
+    yield SqlCrm(url, sessions, SqlCrmService(sessions, codes, secret="test-secret", clock=clock), codes, clock)
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_crm(tmp_path: Path) -> Iterator[SqlCrm]:
+    yield from _sql_crm(f"sqlite:///{tmp_path / 'crm.db'}")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with temporary_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_crm(postgres_url: str) -> Iterator[SqlCrm]:
+    yield from _sql_crm(postgres_url)
+    # leave the schema, empty the tables for the next test
+    from sqlalchemy import text
+
+    engine = make_engine(postgres_url)
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'")
+        ).scalars()
+        names = ", ".join(f'"{t}"' for t in tables)
+        if names:
+            conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_crm(request: pytest.FixtureRequest) -> SqlCrm:
+    """The same test on a real SQLite file and on PostgreSQL (skipped when absent, failing in CI)."""
+    return request.getfixturevalue("sqlite_crm" if request.param == "sqlite" else "postgres_crm")
+
+
+CrmFactory = Callable[[], SqlCrm]

@@ -1,0 +1,44 @@
+"""Helpers that find the local PostgreSQL, Redis and RabbitMQ, or explain why a test is skipped."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+def unavailable(service: str, reason: str) -> None:
+    """Skip with the reason; in CI a missing service is a failure, not a skip."""
+    message = f"{service} not reachable ({reason})"
+    if IN_CI:
+        pytest.fail(message + " — required in CI", pytrace=False)
+    pytest.skip(message)
+
+
+@contextmanager
+def temporary_postgres_database() -> Iterator[str]:
+    """Create an empty PostgreSQL database for one test session and drop it afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    name = f"hearth_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "absent"
+        admin.dispose()
+        unavailable("PostgreSQL", f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
