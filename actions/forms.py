@@ -241,8 +241,10 @@ class ValidateComplaintForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = " ".join(str(value or "").split())
-        if len(text.split()) >= 6:
+        asked = tracker.get_slot("requested_slot") == "complaint_text"
+        # The message that opened the form counts only when it already tells the story.
+        if len(text.split()) >= (3 if asked else 10):
             return {"complaint_text": text[:5000]}
-        if tracker.get_slot("requested_slot") == "complaint_text":
+        if asked:
             dispatcher.utter_message(response="utter_complaint_too_short")
         return {"complaint_text": None}

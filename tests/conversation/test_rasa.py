@@ -1,0 +1,128 @@
+"""The bot's data and model: validation, conversation stories, NLU on held-out examples."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.rasa_env import RASA, RASA_PY, ROOT, hearth, run, trained_model
+
+pytestmark = pytest.mark.conversation
+
+RESULTS = ROOT / "results"
+# Warnings Rasa 3.6 prints for every project, whatever the data:
+KNOWN_RASA_WARNINGS = (
+    "Slot auto-fill has been removed in 3.0",  # printed unconditionally when slots are loaded
+    "duplicated intents have been found across multiple domain files: chitchat, faq",  # retrieval intents
+)
+
+
+def _warnings(output: str) -> list[str]:
+    found = [line for line in output.splitlines() if "UserWarning:" in line]
+    return [w for w in found if not any(known in w for known in KNOWN_RASA_WARNINGS)]
+
+
+def test_data_validates_without_warnings():
+    result = run([str(RASA_PY), "scripts/validate_data.py"])
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert _warnings(output) == [], "\n".join(_warnings(output))
+
+
+def test_a_response_missing_from_the_domain_fails_validation(tmp_path):
+    """The validation wrapper catches a response that actions send but the domain lacks."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("validate_data", ROOT / "scripts" / "validate_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (tmp_path / "a.py").write_text('dispatcher.utter_message(response="utter_x")\nresponse=f"utter_y_{kind}"\n')
+    names, prefixes = module.responses_sent_by_code(tmp_path)
+    assert "utter_x" in names and prefixes == {"utter_y_"}
+
+
+def test_conversation_stories_have_no_prediction_errors():
+    out = RESULTS / "conversation"
+    shutil.rmtree(out, ignore_errors=True)
+    result = run([str(RASA), "test", "core", "--model", str(trained_model()), "--stories",
+                  "tests/conversation/stories", "--out", str(out), "--fail-on-prediction-errors"])
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    report = json.loads((out / "story_report.json").read_text())
+    assert report["conversation_accuracy"]["accuracy"] == 1.0
+    assert report["conversation_accuracy"]["total"] >= 25  # every flow has at least one story
+
+
+def _holdout_report() -> dict:
+    """Train NLU on 80% of the examples and evaluate on the other 20%; cached per data+config fingerprint."""
+    out = RESULTS / "nlu-holdout"
+    stamp = out / "fingerprint"
+    fingerprint = hearth.fingerprint()
+    if stamp.exists() and stamp.read_text() == fingerprint and (out / "intent_report.json").exists():
+        return json.loads((out / "intent_report.json").read_text())
+    work = RESULTS / ".nlu-holdout-work"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    steps = [
+        [str(RASA), "data", "split", "nlu", "-u", "data/nlu", "--training-fraction", "0.8", "--random-seed", "42",
+         "--out", str(work)],
+        [str(RASA), "train", "nlu", "--nlu", str(work / "training_data.yml"), "--config", "config.yml",
+         "--domain", "bot/domain", "--out", str(work), "--fixed-model-name", "holdout"],
+        [str(RASA), "test", "nlu", "--nlu", str(work / "test_data.yml"), "--model", str(work / "holdout.tar.gz"),
+         "--out", str(out)],
+    ]
+    for step in steps:
+        result = run(step)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    stamp.write_text(fingerprint)
+    shutil.rmtree(work, ignore_errors=True)
+    return json.loads((out / "intent_report.json").read_text())
+
+
+def test_nlu_holdout_evaluation():
+    report = _holdout_report()
+    summary = {
+        "accuracy": report["accuracy"],
+        "macro_f1": report["macro avg"]["f1-score"],
+        "weighted_f1": report["weighted avg"]["f1-score"],
+        "worst_intents": sorted(
+            ((name, round(v["f1-score"], 3)) for name, v in report.items() if isinstance(v, dict) and "support" in v
+             and not re.match(r"(macro|weighted|micro) avg", name)),
+            key=lambda item: item[1],
+        )[:5],
+    }
+    (RESULTS / "nlu-holdout" / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"\nNLU holdout: accuracy {summary['accuracy']:.3f}, macro F1 {summary['macro_f1']:.3f}")
+    assert summary["accuracy"] >= 0.85, summary
+    assert summary["macro_f1"] >= 0.80, summary
+
+
+def test_regex_entities_on_holdout():
+    _holdout_report()
+    path = RESULTS / "nlu-holdout" / "RegexEntityExtractor_report.json"
+    report = json.loads(path.read_text())
+    for entity in ("order_number", "email", "phone", "otp_code"):
+        if entity in report:
+            assert report[entity]["f1-score"] >= 0.95, (entity, report[entity])
+
+
+def test_model_is_reused_when_nothing_changed():
+    model = trained_model()
+    assert hearth.model_path() == model
+    result = run([str(ROOT / ".venvs" / "app" / "bin" / "python"), "scripts/hearth.py", "train"], timeout=60)
+    assert result.returncode == 0 and "not retraining" in result.stdout
+
+
+def test_changing_the_data_changes_the_fingerprint(tmp_path, monkeypatch):
+    before = hearth.fingerprint()
+    for name in ("config.yml", "data", "bot"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    monkeypatch.setattr(hearth, "ROOT", tmp_path)
+    assert hearth.fingerprint() == before
+    with (tmp_path / "data" / "nlu" / "basics.yml").open("a") as fh:
+        fh.write("\n")
+    assert hearth.fingerprint() != before

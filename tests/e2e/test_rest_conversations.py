@@ -1,0 +1,163 @@
+"""The real product, started by its own run command: Rasa server + action server + CRM, over REST.
+
+One stack is started for the module with `scripts/hearth.py run` (what `make run` does) on a
+temporary data folder and free ports; conversations go through Rasa's REST channel; the
+CRM rows and the tracker store are checked afterwards; the last test stops it with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.rasa_env import ROOT, trained_model
+
+pytestmark = pytest.mark.e2e
+RESULTS = ROOT / "results"
+READY_TIMEOUT = 300
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    process: subprocess.Popen[str]
+    data_dir: Path
+    rasa_url: str
+    action_port: int
+    output: list[str] = field(default_factory=list)
+    reply_times: list[float] = field(default_factory=list)
+
+    def say(self, sender: str, text: str) -> list[str]:
+        started = time.perf_counter()
+        response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                                 timeout=30)
+        self.reply_times.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.text
+        return [m.get("text", "") for m in response.json()]
+
+    def crm(self, sql: str, *args: object) -> list[tuple]:
+        with sqlite3.connect(self.data_dir / "crm.db") as conn:
+            return conn.execute(sql, args).fetchall()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    trained_model()  # train (once) before the clock for readiness starts
+    data_dir = tmp_path_factory.mktemp("hearth-data")
+    rasa_port, action_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "TRACKER_", "ACTION_", "RASA_PORT"))}
+    env.update(HEARTH_DATA_DIR=str(data_dir), RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port))
+    process = subprocess.Popen(
+        [str(ROOT / ".venvs" / "app" / "bin" / "python"), "scripts/hearth.py", "run"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    s = Stack(process, data_dir, f"http://127.0.0.1:{rasa_port}", action_port)
+    reader = threading.Thread(target=lambda: s.output.extend(iter(process.stdout.readline, "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not any("Hearth is ready" in line for line in s.output):
+        if process.poll() is not None or time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            pytest.fail("the run command did not become ready:\n" + "".join(s.output[-80:]))
+        time.sleep(0.5)
+    yield s
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    (data_dir / "run.log").write_text("".join(s.output))
+
+
+def test_a_returning_customer_is_recognised_and_helped(stack: Stack):
+    replies = stack.say("demo-anna", "hi there")
+    assert len(replies) == 1 and replies[0].startswith("Welcome back, Anna!")
+    assert "Item arrived scratched" in replies[0]  # what matters from last time: her open ticket
+
+    replies = stack.say("demo-anna", "where is my order JH100001?")
+    assert "JH100001" in replies[0] and "on its way" in replies[0]
+
+    replies = stack.say("demo-anna", "I'd like to make a complaint")
+    assert "what happened" in replies[0]
+    replies = stack.say("demo-anna", "The armchair arrived with a torn cushion and nobody called me back about it")
+    reference = replies[0].split("logged your complaint as ")[1].split(",")[0]
+
+    rows = stack.crm("SELECT customer_id, kind, channel, sender_id, description FROM tickets WHERE reference = ?",
+                     reference)
+    assert rows == [("cus_demo_anna", "complaint", "rest", "demo-anna",
+                     "The armchair arrived with a torn cushion and nobody called me back about it")]
+
+
+def test_a_new_visitor_verifies_then_changes_their_phone(stack: Stack):
+    sender = "e2e-visitor-1"
+    assert stack.say(sender, "hello")[0].startswith("Hi, I'm Juno")
+    assert "email address" in stack.say(sender, "I need to change my phone number")[0]
+    assert "order you've placed" in stack.say(sender, "omar.haddad@example.com")[0]
+    assert "new phone number" in stack.say(sender, "JH100002")[0]
+    assert stack.say(sender, "07700 900 777") == ["Done: your phone is now +447700900777. We'll use it from now on."]
+
+    assert stack.crm("SELECT phone FROM customers WHERE id = 'cus_demo_omar'") == [("+447700900777",)]
+    assert stack.crm("SELECT customer_id FROM channel_identities WHERE channel = 'rest' AND sender_id = ?",
+                     sender) == [("cus_demo_omar",)]
+
+    # the linked channel account is remembered ... until the customer says otherwise
+    assert "forgotten this device" in stack.say(sender, "please forget me on this device")[0]
+    assert stack.crm("SELECT * FROM channel_identities WHERE sender_id = ?", sender) == []
+
+
+def test_a_wrong_order_number_does_not_verify(stack: Stack):
+    sender = "e2e-visitor-2"
+    stack.say(sender, "where's my order")
+    stack.say(sender, "anna.berg@example.com")
+    reply = stack.say(sender, "JH100002")  # Omar's order, not Anna's
+    assert reply[0] == "Sorry, that doesn't match our records. Let's try again."
+    assert "JH100001" not in " ".join(reply) and "Oak" not in " ".join(reply)
+
+
+def test_faq_and_fallback_offer_a_person(stack: Stack):
+    assert "30 days" in " ".join(stack.say("e2e-visitor-3", "how long do I have to send something back?"))
+    assert "get a person" in " ".join(stack.say("e2e-visitor-3", "zxcv qwerty blorp"))
+
+
+def test_every_message_is_in_the_tracker_store(stack: Stack):
+    with sqlite3.connect(stack.data_dir / "tracker.db") as conn:
+        rows = conn.execute("SELECT type_name, data FROM events WHERE sender_id = 'demo-anna' ORDER BY id").fetchall()
+    user_texts = [json.loads(data)["text"] for kind, data in rows if kind == "user"]
+    assert user_texts[:2] == ["hi there", "where is my order JH100001?"]
+    assert user_texts[-1].startswith("The armchair arrived")
+
+
+def test_ctrl_c_stops_everything(stack: Stack):
+    RESULTS.mkdir(exist_ok=True)
+    times = sorted(stack.reply_times)
+    (RESULTS / "e2e_reply_times.json").write_text(json.dumps({
+        "replies": len(times),
+        "median_ms": round(statistics.median(times) * 1000, 1),
+        "p90_ms": round(times[int(0.9 * (len(times) - 1))] * 1000, 1),
+        "max_ms": round(times[-1] * 1000, 1),
+    }, indent=2))
+    print(f"\nend-to-end reply time: median {statistics.median(times) * 1000:.0f} ms over {len(times)} replies")
+
+    os.killpg(stack.process.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+    assert stack.process.wait(timeout=30) is not None
+    time.sleep(0.5)
+    for port in (int(stack.rasa_url.rsplit(":", 1)[1]), stack.action_port):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open after Ctrl-C"
+    with pytest.raises(ProcessLookupError):  # no process of the run command's group is left
+        os.killpg(stack.process.pid, 0)

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from crm_adapter.composition import set_crm
+from crm_adapter.notify import RecordingCodeSender
+from crm_adapter.sql.db import make_engine, make_session_factory
+from crm_adapter.sql.service import SqlCrmService
+from tests.conftest import SqlCrm
+
+
+@pytest.fixture
+def crm(sqlite_crm: SqlCrm) -> Iterator[SqlCrm]:
+    """The actions' CRM for one test: a real, migrated SQLite file."""
+    set_crm(sqlite_crm.service)
+    yield sqlite_crm
+    set_crm(None)
+
+
+@pytest.fixture
+def crm_down() -> Iterator[SqlCrmService]:
+    """A CRM whose database cannot be reached (nothing listens on port 1)."""
+    engine = make_engine("postgresql+psycopg2://hearth@127.0.0.1:1/hearth")
+    service = SqlCrmService(make_session_factory(engine), RecordingCodeSender(), secret="x")
+    set_crm(service)
+    yield service
+    set_crm(None)
+    engine.dispose()
