@@ -39,8 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         counts = seed(sessions, customers=args.customers)
         print("seeded demo data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
         for demo in DEMO_CUSTOMERS:
-            print(f"  demo customer {demo.first_name} {demo.last_name}: {demo.email}, order {demo.order_number}, "
-                  f"recognised on channel '{demo.channel}' as sender '{demo.sender_id}'")
+            print(
+                f"  demo customer {demo.first_name} {demo.last_name}: {demo.email}, order {demo.order_number}, "
+                f"recognised on channel '{demo.channel}' as sender '{demo.sender_id}'"
+            )
         return 0
     from sqlalchemy import func, select
 

@@ -84,8 +84,9 @@ class Order:
         """A short human description such as 'Oak side table and 2 more items'."""
         if not self.lines:
             return f"order {self.order_number}"
-        first = self.lines[0].name
-        rest = sum(line.quantity for line in self.lines) - self.lines[0].quantity
+        head = self.lines[0]
+        first = head.name if head.quantity == 1 else f"{head.quantity} x {head.name}"
+        rest = sum(line.quantity for line in self.lines[1:])
         return first if rest <= 0 else f"{first} and {rest} more item{'s' if rest > 1 else ''}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from crm_adapter.domain import Customer, VerificationFailed
+from crm_adapter.domain import Customer, InvalidInput, VerificationFailed
 from crm_adapter.ports import CrmService
 
 UNKNOWN_CHANNEL = "unknown"
@@ -52,5 +52,8 @@ def verify_and_remember(crm: CrmService, email: str, proof: Proof, channel: str,
     else:
         raise VerificationFailed()
     if channel != UNKNOWN_CHANNEL and sender_id:
-        crm.link_identity(customer.customer_id, channel, sender_id)
+        try:
+            crm.link_identity(customer.customer_id, channel, sender_id)
+        except InvalidInput:
+            pass  # a sender id no store can hold: verified for this conversation only
     return customer

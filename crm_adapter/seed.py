@@ -28,19 +28,36 @@ from crm_adapter.sql.models import (
 )
 
 CATALOGUE = [
-    ("FUR-001", "Oak side table", 8900), ("FUR-002", "Linen armchair", 34900), ("FUR-003", "Walnut bookcase", 27900),
-    ("FUR-004", "Rattan bench", 15900), ("FUR-005", "Extendable dining table", 54900),
-    ("LGT-001", "Brass floor lamp", 12900), ("LGT-002", "Ceramic table lamp", 5900), ("LGT-003", "Pendant light", 7900),
-    ("KIT-001", "Cast iron casserole", 8900), ("KIT-002", "Stoneware dinner set", 6900),
-    ("KIT-003", "Chef's knife", 4900), ("KIT-004", "Copper kettle", 5400),
-    ("BED-001", "Cotton duvet cover", 5900), ("BED-002", "Wool throw", 7400), ("BED-003", "Feather pillow pair", 3900),
-    ("RUG-001", "Jute rug 160x230", 11900), ("RUG-002", "Berber wool rug", 24900),
-    ("PLT-001", "Fiddle leaf fig", 4500), ("PLT-002", "Olive tree in pot", 6900), ("PLT-003", "Snake plant", 2400),
+    ("FUR-001", "Oak side table", 8900),
+    ("FUR-002", "Linen armchair", 34900),
+    ("FUR-003", "Walnut bookcase", 27900),
+    ("FUR-004", "Rattan bench", 15900),
+    ("FUR-005", "Extendable dining table", 54900),
+    ("LGT-001", "Brass floor lamp", 12900),
+    ("LGT-002", "Ceramic table lamp", 5900),
+    ("LGT-003", "Pendant light", 7900),
+    ("KIT-001", "Cast iron casserole", 8900),
+    ("KIT-002", "Stoneware dinner set", 6900),
+    ("KIT-003", "Chef's knife", 4900),
+    ("KIT-004", "Copper kettle", 5400),
+    ("BED-001", "Cotton duvet cover", 5900),
+    ("BED-002", "Wool throw", 7400),
+    ("BED-003", "Feather pillow pair", 3900),
+    ("RUG-001", "Jute rug 160x230", 11900),
+    ("RUG-002", "Berber wool rug", 24900),
+    ("PLT-001", "Fiddle leaf fig", 4500),
+    ("PLT-002", "Olive tree in pot", 6900),
+    ("PLT-003", "Snake plant", 2400),
 ]
 CARRIERS = ["DPD", "Royal Mail", "Evri", "DHL"]
 COMPLAINT_SUBJECTS = [
-    "Courier left parcel in the rain", "Item arrived scratched", "Refund taking too long",
-    "Missing screws for assembly", "Rude delivery driver", "Wrong colour delivered", "Late delivery for gift",
+    "Courier left parcel in the rain",
+    "Item arrived scratched",
+    "Refund taking too long",
+    "Missing screws for assembly",
+    "Rude delivery driver",
+    "Wrong colour delivered",
+    "Late delivery for gift",
 ]
 CHANNELS = ["web", "telegram", "whatsapp", "rest"]
 
@@ -60,8 +77,9 @@ class DemoCustomer:
 # Always seeded, with these exact facts, for the README and the end-to-end tests.
 DEMO_CUSTOMERS = (
     DemoCustomer("cus_demo_anna", "Anna", "Berg", "anna.berg@example.com", "rest", "demo-anna", "JH100001", "shipped"),
-    DemoCustomer("cus_demo_omar", "Omar", "Haddad", "omar.haddad@example.com", "rest", "demo-omar", "JH100002",
-                 "delivered"),
+    DemoCustomer(
+        "cus_demo_omar", "Omar", "Haddad", "omar.haddad@example.com", "rest", "demo-omar", "JH100002", "delivered"
+    ),
     DemoCustomer("cus_demo_lucy", "Lucy", "Chen", "lucy.chen@example.com", "rest", "demo-lucy", "JH100003", "placed"),
 )
 
@@ -71,15 +89,23 @@ def is_empty(sessions: sessionmaker[Session]) -> bool:
         return (s.scalar(select(func.count()).select_from(CustomerRow)) or 0) == 0
 
 
-def seed(sessions: sessionmaker[Session], customers: int = 300, seed_value: int = 20261122,
-         now: datetime | None = None) -> dict[str, int]:
+def seed(
+    sessions: sessionmaker[Session], customers: int = 300, seed_value: int = 20261122, now: datetime | None = None
+) -> dict[str, int]:
     """Fill an empty CRM. Returns row counts per table."""
     now = (now or datetime.utcnow()).replace(microsecond=0)
     rng = random.Random(seed_value)
     fake = Faker("en_GB")
     fake.seed_instance(seed_value)
-    counts = {"customers": 0, "orders": 0, "returns": 0, "tickets": 0, "conversations": 0, "messages": 0,
-              "channel_identities": 0}
+    counts = {
+        "customers": 0,
+        "orders": 0,
+        "returns": 0,
+        "tickets": 0,
+        "conversations": 0,
+        "messages": 0,
+        "channel_identities": 0,
+    }
     order_seq = 100100
     ticket_seq = 1000
     with sessions.begin() as s:
@@ -96,38 +122,62 @@ def seed(sessions: sessionmaker[Session], customers: int = 300, seed_value: int 
         for index, (customer_id, first, last, email) in enumerate(people):
             demo = DEMO_CUSTOMERS[index] if index < len(DEMO_CUSTOMERS) else None
             joined = now - timedelta(days=rng.randint(30, 1500))
-            s.add(CustomerRow(
-                id=customer_id, first_name=first, last_name=last, email=email,
-                phone=f"+447700900{rng.randint(0, 999):03d}",
-                address=f"{fake.building_number()} {fake.street_name()}, {fake.city()} {fake.postcode()}",
-                loyalty_points=rng.choice([0, 50, 120, 340, 560, 880, 1450, 2300, 3100]),
-                created_at=joined, updated_at=joined,
-            ))
+            s.add(
+                CustomerRow(
+                    id=customer_id,
+                    first_name=first,
+                    last_name=last,
+                    email=email,
+                    phone=f"+447700900{rng.randint(0, 999):03d}",
+                    address=f"{fake.building_number()} {fake.street_name()}, {fake.city()} {fake.postcode()}",
+                    loyalty_points=rng.choice([0, 50, 120, 340, 560, 880, 1450, 2300, 3100]),
+                    created_at=joined,
+                    updated_at=joined,
+                )
+            )
             counts["customers"] += 1
             s.flush()
             # orders: the demo customers get one recent order in a known state, everyone gets some history
             n_orders = rng.randint(1, 5)
             for k in range(n_orders):
                 if demo and k == 0:
-                    number, status, age = demo.order_number, demo.order_status, {"shipped": 2, "delivered": 6,
-                                                                                 "placed": 0.2}[demo.order_status]
+                    number, status, age = (
+                        demo.order_number,
+                        demo.order_status,
+                        {"shipped": 2, "delivered": 6, "placed": 0.2}[demo.order_status],
+                    )
                 else:
                     order_seq += 1
                     number = f"JH{order_seq}"
                     age = rng.uniform(30 if demo else 0.1, 700)
-                    status = ("placed" if age < 1 else "packed" if age < 2 else "shipped" if age < 4
-                              else "out_for_delivery" if age < 5 else rng.choice(["delivered"] * 8 + ["cancelled"]))
+                    status = (
+                        "placed"
+                        if age < 1
+                        else "packed"
+                        if age < 2
+                        else "shipped"
+                        if age < 4
+                        else "out_for_delivery"
+                        if age < 5
+                        else rng.choice(["delivered"] * 8 + ["cancelled"])
+                    )
                 placed = now - timedelta(days=age)
                 items = rng.sample(CATALOGUE, rng.randint(1, 3))
-                lines = [OrderItemRow(sku=sku, name=name, quantity=rng.choice([1, 1, 1, 2]), unit_price_cents=price)
-                         for sku, name, price in items]
+                lines = [
+                    OrderItemRow(sku=sku, name=name, quantity=rng.choice([1, 1, 1, 2]), unit_price_cents=price)
+                    for sku, name, price in items
+                ]
                 shipped = status in {"shipped", "out_for_delivery", "delivered"}
                 order = OrderRow(
-                    order_number=number, customer_id=customer_id, status=status, placed_at=placed,
+                    order_number=number,
+                    customer_id=customer_id,
+                    status=status,
+                    placed_at=placed,
                     expected_delivery=placed + timedelta(days=5) if status not in {"delivered", "cancelled"} else None,
                     delivered_at=placed + timedelta(days=4) if status == "delivered" else None,
                     cancelled_at=placed + timedelta(hours=3) if status == "cancelled" else None,
-                    total_cents=sum(li.quantity * li.unit_price_cents for li in lines), currency="GBP",
+                    total_cents=sum(li.quantity * li.unit_price_cents for li in lines),
+                    currency="GBP",
                     carrier=rng.choice(CARRIERS) if shipped else None,
                     tracking_number=f"{rng.randint(10**11, 10**12 - 1)}" if shipped else None,
                 )
@@ -135,57 +185,103 @@ def seed(sessions: sessionmaker[Session], customers: int = 300, seed_value: int 
                 s.add(order)
                 counts["orders"] += 1
                 s.flush()
-                if status == "delivered" and not demo and rng.random() < 0.1:
-                    s.add(ReturnRow(
-                        rma_number=f"RMA-S{order.id:05d}", order_id=order.id, customer_id=customer_id,
-                        reason=rng.choice(["Didn't suit the room", "Arrived damaged", "Changed my mind"]),
-                        status=rng.choice(["requested", "received", "refunded"]), refund_cents=order.total_cents,
-                        created_at=order.delivered_at + timedelta(days=3),
-                        refunded_at=order.delivered_at + timedelta(days=9) if rng.random() < 0.5 else None,
-                    ))
+                if order.delivered_at is not None and not demo and rng.random() < 0.1:
+                    s.add(
+                        ReturnRow(
+                            rma_number=f"RMA-S{order.id:05d}",
+                            order_id=order.id,
+                            customer_id=customer_id,
+                            reason=rng.choice(["Didn't suit the room", "Arrived damaged", "Changed my mind"]),
+                            status=rng.choice(["requested", "received", "refunded"]),
+                            refund_cents=order.total_cents,
+                            created_at=order.delivered_at + timedelta(days=3),
+                            refunded_at=order.delivered_at + timedelta(days=9) if rng.random() < 0.5 else None,
+                        )
+                    )
                     counts["returns"] += 1
             # tickets: about one customer in five has one; Anna's is still open
             if (demo and demo.first_name == "Anna") or (not demo and rng.random() < 0.2):
                 ticket_seq += 1
                 opened = now - timedelta(days=rng.randint(1, 60))
                 subject = "Item arrived scratched" if demo else rng.choice(COMPLAINT_SUBJECTS)
-                s.add(TicketRow(
-                    reference=f"TK-S{ticket_seq}", customer_id=customer_id, kind="complaint",
-                    status="open" if demo else rng.choice(["open", "pending", "resolved", "resolved"]),
-                    priority="normal", subject=subject, description=subject, channel=rng.choice(CHANNELS),
-                    created_at=opened, updated_at=opened,
-                ))
+                s.add(
+                    TicketRow(
+                        reference=f"TK-S{ticket_seq}",
+                        customer_id=customer_id,
+                        kind="complaint",
+                        status="open" if demo else rng.choice(["open", "pending", "resolved", "resolved"]),
+                        priority="normal",
+                        subject=subject,
+                        description=subject,
+                        channel=rng.choice(CHANNELS),
+                        created_at=opened,
+                        updated_at=opened,
+                    )
+                )
                 counts["tickets"] += 1
             # past conversations with a short transcript
             for _ in range(rng.randint(0, 3)):
                 started = now - timedelta(days=rng.uniform(1, 400))
                 channel = rng.choice(CHANNELS)
                 convo = ConversationRow(
-                    customer_id=customer_id, channel=channel, sender_id=f"{channel}-{rng.getrandbits(32):08x}",
-                    started_at=started, ended_at=started + timedelta(minutes=rng.randint(1, 15)),
+                    customer_id=customer_id,
+                    channel=channel,
+                    sender_id=f"{channel}-{rng.getrandbits(32):08x}",
+                    started_at=started,
+                    ended_at=started + timedelta(minutes=rng.randint(1, 15)),
                     outcome=rng.choice(["resolved_by_bot"] * 6 + ["handed_off", "abandoned"]),
                     summary="Asked where an order was; the bot gave the tracking details.",
                 )
                 convo.messages = [
-                    MessageRow(sender="customer", text="Hi, where is my order?", intent="order_status",
-                               confidence=0.97, created_at=started),
+                    MessageRow(
+                        sender="customer",
+                        text="Hi, where is my order?",
+                        intent="order_status",
+                        confidence=0.97,
+                        created_at=started,
+                    ),
                     MessageRow(sender="bot", text="Which order is it?", created_at=started + timedelta(seconds=2)),
-                    MessageRow(sender="customer", text="The one from last week", intent="inform", confidence=0.71,
-                               created_at=started + timedelta(seconds=30)),
-                    MessageRow(sender="bot", text="It's on its way and should arrive tomorrow.",
-                               created_at=started + timedelta(seconds=32)),
+                    MessageRow(
+                        sender="customer",
+                        text="The one from last week",
+                        intent="inform",
+                        confidence=0.71,
+                        created_at=started + timedelta(seconds=30),
+                    ),
+                    MessageRow(
+                        sender="bot",
+                        text="It's on its way and should arrive tomorrow.",
+                        created_at=started + timedelta(seconds=32),
+                    ),
                 ]
                 s.add(convo)
                 counts["conversations"] += 1
                 counts["messages"] += 4
             for purpose, granted in (("history", True), ("service", True), ("marketing", rng.random() < 0.4)):
-                s.add(ConsentRow(customer_id=customer_id, purpose=purpose, granted=granted, source="signup",
-                                 updated_at=joined))
+                s.add(
+                    ConsentRow(
+                        customer_id=customer_id, purpose=purpose, granted=granted, source="signup", updated_at=joined
+                    )
+                )
             if rng.random() < 0.3:
-                s.add(PreferenceRow(customer_id=customer_id, key="channel", value=rng.choice(CHANNELS),
-                                    confirmed=True, updated_at=joined))
+                s.add(
+                    PreferenceRow(
+                        customer_id=customer_id,
+                        key="channel",
+                        value=rng.choice(CHANNELS),
+                        confirmed=True,
+                        updated_at=joined,
+                    )
+                )
             if demo:
-                s.add(ChannelIdentityRow(customer_id=customer_id, channel=demo.channel, sender_id=demo.sender_id,
-                                         verified_at=joined, last_seen_at=joined))
+                s.add(
+                    ChannelIdentityRow(
+                        customer_id=customer_id,
+                        channel=demo.channel,
+                        sender_id=demo.sender_id,
+                        verified_at=joined,
+                        last_seen_at=joined,
+                    )
+                )
                 counts["channel_identities"] += 1
     return counts

@@ -9,6 +9,12 @@ from crm_adapter.domain import InvalidInput
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
 _ORDER = re.compile(r"^JH[\s\-]?(\d{6})$", re.IGNORECASE)
 _CODE = re.compile(r"^\d{6}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value: str | None) -> str:
+    """Free text as it may be stored: control characters (NUL included) removed, ends trimmed."""
+    return _CONTROL.sub("", value or "").strip()
 
 
 def normalize_email(value: str) -> str:
@@ -36,7 +42,7 @@ def normalize_phone(value: str) -> str:
 
 
 def normalize_address(value: str) -> str:
-    address = " ".join((value or "").split())
+    address = " ".join(clean_text(value).split())
     if len(address) < 10 or len(address) > 300:
         raise InvalidInput("address", "Please give the full address: street, town and postcode.")
     if not re.search(r"\d", address) or not re.search(r"[A-Za-z]{2,}", address):

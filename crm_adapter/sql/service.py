@@ -18,6 +18,7 @@ from crm_adapter.domain import (
     CANCELLABLE_STATUSES,
     OPEN_ORDER_STATUSES,
     ContactField,
+    CrmUnavailable,
     Customer,
     CustomerContext,
     Highlight,
@@ -45,12 +46,12 @@ from crm_adapter.sql.models import (
     TicketRow,
 )
 from crm_adapter.validation import (
+    clean_text,
     normalize_address,
     normalize_email,
     normalize_order_number,
     normalize_phone,
 )
-from crm_adapter.domain import CrmUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class SqlCrmService:
             with self._sessions() as session:
                 with session.begin():
                     yield session
-        except (OperationalError,) as exc:
+        except OperationalError as exc:
             raise CrmUnavailable(f"CRM database unavailable: {exc.orig}") from exc
         except DBAPIError as exc:
             if exc.connection_invalidated:
@@ -136,6 +137,8 @@ class SqlCrmService:
     # ---- identity -------------------------------------------------------
 
     def recognize(self, channel: str, sender_id: str) -> CustomerContext | None:
+        if not _storable_identity(channel, sender_id):
+            return None  # no such identity can have been stored
         with self._uow() as s:
             identity = s.scalar(
                 select(ChannelIdentityRow).where(
@@ -173,6 +176,8 @@ class SqlCrmService:
                 identity.last_seen_at = now
 
     def unlink_identity(self, channel: str, sender_id: str) -> bool:
+        if not _storable_identity(channel, sender_id):
+            return False
         with self._uow() as s:
             identity = s.scalar(
                 select(ChannelIdentityRow).where(
@@ -213,9 +218,7 @@ class SqlCrmService:
                 return
             now = self._now()
             for pending in s.scalars(
-                select(OneTimeCodeRow).where(
-                    OneTimeCodeRow.customer_id == row.id, OneTimeCodeRow.used_at.is_(None)
-                )
+                select(OneTimeCodeRow).where(OneTimeCodeRow.customer_id == row.id, OneTimeCodeRow.used_at.is_(None))
             ):
                 pending.used_at = now  # a new code replaces every earlier one
             code = f"{secrets.randbelow(1_000_000):06d}"
@@ -291,22 +294,7 @@ class SqlCrmService:
             t = open_tickets[0]
             highlight = Highlight("open_ticket", t.reference, t.subject, t.status)
         else:
-            latest = s.scalar(
-                select(OrderRow)
-                .where(OrderRow.customer_id == customer_id)
-                .options(selectinload(OrderRow.items))
-                .order_by(OrderRow.placed_at.desc(), OrderRow.id.desc())
-            )
-            if latest is not None:
-                order = _order(latest)
-                if order.status in OPEN_ORDER_STATUSES:
-                    highlight = Highlight("order_in_progress", order.order_number, order.summary, order.status.value)
-                elif (
-                    order.status is OrderStatus.DELIVERED
-                    and order.delivered_at is not None
-                    and self._now() - order.delivered_at <= RECENT_DELIVERY
-                ):
-                    highlight = Highlight("order_delivered", order.order_number, order.summary, order.status.value)
+            highlight = self._order_highlight(s, customer_id)
         return CustomerContext(
             customer_id=customer.id,
             first_name=customer.first_name,
@@ -314,6 +302,35 @@ class SqlCrmService:
             highlight=highlight,
             open_ticket_count=len(open_tickets),
         )
+
+    def _order_highlight(self, s: Session, customer_id: str) -> Highlight | None:
+        """The newest order still on its way; otherwise one delivered in the last two weeks."""
+        in_progress = s.scalar(
+            select(OrderRow)
+            .where(
+                OrderRow.customer_id == customer_id,
+                OrderRow.status.in_([status.value for status in OPEN_ORDER_STATUSES]),
+            )
+            .options(selectinload(OrderRow.items))
+            .order_by(OrderRow.placed_at.desc(), OrderRow.id.desc())
+        )
+        if in_progress is not None:
+            order = _order(in_progress)
+            return Highlight("order_in_progress", order.order_number, order.summary, order.status.value)
+        delivered = s.scalar(
+            select(OrderRow)
+            .where(
+                OrderRow.customer_id == customer_id,
+                OrderRow.status == OrderStatus.DELIVERED.value,
+                OrderRow.delivered_at >= self._now() - RECENT_DELIVERY,
+            )
+            .options(selectinload(OrderRow.items))
+            .order_by(OrderRow.delivered_at.desc(), OrderRow.id.desc())
+        )
+        if delivered is not None:
+            order = _order(delivered)
+            return Highlight("order_delivered", order.order_number, order.summary, order.status.value)
+        return None
 
     def update_contact(self, customer_id: str, field: ContactField, value: str) -> Customer:
         field = ContactField(field)
@@ -343,7 +360,9 @@ class SqlCrmService:
         with self._uow() as s:
             points = self._customer_row(s, customer_id).loyalty_points
         tier, to_next = loyalty_tier(points)
-        return LoyaltyBalance(points=points, tier=tier, value_cents=points * POINT_VALUE_CENTS, points_to_next_tier=to_next)
+        return LoyaltyBalance(
+            points=points, tier=tier, value_cents=points * POINT_VALUE_CENTS, points_to_next_tier=to_next
+        )
 
     # ---- orders ---------------------------------------------------------
 
@@ -375,7 +394,7 @@ class SqlCrmService:
             return _order(row)
 
     def start_return(self, customer_id: str, order_number: str, reason: str) -> ReturnRequest:
-        reason = " ".join((reason or "").split())
+        reason = " ".join(clean_text(reason).split())
         if len(reason) < 3:
             raise InvalidInput("reason", "Please tell me briefly why you're returning it.")
         with self._uow() as s:
@@ -413,8 +432,8 @@ class SqlCrmService:
     # ---- tickets --------------------------------------------------------
 
     def open_ticket(self, ticket: NewTicket) -> Ticket:
-        subject = " ".join(ticket.subject.split())[:200]
-        description = (ticket.description or "").strip()[:5000]
+        subject = " ".join(clean_text(ticket.subject).split())[:200]
+        description = clean_text(ticket.description)[:5000]
         if not subject:
             raise InvalidInput("subject", "A ticket needs a subject.")
         _check_channel_identity(ticket.channel, ticket.sender_id)
@@ -460,6 +479,16 @@ def _check_channel_identity(channel: str | None, sender_id: str | None) -> None:
         raise InvalidInput("channel", "A channel name has 1 to 40 characters.")
     if sender_id is not None and not 0 < len(sender_id) <= 255:
         raise InvalidInput("sender_id", "A sender id has 1 to 255 characters.")
+    if "\x00" in (channel or "") + (sender_id or ""):
+        raise InvalidInput("sender_id", "A channel or sender id cannot contain NUL characters.")
+
+
+def _storable_identity(channel: str, sender_id: str) -> bool:
+    try:
+        _check_channel_identity(channel, sender_id)
+    except InvalidInput:
+        return False
+    return True
 
 
 # ---- row → domain mapping ------------------------------------------------

@@ -46,8 +46,14 @@ def test_seed_is_deterministic_and_realistic(sql_crm):
             assert (order.customer_id, order.status) == (demo.customer_id, demo.order_status)
             identity = s.scalar(select(ChannelIdentityRow).where(ChannelIdentityRow.sender_id == demo.sender_id))
             assert identity.customer_id == demo.customer_id
-        assert s.scalar(select(func.count()).select_from(TicketRow).where(
-            TicketRow.customer_id == "cus_demo_anna", TicketRow.status == "open")) == 1
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(TicketRow)
+                .where(TicketRow.customer_id == "cus_demo_anna", TicketRow.status == "open")
+            )
+            == 1
+        )
 
 
 def test_the_same_seed_gives_the_same_customers(tmp_path):
@@ -60,8 +66,9 @@ def test_the_same_seed_gives_the_same_customers(tmp_path):
         engine = make_engine(url)
         seed(make_session_factory(engine), customers=40, now=NOW)
         with engine.connect() as conn:
-            results.append(conn.execute(select(CustomerRow.email, CustomerRow.loyalty_points)
-                                        .order_by(CustomerRow.id)).all())
+            results.append(
+                conn.execute(select(CustomerRow.email, CustomerRow.loyalty_points).order_by(CustomerRow.id)).all()
+            )
         engine.dispose()
     assert results[0] == results[1]
 

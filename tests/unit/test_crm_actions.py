@@ -102,8 +102,9 @@ def test_saying_no_keeps_the_order(crm, anna):
 def test_start_a_return_within_thirty_days(crm, anna):
     add_order(crm.sessions, anna, "JH400030", status="delivered", placed_days_ago=10, delivered_days_ago=7)
 
-    _, messages = run(ActionStartReturn(),
-                      tracker(slots=verified(anna, order_number="JH400030", return_reason="Too small")))
+    _, messages = run(
+        ActionStartReturn(), tracker(slots=verified(anna, order_number="JH400030", return_reason="Too small"))
+    )
 
     assert responses(messages) == ["utter_return_started"] and messages[0]["refund"] == "£89.00"
     with crm.sessions() as s:
@@ -130,14 +131,20 @@ def test_refund_status_lists_returns(crm, anna):
 def test_delivery_problem_opens_a_ticket_on_the_order(crm, anna):
     add_order(crm.sessions, anna, "JH400040", status="delivered", delivered_days_ago=1)
 
-    _, messages = run(ActionReportDeliveryProblem(), tracker(
-        slots=verified(anna, order_number="JH400040", problem_description="The box was crushed")))
+    _, messages = run(
+        ActionReportDeliveryProblem(),
+        tracker(slots=verified(anna, order_number="JH400040", problem_description="The box was crushed")),
+    )
 
     assert responses(messages) == ["utter_delivery_problem_logged"]
     with crm.sessions() as s:
         ticket = s.scalars(select(TicketRow)).one()
         assert (ticket.kind, ticket.customer_id, ticket.order.order_number, ticket.reference) == (
-            "delivery_problem", anna, "JH400040", messages[0]["reference"])
+            "delivery_problem",
+            anna,
+            "JH400040",
+            messages[0]["reference"],
+        )
 
 
 def test_update_email_is_saved(crm, anna):
@@ -175,8 +182,10 @@ def test_a_complaint_from_a_verified_customer_is_on_their_record(crm, anna):
 
 
 def test_an_anonymous_complaint_is_kept_with_the_channel_account(crm):
-    _, messages = run(ActionFileComplaint(), tracker(slots={"complaint_text": "Nobody answers the phone, ever"},
-                                                     sender_id="visitor-9", channel="rest"))
+    _, messages = run(
+        ActionFileComplaint(),
+        tracker(slots={"complaint_text": "Nobody answers the phone, ever"}, sender_id="visitor-9", channel="rest"),
+    )
 
     assert responses(messages) == ["utter_complaint_logged_anonymous"]
     with crm.sessions() as s:
@@ -186,8 +195,10 @@ def test_an_anonymous_complaint_is_kept_with_the_channel_account(crm):
 
 def test_asking_for_a_person_creates_a_callback_with_the_last_messages(crm, anna):
     history = [{"event": "user", "text": "my lamp flickers"}, {"event": "bot", "text": "Sorry to hear that"}]
-    _, messages = run(ActionRequestHuman(), tracker(slots=verified(anna), text="I want a human",
-                                                    intent="request_human", events=history))
+    _, messages = run(
+        ActionRequestHuman(),
+        tracker(slots=verified(anna), text="I want a human", intent="request_human", events=history),
+    )
 
     assert responses(messages) == ["utter_human_callback"]
     with crm.sessions() as s:

@@ -18,8 +18,9 @@ pytestmark = pytest.mark.unit
 
 def _answer(form, requested: str, slots: dict, **message):
     """The customer answers the form's question `requested`; returns (slots set, responses)."""
-    t = tracker(slots={**slots, "requested_slot": requested}, active_loop=form.name().removeprefix("validate_"),
-                **message)
+    t = tracker(
+        slots={**slots, "requested_slot": requested}, active_loop=form.name().removeprefix("validate_"), **message
+    )
     events, messages = run(form, t)
     return slots_set(events), responses(messages)
 
@@ -34,8 +35,14 @@ def anna(crm):
 
 
 def test_email_and_own_order_number_verify_and_remember_the_channel(crm, anna):
-    slots, said = _answer(ValidateIdentifyForm(), "identity_proof", {"identity_email": "anna@example.com"},
-                          text="JH200001", entities=[("order_number", "JH200001")], sender_id="web-123")
+    slots, said = _answer(
+        ValidateIdentifyForm(),
+        "identity_proof",
+        {"identity_email": "anna@example.com"},
+        text="JH200001",
+        entities=[("order_number", "JH200001")],
+        sender_id="web-123",
+    )
 
     assert said == []
     assert slots["verified"] is True and slots["customer_id"] == anna and slots["customer_first_name"] == "Anna"
@@ -47,8 +54,13 @@ def test_email_and_own_order_number_verify_and_remember_the_channel(crm, anna):
 
 
 def test_someone_elses_order_number_does_not_verify(crm, anna):
-    slots, said = _answer(ValidateIdentifyForm(), "identity_proof", {"identity_email": "anna@example.com"},
-                          text="JH200002", entities=[("order_number", "JH200002")])
+    slots, said = _answer(
+        ValidateIdentifyForm(),
+        "identity_proof",
+        {"identity_email": "anna@example.com"},
+        text="JH200002",
+        entities=[("order_number", "JH200002")],
+    )
 
     assert said == ["utter_identity_failed"]
     assert slots["identity_email"] is None and slots["identity_proof"] is None and slots["identity_attempts"] == 1
@@ -58,9 +70,13 @@ def test_someone_elses_order_number_does_not_verify(crm, anna):
 
 
 def test_three_failures_lock_verification_and_end_the_form(crm, anna):
-    slots, said = _answer(ValidateIdentifyForm(), "identity_proof",
-                          {"identity_email": "anna@example.com", "identity_attempts": 2.0},
-                          text="JH999999", entities=[("order_number", "JH999999")])
+    slots, said = _answer(
+        ValidateIdentifyForm(),
+        "identity_proof",
+        {"identity_email": "anna@example.com", "identity_attempts": 2.0},
+        text="JH999999",
+        entities=[("order_number", "JH999999")],
+    )
 
     assert said == ["utter_identity_locked"]
     assert slots["identity_attempts"] == 3
@@ -68,21 +84,35 @@ def test_three_failures_lock_verification_and_end_the_form(crm, anna):
 
 
 def test_one_time_code_flow(crm, anna):
-    slots, said = _answer(ValidateIdentifyForm(), "identity_proof", {"identity_email": "anna@example.com"},
-                          text="email me a code", intent="request_code")
+    slots, said = _answer(
+        ValidateIdentifyForm(),
+        "identity_proof",
+        {"identity_email": "anna@example.com"},
+        text="email me a code",
+        intent="request_code",
+    )
     assert slots["otp_sent"] is True and slots["identity_proof"] is None and said == []
     code = crm.codes.last_code_for("anna@example.com")
     assert code is not None and len(code) == 6
 
-    slots, said = _answer(ValidateIdentifyForm(), "identity_proof",
-                          {"identity_email": "anna@example.com", "otp_sent": True},
-                          text=f"the code is {code}", entities=[("otp_code", code)])
+    slots, said = _answer(
+        ValidateIdentifyForm(),
+        "identity_proof",
+        {"identity_email": "anna@example.com", "otp_sent": True},
+        text=f"the code is {code}",
+        entities=[("otp_code", code)],
+    )
     assert said == [] and slots["verified"] is True and slots["customer_id"] == anna
 
 
 def test_a_code_for_an_unknown_email_reveals_nothing(crm, anna):
-    slots, said = _answer(ValidateIdentifyForm(), "identity_proof", {"identity_email": "nobody@example.com"},
-                          text="send me a code", intent="request_code")
+    slots, said = _answer(
+        ValidateIdentifyForm(),
+        "identity_proof",
+        {"identity_email": "nobody@example.com"},
+        text="send me a code",
+        intent="request_code",
+    )
     assert slots["otp_sent"] is True and said == []  # same answer as for a known address
     assert crm.codes.sent == []
 
@@ -93,50 +123,77 @@ def test_an_invalid_email_is_asked_again(crm):
 
 
 def test_a_question_in_the_middle_is_not_taken_as_an_answer(crm):
-    slots, said = _answer(ValidateIdentifyForm(), "identity_email", {}, text="what are your opening hours",
-                          intent="faq")
+    slots, said = _answer(
+        ValidateIdentifyForm(), "identity_email", {}, text="what are your opening hours", intent="faq"
+    )
     assert "identity_email" not in slots
 
 
 def test_verified_customers_are_not_asked_again():
     form = ValidateOrderStatusForm()
     t = tracker(slots={"verified": True, "customer_id": "c1"}, active_loop="order_status_form")
-    required = asyncio.run(form.required_slots(["identity_email", "identity_proof", "order_number"],
-                                               CollectingDispatcher(), t, domain()))
+    required = asyncio.run(
+        form.required_slots(["identity_email", "identity_proof", "order_number"], CollectingDispatcher(), t, domain())
+    )
     assert required == ["order_number"]
 
 
 def test_the_crm_being_down_during_verification_keeps_the_email(crm_down):
-    slots, said = _answer(ValidateIdentifyForm(), "identity_proof", {"identity_email": "anna@example.com"},
-                          text="JH200001", entities=[("order_number", "JH200001")])
+    slots, said = _answer(
+        ValidateIdentifyForm(),
+        "identity_proof",
+        {"identity_email": "anna@example.com"},
+        text="JH200001",
+        entities=[("order_number", "JH200001")],
+    )
     assert said == ["utter_crm_unavailable"]
     assert slots["identity_proof"] is None and "identity_email" not in slots
 
 
 def test_an_invalid_phone_number_is_explained():
-    slots, said = _answer(ValidateUpdatePhoneForm(), "new_phone", {"verified": True, "customer_id": "c1"},
-                          text="12 34", mapped={"new_phone": "12 34"})
+    slots, said = _answer(
+        ValidateUpdatePhoneForm(),
+        "new_phone",
+        {"verified": True, "customer_id": "c1"},
+        text="12 34",
+        mapped={"new_phone": "12 34"},
+    )
     assert slots["new_phone"] is None and said == ["utter_contact_invalid"]
 
 
 def test_a_valid_phone_number_is_normalised():
-    slots, said = _answer(ValidateUpdatePhoneForm(), "new_phone", {"verified": True, "customer_id": "c1"},
-                          text="it's 07700 900 321 now", entities=[("phone", "07700 900 321")],
-                          mapped={"new_phone": "it's 07700 900 321 now"})
+    slots, said = _answer(
+        ValidateUpdatePhoneForm(),
+        "new_phone",
+        {"verified": True, "customer_id": "c1"},
+        text="it's 07700 900 321 now",
+        entities=[("phone", "07700 900 321")],
+        mapped={"new_phone": "it's 07700 900 321 now"},
+    )
     assert slots["new_phone"] == "+447700900321" and said == []
 
 
-@pytest.mark.parametrize(("requested", "text", "kept"), [
-    (None, "I'd like to make a complaint", False),
-    (None, "I want to complain because the courier threw my parcel over the fence", True),
-    ("complaint_text", "Parcel thrown, broken", True),
-    ("complaint_text", "bad", False),
-])
+@pytest.mark.parametrize(
+    ("requested", "text", "kept"),
+    [
+        (None, "I'd like to make a complaint", False),
+        (None, "I want to complain because the courier threw my parcel over the fence", True),
+        ("complaint_text", "Parcel thrown, broken", True),
+        ("complaint_text", "bad", False),
+    ],
+)
 def test_a_complaint_is_taken_only_when_it_says_what_happened(requested, text, kept):
     from actions.forms import ValidateComplaintForm
 
-    events, messages = run(ValidateComplaintForm(), tracker(slots={"requested_slot": requested}, text=text,
-                                                            intent="complain", mapped={"complaint_text": text},
-                                                            active_loop="complaint_form"))
+    events, messages = run(
+        ValidateComplaintForm(),
+        tracker(
+            slots={"requested_slot": requested},
+            text=text,
+            intent="complain",
+            mapped={"complaint_text": text},
+            active_loop="complaint_form",
+        ),
+    )
     assert (slots_set(events)["complaint_text"] == text) is kept
     assert responses(messages) == (["utter_complaint_too_short"] if requested and not kept else [])
