@@ -19,8 +19,9 @@ class ActionUpdateContact(VerifiedCrmAction):
     def name(self) -> str:
         return "action_update_contact"
 
-    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                      domain: DomainDict) -> list[EventType]:
+    async def act_for(
+        self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         clear = [SlotSet(slot, None) for slot in _CONTACT_SLOTS]
         slot = next((s for s in _CONTACT_SLOTS if tracker.get_slot(s)), None)
         if slot is None:
@@ -35,7 +36,9 @@ class ActionUpdateContact(VerifiedCrmAction):
         except InvalidInput as exc:
             dispatcher.utter_message(response="utter_contact_invalid", problem=str(exc))
             return clear
-        dispatcher.utter_message(response="utter_contact_updated", field=field.value, value=getattr(customer, field.value))
+        dispatcher.utter_message(
+            response="utter_contact_updated", field=field.value, value=getattr(customer, field.value)
+        )
         return clear
 
     def when_unavailable(self, tracker: Tracker) -> list[EventType]:
@@ -46,8 +49,9 @@ class ActionShowLoyalty(VerifiedCrmAction):
     def name(self) -> str:
         return "action_show_loyalty"
 
-    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                      domain: DomainDict) -> list[EventType]:
+    async def act_for(
+        self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         balance = await crm_call(crm().loyalty, customer_id)
         values = {"points": f"{balance.points:,}", "tier": balance.tier, "value": money(balance.value_cents)}
         if balance.points_to_next_tier:

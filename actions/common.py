@@ -23,8 +23,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 IDENTITY_SLOTS = ("identity_email", "identity_proof")
-PROFILE_SLOTS = ("customer_id", "customer_first_name", "verified", "highlight_kind", "highlight_reference",
-                 "highlight_detail")
+PROFILE_SLOTS = (
+    "customer_id",
+    "customer_first_name",
+    "verified",
+    "highlight_kind",
+    "highlight_reference",
+    "highlight_detail",
+)
 
 
 async def crm_call(fn: Callable[..., T], *args: Any) -> T:

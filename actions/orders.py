@@ -34,8 +34,9 @@ class ActionCheckOrderStatus(VerifiedCrmAction):
     def name(self) -> str:
         return "action_check_order_status"
 
-    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                      domain: DomainDict) -> list[EventType]:
+    async def act_for(
+        self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         number = tracker.get_slot("order_number")
         try:
             order = await crm_call(crm().get_order, customer_id, number)
@@ -50,8 +51,9 @@ class ActionListOrders(VerifiedCrmAction):
     def name(self) -> str:
         return "action_list_orders"
 
-    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                      domain: DomainDict) -> list[EventType]:
+    async def act_for(
+        self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         orders = await crm_call(crm().list_orders, customer_id, 5)
         if not orders:
             dispatcher.utter_message(response="utter_no_orders")
@@ -69,8 +71,9 @@ class ActionReportDeliveryProblem(VerifiedCrmAction):
     def name(self) -> str:
         return "action_report_delivery_problem"
 
-    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                      domain: DomainDict) -> list[EventType]:
+    async def act_for(
+        self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         number = tracker.get_slot("order_number")
         description = tracker.get_slot("problem_description") or ""
         ticket = NewTicket(
@@ -97,8 +100,9 @@ class ActionStartReturn(VerifiedCrmAction):
     def name(self) -> str:
         return "action_start_return"
 
-    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                      domain: DomainDict) -> list[EventType]:
+    async def act_for(
+        self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         number = tracker.get_slot("order_number")
         try:
             created = await crm_call(crm().start_return, customer_id, number, tracker.get_slot("return_reason"))
@@ -117,8 +121,9 @@ class ActionCancelOrder(VerifiedCrmAction):
     def name(self) -> str:
         return "action_cancel_order"
 
-    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                      domain: DomainDict) -> list[EventType]:
+    async def act_for(
+        self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         number = tracker.get_slot("order_number")
         if not tracker.get_slot("confirm_cancel"):
             dispatcher.utter_message(response="utter_cancel_kept", order_number=number)
@@ -139,8 +144,9 @@ class ActionRefundStatus(VerifiedCrmAction):
     def name(self) -> str:
         return "action_refund_status"
 
-    async def act_for(self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                      domain: DomainDict) -> list[EventType]:
+    async def act_for(
+        self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         returns = await crm_call(crm().list_returns, customer_id)
         if not returns:
             dispatcher.utter_message(response="utter_no_refunds")
@@ -152,8 +158,7 @@ class ActionRefundStatus(VerifiedCrmAction):
         }
         lines = "\n".join(
             f"- {r.rma_number} for order {r.order_number}: {money(r.refund_cents)}, "
-            f"{describe.get(r.status, r.status)}"
-            + (f" on {r.refunded_at:%-d %b}" if r.refunded_at else "")
+            f"{describe.get(r.status, r.status)}" + (f" on {r.refunded_at:%-d %b}" if r.refunded_at else "")
             for r in returns[:5]
         )
         dispatcher.utter_message(response="utter_refunds_list", returns=lines)

@@ -48,9 +48,7 @@ class ActionRequestHuman(CrmAction):
         return "action_request_human"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        last_words = [
-            e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")
-        ][-5:]
+        last_words = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")][-5:]
         description = "Customer asked for a person. Last messages:\n" + "\n".join(f"> {t}" for t in last_words)
         ticket = _ticket_for(tracker, TicketKind.CALLBACK, "Customer asked for a person", description)
         created = await crm_call(crm().open_ticket, ticket)

@@ -67,9 +67,23 @@ def train(env: dict[str, str]) -> Path:
     started = time.monotonic()
     MODELS.mkdir(exist_ok=True)
     subprocess.run(
-        [str(RASA_BIN / "rasa"), "train", "--domain", "bot/domain", "--data", "data", "--config", "config.yml",
-         "--out", str(MODELS), "--fixed-model-name", target.name.removesuffix(".tar.gz")],
-        cwd=ROOT, env=env, check=True,
+        [
+            str(RASA_BIN / "rasa"),
+            "train",
+            "--domain",
+            "bot/domain",
+            "--data",
+            "data",
+            "--config",
+            "config.yml",
+            "--out",
+            str(MODELS),
+            "--fixed-model-name",
+            target.name.removesuffix(".tar.gz"),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
     elapsed = time.monotonic() - started
     print(f"==> trained in {elapsed:.0f} s")
@@ -103,7 +117,7 @@ def wait_until_ready(env: dict[str, str], timeout: float = 300) -> None:
         f"\n  Hearth is ready ({time.monotonic() - started:.0f} s).\n"
         f"  Talk to the bot over REST:\n"
         f"    curl -s -X POST {rasa}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
-        f"         -d '{{\"sender\": \"demo-anna\", \"message\": \"hi\"}}'\n"
+        f'         -d \'{{"sender": "demo-anna", "message": "hi"}}\'\n'
         f"  ('demo-anna' is a seeded returning customer; any other sender starts anonymous.)\n"
         f"  Stop everything with Ctrl-C.\n",
         flush=True,

@@ -70,8 +70,16 @@ def main() -> None:
 
     rasa.validator.Validator = FormAndActionAwareValidator  # type: ignore[misc]
     sys.argv = [
-        "rasa", "data", "validate", "--fail-on-warnings",
-        "--domain", str(ROOT / "bot" / "domain"), "--data", str(ROOT / "data"), "--config", str(ROOT / "config.yml"),
+        "rasa",
+        "data",
+        "validate",
+        "--fail-on-warnings",
+        "--domain",
+        str(ROOT / "bot" / "domain"),
+        "--data",
+        str(ROOT / "data"),
+        "--config",
+        str(ROOT / "config.yml"),
     ] + sys.argv[1:]
     rasa_main()
 

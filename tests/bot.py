@@ -55,7 +55,8 @@ def tracker(
         sender_id=sender_id,
         slots=all_slots,
         latest_message=latest,
-        events=(events or []) + [user_event]
+        events=(events or [])
+        + [user_event]
         + [{"event": "slot", "name": k, "value": v} for k, v in (mapped or {}).items()],
         paused=False,
         followup_action=None,

@@ -25,5 +25,6 @@ def trained_model() -> Path:
 
 
 def run(args: list[str], timeout: float = 900, **kwargs) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=ROOT, env=hearth.environment(), capture_output=True, text=True,
-                          timeout=timeout, **kwargs)
+    return subprocess.run(
+        args, cwd=ROOT, env=hearth.environment(), capture_output=True, text=True, timeout=timeout, **kwargs
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -48,8 +47,20 @@ def test_a_response_missing_from_the_domain_fails_validation(tmp_path):
 def test_conversation_stories_have_no_prediction_errors():
     out = RESULTS / "conversation"
     shutil.rmtree(out, ignore_errors=True)
-    result = run([str(RASA), "test", "core", "--model", str(trained_model()), "--stories",
-                  "tests/conversation/stories", "--out", str(out), "--fail-on-prediction-errors"])
+    result = run(
+        [
+            str(RASA),
+            "test",
+            "core",
+            "--model",
+            str(trained_model()),
+            "--stories",
+            "tests/conversation/stories",
+            "--out",
+            str(out),
+            "--fail-on-prediction-errors",
+        ]
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
     report = json.loads((out / "story_report.json").read_text())
     assert report["conversation_accuracy"]["accuracy"] == 1.0
@@ -67,12 +78,46 @@ def _holdout_report() -> dict:
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
     steps = [
-        [str(RASA), "data", "split", "nlu", "-u", "data/nlu", "--training-fraction", "0.8", "--random-seed", "42",
-         "--out", str(work)],
-        [str(RASA), "train", "nlu", "--nlu", str(work / "training_data.yml"), "--config", "config.yml",
-         "--domain", "bot/domain", "--out", str(work), "--fixed-model-name", "holdout"],
-        [str(RASA), "test", "nlu", "--nlu", str(work / "test_data.yml"), "--model", str(work / "holdout.tar.gz"),
-         "--out", str(out)],
+        [
+            str(RASA),
+            "data",
+            "split",
+            "nlu",
+            "-u",
+            "data/nlu",
+            "--training-fraction",
+            "0.8",
+            "--random-seed",
+            "42",
+            "--out",
+            str(work),
+        ],
+        [
+            str(RASA),
+            "train",
+            "nlu",
+            "--nlu",
+            str(work / "training_data.yml"),
+            "--config",
+            "config.yml",
+            "--domain",
+            "bot/domain",
+            "--out",
+            str(work),
+            "--fixed-model-name",
+            "holdout",
+        ],
+        [
+            str(RASA),
+            "test",
+            "nlu",
+            "--nlu",
+            str(work / "test_data.yml"),
+            "--model",
+            str(work / "holdout.tar.gz"),
+            "--out",
+            str(out),
+        ],
     ]
     for step in steps:
         result = run(step)
@@ -89,8 +134,11 @@ def test_nlu_holdout_evaluation():
         "macro_f1": report["macro avg"]["f1-score"],
         "weighted_f1": report["weighted avg"]["f1-score"],
         "worst_intents": sorted(
-            ((name, round(v["f1-score"], 3)) for name, v in report.items() if isinstance(v, dict) and "support" in v
-             and not re.match(r"(macro|weighted|micro) avg", name)),
+            (
+                (name, round(v["f1-score"], 3))
+                for name, v in report.items()
+                if isinstance(v, dict) and "support" in v and not re.match(r"(macro|weighted|micro) avg", name)
+            ),
             key=lambda item: item[1],
         )[:5],
     }

@@ -47,8 +47,9 @@ class Stack:
 
     def say(self, sender: str, text: str) -> list[str]:
         started = time.perf_counter()
-        response = requests.post(f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                                 timeout=30)
+        response = requests.post(
+            f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30
+        )
         self.reply_times.append(time.perf_counter() - started)
         assert response.status_code == 200, response.text
         return [m.get("text", "") for m in response.json()]
@@ -67,7 +68,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env.update(HEARTH_DATA_DIR=str(data_dir), RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port))
     process = subprocess.Popen(
         [str(ROOT / ".venvs" / "app" / "bin" / "python"), "scripts/hearth.py", "run"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     s = Stack(process, data_dir, f"http://127.0.0.1:{rasa_port}", action_port)
     reader = threading.Thread(target=lambda: s.output.extend(iter(process.stdout.readline, "")), daemon=True)
@@ -97,10 +103,18 @@ def test_a_returning_customer_is_recognised_and_helped(stack: Stack):
     replies = stack.say("demo-anna", "The armchair arrived with a torn cushion and nobody called me back about it")
     reference = replies[0].split("logged your complaint as ")[1].split(",")[0]
 
-    rows = stack.crm("SELECT customer_id, kind, channel, sender_id, description FROM tickets WHERE reference = ?",
-                     reference)
-    assert rows == [("cus_demo_anna", "complaint", "rest", "demo-anna",
-                     "The armchair arrived with a torn cushion and nobody called me back about it")]
+    rows = stack.crm(
+        "SELECT customer_id, kind, channel, sender_id, description FROM tickets WHERE reference = ?", reference
+    )
+    assert rows == [
+        (
+            "cus_demo_anna",
+            "complaint",
+            "rest",
+            "demo-anna",
+            "The armchair arrived with a torn cushion and nobody called me back about it",
+        )
+    ]
 
 
 def test_a_new_visitor_verifies_then_changes_their_phone(stack: Stack):
@@ -112,8 +126,9 @@ def test_a_new_visitor_verifies_then_changes_their_phone(stack: Stack):
     assert stack.say(sender, "07700 900 777") == ["Done: your phone is now +447700900777. We'll use it from now on."]
 
     assert stack.crm("SELECT phone FROM customers WHERE id = 'cus_demo_omar'") == [("+447700900777",)]
-    assert stack.crm("SELECT customer_id FROM channel_identities WHERE channel = 'rest' AND sender_id = ?",
-                     sender) == [("cus_demo_omar",)]
+    assert stack.crm("SELECT customer_id FROM channel_identities WHERE channel = 'rest' AND sender_id = ?", sender) == [
+        ("cus_demo_omar",)
+    ]
 
     # the linked channel account is remembered ... until the customer says otherwise
     assert "forgotten this device" in stack.say(sender, "please forget me on this device")[0]
@@ -145,12 +160,17 @@ def test_every_message_is_in_the_tracker_store(stack: Stack):
 def test_ctrl_c_stops_everything(stack: Stack):
     RESULTS.mkdir(exist_ok=True)
     times = sorted(stack.reply_times)
-    (RESULTS / "e2e_reply_times.json").write_text(json.dumps({
-        "replies": len(times),
-        "median_ms": round(statistics.median(times) * 1000, 1),
-        "p90_ms": round(times[int(0.9 * (len(times) - 1))] * 1000, 1),
-        "max_ms": round(times[-1] * 1000, 1),
-    }, indent=2))
+    (RESULTS / "e2e_reply_times.json").write_text(
+        json.dumps(
+            {
+                "replies": len(times),
+                "median_ms": round(statistics.median(times) * 1000, 1),
+                "p90_ms": round(times[int(0.9 * (len(times) - 1))] * 1000, 1),
+                "max_ms": round(times[-1] * 1000, 1),
+            },
+            indent=2,
+        )
+    )
     print(f"\nend-to-end reply time: median {statistics.median(times) * 1000:.0f} ms over {len(times)} replies")
 
     os.killpg(stack.process.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
