@@ -63,6 +63,76 @@ CHANNELS = ["web", "telegram", "whatsapp", "rest"]
 
 
 @dataclass(frozen=True)
+class Transcript:
+    summary: str
+    outcome: str
+    turns: tuple[tuple[str, str, str | None, float | None], ...]  # sender, text, intent, confidence
+
+
+C, B = "customer", "bot"
+TRANSCRIPTS = (
+    Transcript(
+        "Asked where {order} was; the bot gave the tracking details.",
+        "resolved_by_bot",
+        (
+            (C, "hi, where is my order {order}?", "order_status", 0.97),
+            (B, "Your order {order} ({item}) is on its way. Expected delivery: in 2 days.", None, None),
+            (C, "great, thanks", "thank", 0.94),
+            (B, "You're welcome! Anything else I can help with?", None, None),
+        ),
+    ),
+    Transcript(
+        "Started a return of the {item} from {order}.",
+        "resolved_by_bot",
+        (
+            (C, "I'd like to send back the {item}", "start_return", 0.91),
+            (B, "Sure. Briefly, why are you returning it?", None, None),
+            (C, "it doesn't fit the space", None, None),
+            (B, "Your return is set up. A free returns label is on its way to your email.", None, None),
+        ),
+    ),
+    Transcript(
+        "Reported the {item} from {order} arrived damaged; a person arranged a replacement.",
+        "handed_off",
+        (
+            (C, "my {item} arrived damaged", "delivery_problem", 0.88),
+            (B, "I'm sorry about that. I've reported it for order {order}.", None, None),
+            (C, "can I talk to someone please", "request_human", 0.96),
+            (B, "Of course. I've asked a member of our team to get back to you.", None, None),
+            ("agent", "Hi {first}, I've arranged a replacement for you, arriving Thursday.", None, None),
+        ),
+    ),
+    Transcript(
+        "Checked the loyalty points balance.",
+        "resolved_by_bot",
+        (
+            (C, "how many points have I got", "loyalty_points", 0.95),
+            (B, "You have {points} loyalty points.", None, None),
+        ),
+    ),
+    Transcript(
+        "Asked about delivery costs.",
+        "resolved_by_bot",
+        (
+            (C, "how much is delivery?", "faq", 0.9),
+            (B, "Standard UK delivery is free over £50, otherwise £4.95.", None, None),
+            (C, "ok bye", "goodbye", 0.93),
+            (B, "Thanks for chatting with Juniper Home. Take care!", None, None),
+        ),
+    ),
+    Transcript(
+        "Unhappy about a late refund for {order}; handed to a person.",
+        "handed_off",
+        (
+            (C, "I've been waiting two weeks for my refund, this is ridiculous", "refund_status", 0.62),
+            (B, "I'm sorry it's taking so long. Let me get a person from our team to look at it.", None, None),
+            ("agent", "Hi {first}, the refund for {order} went out today; it can take 3 days to show.", None, None),
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
 class DemoCustomer:
     customer_id: str
     first_name: str
@@ -139,6 +209,7 @@ def seed(
             s.flush()
             # orders: the demo customers get one recent order in a known state, everyone gets some history
             n_orders = rng.randint(1, 5)
+            seeded_orders: list[tuple[str, str]] = []
             for k in range(n_orders):
                 if demo and k == 0:
                     number, status, age = (
@@ -182,6 +253,7 @@ def seed(
                     tracking_number=f"{rng.randint(10**11, 10**12 - 1)}" if shipped else None,
                 )
                 order.items = lines
+                seeded_orders.append((number, lines[0].name))
                 s.add(order)
                 counts["orders"] += 1
                 s.flush()
@@ -219,44 +291,37 @@ def seed(
                     )
                 )
                 counts["tickets"] += 1
-            # past conversations with a short transcript
+            # past conversations about this customer's own orders, each with its outcome
+            customer_orders = [(number, lines) for number, lines in seeded_orders]
             for _ in range(rng.randint(0, 3)):
                 started = now - timedelta(days=rng.uniform(1, 400))
                 channel = rng.choice(CHANNELS)
+                number, item = rng.choice(customer_orders)
+                topic = rng.choice(TRANSCRIPTS)
                 convo = ConversationRow(
                     customer_id=customer_id,
                     channel=channel,
                     sender_id=f"{channel}-{rng.getrandbits(32):08x}",
                     started_at=started,
                     ended_at=started + timedelta(minutes=rng.randint(1, 15)),
-                    outcome=rng.choice(["resolved_by_bot"] * 6 + ["handed_off", "abandoned"]),
-                    summary="Asked where an order was; the bot gave the tracking details.",
+                    outcome=topic.outcome if rng.random() < 0.9 else "abandoned",
+                    summary=topic.summary.format(order=number, item=item),
                 )
-                convo.messages = [
-                    MessageRow(
-                        sender="customer",
-                        text="Hi, where is my order?",
-                        intent="order_status",
-                        confidence=0.97,
-                        created_at=started,
-                    ),
-                    MessageRow(sender="bot", text="Which order is it?", created_at=started + timedelta(seconds=2)),
-                    MessageRow(
-                        sender="customer",
-                        text="The one from last week",
-                        intent="inform",
-                        confidence=0.71,
-                        created_at=started + timedelta(seconds=30),
-                    ),
-                    MessageRow(
-                        sender="bot",
-                        text="It's on its way and should arrive tomorrow.",
-                        created_at=started + timedelta(seconds=32),
-                    ),
-                ]
+                at = started
+                for sender, text, intent, confidence in topic.turns:
+                    convo.messages.append(
+                        MessageRow(
+                            sender=sender,
+                            text=text.format(order=number, item=item, first=first, points=rng.randint(50, 900)),
+                            intent=intent,
+                            confidence=confidence,
+                            created_at=at,
+                        )
+                    )
+                    at += timedelta(seconds=rng.randint(2, 40))
                 s.add(convo)
                 counts["conversations"] += 1
-                counts["messages"] += 4
+                counts["messages"] += len(topic.turns)
             for purpose, granted in (("history", True), ("service", True), ("marketing", rng.random() < 0.4)):
                 s.add(
                     ConsentRow(
