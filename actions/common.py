@@ -23,6 +23,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 IDENTITY_SLOTS = ("identity_email", "identity_proof")
+# What a request collects; cleared when the request is done, dropped, or handed to a person.
+REQUEST_SLOTS = (
+    "order_number",
+    "problem_description",
+    "return_reason",
+    "confirm_cancel",
+    "new_email",
+    "new_phone",
+    "new_address",
+    "complaint_text",
+)
 PROFILE_SLOTS = (
     "customer_id",
     "customer_first_name",
@@ -86,6 +97,10 @@ class VerifiedCrmAction(CrmAction):
         self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """The action's work for the verified customer `customer_id`."""
+
+
+def clear_request_slots() -> list[EventType]:
+    return [SlotSet(slot, None) for slot in REQUEST_SLOTS]
 
 
 def money(cents: int, currency: str = "GBP") -> str:

@@ -56,7 +56,11 @@ class VerifiedFormValidation(FormValidationAction, ABC):
     async def extract_identity_email(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if tracker.get_slot("requested_slot") != "identity_email":
+        requested = tracker.get_slot("requested_slot")
+        if requested is None and (tracker.latest_message.get("intent") or {}).get("name") == "identify":
+            email = _entity(tracker, "email")  # "verify me, my email is ..." opens the form with the answer
+            return {"identity_email": email} if email else {}
+        if requested != "identity_email":
             return {}
         text = _answer_text(tracker)
         if text is None:

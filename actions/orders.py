@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import VerifiedCrmAction, channel_of, crm, crm_call, day, money
+from actions.common import VerifiedCrmAction, channel_of, clear_request_slots, crm, crm_call, day, money
 from crm_adapter.domain import NewTicket, NotAllowed, NotFound, Order, TicketKind
-
-_ORDER_SLOTS = ("order_number", "problem_description", "return_reason", "confirm_cancel")
-
-
-def _clear_order_slots() -> list[EventType]:
-    return [SlotSet(slot, None) for slot in _ORDER_SLOTS]
 
 
 def _order_vars(order: Order) -> dict[str, str]:
@@ -42,9 +36,9 @@ class ActionCheckOrderStatus(VerifiedCrmAction):
             order = await crm_call(crm().get_order, customer_id, number)
         except NotFound:
             dispatcher.utter_message(response="utter_order_number_unknown", order_number=number)
-            return _clear_order_slots()
+            return clear_request_slots()
         dispatcher.utter_message(response=f"utter_order_status_{order.status.value}", **_order_vars(order))
-        return _clear_order_slots()
+        return clear_request_slots()
 
 
 class ActionListOrders(VerifiedCrmAction):
@@ -89,11 +83,11 @@ class ActionReportDeliveryProblem(VerifiedCrmAction):
             created = await crm_call(crm().open_ticket, ticket)
         except NotFound:
             dispatcher.utter_message(response="utter_order_number_unknown", order_number=number)
-            return _clear_order_slots()
+            return clear_request_slots()
         dispatcher.utter_message(
             response="utter_delivery_problem_logged", order_number=number, reference=created.reference
         )
-        return _clear_order_slots()
+        return clear_request_slots()
 
 
 class ActionStartReturn(VerifiedCrmAction):
@@ -114,7 +108,7 @@ class ActionStartReturn(VerifiedCrmAction):
             dispatcher.utter_message(
                 response="utter_return_started", rma=created.rma_number, refund=money(created.refund_cents)
             )
-        return _clear_order_slots()
+        return clear_request_slots()
 
 
 class ActionCancelOrder(VerifiedCrmAction):
@@ -127,7 +121,7 @@ class ActionCancelOrder(VerifiedCrmAction):
         number = tracker.get_slot("order_number")
         if not tracker.get_slot("confirm_cancel"):
             dispatcher.utter_message(response="utter_cancel_kept", order_number=number)
-            return _clear_order_slots()
+            return clear_request_slots()
         try:
             order = await crm_call(crm().cancel_order, customer_id, number)
         except NotFound:
@@ -137,7 +131,7 @@ class ActionCancelOrder(VerifiedCrmAction):
             dispatcher.utter_message(response="utter_cancel_not_allowed", **_order_vars(current))
         else:
             dispatcher.utter_message(response="utter_order_cancelled", **_order_vars(order))
-        return _clear_order_slots()
+        return clear_request_slots()
 
 
 class ActionRefundStatus(VerifiedCrmAction):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import CrmAction, channel_of, crm, crm_call
+from actions.common import IDENTITY_SLOTS, CrmAction, channel_of, clear_request_slots, crm, crm_call
 from crm_adapter.domain import NewTicket, TicketKind
 
 
@@ -57,4 +57,18 @@ class ActionRequestHuman(CrmAction):
             response="utter_human_callback_anonymous" if anonymous else "utter_human_callback",
             reference=created.reference,
         )
-        return []
+        return clear_request_slots()  # a person takes it from here; the ticket has the last messages
+
+
+class ActionStopRequest(Action):
+    """The customer dropped what they were doing: forget what that request had collected."""
+
+    def name(self) -> str:
+        return "action_stop_request"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(response="utter_stop_ok")
+        events = clear_request_slots()
+        if not tracker.get_slot("verified"):
+            events += [SlotSet(slot, None) for slot in IDENTITY_SLOTS] + [SlotSet("otp_sent", False)]
+        return events

@@ -149,6 +149,33 @@ def test_faq_and_fallback_offer_a_person(stack: Stack):
     assert "get a person" in " ".join(stack.say("e2e-visitor-3", "zxcv qwerty blorp"))
 
 
+def test_a_customer_can_leave_or_ask_a_question_at_a_free_text_question(stack: Stack):
+    sender = "e2e-visitor-4"
+    stack.say(sender, "I want to send back an order")
+    stack.say(sender, "lucy.chen@example.com")
+    # the order number that proved who she is does not silently become the order to return
+    assert "Which order is it?" in stack.say(sender, "JH100003")[0]
+    replies = stack.say(sender, "what are your opening hours?")  # answered, then the question again
+    assert "Monday to Friday" in replies[0] and "Which order is it?" in replies[-1]
+    assert "why are you returning it" in stack.say(sender, "JH100003")[0]
+    # at a free-text question, "never mind" is not taken as the reason
+    assert stack.say(sender, "never mind") == ["No problem, I've dropped that. Anything else?"]
+    assert stack.crm("SELECT count(*) FROM returns WHERE customer_id = 'cus_demo_lucy'") == [(0,)]
+
+
+def test_a_dropped_change_is_not_saved_later(stack: Stack):
+    sender = "e2e-visitor-5"
+    stack.say(sender, "please switch my email to lucy.somewhere@example.com")
+    assert stack.say(sender, "never mind") == ["No problem, I've dropped that. Anything else?"]
+    stack.say(sender, "I need to update my phone number")
+    stack.say(sender, "lucy.chen@example.com")
+    assert "new phone number" in stack.say(sender, "JH100003")[0]
+    assert stack.say(sender, "07700 900 888") == ["Done: your phone is now +447700900888. We'll use it from now on."]
+    assert stack.crm("SELECT email, phone FROM customers WHERE id = 'cus_demo_lucy'") == [
+        ("lucy.chen@example.com", "+447700900888")
+    ]
+
+
 def test_every_message_is_in_the_tracker_store(stack: Stack):
     with sqlite3.connect(stack.data_dir / "tracker.db") as conn:
         rows = conn.execute("SELECT type_name, data FROM events WHERE sender_id = 'demo-anna' ORDER BY id").fetchall()

@@ -96,3 +96,24 @@ def test_logout_forgets_the_channel_account(crm):
     assert slots_set(events)["verified"] is False and slots_set(events)["customer_id"] is None
     with crm.sessions() as s:
         assert s.scalars(select(ChannelIdentityRow)).all() == []
+
+
+def test_stopping_a_request_forgets_what_it_collected():
+    from actions.service import ActionStopRequest
+
+    t = tracker(
+        slots={"new_email": "x@example.com", "order_number": "JH1", "identity_email": "a@example.com"}, intent="stop"
+    )
+    events, messages = run(ActionStopRequest(), t)
+
+    assert responses(messages) == ["utter_stop_ok"]
+    cleared = slots_set(events)
+    assert cleared["new_email"] is None and cleared["order_number"] is None
+    assert cleared["identity_email"] is None  # not verified yet: start verification afresh next time
+
+
+def test_stopping_keeps_a_verified_customer_verified():
+    from actions.service import ActionStopRequest
+
+    events, _ = run(ActionStopRequest(), tracker(slots={"verified": True, "customer_id": "c1"}, intent="stop"))
+    assert "verified" not in slots_set(events) and "customer_id" not in slots_set(events)

@@ -197,3 +197,25 @@ def test_a_complaint_is_taken_only_when_it_says_what_happened(requested, text, k
     )
     assert (slots_set(events)["complaint_text"] == text) is kept
     assert responses(messages) == (["utter_complaint_too_short"] if requested and not kept else [])
+
+
+def test_an_email_in_the_opening_message_is_used(crm, anna):
+    t = tracker(
+        text="verify me, my email is anna@example.com",
+        intent="identify",
+        entities=[("email", "anna@example.com")],
+        active_loop=None,
+    )
+    events, said = run(ValidateIdentifyForm(), t)
+    assert slots_set(events)["identity_email"] == "anna@example.com" and responses(said) == []
+
+
+def test_a_new_email_in_the_opening_message_is_not_taken_as_identity(crm, anna):
+    t = tracker(
+        text="change my email to new@example.com",
+        intent="update_email",
+        entities=[("email", "new@example.com")],
+        active_loop=None,
+    )
+    events, _ = run(ValidateIdentifyForm(), t)
+    assert "identity_email" not in slots_set(events)
