@@ -176,6 +176,26 @@ def test_a_dropped_change_is_not_saved_later(stack: Stack):
     ]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"message": "hi"}',
+        b'{"sender": "s", "message": 42}',
+        b'{"sender": "s", "message": ""}',
+        b'{"sender": "a\\u0000b", "message": "hi"}',
+        b'{"sender": "s", "message": "' + b"a" * 200_000 + b'"}',
+    ],
+)
+def test_malformed_requests_get_a_clear_400(stack: Stack, body: bytes):
+    response = requests.post(
+        f"{stack.rasa_url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}, timeout=30
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_request" and response.json()["message"]
+
+
 def test_every_message_is_in_the_tracker_store(stack: Stack):
     with sqlite3.connect(stack.data_dir / "tracker.db") as conn:
         rows = conn.execute("SELECT type_name, data FROM events WHERE sender_id = 'demo-anna' ORDER BY id").fetchall()
