@@ -10,17 +10,12 @@ codes are read from the RecordingCodeSender and time moves with the fixture's Cl
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 import requests
-import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.domain import (
@@ -46,35 +41,12 @@ from crm_adapter.http_backend import HttpCrmService
 from crm_adapter.notify import RecordingCodeSender
 from crm_adapter.ports import CrmService
 from crm_api import create_app
+from tests.asgi_server import serve
 from tests.factories import NOW, Clock, add_customer, add_identity, add_order, add_ticket
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "t0ken"
-
-
-@contextmanager
-def serve(app: object) -> Iterator[str]:
-    """Run `app` under uvicorn in a background thread on a free local port; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")  # type: ignore[arg-type]
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @dataclass

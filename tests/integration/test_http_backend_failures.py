@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 
 from crm_adapter.domain import (
     ContactField,
@@ -43,6 +42,7 @@ from crm_adapter.notify import RecordingCodeSender
 from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
 from crm_adapter.sql.service import SqlCrmService
 from crm_api import create_app
+from tests.asgi_server import serve
 from tests.factories import Clock, add_customer, add_order
 
 pytestmark = pytest.mark.integration
@@ -51,29 +51,6 @@ TOKEN = "t0ken"
 
 
 # ---- servers ----------------------------------------------------------------------------------
-
-
-@contextmanager
-def serve(app: object) -> Iterator[str]:
-    """Run an ASGI app under uvicorn in a background thread on a free local port; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off", ws="none")  # type: ignore[arg-type]
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @dataclass
