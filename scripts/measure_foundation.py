@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import subprocess
 import tempfile
@@ -61,10 +60,13 @@ def main() -> None:
         figures["nlu_holdout"] = nlu
         figures["conversation_tests"] = story["conversation_accuracy"]
         figures["e2e_reply_times"] = json.loads((results / "e2e_reply_times.json").read_text())
+        venv_python = subprocess.run(
+            [py, "-c", "import platform; print(platform.python_version())"], capture_output=True, text=True
+        ).stdout.strip()
     report = {
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": commit,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "pip_cache": "warm (as in CI)"},
+        "machine": {"cpus": os.cpu_count(), "python": venv_python, "pip_cache": "warm (as in CI)"},
         **figures,
     }
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
