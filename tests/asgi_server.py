@@ -12,11 +12,11 @@ import uvicorn
 
 
 @contextmanager
-def serve(app: object) -> Iterator[str]:
-    """Run `app` under uvicorn in a background thread on a free local port; yield its base URL."""
+def serve(app: object, port: int = 0) -> Iterator[str]:
+    """Run `app` under uvicorn in a background thread on `port` (a free one by default); yield its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     # ws="none": the websockets version that rasa-sdk pins is too old for uvicorn's default
     config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off", ws="none")  # type: ignore[arg-type]
     server = uvicorn.Server(config)

@@ -13,81 +13,23 @@ import signal
 import socket
 import sqlite3
 import statistics
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.rasa_env import ROOT, trained_model
+from tests.e2e.stack import Stack, running_stack
+from tests.rasa_env import ROOT
 
 pytestmark = pytest.mark.e2e
 RESULTS = ROOT / "results"
-READY_TIMEOUT = 300
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Stack:
-    process: subprocess.Popen[str]
-    data_dir: Path
-    rasa_url: str
-    action_port: int
-    output: list[str] = field(default_factory=list)
-    reply_times: list[float] = field(default_factory=list)
-
-    def say(self, sender: str, text: str) -> list[str]:
-        started = time.perf_counter()
-        response = requests.post(
-            f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30
-        )
-        self.reply_times.append(time.perf_counter() - started)
-        assert response.status_code == 200, response.text
-        return [m.get("text", "") for m in response.json()]
-
-    def crm(self, sql: str, *args: object) -> list[tuple]:
-        with sqlite3.connect(self.data_dir / "crm.db") as conn:
-            return conn.execute(sql, args).fetchall()
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    trained_model()  # train (once) before the clock for readiness starts
-    data_dir = tmp_path_factory.mktemp("hearth-data")
-    rasa_port, action_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "TRACKER_", "ACTION_", "RASA_PORT"))}
-    env.update(HEARTH_DATA_DIR=str(data_dir), RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port))
-    process = subprocess.Popen(
-        [str(ROOT / ".venvs" / "app" / "bin" / "python"), "scripts/hearth.py", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    s = Stack(process, data_dir, f"http://127.0.0.1:{rasa_port}", action_port)
-    reader = threading.Thread(target=lambda: s.output.extend(iter(process.stdout.readline, "")), daemon=True)
-    reader.start()
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not any("Hearth is ready" in line for line in s.output):
-        if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            pytest.fail("the run command did not become ready:\n" + "".join(s.output[-80:]))
-        time.sleep(0.5)
-    yield s
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-    (data_dir / "run.log").write_text("".join(s.output))
+    with running_stack(tmp_path_factory.mktemp("hearth-data")) as s:
+        yield s
 
 
 def test_a_returning_customer_is_recognised_and_helped(stack: Stack):
