@@ -73,12 +73,24 @@ def running_stack(data_dir: Path, **extra_env: str) -> Iterator[Stack]:
     deadline = time.monotonic() + READY_TIMEOUT
     while not any("Hearth is ready" in line for line in s.output):
         if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
+            stop(s, timeout=10)
             pytest.fail("the run command did not become ready:\n" + "".join(s.output[-80:]))
         time.sleep(0.5)
     try:
         yield s
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop(s)
         (data_dir / "run.log").write_text("".join(s.output))
+
+
+def stop(s: Stack, timeout: float = 30) -> None:
+    """Stop the stack as Ctrl-C does (honcho then stops each child, which runs in its own process
+    group); kill the runner's group only if that fails."""
+    if s.process.poll() is not None:
+        return
+    os.killpg(s.process.pid, signal.SIGINT)
+    try:
+        s.process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(s.process.pid, signal.SIGKILL)
+        s.process.wait(timeout=10)
