@@ -32,6 +32,12 @@ def _answer_text(tracker: Tracker) -> str | None:
     return text or None
 
 
+def _free_text(value: Any, limit: int = 2000) -> str | None:
+    """A short free-text answer with its white space folded, or None when it says nothing."""
+    text = " ".join(str(value or "").split())
+    return text[:limit] if len(text) >= 3 else None
+
+
 def _entity(tracker: Tracker, name: str) -> str | None:
     value = next(tracker.get_latest_entity_values(name), None)
     return str(value) if value is not None else None
@@ -169,8 +175,7 @@ class ValidateDeliveryProblemForm(OrderFormValidation):
     def validate_problem_description(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = " ".join(str(value or "").split())
-        return {"problem_description": text[:2000] if len(text) >= 3 else None}
+        return {"problem_description": _free_text(value)}
 
 
 class ValidateReturnForm(OrderFormValidation):
@@ -180,8 +185,7 @@ class ValidateReturnForm(OrderFormValidation):
     def validate_return_reason(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = " ".join(str(value or "").split())
-        return {"return_reason": text[:2000] if len(text) >= 3 else None}
+        return {"return_reason": _free_text(value)}
 
 
 class ContactFormValidation(VerifiedFormValidation):

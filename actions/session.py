@@ -9,7 +9,7 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import IDENTITY_SLOTS, PROFILE_SLOTS, CrmAction, channel_of, crm, crm_call
+from actions.common import IDENTITY_SLOTS, PROFILE_SLOTS, CrmAction, VerifiedCrmAction, channel_of, crm, crm_call
 from crm_adapter.domain import CrmUnavailable, CustomerContext
 
 log = logging.getLogger(__name__)
@@ -65,16 +65,15 @@ class ActionGreet(Action):
         return [SlotSet("highlight_kind", None)]
 
 
-class ActionConfirmIdentity(Action):
-    """Closes the identify form: confirms, or says why not."""
+class ActionConfirmIdentity(VerifiedCrmAction):
+    """Closes the identify form: confirms, or (through VerifiedCrmAction) says why not."""
 
     def name(self) -> str:
         return "action_confirm_identity"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        if not tracker.get_slot("verified"):
-            dispatcher.utter_message(response="utter_not_verified")
-            return [SlotSet(slot, None) for slot in IDENTITY_SLOTS] + [SlotSet("identity_attempts", 0.0)]
+    async def act_for(
+        self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         if tracker.get_slot("identity_proof") == "verified":
             dispatcher.utter_message(response="utter_identity_confirmed")
         else:

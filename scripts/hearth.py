@@ -103,7 +103,7 @@ def wait_until_ready(env: dict[str, str], timeout: float = 300) -> None:
     rasa = f"http://127.0.0.1:{env['RASA_PORT']}"
     actions = f"http://127.0.0.1:{env['ACTION_PORT']}/health"
     started = time.monotonic()
-    for url in (f"{rasa}/status" if env.get("RASA_API_TOKEN") else rasa + "/", actions):
+    for url in (rasa + "/", actions):
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=2):

@@ -13,8 +13,6 @@ RASA = ROOT / ".venvs" / "rasa" / "bin" / "rasa"
 sys.path.insert(0, str(ROOT / "scripts"))
 import hearth  # noqa: E402
 
-env = hearth.environment
-
 
 def trained_model() -> Path:
     """The model for the current data and config; trains only if it does not exist yet."""

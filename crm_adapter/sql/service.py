@@ -140,11 +140,7 @@ class SqlCrmService:
         if not _storable_identity(channel, sender_id):
             return None  # no such identity can have been stored
         with self._uow() as s:
-            identity = s.scalar(
-                select(ChannelIdentityRow).where(
-                    ChannelIdentityRow.channel == channel, ChannelIdentityRow.sender_id == sender_id
-                )
-            )
+            identity = _identity_row(s, channel, sender_id)
             if identity is None:
                 return None
             identity.last_seen_at = self._now()
@@ -154,11 +150,7 @@ class SqlCrmService:
         _check_channel_identity(channel, sender_id)
         with self._uow() as s:
             self._customer_row(s, customer_id)
-            identity = s.scalar(
-                select(ChannelIdentityRow).where(
-                    ChannelIdentityRow.channel == channel, ChannelIdentityRow.sender_id == sender_id
-                )
-            )
+            identity = _identity_row(s, channel, sender_id)
             now = self._now()
             if identity is None:
                 s.add(
@@ -179,11 +171,7 @@ class SqlCrmService:
         if not _storable_identity(channel, sender_id):
             return False
         with self._uow() as s:
-            identity = s.scalar(
-                select(ChannelIdentityRow).where(
-                    ChannelIdentityRow.channel == channel, ChannelIdentityRow.sender_id == sender_id
-                )
-            )
+            identity = _identity_row(s, channel, sender_id)
             if identity is None:
                 return False
             s.delete(identity)
@@ -251,16 +239,13 @@ class SqlCrmService:
             now = self._now()
             if pending is None or pending.expires_at < now or pending.attempts >= CODE_MAX_ATTEMPTS:
                 raise VerificationFailed()
-            if not hmac.compare_digest(pending.code_hash, self._hash_code(row.id, code.strip())):
-                pending.attempts += 1
-                # commit the failed attempt, then report failure
-                s.flush()
-                failed = True
-            else:
+            matched = hmac.compare_digest(pending.code_hash, self._hash_code(row.id, code.strip()))
+            if matched:
                 pending.used_at = now
-                failed = False
+            else:
+                pending.attempts += 1
             customer = _customer(row)
-        if failed:
+        if not matched:  # raised after the unit of work, so the failed attempt is committed
             raise VerificationFailed()
         return customer
 
@@ -471,6 +456,14 @@ class SqlCrmService:
                 query = query.where(TicketRow.status != TicketStatus.RESOLVED.value)
             rows = s.scalars(query.order_by(TicketRow.created_at.desc(), TicketRow.id.desc()))
             return [_ticket(r) for r in rows]
+
+
+def _identity_row(s: Session, channel: str, sender_id: str) -> ChannelIdentityRow | None:
+    return s.scalar(
+        select(ChannelIdentityRow).where(
+            ChannelIdentityRow.channel == channel, ChannelIdentityRow.sender_id == sender_id
+        )
+    )
 
 
 def _check_channel_identity(channel: str | None, sender_id: str | None) -> None:

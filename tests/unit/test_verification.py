@@ -25,6 +25,18 @@ def _answer(form, requested: str, slots: dict, **message):
     return slots_set(events), responses(messages)
 
 
+def _prove_with_order(number: str, slots: dict | None = None, **message):
+    """Anna, having given her email, offers `number` as the proof."""
+    return _answer(
+        ValidateIdentifyForm(),
+        "identity_proof",
+        {"identity_email": "anna@example.com", **(slots or {})},
+        text=number,
+        entities=[("order_number", number)],
+        **message,
+    )
+
+
 @pytest.fixture
 def anna(crm):
     customer = add_customer(crm.sessions, first_name="Anna", email="anna@example.com")
@@ -35,14 +47,7 @@ def anna(crm):
 
 
 def test_email_and_own_order_number_verify_and_remember_the_channel(crm, anna):
-    slots, said = _answer(
-        ValidateIdentifyForm(),
-        "identity_proof",
-        {"identity_email": "anna@example.com"},
-        text="JH200001",
-        entities=[("order_number", "JH200001")],
-        sender_id="web-123",
-    )
+    slots, said = _prove_with_order("JH200001", sender_id="web-123")
 
     assert said == []
     assert slots["verified"] is True and slots["customer_id"] == anna and slots["customer_first_name"] == "Anna"
@@ -54,13 +59,7 @@ def test_email_and_own_order_number_verify_and_remember_the_channel(crm, anna):
 
 
 def test_someone_elses_order_number_does_not_verify(crm, anna):
-    slots, said = _answer(
-        ValidateIdentifyForm(),
-        "identity_proof",
-        {"identity_email": "anna@example.com"},
-        text="JH200002",
-        entities=[("order_number", "JH200002")],
-    )
+    slots, said = _prove_with_order("JH200002")
 
     assert said == ["utter_identity_failed"]
     assert slots["identity_email"] is None and slots["identity_proof"] is None and slots["identity_attempts"] == 1
@@ -70,13 +69,7 @@ def test_someone_elses_order_number_does_not_verify(crm, anna):
 
 
 def test_three_failures_lock_verification_and_end_the_form(crm, anna):
-    slots, said = _answer(
-        ValidateIdentifyForm(),
-        "identity_proof",
-        {"identity_email": "anna@example.com", "identity_attempts": 2.0},
-        text="JH999999",
-        entities=[("order_number", "JH999999")],
-    )
+    slots, said = _prove_with_order("JH999999", {"identity_attempts": 2.0})
 
     assert said == ["utter_identity_locked"]
     assert slots["identity_attempts"] == 3
@@ -139,13 +132,7 @@ def test_verified_customers_are_not_asked_again():
 
 
 def test_the_crm_being_down_during_verification_keeps_the_email(crm_down):
-    slots, said = _answer(
-        ValidateIdentifyForm(),
-        "identity_proof",
-        {"identity_email": "anna@example.com"},
-        text="JH200001",
-        entities=[("order_number", "JH200001")],
-    )
+    slots, said = _prove_with_order("JH200001")
     assert said == ["utter_crm_unavailable"]
     assert slots["identity_proof"] is None and "identity_email" not in slots
 
