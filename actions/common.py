@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 IDENTITY_SLOTS = ("identity_email", "identity_proof")
+MAX_IDENTITY_ATTEMPTS = 3  # failed proofs per session before verification locks
 # What a request collects; cleared when the request is done, dropped, or handed to a person.
 REQUEST_SLOTS = (
     "order_number",
@@ -88,8 +89,10 @@ class VerifiedCrmAction(CrmAction):
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         customer_id = tracker.get_slot("customer_id")
         if not tracker.get_slot("verified") or not customer_id:
-            dispatcher.utter_message(response="utter_not_verified")
-            return [SlotSet(slot, None) for slot in IDENTITY_SLOTS] + [SlotSet("identity_attempts", 0.0)]
+            # The failed-attempt count is kept: a locked session stays locked until it ends.
+            locked = (tracker.get_slot("identity_attempts") or 0) >= MAX_IDENTITY_ATTEMPTS
+            dispatcher.utter_message(response="utter_identity_locked" if locked else "utter_not_verified")
+            return [SlotSet(slot, None) for slot in IDENTITY_SLOTS]
         return await self.act_for(customer_id, dispatcher, tracker, domain)
 
     @abstractmethod

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.common import IDENTITY_SLOTS, channel_of, crm, crm_call
+from actions.common import IDENTITY_SLOTS, MAX_IDENTITY_ATTEMPTS, channel_of, crm, crm_call
 from actions.session import profile_slots
 from crm_adapter.domain import CrmUnavailable, InvalidInput, VerificationFailed
 from crm_adapter.identity import Proof, verify_and_remember
@@ -19,7 +19,6 @@ from crm_adapter.validation import normalize_address, normalize_email, normalize
 
 log = logging.getLogger(__name__)
 
-MAX_IDENTITY_ATTEMPTS = 3
 # Messages with these intents are not answers to a form's question: rules handle them.
 NOT_AN_ANSWER = {"stop", "request_human", "faq", "chitchat", "help", "out_of_scope", "goodbye", "bot_challenge"}
 

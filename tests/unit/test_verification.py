@@ -206,3 +206,19 @@ def test_a_new_email_in_the_opening_message_is_not_taken_as_identity(crm, anna):
     )
     events, _ = run(ValidateIdentifyForm(), t)
     assert "identity_email" not in slots_set(events)
+
+
+def test_a_locked_session_stays_locked(crm, anna):
+    """Three failures end the form; the next request must not quietly grant three more tries."""
+    from actions.orders import ActionCheckOrderStatus
+
+    events, messages = run(ActionCheckOrderStatus(), tracker(slots={"identity_attempts": 3.0, "order_number": "JH1"}))
+    assert responses(messages) == ["utter_identity_locked"]
+    assert "identity_attempts" not in slots_set(events)
+
+    form = ValidateOrderStatusForm()
+    t = tracker(slots={"identity_attempts": 3.0}, active_loop="order_status_form", intent="order_status")
+    required = asyncio.run(
+        form.required_slots(["identity_email", "identity_proof", "order_number"], CollectingDispatcher(), t, domain())
+    )
+    assert required == []  # the form ends at once instead of asking again
