@@ -15,6 +15,10 @@ def main(argv: list[str] | None = None) -> int:
     seed_parser = sub.add_parser("seed", help="fill an empty CRM with demo data (does nothing if it has customers)")
     seed_parser.add_argument("--customers", type=int, default=300)
     sub.add_parser("status", help="print the database URL and row counts")
+    ingest_parser = sub.add_parser("ingest", help="project Rasa's event log into the relationship history")
+    ingest_parser.add_argument("--once", action="store_true", help="catch up, then exit (default: follow the log)")
+    ingest_parser.add_argument("--source", choices=["tracker", "rabbitmq"], help="default: HISTORY_SOURCE")
+    ingest_parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -24,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
 
+    if args.command == "ingest":
+        from crm_adapter.history.ingest import main as ingest
+
+        return ingest(settings, once=args.once, source_kind=args.source, batch_size=args.batch)
     if args.command == "migrate":
         upgrade(settings.database_url)
         print(f"CRM schema up to date ({_safe(settings.database_url)})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 
 class OrderStatus(str, Enum):
@@ -152,6 +153,56 @@ class LoyaltyBalance:
     tier: str
     value_cents: int
     points_to_next_tier: int | None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One event in a customer's relationship history."""
+
+    kind: str  # "conversation" | "ticket" | "return" | "order" | "feedback"
+    reference: str  # conversation id, ticket reference, RMA number, order number or feedback id
+    occurred_at: datetime
+    title: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    """Newest first; `next_cursor` fetches the next (older) page, None at the end."""
+
+    customer_id: str
+    entries: tuple[TimelineEntry, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class HistoryMessage:
+    sender: str  # "customer" | "bot" | "agent"
+    text: str | None
+    sent_at: datetime
+    intent: str | None = None
+    confidence: float | None = None
+    response: str | None = None
+    actions: tuple[str, ...] = ()
+    slots: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConversationDetail:
+    """A conversation with one page of its messages (oldest first; `next_cursor` continues)."""
+
+    conversation_id: int
+    customer_id: str | None
+    channel: str
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str | None
+    summary: str | None
+    intents: dict[str, int]
+    references: dict[str, list[str]]
+    message_count: int
+    messages: tuple[HistoryMessage, ...]
+    next_cursor: str | None
 
 
 # ---- errors -------------------------------------------------------------

@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +21,11 @@ class Settings:
     http_token: str | None
     http_timeout: float
     code_sender: str  # "log"
+    tracker_db_url: str  # Rasa's SQL tracker store, read by history ingestion
+    rabbitmq_url: str | None
+    history_source: str  # "tracker" | "rabbitmq"
+    history_queue: str
+    history_idle: timedelta  # a conversation idle this long has ended (Rasa's session expiry)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -38,6 +44,11 @@ class Settings:
             http_token=env.get("CRM_HTTP_TOKEN"),
             http_timeout=float(env.get("CRM_HTTP_TIMEOUT", "5")),
             code_sender=env.get("CODE_SENDER", "log"),
+            tracker_db_url=env.get("TRACKER_DB_URL") or f"sqlite:///{data_dir / 'tracker.db'}",
+            rabbitmq_url=env.get("RABBITMQ_URL") or None,
+            history_source=env.get("HISTORY_SOURCE") or ("rabbitmq" if env.get("RABBITMQ_URL") else "tracker"),
+            history_queue=env.get("HISTORY_QUEUE", "hearth_history"),
+            history_idle=timedelta(minutes=float(env.get("HISTORY_IDLE_MINUTES", "60"))),
         )
 
     def secret(self, env: Mapping[str, str] | None = None) -> str:

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -39,8 +40,46 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    env.setdefault("HISTORY_QUEUE", "hearth_history")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["HEARTH_ENDPOINTS"] = endpoints_file(env, data_dir)
     return env
+
+
+EVENT_BROKER = """
+# Added by scripts/hearth.py because RABBITMQ_URL is set: every event also goes to RabbitMQ,
+# where history ingestion reads it.
+event_broker:
+  type: pika
+  url: ${RABBITMQ_HOST}
+  port: ${RABBITMQ_PORT}
+  username: ${RABBITMQ_USERNAME}
+  password: ${RABBITMQ_PASSWORD}
+  queues:
+    - ${HISTORY_QUEUE}
+"""
+
+
+def endpoints_file(env: dict[str, str], data_dir: Path) -> str:
+    """bot/endpoints.yml, plus the RabbitMQ event broker when RABBITMQ_URL is set.
+
+    Rasa cannot leave a section out based on an unset variable, so the broker section is
+    appended to a copy in the data folder; credentials stay in the environment, not the file.
+    """
+    base = ROOT / "bot" / "endpoints.yml"
+    url = env.get("RABBITMQ_URL")
+    if not url:
+        return str(base)
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("amqp", "amqps") or not parsed.hostname:
+        sys.exit(f"RABBITMQ_URL must look like amqp://user:password@host:5672/, not {url!r}")
+    env["RABBITMQ_HOST"] = parsed.hostname
+    env["RABBITMQ_PORT"] = str(parsed.port or 5672)
+    env["RABBITMQ_USERNAME"] = urllib.parse.unquote(parsed.username or "guest")
+    env["RABBITMQ_PASSWORD"] = urllib.parse.unquote(parsed.password or "guest")
+    target = data_dir / "endpoints.yml"
+    target.write_text(base.read_text() + EVENT_BROKER)
+    return str(target)
 
 
 def fingerprint() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     Float,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -67,10 +69,11 @@ class ChannelIdentityRow(Base):
 
 class OrderRow(Base):
     __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_customer_placed", "customer_id", "placed_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     order_number: Mapped[str] = mapped_column(String(16), unique=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(24))
     placed_at: Mapped[datetime] = _ts()
     expected_delivery: Mapped[datetime | None] = mapped_column(DateTime)
@@ -102,11 +105,12 @@ class OrderItemRow(Base):
 
 class ReturnRow(Base):
     __tablename__ = "returns"
+    __table_args__ = (Index("ix_returns_customer_created", "customer_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     rma_number: Mapped[str] = mapped_column(String(16), unique=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(24))  # requested | received | refunded
     refund_cents: Mapped[int] = mapped_column(Integer)
@@ -116,10 +120,11 @@ class ReturnRow(Base):
 
 class TicketRow(Base):
     __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_customer_created", "customer_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     reference: Mapped[str] = mapped_column(String(16), unique=True)
-    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(24))
     status: Mapped[str] = mapped_column(String(16))
@@ -135,10 +140,18 @@ class TicketRow(Base):
 
 
 class ConversationRow(Base):
-    """One conversation (a Rasa session) on a channel; the relationship history's unit."""
+    """One conversation (a Rasa session) on a channel; the relationship history's unit.
+
+    Rows projected from Rasa's event log carry `session_key` (the key of the event that
+    started the session); seeded history has none.
+    """
 
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_customer_started", "customer_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_conversations_customer_started", "customer_id", "started_at"),
+        Index("ix_conversations_sender_id", "sender_id", "id"),
+        Index("ix_conversations_open", "ended_at", "last_event_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
@@ -148,6 +161,17 @@ class ConversationRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     outcome: Mapped[str | None] = mapped_column(String(24))  # resolved_by_bot | handed_off | abandoned
     summary: Mapped[str | None] = mapped_column(Text)
+    session_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    last_event_at: Mapped[datetime | None] = mapped_column(DateTime)
+    message_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    customer_message_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    intents: Mapped[dict[str, int] | None] = mapped_column(JSON)  # intent -> count, in order of first use
+    refs: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)  # "orders" | "tickets" | "returns" -> refs
+    active_loop: Mapped[str | None] = mapped_column(String(80))
+    last_user_message_id: Mapped[int | None] = mapped_column(Integer)
+    fallback_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_action: Mapped[str | None] = mapped_column(String(80))
+    handed_off: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     messages: Mapped[list[MessageRow]] = relationship(
         back_populates="conversation", order_by="MessageRow.id", cascade="all, delete-orphan"
@@ -155,6 +179,8 @@ class ConversationRow(Base):
 
 
 class MessageRow(Base):
+    """A customer, bot or agent message. Customer messages carry what the bot understood and did."""
+
     __tablename__ = "messages"
     __table_args__ = (Index("ix_messages_conversation_created", "conversation_id", "created_at"),)
 
@@ -165,8 +191,39 @@ class MessageRow(Base):
     intent: Mapped[str | None] = mapped_column(String(80))
     confidence: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = _ts()
+    event_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    response: Mapped[str | None] = mapped_column(String(80))  # bot messages: the domain response sent
+    actions: Mapped[list[str] | None] = mapped_column(JSON)  # customer messages: actions the bot then ran
+    slots: Mapped[dict[str, object] | None] = mapped_column(JSON)  # customer messages: slots then set
 
     conversation: Mapped[ConversationRow] = relationship(back_populates="messages")
+
+
+class FeedbackRow(Base):
+    """What a customer told us about us: CSAT, NPS or a free comment."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_customer_created", "customer_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))  # csat | nps | comment
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _ts()
+
+
+class HistoryCheckpointRow(Base):
+    """How far history ingestion has read one source; committed with the rows it produced."""
+
+    __tablename__ = "history_checkpoints"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    position: Mapped[str] = mapped_column(String(64))
+    recent_keys: Mapped[list[str] | None] = mapped_column(JSON)  # keys of the last batch (broker redeliveries)
+    events_ingested: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = _ts()
 
 
 class ConsentRow(Base):

@@ -1,0 +1,182 @@
+"""History ingestion: reads Rasa's event log and projects it into the CRM, batch by batch.
+
+Each batch is one CRM transaction holding the projected rows *and* the new checkpoint,
+so killing the process at any moment loses nothing and doubles nothing: the next run
+starts from the last committed checkpoint. The bot never waits for ingestion; when
+ingestion is down the log keeps growing and the next run catches up.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm_adapter.history.projector import HistoryProjector, close_idle
+from crm_adapter.history.sources import Batch, EventSource, RabbitMqSource, SourceUnavailable, TrackerStoreSource
+from crm_adapter.settings import Settings
+from crm_adapter.sql.models import HistoryCheckpointRow
+
+log = logging.getLogger("crm_adapter.history")
+
+
+def utcnow() -> datetime:
+    return datetime.utcnow()
+
+
+@dataclass
+class StepResult:
+    events: int
+    messages: int
+    skipped: int
+    caught_up: bool
+
+
+class HistoryIngestion:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        source: EventSource,
+        batch_size: int = 500,
+        idle: timedelta = timedelta(minutes=60),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self.source = source
+        self.batch_size = batch_size
+        self.idle = idle
+        self._now = clock
+
+    def step(self) -> StepResult:
+        """Reads, projects and commits one batch."""
+        batch: Batch | None = None
+        with self._sessions() as s, s.begin():
+            checkpoint = self._lock_checkpoint(s)
+            batch = self.source.read(checkpoint.position, self.batch_size)
+            events = batch.events
+            if batch.redelivered and checkpoint.recent_keys:
+                done = set(checkpoint.recent_keys)
+                events = [e for e in events if e.key not in done]
+            result = HistoryProjector(s).project(events)
+            if batch.events or batch.rejected or batch.position != checkpoint.position:
+                checkpoint.position = batch.position
+                checkpoint.events_ingested += len(events)
+                if batch.token is not None:
+                    checkpoint.recent_keys = [e.key for e in batch.events]
+        self.source.committed(batch)
+        skipped = result.skipped + batch.rejected + (len(batch.events) - len(events))
+        return StepResult(len(batch.events), result.messages, skipped, batch.caught_up)
+
+    def _lock_checkpoint(self, s: Session) -> HistoryCheckpointRow:
+        """The checkpoint row, write-locked (SQLite and PostgreSQL alike) so two runners take turns."""
+        touched = s.execute(
+            update(HistoryCheckpointRow)
+            .where(HistoryCheckpointRow.source == self.source.name)
+            .values(updated_at=self._now())
+            .execution_options(synchronize_session=False)
+        )
+        if touched.rowcount == 0:  # type: ignore[attr-defined]
+            s.add(
+                HistoryCheckpointRow(source=self.source.name, position="0", events_ingested=0, updated_at=self._now())
+            )
+            s.flush()
+        row = s.scalar(select(HistoryCheckpointRow).where(HistoryCheckpointRow.source == self.source.name))
+        assert row is not None
+        s.refresh(row)
+        return row
+
+    def close_idle_conversations(self) -> int:
+        with self._sessions() as s, s.begin():
+            return close_idle(s, self._now(), self.idle)
+
+    def catch_up(self, max_steps: int = 1_000_000) -> StepResult:
+        """Ingests until the source has nothing more (used by tests and `ingest --once`)."""
+        total = StepResult(0, 0, 0, False)
+        for _ in range(max_steps):
+            step = self.step()
+            total = StepResult(
+                total.events + step.events, total.messages + step.messages, total.skipped + step.skipped, step.caught_up
+            )
+            if step.caught_up:
+                break
+        self.close_idle_conversations()
+        return total
+
+    def run(self, stop: threading.Event, poll: float = 0.5) -> None:
+        """Follows the log until `stop` is set, retrying with backoff while the CRM or the log is down."""
+        delay = poll
+        ingested = messages = 0
+        last_report = time.monotonic()
+        while not stop.is_set():
+            try:
+                step = self.step()
+            except (SourceUnavailable, OperationalError, IntegrityError) as exc:
+                log.warning("history: %s; retrying in %.1f s", _short(exc), delay)
+                stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                log.warning("history: CRM connection lost; retrying in %.1f s", delay)
+                stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            delay = poll
+            ingested += step.events
+            messages += step.messages
+            if time.monotonic() - last_report > 30 and ingested:
+                log.info("history: %d events ingested (%d messages) in the last 30 s", ingested, messages)
+                ingested = messages = 0
+                last_report = time.monotonic()
+            if step.caught_up:
+                try:
+                    self.close_idle_conversations()
+                except (OperationalError, DBAPIError) as exc:
+                    log.warning("history: could not close idle conversations: %s", _short(exc))
+                stop.wait(poll)
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:300]
+
+
+def source_from_settings(settings: Settings, kind: str | None = None) -> EventSource:
+    kind = (kind or settings.history_source).lower()
+    if kind == "rabbitmq":
+        if not settings.rabbitmq_url:
+            raise ValueError("HISTORY_SOURCE=rabbitmq needs RABBITMQ_URL")
+        return RabbitMqSource(settings.rabbitmq_url, settings.history_queue)
+    if kind == "tracker":
+        return TrackerStoreSource(settings.tracker_db_url)
+    raise ValueError(f"HISTORY_SOURCE must be 'tracker' or 'rabbitmq', not {kind!r}")
+
+
+def main(settings: Settings, once: bool = False, source_kind: str | None = None, batch_size: int = 500) -> int:
+    from crm_adapter.sql.db import make_engine, make_session_factory
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    source = source_from_settings(settings, source_kind)
+    sessions = make_session_factory(make_engine(settings.database_url))
+    ingestion = HistoryIngestion(sessions, source, batch_size=batch_size, idle=settings.history_idle)
+    try:
+        if once:
+            total = ingestion.catch_up()
+            print(f"history: {total.events} events, {total.messages} messages, {total.skipped} skipped ({source.name})")
+            return 0
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        log.info("history: following %s", source.name)
+        ingestion.run(stop)
+        return 0
+    finally:
+        source.close()

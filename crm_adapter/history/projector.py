@@ -1,0 +1,395 @@
+"""Projects Rasa's event log into the relationship history (conversations and messages).
+
+One `project()` call applies one batch of events inside the caller's unit of work, so
+the rows it writes and the ingestion checkpoint commit together or not at all. Every
+message row carries the key of the event it came from (unique), so a batch that is
+read twice never doubles a message.
+
+A conversation is a Rasa session: it starts at `session_started` (or `restart`), and
+ends when the next one starts or when it has been idle longer than the session
+expiry. Its customer is whoever the bot identified in it (the `customer_id` slot);
+earlier anonymous conversations on the same sender id are attached then too, back to
+the last conversation in which someone was identified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from crm_adapter.sql.models import ConversationRow, CustomerRow, MessageRow
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_CHANNEL = "unknown"
+# Actions that hand the conversation to a person, and replies that mean the bot did not understand.
+HANDOFF_ACTIONS = frozenset({"action_request_human"})
+FALLBACK_ACTIONS = frozenset(
+    {"action_default_fallback", "utter_default", "utter_fallback_offer_human", "utter_out_of_scope"}
+)
+FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+SILENT_ACTIONS = frozenset({"action_listen", "action_session_start"})
+SECRET_SLOTS = frozenset({"identity_proof", "otp_code"})  # never copied into the history
+# Orders are what the customer named; tickets and returns are what the bot created and quoted.
+CUSTOMER_REFERENCES = {"orders": re.compile(r"\bJH\d{6}\b", re.IGNORECASE)}
+BOT_REFERENCES = {"tickets": re.compile(r"\bTK-[A-Z0-9]{6}\b"), "returns": re.compile(r"\bRMA-[A-Z0-9]{6}\b")}
+OUTCOME_LABELS = {
+    "resolved_by_bot": "resolved by the bot",
+    "handed_off": "handed to a person",
+    "abandoned": "abandoned",
+}
+
+
+@dataclass(frozen=True)
+class SourceEvent:
+    """One event of Rasa's log, as read from the tracker store or the event broker."""
+
+    sender_id: str
+    data: Mapping[str, Any]
+    key: str
+
+    @classmethod
+    def of(cls, sender_id: str, data: Mapping[str, Any]) -> SourceEvent:
+        return cls(sender_id, data, event_key(sender_id, data))
+
+    @property
+    def type(self) -> str:
+        return str(self.data.get("event") or "")
+
+    @property
+    def at(self) -> datetime:
+        return datetime.utcfromtimestamp(float(self.data.get("timestamp") or 0))
+
+
+def event_key(sender_id: str, data: Mapping[str, Any]) -> str:
+    """A stable identity for an event: the same event read from either source gets the same key."""
+    body = {k: v for k, v in data.items() if k != "sender_id"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{sender_id}\n{canonical}".encode()).hexdigest()
+
+
+@dataclass
+class _Open:
+    """A conversation touched by this batch, with its newest customer message."""
+
+    row: ConversationRow
+    last_user: MessageRow | None = None
+    changed: bool = False
+
+
+@dataclass
+class BatchResult:
+    events: int = 0
+    messages: int = 0
+    skipped: int = 0
+    conversations: set[int] = field(default_factory=set)
+
+
+class HistoryProjector:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+        self._open: dict[str, _Open] = {}
+
+    def project(self, events: Iterable[SourceEvent]) -> BatchResult:
+        batch = list(events)
+        result = BatchResult(events=len(batch))
+        message_keys = [e.key for e in batch if e.type in ("user", "bot")]
+        seen = set(
+            self._s.scalars(select(MessageRow.event_key).where(MessageRow.event_key.in_(message_keys)))
+            if message_keys
+            else []
+        )
+        replaying: set[str] = set()  # senders whose newest message was projected before
+        for event in batch:
+            try:
+                if event.type in ("user", "bot"):
+                    if event.key in seen:
+                        replaying.add(event.sender_id)
+                    else:
+                        replaying.discard(event.sender_id)
+                if event.key in seen or (
+                    event.sender_id in replaying and event.type not in ("session_started", "restart")
+                ):
+                    result.skipped += 1  # already in the history, with what followed it
+                    continue
+                if self._apply(event):
+                    result.messages += 1
+                    seen.add(event.key)
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                # A malformed event must not stop the history; it is logged with its key so it can be found.
+                result.skipped += 1
+                log.error("history: could not project event %s of %s: %s", event.key, event.sender_id, exc)
+        self._s.flush()
+        for state in self._open.values():
+            if state.last_user is not None:
+                state.row.last_user_message_id = state.last_user.id
+            if state.changed:
+                state.row.summary = summarize(state.row)
+                result.conversations.add(state.row.id)
+        return result
+
+    # ---- one event ------------------------------------------------------
+
+    def _apply(self, event: SourceEvent) -> bool:
+        """Applies one event; True when it became a message."""
+        kind = event.type
+        if kind in ("session_started", "restart"):
+            self._start(event)
+            return False
+        state = self._current(event)
+        conv = state.row
+        data = event.data
+        if kind not in ("action", "slot", "active_loop") or data.get("name") not in SILENT_ACTIONS:
+            conv.last_event_at = max(conv.last_event_at or event.at, event.at)
+        if conv.ended_at is not None and kind in ("user", "bot"):
+            conv.ended_at, conv.outcome = None, None  # the customer came back before a new session began
+        state.changed = True
+        if kind == "user":
+            self._user(state, event)
+            return True
+        if kind == "bot":
+            self._bot(state, event)
+            return True
+        if kind == "action":
+            self._action(state, str(data.get("name") or ""))
+        elif kind == "slot":
+            self._slot(state, str(data.get("name") or ""), data.get("value"))
+        elif kind == "active_loop":
+            conv.active_loop = data.get("name") or None
+        return False
+
+    def _user(self, state: _Open, event: SourceEvent) -> None:
+        conv, data = state.row, event.data
+        parse = data.get("parse_data") or {}
+        intent = parse.get("intent") or {}
+        name = intent.get("name")
+        metadata = data.get("metadata") or {}
+        if conv.channel == UNKNOWN_CHANNEL:
+            channel = metadata.get("channel") if isinstance(metadata, dict) else None
+            conv.channel = str(channel or data.get("input_channel") or UNKNOWN_CHANNEL)[:40]
+        text = data.get("text")
+        row = MessageRow(
+            conversation_id=conv.id,
+            sender="customer",
+            text=text,
+            intent=str(name)[:80] if name else None,
+            confidence=float(intent["confidence"]) if intent.get("confidence") is not None else None,
+            created_at=event.at,
+            event_key=event.key,
+            actions=[],
+            slots={},
+        )
+        self._s.add(row)
+        state.last_user = row
+        conv.message_count += 1
+        conv.customer_message_count += 1
+        if name:
+            intents = dict(conv.intents or {})
+            intents[str(name)] = intents.get(str(name), 0) + 1
+            conv.intents = intents
+            if name in FALLBACK_INTENTS:
+                conv.fallback_count += 1
+        _collect_refs(conv, text, CUSTOMER_REFERENCES)
+
+    def _bot(self, state: _Open, event: SourceEvent) -> None:
+        conv, data = state.row, event.data
+        metadata = data.get("metadata") or {}
+        response = metadata.get("utter_action") if isinstance(metadata, dict) else None
+        self._s.add(
+            MessageRow(
+                conversation_id=conv.id,
+                sender="bot",
+                text=data.get("text"),
+                created_at=event.at,
+                event_key=event.key,
+                response=str(response)[:80] if response else None,
+            )
+        )
+        conv.message_count += 1
+        _collect_refs(conv, data.get("text"), BOT_REFERENCES)
+
+    def _action(self, state: _Open, name: str) -> None:
+        if not name or name in SILENT_ACTIONS:
+            return
+        conv = state.row
+        conv.last_action = name[:80]
+        if name in HANDOFF_ACTIONS:
+            conv.handed_off = True
+        if name in FALLBACK_ACTIONS:
+            conv.fallback_count += 1
+        last = self._last_user(state)
+        if last is not None:
+            last.actions = [*(last.actions or []), name]
+
+    def _slot(self, state: _Open, name: str, value: Any) -> None:
+        conv = state.row
+        if name == "customer_id":
+            if value:
+                self._identify(conv, str(value))
+        if name == "order_number" and isinstance(value, str):
+            _collect_refs(conv, value, CUSTOMER_REFERENCES)
+        last = self._last_user(state)
+        if last is not None and name:
+            last.slots = {**(last.slots or {}), name: "***" if name in SECRET_SLOTS and value else value}
+
+    # ---- conversations --------------------------------------------------
+
+    def _start(self, event: SourceEvent) -> None:
+        started = self._s.scalar(select(ConversationRow).where(ConversationRow.session_key == event.key))
+        if started is not None:  # read before: that conversation is the current one again
+            self._open[event.sender_id] = _Open(started)
+            return
+        state = self._open.get(event.sender_id) or self._load(event.sender_id)
+        if state is not None and state.row.message_count == 0 and state.row.ended_at is None:
+            # The events just before a session's start (action_session_start) opened this one already.
+            state.row.session_key = event.key
+            return
+        if state is not None:
+            close(state.row)
+            state.changed = True
+            self._s.flush()
+        self._new(event)
+
+    def _current(self, event: SourceEvent) -> _Open:
+        state = self._open.get(event.sender_id) or self._load(event.sender_id)
+        return state if state is not None else self._new(event)
+
+    def _load(self, sender_id: str) -> _Open | None:
+        row = self._s.scalar(
+            select(ConversationRow)
+            .where(ConversationRow.sender_id == sender_id, ConversationRow.session_key.is_not(None))
+            .order_by(ConversationRow.id.desc())
+            .limit(1)
+        )
+        if row is None:
+            return None
+        state = _Open(row)
+        self._open[sender_id] = state
+        return state
+
+    def _new(self, event: SourceEvent) -> _Open:
+        row = ConversationRow(
+            sender_id=event.sender_id[:255],
+            channel=UNKNOWN_CHANNEL,
+            started_at=event.at,
+            last_event_at=event.at,
+            session_key=event.key,
+            message_count=0,
+            customer_message_count=0,
+            fallback_count=0,
+            handed_off=False,
+        )
+        self._s.add(row)
+        self._s.flush()
+        state = _Open(row, changed=True)
+        self._open[event.sender_id] = state
+        return state
+
+    def _last_user(self, state: _Open) -> MessageRow | None:
+        if state.last_user is None and state.row.last_user_message_id is not None:
+            state.last_user = self._s.get(MessageRow, state.row.last_user_message_id)
+        return state.last_user
+
+    def _identify(self, conv: ConversationRow, customer_id: str) -> None:
+        if conv.customer_id == customer_id:
+            return
+        if self._s.get(CustomerRow, customer_id) is None:
+            log.warning("history: conversation %s names customer %s, who is not in the CRM", conv.id, customer_id)
+            return
+        conv.customer_id = customer_id
+        boundary = self._s.scalar(
+            select(func.max(ConversationRow.id)).where(
+                ConversationRow.sender_id == conv.sender_id,
+                ConversationRow.id < conv.id,
+                ConversationRow.customer_id.is_not(None),
+            )
+        )
+        self._s.execute(
+            update(ConversationRow)
+            .where(
+                ConversationRow.sender_id == conv.sender_id,
+                ConversationRow.id < conv.id,
+                ConversationRow.id > (boundary or 0),
+                ConversationRow.customer_id.is_(None),
+            )
+            .values(customer_id=customer_id)
+            .execution_options(synchronize_session="fetch")
+        )
+
+
+def close(conv: ConversationRow) -> None:
+    conv.ended_at = conv.last_event_at or conv.started_at
+    conv.outcome = outcome(conv)
+    conv.summary = summarize(conv)
+
+
+def close_idle(session: Session, now: datetime, idle: timedelta) -> int:
+    """Ends conversations nobody has written to for longer than the session expiry."""
+    rows = session.scalars(
+        select(ConversationRow)
+        .where(
+            ConversationRow.ended_at.is_(None),
+            ConversationRow.session_key.is_not(None),
+            ConversationRow.last_event_at < now - idle,
+        )
+        .limit(1000)
+    ).all()
+    for row in rows:
+        close(row)
+    return len(rows)
+
+
+def outcome(conv: ConversationRow) -> str:
+    """handed_off if a person was asked for; abandoned if the customer left mid-request, not
+    understood, or never spoke; otherwise the bot resolved it."""
+    if conv.handed_off:
+        return "handed_off"
+    if conv.customer_message_count == 0 or conv.active_loop or conv.last_action in FALLBACK_ACTIONS:
+        return "abandoned"
+    return "resolved_by_bot"
+
+
+def summarize(conv: ConversationRow) -> str:
+    start = conv.started_at
+    end = conv.ended_at or conv.last_event_at or start
+    span = f"{start:%Y-%m-%d %H:%M}" + (
+        f" to {end:%H:%M}" if end.date() == start.date() else f" to {end:%Y-%m-%d %H:%M}"
+    )
+    parts = [
+        f"{conv.channel} conversation, {span}, {conv.customer_message_count} customer "
+        f"message{'s' if conv.customer_message_count != 1 else ''}."
+    ]
+    if conv.intents:
+        parts.append(
+            "Intents: " + ", ".join(name if n == 1 else f"{name} x{n}" for name, n in conv.intents.items()) + "."
+        )
+    parts.append("Outcome: " + OUTCOME_LABELS[conv.outcome] + "." if conv.outcome in OUTCOME_LABELS else "Still open.")
+    for label, refs in (conv.refs or {}).items():
+        if refs:
+            parts.append(f"{label.capitalize()}: {', '.join(refs)}.")
+    return " ".join(parts)
+
+
+def _collect_refs(conv: ConversationRow, text: object, patterns: Mapping[str, re.Pattern[str]]) -> None:
+    if not isinstance(text, str) or not text:
+        return
+    refs = {k: list(v) for k, v in (conv.refs or {}).items()}
+    changed = False
+    for label, pattern in patterns.items():
+        for found in pattern.findall(text):
+            ref = found.upper()
+            bucket = refs.setdefault(label, [])
+            if ref not in bucket:
+                bucket.append(ref)
+                changed = True
+    if changed:
+        conv.refs = refs
