@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from crm_adapter.notify import LogCodeSender
-from crm_adapter.ports import CodeSender, CrmService
+from crm_adapter.ports import CodeSender, CrmService, HistoryReader
 from crm_adapter.settings import Settings
 
 _lock = threading.Lock()
@@ -49,3 +49,14 @@ def set_crm(service: CrmService | None) -> None:
     global _service
     with _lock:
         _service = service
+
+
+def get_history(settings: Settings | None = None) -> HistoryReader | None:
+    """The history reader on the CRM database; None when the CRM is an external one (CRM_BACKEND=http)."""
+    settings = settings or Settings.from_env()
+    if settings.backend != "sql":
+        return None
+    from crm_adapter.history.timeline import SqlHistoryService
+    from crm_adapter.sql.db import make_engine, make_session_factory
+
+    return SqlHistoryService(make_session_factory(make_engine(settings.database_url)))

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from crm_adapter.domain import (
     ContactField,
+    ConversationDetail,
     Customer,
     CustomerContext,
     LoyaltyBalance,
@@ -13,6 +14,7 @@ from crm_adapter.domain import (
     Order,
     ReturnRequest,
     Ticket,
+    TimelinePage,
 )
 
 
@@ -54,3 +56,16 @@ class CodeSender(Protocol):
     """Delivers a one-time code to a customer over a channel we already trust (email)."""
 
     def send_code(self, email: str, first_name: str, code: str) -> None: ...
+
+
+class HistoryReader(Protocol):
+    """The relationship history, read back (`crm_adapter.history.timeline.SqlHistoryService`).
+
+    Raises `NotFound` for an unknown customer, or a conversation that is not theirs, and
+    `InvalidInput("cursor")` for a cursor it did not hand out.
+    """
+
+    def timeline(self, customer_id: str, cursor: str | None = None, limit: int = 20) -> TimelinePage: ...
+    def conversation(
+        self, customer_id: str, conversation_id: int, cursor: str | None = None, limit: int = 50
+    ) -> ConversationDetail: ...

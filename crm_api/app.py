@@ -37,7 +37,7 @@ from crm_adapter.domain import (
     TicketStatus,
     VerificationFailed,
 )
-from crm_adapter.ports import CrmService
+from crm_adapter.ports import CrmService, HistoryReader
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +297,46 @@ class RemovedOut(_Out):
     removed: bool
 
 
+class TimelineEntryOut(_Out):
+    kind: str = Field(description="conversation | ticket | return | order | feedback")
+    reference: str = Field(description="Conversation id, ticket reference, RMA number, order number or feedback id.")
+    occurred_at: Timestamp
+    title: str
+    detail: dict[str, Any]
+
+
+class TimelineOut(_Out):
+    customer_id: str
+    entries: list[TimelineEntryOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null at the end.")
+
+
+class HistoryMessageOut(_Out):
+    sender: str = Field(description="customer | bot | agent")
+    text: str | None
+    sent_at: Timestamp
+    intent: str | None
+    confidence: float | None
+    response: str | None
+    actions: list[str]
+    slots: dict[str, Any]
+
+
+class ConversationOut(_Out):
+    conversation_id: int
+    customer_id: str | None
+    channel: str
+    started_at: Timestamp
+    ended_at: Timestamp | None
+    outcome: str | None = Field(description="resolved_by_bot | handed_off | abandoned; null while open")
+    summary: str | None
+    intents: dict[str, int]
+    references: dict[str, list[str]]
+    message_count: int
+    messages: list[HistoryMessageOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (newer) messages; null at the end.")
+
+
 # ---- dependencies -------------------------------------------------------------------
 
 _bearer = HTTPBearer(auto_error=False, description="The shared API token: `Authorization: Bearer <token>`.")
@@ -318,6 +358,17 @@ def get_crm(request: Request) -> CrmService:
 
 
 Crm = Annotated[CrmService, Depends(get_crm)]
+
+
+def get_history(request: Request) -> HistoryReader:
+    history: HistoryReader | None = request.app.state.history
+    if history is None:
+        raise ApiError(404, "history_unavailable", "This CRM backend keeps no relationship history.")
+    return history
+
+
+History = Annotated[HistoryReader, Depends(get_history)]
+Cursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")]
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -443,11 +494,40 @@ def list_tickets(customer_id: CustomerIdPath, crm: Crm, open_only: bool = False)
     return {"tickets": crm.list_tickets(customer_id, open_only)}
 
 
+# relationship history
+
+
+@router.get("/customers/{customer_id}/timeline", response_model=TimelineOut, responses=_errors(404))
+def timeline(
+    customer_id: CustomerIdPath,
+    history: History,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Any:
+    """Conversations, tickets, returns, orders and feedback, newest first, one page at a time."""
+    return history.timeline(customer_id, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/customers/{customer_id}/conversations/{conversation_id}", response_model=ConversationOut, responses=_errors(404)
+)
+def conversation(
+    customer_id: CustomerIdPath,
+    conversation_id: Annotated[int, Path(ge=1, le=2**62)],
+    history: History,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Any:
+    """One conversation of this customer with a page of its messages, oldest first."""
+    return history.conversation(customer_id, conversation_id, cursor=cursor, limit=limit)
+
+
 # ---- the app ----------------------------------------------------------------------------
 
 
-def create_app(service: CrmService, token: str | None) -> FastAPI:
-    """The CRM API over `service`; with a token every /v1 call needs `Authorization: Bearer <token>`."""
+def create_app(service: CrmService, token: str | None, history: HistoryReader | None = None) -> FastAPI:
+    """The CRM API over `service` (and `history`, when the backend keeps one); with a token every
+    /v1 call needs `Authorization: Bearer <token>`."""
     app = FastAPI(
         title="Hearth CRM API",
         version="1.0.0",
@@ -455,6 +535,7 @@ def create_app(service: CrmService, token: str | None) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.crm = service
+    app.state.history = history
     app.state.token = token or None
     app.include_router(router, dependencies=[Depends(require_token)] if token else [])
 
@@ -480,8 +561,9 @@ def create_app(service: CrmService, token: str | None) -> FastAPI:
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory`: the configured CRM backend, token from CRM_API_TOKEN."""
     from crm_adapter.composition import get_crm as configured_crm
+    from crm_adapter.composition import get_history
 
     token = os.environ.get("CRM_API_TOKEN")
     if not token:
         raise RuntimeError("Set CRM_API_TOKEN: the CRM API does not run unauthenticated outside tests.")
-    return create_app(configured_crm(), token)
+    return create_app(configured_crm(), token, get_history())

@@ -42,3 +42,19 @@ def temporary_postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+def rabbitmq_url() -> str:
+    """The local RabbitMQ's URL, or skip (fail in CI) when it does not answer."""
+    import pika
+
+    try:
+        params = pika.URLParameters(RABBITMQ_URL)
+        params.socket_timeout = 3
+        pika.BlockingConnection(params).close()
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "absent"
+        unavailable("RabbitMQ", f"{type(exc).__name__}: {exc}")
+    return RABBITMQ_URL

@@ -1,0 +1,90 @@
+"""History ingestion from the RabbitMQ event broker (the production source), on a real RabbitMQ."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pika
+import pytest
+from sqlalchemy import func, select
+
+from crm_adapter.history.ingest import HistoryIngestion
+from crm_adapter.history.sources import RabbitMqSource
+from crm_adapter.sql.models import MessageRow
+from tests.conftest import SqlCrm
+from tests.factories import add_customer
+from tests.history_events import Chat
+from tests.services import rabbitmq_url
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def broker() -> Iterator[tuple[str, str, str]]:
+    """A fresh fanout exchange and queue, declared the way Rasa's pika broker declares them."""
+    url = rabbitmq_url()
+    exchange, queue = f"test-exchange-{uuid.uuid4().hex[:8]}", f"test-history-{uuid.uuid4().hex[:8]}"
+    yield url, exchange, queue
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    channel.queue_delete(queue)
+    channel.exchange_delete(exchange)
+    connection.close()
+
+
+def publish(url: str, exchange: str, queue: str, bodies: list[bytes]) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    channel.exchange_declare(exchange, exchange_type="fanout")
+    channel.queue_declare(queue, durable=True)
+    channel.queue_bind(queue, exchange)
+    for body in bodies:
+        channel.basic_publish(exchange, "", body, pika.BasicProperties(delivery_mode=2))
+    connection.close()
+
+
+def rasa_bodies(*chats: Chat) -> list[bytes]:
+    """What Rasa publishes: each event with the sender id added (rasa/core/tracker_store.py)."""
+    return [json.dumps({"sender_id": c.sender_id, **e}).encode() for c in chats for e in c.events]
+
+
+def test_a_crash_between_commit_and_acknowledgement_doubles_nothing(sql_crm: SqlCrm, broker) -> None:  # type: ignore[no-untyped-def]
+    url, exchange, queue = broker
+    customer = add_customer(sql_crm.sessions)
+    chat = Chat("rmq-1").session_start()
+    chat.user("where is my order", "order_status").action("order_status_form").slot("customer_id", customer)
+    chat.bot("It's on its way.", "utter_order_status").action("action_listen")
+    for n in range(6):
+        chat.turn(f"question {n}", "faq", ("utter_faq", f"answer {n}"))
+    publish(url, exchange, queue, rasa_bodies(chat) + [b"not json at all"])
+
+    crashing = RabbitMqSource(url, queue, exchange=exchange, wait=0.2)
+    crashing.committed = lambda batch: None  # type: ignore[method-assign] # dies before acknowledging
+    HistoryIngestion(sql_crm.sessions, crashing, batch_size=10).step()
+    crashing.close()  # the connection drops: RabbitMQ puts the unacknowledged events back
+
+    source = RabbitMqSource(url, queue, exchange=exchange, wait=0.2)
+    result = HistoryIngestion(sql_crm.sessions, source, batch_size=10).catch_up()
+    again = HistoryIngestion(sql_crm.sessions, source, batch_size=10).catch_up()
+    source.close()
+
+    assert result.skipped >= 10 + 1  # the redelivered first batch, and the message that is not an event
+    assert again.events == 0  # everything was acknowledged
+    with sql_crm.sessions() as s:
+        messages = s.scalars(select(MessageRow).order_by(MessageRow.created_at, MessageRow.id)).all()
+        assert [m.text for m in messages] == ["where is my order", "It's on its way."] + [
+            t for n in range(6) for t in (f"question {n}", f"answer {n}")
+        ]
+        assert messages[0].actions == ["order_status_form"] and messages[0].slots == {"customer_id": customer}
+        assert s.scalar(select(func.count(func.distinct(MessageRow.conversation_id)))) == 1
+
+
+def test_rabbitmq_down_is_reported_as_unavailable_not_a_crash() -> None:
+    from crm_adapter.history.sources import SourceUnavailable
+
+    source = RabbitMqSource("amqp://guest:guest@127.0.0.1:1/%2F", "nowhere")
+    with pytest.raises(SourceUnavailable):
+        source.read("0", 10)
+    source.close()
