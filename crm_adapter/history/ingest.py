@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter.history.projector import HistoryProjector, close_idle
+from crm_adapter.history.projector import IDLE_CLOSE_BATCH, HistoryProjector, close_idle
 from crm_adapter.history.sources import Batch, EventSource, RabbitMqSource, SourceUnavailable, TrackerStoreSource
 from crm_adapter.settings import Settings
 from crm_adapter.sql.models import HistoryCheckpointRow
@@ -94,8 +94,14 @@ class HistoryIngestion:
         return row
 
     def close_idle_conversations(self) -> int:
-        with self._sessions() as s, s.begin():
-            return close_idle(s, self._now(), self.idle)
+        """Ends every conversation idle past the session expiry, a thousand per transaction."""
+        total = 0
+        while True:
+            with self._sessions() as s, s.begin():
+                closed = close_idle(s, self._now(), self.idle)
+            total += closed
+            if closed < IDLE_CLOSE_BATCH:
+                return total
 
     def catch_up(self, max_steps: int = 1_000_000) -> StepResult:
         """Ingests until the source has nothing more (used by tests and `ingest --once`)."""

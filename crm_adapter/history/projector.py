@@ -38,6 +38,7 @@ FALLBACK_ACTIONS = frozenset(
 )
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 SILENT_ACTIONS = frozenset({"action_listen", "action_session_start"})
+IDLE_CLOSE_BATCH = 1000
 SECRET_SLOTS = frozenset({"identity_proof", "otp_code"})  # never copied into the history
 # Orders are what the customer named; tickets and returns are what the bot created and quoted.
 CUSTOMER_REFERENCES = {"orders": re.compile(r"\bJH\d{6}\b", re.IGNORECASE)}
@@ -103,31 +104,15 @@ class HistoryProjector:
         batch = list(events)
         result = BatchResult(events=len(batch))
         message_keys = [e.key for e in batch if e.type in ("user", "bot")]
-        seen = set(
-            self._s.scalars(select(MessageRow.event_key).where(MessageRow.event_key.in_(message_keys)))
-            if message_keys
-            else []
-        )
+        seen: set[str] = set()
+        if message_keys:
+            query = select(MessageRow.event_key).where(MessageRow.event_key.in_(message_keys))
+            seen.update(key for key in self._s.scalars(query) if key is not None)
+        self._preload({e.sender_id for e in batch})
         replaying: set[str] = set()  # senders whose newest message was projected before
-        for event in batch:
-            try:
-                if event.type in ("user", "bot"):
-                    if event.key in seen:
-                        replaying.add(event.sender_id)
-                    else:
-                        replaying.discard(event.sender_id)
-                if event.key in seen or (
-                    event.sender_id in replaying and event.type not in ("session_started", "restart")
-                ):
-                    result.skipped += 1  # already in the history, with what followed it
-                    continue
-                if self._apply(event):
-                    result.messages += 1
-                    seen.add(event.key)
-            except (TypeError, ValueError, KeyError, AttributeError) as exc:
-                # A malformed event must not stop the history; it is logged with its key so it can be found.
-                result.skipped += 1
-                log.error("history: could not project event %s of %s: %s", event.key, event.sender_id, exc)
+        with self._s.no_autoflush:  # one flush per batch, not one per lookup
+            for event in batch:
+                self._one(event, seen, replaying, result)
         self._s.flush()
         for state in self._open.values():
             if state.last_user is not None:
@@ -136,6 +121,24 @@ class HistoryProjector:
                 state.row.summary = summarize(state.row)
                 result.conversations.add(state.row.id)
         return result
+
+    def _one(self, event: SourceEvent, seen: set[str], replaying: set[str], result: BatchResult) -> None:
+        try:
+            if event.type in ("user", "bot"):
+                if event.key in seen:
+                    replaying.add(event.sender_id)
+                else:
+                    replaying.discard(event.sender_id)
+            if event.key in seen or (event.sender_id in replaying and event.type not in ("session_started", "restart")):
+                result.skipped += 1  # already in the history, with what followed it
+                return
+            if self._apply(event):
+                result.messages += 1
+                seen.add(event.key)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            # A malformed event must not stop the history; it is logged with its key so it can be found.
+            result.skipped += 1
+            log.error("history: could not project event %s of %s: %s", event.key, event.sender_id, exc)
 
     # ---- one event ------------------------------------------------------
 
@@ -248,7 +251,7 @@ class HistoryProjector:
         if started is not None:  # read before: that conversation is the current one again
             self._open[event.sender_id] = _Open(started)
             return
-        state = self._open.get(event.sender_id) or self._load(event.sender_id)
+        state = self._open.get(event.sender_id)
         if state is not None and state.row.message_count == 0 and state.row.ended_at is None:
             # The events just before a session's start (action_session_start) opened this one already.
             state.row.session_key = event.key
@@ -260,21 +263,29 @@ class HistoryProjector:
         self._new(event)
 
     def _current(self, event: SourceEvent) -> _Open:
-        state = self._open.get(event.sender_id) or self._load(event.sender_id)
+        state = self._open.get(event.sender_id)
         return state if state is not None else self._new(event)
 
-    def _load(self, sender_id: str) -> _Open | None:
-        row = self._s.scalar(
-            select(ConversationRow)
-            .where(ConversationRow.sender_id == sender_id, ConversationRow.session_key.is_not(None))
-            .order_by(ConversationRow.id.desc())
-            .limit(1)
+    def _preload(self, senders: set[str]) -> None:
+        """The current conversation of every sender in the batch, and its newest customer message,
+        in two queries (instead of two per sender)."""
+        senders -= self._open.keys()
+        if not senders:
+            return
+        newest = (
+            select(func.max(ConversationRow.id))
+            .where(ConversationRow.sender_id.in_(senders), ConversationRow.session_key.is_not(None))
+            .group_by(ConversationRow.sender_id)
         )
-        if row is None:
-            return None
-        state = _Open(row)
-        self._open[sender_id] = state
-        return state
+        rows = self._s.scalars(select(ConversationRow).where(ConversationRow.id.in_(newest))).all()
+        for row in rows:
+            self._open[row.sender_id] = _Open(row)
+        last_ids = [row.last_user_message_id for row in rows if row.last_user_message_id is not None]
+        if last_ids:
+            messages = {m.id: m for m in self._s.scalars(select(MessageRow).where(MessageRow.id.in_(last_ids)))}
+            for row in rows:
+                if row.last_user_message_id is not None:
+                    self._open[row.sender_id].last_user = messages.get(row.last_user_message_id)
 
     def _new(self, event: SourceEvent) -> _Open:
         row = ConversationRow(
@@ -341,7 +352,7 @@ def close_idle(session: Session, now: datetime, idle: timedelta) -> int:
             ConversationRow.session_key.is_not(None),
             ConversationRow.last_event_at < now - idle,
         )
-        .limit(1000)
+        .limit(IDLE_CLOSE_BATCH)
     ).all()
     for row in rows:
         close(row)

@@ -209,7 +209,7 @@ class SqlHistoryService:
             if after is not None:
                 at, row_id = after
                 query = query.where(
-                    or_(MessageRow.created_at > at, and_(MessageRow.created_at == at, MessageRow.id > row_id))
+                    MessageRow.created_at >= at, or_(MessageRow.created_at > at, MessageRow.id > row_id)
                 )
             rows = s.scalars(query.order_by(MessageRow.created_at, MessageRow.id).limit(limit + 1)).all()
             more = len(rows) > limit
@@ -236,7 +236,8 @@ def _older_than(kind: _Kind, at: datetime, rank: int, row_id: int) -> ColumnElem
         return kind.at <= at
     if kind.rank > rank:
         return kind.at < at
-    return or_(kind.at < at, and_(kind.at == at, kind.row_id < row_id))
+    # The leading `<=` is redundant for the result but lets the (customer_id, time) index bound the scan.
+    return and_(kind.at <= at, or_(kind.at < at, kind.row_id < row_id))
 
 
 def _message(row: MessageRow) -> HistoryMessage:
