@@ -18,18 +18,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from crm_adapter.domain import (
     ConversationDetail,
-    CrmUnavailable,
     HistoryMessage,
     InvalidInput,
     NotFound,
     TimelineEntry,
     TimelinePage,
 )
+from crm_adapter.history.projector import OUTCOME_LABELS
+from crm_adapter.sql.db import unavailable_as_crm_error
 from crm_adapter.sql.models import (
     ConversationRow,
     CustomerRow,
@@ -41,11 +41,6 @@ from crm_adapter.sql.models import (
 )
 
 MAX_PAGE = 100
-OUTCOME_TITLES = {
-    "resolved_by_bot": "resolved by the bot",
-    "handed_off": "handed to a person",
-    "abandoned": "abandoned",
-}
 
 
 @dataclass(frozen=True)
@@ -60,7 +55,7 @@ class _Kind:
 
 
 def _conversation(row: ConversationRow) -> TimelineEntry:
-    outcome = OUTCOME_TITLES.get(row.outcome or "", "open")
+    outcome = OUTCOME_LABELS.get(row.outcome or "", "open")
     return TimelineEntry(
         kind="conversation",
         reference=str(row.id),
@@ -164,15 +159,8 @@ class SqlHistoryService:
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        try:
-            with self._sessions() as session:
-                yield session
-        except OperationalError as exc:
-            raise CrmUnavailable(f"CRM database unavailable: {exc.orig}") from exc
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise CrmUnavailable(f"CRM database connection lost: {exc.orig}") from exc
-            raise
+        with unavailable_as_crm_error(), self._sessions() as session:
+            yield session
 
     def timeline(self, customer_id: str, cursor: str | None = None, limit: int = 20) -> TimelinePage:
         limit = max(1, min(int(limit), MAX_PAGE))

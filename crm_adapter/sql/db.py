@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from crm_adapter.domain import CrmUnavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -53,3 +58,16 @@ def upgrade(url: str, revision: str = "head") -> None:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
+
+
+@contextmanager
+def unavailable_as_crm_error() -> Iterator[None]:
+    """Turns "the database cannot be reached" into `CrmUnavailable`; every other error passes."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise CrmUnavailable(f"CRM database unavailable: {exc.orig}") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise CrmUnavailable(f"CRM database connection lost: {exc.orig}") from exc
+        raise

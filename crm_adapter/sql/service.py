@@ -11,14 +11,13 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from crm_adapter.domain import (
     CANCELLABLE_STATUSES,
     OPEN_ORDER_STATUSES,
     ContactField,
-    CrmUnavailable,
     Customer,
     CustomerContext,
     Highlight,
@@ -37,6 +36,7 @@ from crm_adapter.domain import (
     VerificationFailed,
 )
 from crm_adapter.ports import CodeSender
+from crm_adapter.sql.db import unavailable_as_crm_error
 from crm_adapter.sql.models import (
     ChannelIdentityRow,
     CustomerRow,
@@ -103,16 +103,8 @@ class SqlCrmService:
     @contextmanager
     def _uow(self) -> Iterator[Session]:
         """A unit of work: commits when the block succeeds, rolls back otherwise."""
-        try:
-            with self._sessions() as session:
-                with session.begin():
-                    yield session
-        except OperationalError as exc:
-            raise CrmUnavailable(f"CRM database unavailable: {exc.orig}") from exc
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise CrmUnavailable(f"CRM database connection lost: {exc.orig}") from exc
-            raise
+        with unavailable_as_crm_error(), self._sessions() as session, session.begin():
+            yield session
 
     def _customer_row(self, session: Session, customer_id: str) -> CustomerRow:
         row = session.get(CustomerRow, customer_id)
