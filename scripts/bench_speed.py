@@ -1,0 +1,382 @@
+"""Speed benchmark: the shipped bot against a stock Rasa bot, on the real servers, over REST.
+
+    .venvs/app/bin/python scripts/bench_speed.py            # both bots, full run (about 15 minutes)
+    .venvs/app/bin/python scripts/bench_speed.py --skip-reference --conversations 5 --turns 4 \
+        --long-turns 20 --sessions 5
+
+The reference is what `rasa init --no-prompt` creates with Rasa 3.6.21 (its default config and
+in-memory tracker store); it is created and trained once into var/bench/ and reused. Hearth is
+started with its own run command (`scripts/hearth.py run`: Rasa server, action server, history
+ingestion) on a fresh data folder, so its figures include the CRM work each reply causes.
+
+For each bot, in this order:
+  ready      seconds from starting the processes to the first answered message
+  single     one conversation, replies one after another: p50/p95 reply time
+  load       N concurrent conversations (default 20): p50/p95/p99 reply time, replies per second, errors
+  long       one conversation of 200 turns: median reply time of the first 10 and of the last 10 turns
+  sessions   one returning customer, 50 sessions (each opened with /session_start): median reply time
+             in the first and in the last session
+  memory     peak resident memory (RSS) of the Rasa server and, for Hearth, the action server
+Hearth's conversations are multi-turn and touch the CRM: verification against the CRM, order
+status, loyalty points (reads), a complaint ticket and the channel link (writes), plus history
+ingestion of every event. Results: JSON (--out) and a plot (--plot); the README cites them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+RASA = ROOT / ".venvs" / "rasa" / "bin" / "rasa"
+APP_PYTHON = ROOT / ".venvs" / "app" / "bin" / "python"
+BENCH_DIR = ROOT / "var" / "bench"
+
+HEARTH_SCRIPT = [
+    "hi",
+    "where is my order",
+    "{email}",
+    "{order}",
+    "thanks",
+    "what are your opening hours",
+    "how many loyalty points do I have",
+    "I want to make a complaint",
+    "The parcel was left out in the rain and the box was soaked through",
+    "bye",
+]
+DEMO = [
+    ("anna.berg@example.com", "JH100001"),
+    ("omar.haddad@example.com", "JH100002"),
+    ("lucy.chen@example.com", "JH100003"),
+]
+REFERENCE_SCRIPT = ["hi", "I am sad", "yes", "are you a bot?", "great, thanks", "no", "I'm feeling very good", "bye"]
+LONG_HEARTH = ["what are your opening hours", "do you deliver abroad", "thanks", "are you a bot", "how do returns work"]
+LONG_REFERENCE = ["hi", "I am great", "are you a bot?", "bye", "I'm sad"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def pids_matching(marker: bytes, data_dir: Path | None = None) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            if marker not in cmdline:
+                continue
+            if data_dir is not None and f"HEARTH_DATA_DIR={data_dir}".encode() not in (proc / "environ").read_bytes():
+                continue
+            found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))] if ordered else 0.0
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    ms = [v * 1000 for v in values]
+    return {
+        "count": len(ms),
+        "p50_ms": round(pct(ms, 50), 1),
+        "p95_ms": round(pct(ms, 95), 1),
+        "p99_ms": round(pct(ms, 99), 1),
+        "mean_ms": round(statistics.fmean(ms), 1) if ms else 0.0,
+    }
+
+
+@dataclass
+class Bot:
+    name: str
+    url: str
+    script: list[str]
+    long_script: list[str]
+    process: subprocess.Popen[bytes]
+    memory_pids: dict[str, list[int]] = field(default_factory=dict)
+    peak_mb: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def say(self, session: requests.Session, sender: str, text: str) -> float:
+        started = time.perf_counter()
+        try:
+            response = session.post(
+                f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60
+            )
+            if response.status_code != 200 or not isinstance(response.json(), list):
+                self.errors.append(f"{response.status_code}: {response.text[:200]}")
+        except (requests.RequestException, ValueError) as exc:
+            self.errors.append(repr(exc)[:200])
+        return time.perf_counter() - started
+
+    def sample_memory(self, stop: threading.Event) -> None:
+        while not stop.wait(0.5):
+            for role, pids in self.memory_pids.items():
+                self.peak_mb[role] = max(self.peak_mb.get(role, 0.0), sum(rss_mb(p) for p in pids))
+
+
+def wait_ready(url: str, started: float, process: subprocess.Popen[bytes], timeout: float = 600) -> float:
+    with requests.Session() as session:
+        while time.monotonic() - started < timeout:
+            if process.poll() is not None:
+                raise RuntimeError("the server exited before it was ready")
+            try:
+                response = session.post(
+                    f"{url}/webhooks/rest/webhook", json={"sender": "bench-ready", "message": "hi"}, timeout=30
+                )
+                if response.status_code == 200 and response.json():
+                    return time.monotonic() - started
+            except (requests.RequestException, ValueError):
+                pass
+            time.sleep(0.2)
+    raise RuntimeError(f"not ready after {timeout:.0f} s")
+
+
+def reference_project() -> tuple[Path, float | None]:
+    """`rasa init --no-prompt` (which also trains) once; later runs reuse the project and model."""
+    project = BENCH_DIR / "reference-rasa-3.6.21"
+    if list((project / "models").glob("*.tar.gz")):
+        return project, None
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    print("==> creating and training the reference bot (rasa init) ...", flush=True)
+    started = time.monotonic()
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    subprocess.run([str(RASA), "init", "--no-prompt", "--init-dir", str(project)], cwd=project, env=env, check=True)
+    return project, time.monotonic() - started
+
+
+def start_reference(project: Path) -> tuple[Bot, float]:
+    port = free_port()
+    model = sorted((project / "models").glob("*.tar.gz"))[-1]
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(RASA), "run", "--model", str(model), "--port", str(port), "--credentials", "credentials.yml"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    ready = wait_ready(url, started, process)
+    bot = Bot("reference", url, REFERENCE_SCRIPT, LONG_REFERENCE, process)
+    bot.memory_pids = {"rasa_server": [process.pid]}
+    return bot, ready
+
+
+def start_hearth(data_dir: Path) -> tuple[Bot, float]:
+    subprocess.run([str(APP_PYTHON), "scripts/hearth.py", "train"], cwd=ROOT, check=True)  # not part of readiness
+    rasa_port, action_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "TRACKER_", "ACTION_", "RASA_PORT"))}
+    env.update(HEARTH_DATA_DIR=str(data_dir), RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port))
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(APP_PYTHON), "scripts/hearth.py", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{rasa_port}"
+    ready = wait_ready(url, started, process)
+    bot = Bot("hearth", url, HEARTH_SCRIPT, LONG_HEARTH, process)
+    bot.memory_pids = {
+        "rasa_server": pids_matching(b"rasa\x00run", data_dir),
+        "action_server": pids_matching(b"rasa_sdk", data_dir),
+    }
+    return bot, ready
+
+
+def stop(bot: Bot) -> None:
+    if bot.process.poll() is None:
+        os.killpg(bot.process.pid, signal.SIGINT)
+        try:
+            bot.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(bot.process.pid, signal.SIGKILL)
+            bot.process.wait()
+
+
+def conversation(bot: Bot, sender: str, index: int, turns: int) -> list[float]:
+    email, order = DEMO[index % len(DEMO)]
+    times = []
+    with requests.Session() as session:
+        for turn in range(turns):
+            text = bot.script[turn % len(bot.script)].format(email=email, order=order)
+            times.append(bot.say(session, sender, text))
+    return times
+
+
+def measure(bot: Bot, args: argparse.Namespace, tag: str) -> dict[str, object]:
+    stop_sampling = threading.Event()
+    sampler = threading.Thread(target=bot.sample_memory, args=(stop_sampling,), daemon=True)
+    sampler.start()
+    result: dict[str, object] = {}
+    conversation(bot, f"{tag}-warmup", 0, len(bot.script))
+
+    print(f"  [{bot.name}] single conversation ...", flush=True)
+    single = []
+    for n in range(args.single_conversations):
+        single += conversation(bot, f"{tag}-single-{n}", n, len(bot.script))
+    result["single"] = stats(single)
+
+    print(f"  [{bot.name}] {args.conversations} concurrent conversations x {args.turns} turns ...", flush=True)
+    errors_before = len(bot.errors)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.conversations) as pool:
+        runs = list(pool.map(lambda n: conversation(bot, f"{tag}-load-{n}", n, args.turns), range(args.conversations)))
+    elapsed = time.perf_counter() - started
+    load = [t for run in runs for t in run]
+    result["load"] = {
+        **stats(load),
+        "conversations": args.conversations,
+        "seconds": round(elapsed, 2),
+        "replies_per_s": round(len(load) / elapsed, 2),
+        "errors": len(bot.errors) - errors_before,
+    }
+
+    print(f"  [{bot.name}] one conversation of {args.long_turns} turns ...", flush=True)
+    long_times = []
+    with requests.Session() as session:
+        for turn in range(args.long_turns):
+            long_times.append(bot.say(session, f"{tag}-long", bot.long_script[turn % len(bot.long_script)]))
+    head, tail = long_times[1:11], long_times[-10:]  # turn 1 also starts the session
+    result["long"] = {
+        "turns": args.long_turns,
+        "first_10_median_ms": round(statistics.median(head) * 1000, 1),
+        "last_10_median_ms": round(statistics.median(tail) * 1000, 1),
+        "ratio": round(statistics.median(tail) / statistics.median(head), 2),
+        "per_turn_ms": [round(t * 1000, 1) for t in long_times],
+    }
+
+    print(f"  [{bot.name}] a returning customer over {args.sessions} sessions ...", flush=True)
+    sender = "demo-anna" if bot.name == "hearth" else f"{tag}-returning"
+    per_session = []
+    with requests.Session() as session:
+        for _ in range(args.sessions):
+            bot.say(session, sender, "/session_start")
+            per_session.append(statistics.median(bot.say(session, sender, t) for t in bot.long_script))
+    result["sessions"] = {
+        "sessions": args.sessions,
+        "first_session_median_ms": round(per_session[0] * 1000, 1),
+        "last_session_median_ms": round(per_session[-1] * 1000, 1),
+        "ratio": round(per_session[-1] / per_session[0], 2),
+        "per_session_ms": [round(t * 1000, 1) for t in per_session],
+    }
+    stop_sampling.set()
+    sampler.join()
+    result["memory_peak_mb"] = {role: round(mb, 0) for role, mb in bot.peak_mb.items()}
+    result["errors"] = len(bot.errors)
+    result["error_samples"] = bot.errors[:5]
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conversations", type=int, default=20)
+    parser.add_argument("--turns", type=int, default=10, help="turns per concurrent conversation")
+    parser.add_argument("--single-conversations", type=int, default=3)
+    parser.add_argument("--long-turns", type=int, default=200)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--skip-reference", action="store_true", help="measure Hearth only")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "measurements" / "speed.json")
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "measurements" / "speed.png")
+    args = parser.parse_args()
+    tag = f"bench{int(time.time())}"
+    report: dict[str, object] = {
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
+    bots: dict[str, dict[str, object]] = {}
+    if not args.skip_reference:
+        project, trained = reference_project()
+        print("==> reference: stock `rasa init` bot", flush=True)
+        bot, ready = start_reference(project)
+        try:
+            bots["reference"] = {"ready_s": round(ready, 1), "init_and_train_s": trained, **measure(bot, args, tag)}
+        finally:
+            stop(bot)
+    print("==> hearth: scripts/hearth.py run", flush=True)
+    data_dir = BENCH_DIR / f"hearth-{tag}"
+    bot, ready = start_hearth(data_dir)
+    try:
+        bots["hearth"] = {"ready_s": round(ready, 1), **measure(bot, args, tag)}
+    finally:
+        stop(bot)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    report["bots"] = bots
+    if "reference" in bots:
+        ref, ours = bots["reference"], bots["hearth"]
+        report["ratios"] = {
+            "throughput_x": round(ours["load"]["replies_per_s"] / ref["load"]["replies_per_s"], 2),  # type: ignore[index]
+            "single_p50_x": round(ref["single"]["p50_ms"] / ours["single"]["p50_ms"], 2),  # type: ignore[index]
+        }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    subprocess.run(
+        [
+            str(ROOT / ".venvs" / "rasa" / "bin" / "python"),
+            str(ROOT / "scripts" / "plot_speed.py"),
+            args.out,
+            args.plot,
+        ],
+        check=False,
+    )
+    for name, figures in bots.items():
+        load, single = figures["load"], figures["single"]
+        print(
+            f"{name}: ready {figures['ready_s']} s; single p50 {single['p50_ms']} ms; "  # type: ignore[index]
+            f"{load['conversations']} concurrent: {load['replies_per_s']} replies/s, "  # type: ignore[index]
+            f"p50 {load['p50_ms']} / p95 {load['p95_ms']} / p99 {load['p99_ms']} ms, "  # type: ignore[index]
+            f"{load['errors']} errors; turn {figures['long']['turns']} x{figures['long']['ratio']}; "  # type: ignore[index]
+            f"session {figures['sessions']['sessions']} x{figures['sessions']['ratio']}; "  # type: ignore[index]
+            f"memory {figures['memory_peak_mb']} MB"
+        )
+    if "ratios" in report:
+        print(f"ratios: {report['ratios']}")
+    print(f"written to {args.out} and {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
