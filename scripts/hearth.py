@@ -4,8 +4,8 @@
     python scripts/hearth.py run        migrate, seed if empty, train if needed, start everything
     python scripts/hearth.py env        print the environment the processes get
 
-The model file is named after a fingerprint of config.yml, data/, bot/domain/ and the Rasa
-version, so an unchanged bot is never retrained, and a changed one always is.
+The model file is named after a fingerprint of config.yml, data/, bot/domain/, bot/nlu/ (custom
+NLU components) and the Rasa version, so an unchanged bot is never retrained, and a changed one always is.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venvs" / "rasa" / "bin"
 APP_BIN = ROOT / ".venvs" / "app" / "bin"
 MODELS = ROOT / "models"
-TRAINING_INPUTS = ("config.yml", "data", "bot/domain")
+TRAINING_INPUTS = ("config.yml", "data", "bot/domain", "bot/nlu")
 
 
 def environment(base: dict[str, str] | None = None) -> dict[str, str]:
@@ -86,7 +86,11 @@ def fingerprint() -> str:
     digest = hashlib.sha256()
     for name in TRAINING_INPUTS:
         path = ROOT / name
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            if path.is_dir()
+            else [path]
+        )
         for file in files:
             digest.update(str(file.relative_to(ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
     digest.update((RASA_BIN.parent / ".lock-hash").read_bytes() if (RASA_BIN.parent / ".lock-hash").exists() else b"")

@@ -1,0 +1,172 @@
+"""Rasa's SQL tracker store, with a reply cost that does not grow with the conversation.
+
+Stock Rasa rebuilds the whole conversation for every message: it reads and parses every
+event of the session from the database, replays them into a tracker, featurizes the whole
+tracker for each policy prediction, and sends all of it to the action server with every
+custom action. By turn 200 a reply costs several times what it did at turn 1.
+
+This store keeps Rasa's table and writes every event to it exactly as Rasa does (the event
+log stays complete: history ingestion, `rasa export` and the tracker API read it), but
+hands the dialogue engine a *windowed* tracker: the current state (slot values and the
+active form, as SlotSet and ActiveLoop events) followed by the events of the last
+`window_turns` customer turns. The policies look back at most a few turns
+(MemoizationPolicy max_history 4, rules of a few turns), so their predictions are the same.
+
+The window is cached per conversation in the Rasa process. A cache entry is used only if
+the newest stored event id of the conversation is still the one it saw, so several Rasa
+servers sharing one database stay correct: a conversation served elsewhere in between is
+simply reloaded from the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot import rasa_patches  # noqa: F401 - Rasa performance fixes, applied on import
+
+logger = logging.getLogger(__name__)
+
+STORED_MARK = "_hearth_stored_events"  # attribute on a tracker: how many of its events are in the database
+
+
+@dataclass
+class _Window:
+    last_id: int  # newest stored event id of the conversation when this entry was made
+    base: DialogueStateTracker  # the conversation's state just before the window
+    events: list[Event]  # the events of the last turns
+
+
+class WindowedSQLTrackerStore(SQLTrackerStore):
+    """`tracker_store: {type: bot.tracker_store.WindowedSQLTrackerStore, url: ..., window_turns: 10}`."""
+
+    def __init__(self, *args: Any, window_turns: int = 10, cache_size: int = 5000, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.window_turns = max(5, int(window_turns))
+        self.cache_size = int(cache_size)
+        self._windows: OrderedDict[str, _Window] = OrderedDict()
+
+    # ---- reading ----------------------------------------------------------
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        last_id = self._last_event_id(sender_id)
+        if last_id is None:
+            self._windows.pop(sender_id, None)
+            return None
+        window = self._windows.get(sender_id)
+        if window is None or window.last_id != last_id:
+            full = await super().retrieve(sender_id)  # Rasa's own read: the current session, replayed
+            if full is None:
+                return None
+            window = self._make_window(full, last_id)
+            self._remember(sender_id, window)
+        else:
+            self._windows.move_to_end(sender_id)
+        tracker = self._materialize(sender_id, window)
+        setattr(tracker, STORED_MARK, len(tracker.events))
+        return tracker
+
+    def _last_event_id(self, sender_id: str) -> int | None:
+        with self.session_scope() as session:
+            value = session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
+            return int(value) if value is not None else None
+
+    def _make_window(self, tracker: DialogueStateTracker, last_id: int) -> _Window:
+        events = list(tracker.events)
+        cut = self._cut(events, self.window_turns)
+        base = DialogueStateTracker.from_events(tracker.sender_id, events[:cut], slots=self.domain.slots)
+        return _Window(last_id, base, events[cut:])
+
+    @staticmethod
+    def _cut(events: list[Event], turns: int) -> int:
+        """Index where the last `turns` customer turns begin (at the action_listen before the message)."""
+        users = [i for i, e in enumerate(events) if isinstance(e, UserUttered)]
+        if len(users) <= turns:
+            return 0
+        start = users[-turns]
+        previous = events[start - 1] if start > 0 else None
+        if isinstance(previous, ActionExecuted) and previous.action_name == ACTION_LISTEN_NAME:
+            start -= 1
+        return start
+
+    def _materialize(self, sender_id: str, window: _Window) -> DialogueStateTracker:
+        base = window.base
+        prefix: list[Event] = []
+        if base.events:
+            for name, slot in base.slots.items():
+                if slot.value != slot.initial_value:
+                    prefix.append(SlotSet(name, slot.value))
+            if base.active_loop_name:
+                prefix.append(ActiveLoop(base.active_loop_name))
+        return DialogueStateTracker.from_events(sender_id, prefix + window.events, slots=self.domain.slots)
+
+    # ---- writing ----------------------------------------------------------
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        stored = getattr(tracker, STORED_MARK, None)
+        if stored is None and self._last_event_id(tracker.sender_id) is not None:
+            # A tracker this store did not hand out, for a conversation with stored events:
+            # let Rasa work out what is new, and forget the cached window.
+            self._windows.pop(tracker.sender_id, None)
+            await super().save(tracker)
+            return
+        new_events = list(tracker.events)[stored or 0 :]
+        if not new_events:
+            return
+        if self.event_broker is not None:
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+        last_id = self._insert(tracker.sender_id, new_events)
+        setattr(tracker, STORED_MARK, len(tracker.events))
+        window = self._windows.get(tracker.sender_id)
+        if window is None:
+            self._remember(tracker.sender_id, self._make_window(tracker, last_id))
+            return
+        window.events.extend(new_events)
+        window.last_id = last_id
+        self._slide(window)
+
+    def _insert(self, sender_id: str, events: Iterable[Event]) -> int:
+        """Writes events exactly as Rasa's SQLTrackerStore.save does; returns the newest id."""
+        with self.session_scope() as session:
+            rows = []
+            for event in events:
+                data = event.as_dict()
+                intent = data.get("parse_data", {}).get("intent", {}).get("name")
+                rows.append(
+                    self.SQLEvent(
+                        sender_id=sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=intent,
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.add_all(rows)
+            session.commit()
+            return max(int(row.id) for row in rows)
+
+    def _slide(self, window: _Window) -> None:
+        """Once the window holds twice its turns, fold the oldest into the base state."""
+        if sum(isinstance(e, UserUttered) for e in window.events) <= 2 * self.window_turns:
+            return
+        cut = self._cut(window.events, self.window_turns)
+        for event in window.events[:cut]:
+            window.base.update(event)
+        del window.events[:cut]
+
+    def _remember(self, sender_id: str, window: _Window) -> None:
+        self._windows[sender_id] = window
+        self._windows.move_to_end(sender_id)
+        while len(self._windows) > self.cache_size:
+            self._windows.popitem(last=False)
