@@ -153,8 +153,10 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                     )
                 )
             session.add_all(rows)
+            session.flush()  # ids assigned here; reading them after commit would reload every row
+            last_id = max(int(row.id) for row in rows)
             session.commit()
-            return max(int(row.id) for row in rows)
+            return last_id
 
     def _slide(self, window: _Window) -> None:
         """Once the window holds twice its turns, fold the oldest into the base state."""

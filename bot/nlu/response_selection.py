@@ -38,6 +38,7 @@ from scipy.sparse import csr_matrix, hstack, vstack
 from sklearn.linear_model import LogisticRegression
 
 logger = logging.getLogger(__name__)
+FEATURES_KEY = "hearth_sentence_features"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -76,18 +77,21 @@ class LinearResponseSelector(GraphComponent):
 
     @staticmethod
     def _features(messages: list[Message]) -> csr_matrix:
+        """Sentence features of each message, combined once and shared by every selector."""
         rows = []
         for message in messages:
-            sparse = message.get_sparse_features(attribute=TEXT)[1]
-            dense = message.get_dense_features(attribute=TEXT)[1]
-            rows.append(
-                hstack(
+            row = message.get(FEATURES_KEY)
+            if row is None:
+                sparse = message.get_sparse_features(attribute=TEXT)[1]
+                dense = message.get_dense_features(attribute=TEXT)[1]
+                row = hstack(
                     [
                         csr_matrix(sparse.features if sparse else []),
                         csr_matrix(dense.features if dense else []),
                     ]
-                )
-            )
+                ).tocsr()
+                message.set(FEATURES_KEY, row)  # not added to the output
+            rows.append(row)
         return vstack(rows).tocsr()
 
     def train(self, training_data: TrainingData) -> Resource:

@@ -1,0 +1,28 @@
+"""Code that runs inside the Rasa server (bot/tracker_store.py, bot/rasa_patches.py), checked in Rasa's virtualenv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.rasa_env import RASA_PY, run
+from tests.services import temporary_postgres_database
+
+pytestmark = pytest.mark.integration
+
+
+def check(url: str) -> None:
+    result = run([str(RASA_PY), "tests/rasa_side/check_tracker_store.py", url], timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), (
+        result.stdout[-2000:] + result.stderr[-4000:]
+    )
+
+
+def test_windowed_tracker_store_on_sqlite(tmp_path: Path) -> None:
+    check(f"sqlite:///{tmp_path / 'tracker.db'}")
+
+
+def test_windowed_tracker_store_on_postgresql() -> None:
+    with temporary_postgres_database() as url:  # its own database: Rasa's table is not the CRM's
+        check(url.replace("+psycopg2", ""))

@@ -1,0 +1,102 @@
+"""Checks of bot/tracker_store.py and bot/rasa_patches.py, run inside the Rasa virtualenv.
+
+Run by tests/integration/test_rasa_side.py (`.venvs/rasa/bin/python tests/rasa_side/check_tracker_store.py DB_URL`);
+each check raises AssertionError with a message, and the script prints "ok" when all pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
+
+from bot.tracker_store import WindowedSQLTrackerStore
+
+DOMAIN = Domain.load("bot/domain")
+
+
+def turn(n: int, *extra: object) -> list[object]:
+    return [
+        UserUttered(f"message {n}", {"name": "faq", "confidence": 0.9}),
+        *extra,
+        ActionExecuted("utter_faq"),
+        BotUttered(f"answer {n}", metadata={"utter_action": "utter_faq"}),
+        ActionExecuted("action_listen"),
+    ]
+
+
+async def checks(url: str) -> None:
+    server_a = WindowedSQLTrackerStore(domain=DOMAIN, host=url, window_turns=5)
+    server_b = WindowedSQLTrackerStore(domain=DOMAIN, host=url, window_turns=5)
+
+    # A new conversation: everything is stored.
+    tracker = await server_a.get_or_create_tracker("c1")
+    for n in range(3):
+        for event in turn(n):
+            tracker.update(event)
+    await server_a.save(tracker)
+
+    # Forty more turns, each read back and saved the way Rasa's processor does.
+    for n in range(3, 43):
+        tracker = await server_a.retrieve("c1")
+        assert tracker is not None
+        extra = []
+        if n == 7:
+            extra = [SlotSet("customer_id", "cus_1"), SlotSet("verified", True)]
+        if n == 9:
+            extra = [ActiveLoop("order_status_form"), SlotSet("requested_slot", "order_number")]
+        for event in turn(n, *extra):
+            tracker.update(event)
+        await server_a.save(tracker)
+        window_users = sum(isinstance(e, UserUttered) for e in tracker.events)
+        assert window_users <= 2 * 5 + 1, f"turn {n}: the tracker holds {window_users} turns"
+
+    full = await server_a.retrieve_full_tracker("c1")
+    assert full is not None
+    texts = [e.text for e in full.events if isinstance(e, UserUttered)]
+    assert texts == [f"message {n}" for n in range(43)], "the database must hold every turn, in order"
+
+    windowed = await server_a.retrieve("c1")
+    assert windowed is not None
+    assert windowed.get_slot("customer_id") == "cus_1", "a slot set before the window keeps its value"
+    assert windowed.get_slot("verified") is True
+    assert windowed.active_loop_name == "order_status_form", "the active form survives the window"
+    assert windowed.latest_message.text == "message 42"
+    assert windowed.current_slot_values() == full.current_slot_values()
+
+    # Another Rasa server writes to the same conversation: server A must notice and reload.
+    other = await server_b.retrieve("c1")
+    assert other is not None
+    for event in turn(43, SlotSet("customer_first_name", "Anna")):
+        other.update(event)
+    await server_b.save(other)
+    seen_by_a = await server_a.retrieve("c1")
+    assert seen_by_a is not None and seen_by_a.latest_message.text == "message 43"
+    assert seen_by_a.get_slot("customer_first_name") == "Anna"
+    stored = await server_a.retrieve_full_tracker("c1")
+    assert stored is not None
+    assert [e.text for e in stored.events if isinstance(e, UserUttered)][-2:] == ["message 42", "message 43"]
+    assert sum(1 for e in stored.events if isinstance(e, UserUttered)) == 44, "nothing written twice"
+
+
+def check_action_response_validation() -> None:
+    from jsonschema import ValidationError
+    from rasa.core.actions.action import RemoteAction
+    from rasa.utils.endpoints import EndpointConfig
+
+    action = RemoteAction("action_x", EndpointConfig("http://localhost:1"))
+    assert action._validate_action_result({"events": [{"event": "slot", "name": "a", "value": 1}], "responses": []})
+    try:
+        action._validate_action_result({"events": [{"event": 42}], "responses": []})
+    except ValidationError as error:
+        assert "Failed to validate Action server response" in error.message
+    else:
+        raise AssertionError("an invalid action server response must be refused")
+
+
+if __name__ == "__main__":
+    asyncio.run(checks(sys.argv[1]))
+    check_action_response_validation()
+    print("ok")
