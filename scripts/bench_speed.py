@@ -179,21 +179,22 @@ def reference_project() -> tuple[Path, float | None]:
     return project, time.monotonic() - started
 
 
+def launch(command: list[str], cwd: Path, env: dict[str, str], url: str) -> tuple[subprocess.Popen[bytes], float]:
+    """Starts a server in its own process group; returns it and the seconds until it answered."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    return process, wait_ready(url, started, process)
+
+
 def start_reference(project: Path) -> tuple[Bot, float]:
     port = free_port()
     model = sorted((project / "models").glob("*.tar.gz"))[-1]
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [str(RASA), "run", "--model", str(model), "--port", str(port), "--credentials", "credentials.yml"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    command = [str(RASA), "run", "--model", str(model), "--port", str(port), "--credentials", "credentials.yml"]
     url = f"http://127.0.0.1:{port}"
-    ready = wait_ready(url, started, process)
+    process, ready = launch(command, project, env, url)
     bot = Bot("reference", url, REFERENCE_SCRIPT, LONG_REFERENCE, process)
     bot.memory_pids = {"rasa_server": [process.pid]}
     return bot, ready
@@ -204,17 +205,8 @@ def start_hearth(data_dir: Path) -> tuple[Bot, float]:
     rasa_port, action_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "TRACKER_", "ACTION_", "RASA_PORT"))}
     env.update(HEARTH_DATA_DIR=str(data_dir), RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port))
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [str(APP_PYTHON), "scripts/hearth.py", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{rasa_port}"
-    ready = wait_ready(url, started, process)
+    process, ready = launch([str(APP_PYTHON), "scripts/hearth.py", "run"], ROOT, env, url)
     bot = Bot("hearth", url, HEARTH_SCRIPT, LONG_HEARTH, process)
     bot.memory_pids = {
         "rasa_server": pids_matching(b"rasa\x00run", data_dir),
