@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -76,56 +78,16 @@ def _holdout_report() -> dict:
     fingerprint = hearth.fingerprint()
     if stamp.exists() and stamp.read_text() == fingerprint and (out / "intent_report.json").exists():
         return json.loads((out / "intent_report.json").read_text())
-    work = RESULTS / ".nlu-holdout-work"
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.rmtree(out, ignore_errors=True)
-    steps = [
-        [
-            str(RASA),
-            "data",
-            "split",
-            "nlu",
-            "-u",
-            "data/nlu",
-            "--training-fraction",
-            "0.8",
-            "--random-seed",
-            "42",
-            "--out",
-            str(work),
-        ],
-        [
-            str(RASA),
-            "train",
-            "nlu",
-            "--nlu",
-            str(work / "training_data.yml"),
-            "--config",
-            "config.yml",
-            "--domain",
-            "bot/domain",
-            "--out",
-            str(work),
-            "--fixed-model-name",
-            "holdout",
-        ],
-        [
-            str(RASA),
-            "test",
-            "nlu",
-            "--nlu",
-            str(work / "test_data.yml"),
-            "--model",
-            str(work / "holdout.tar.gz"),
-            "--out",
-            str(out),
-        ],
-    ]
-    for step in steps:
-        result = run(step)
-        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    report = holdout(ROOT / "data" / "nlu", out)
     stamp.write_text(fingerprint)
-    shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def holdout(nlu_data: Path, out: Path) -> dict:
+    """The team's own command: scripts/nlu.py evaluate (80/20 split, seed 42); reports land in `out`."""
+    result = run([str(RASA_PY), "scripts/nlu.py", "evaluate", "--data", str(nlu_data), "--out", str(out)])
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert "weakest intents:" in result.stdout, result.stdout
     return json.loads((out / "intent_report.json").read_text())
 
 
@@ -178,3 +140,52 @@ def test_changing_the_data_changes_the_fingerprint(tmp_path, monkeypatch):
     with (tmp_path / "data" / "nlu" / "basics.yml").open("a") as fh:
         fh.write("\n")
     assert hearth.fingerprint() != before
+
+
+def gate(report: Path) -> subprocess.CompletedProcess[str]:
+    return run([str(RASA_PY), "scripts/nlu.py", "gate", "--report", str(report)])
+
+
+def test_nlu_regression_gate_passes_on_the_shipped_data():
+    _holdout_report()
+    result = gate(RESULTS / "nlu-holdout" / "intent_report.json")
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+
+
+def test_nlu_regression_gate_fails_on_a_harmful_data_change(tmp_path):
+    """Half of the order-status examples relabelled as cancellations: the gate must name the damage."""
+    data = tmp_path / "nlu"
+    shutil.copytree(ROOT / "data" / "nlu", data)
+    orders = data / "orders.yml"
+    text = orders.read_text()
+    block = re.search(r"- intent: order_status\n  examples: \|\n((?:    - .*\n)+)", text)
+    assert block, "data/nlu/orders.yml has no order_status block"
+    lines = block.group(1).splitlines(keepends=True)
+    moved, kept = lines[::2], lines[1::2]
+    text = text.replace(block.group(1), "".join(kept))
+    text = text.replace(
+        "- intent: cancel_order\n  examples: |\n", "- intent: cancel_order\n  examples: |\n" + "".join(moved)
+    )
+    orders.write_text(text)
+
+    holdout(data, tmp_path / "out")
+    result = gate(tmp_path / "out" / "intent_report.json")
+
+    assert result.returncode == 1, result.stdout
+    assert "NLU regression gate FAILED" in result.stdout and "order_status: F1 fell" in result.stdout, result.stdout
+
+
+def test_csv_import_writes_training_data_rasa_reads_and_refuses_conflicts(tmp_path):
+    source = tmp_path / "new.csv"
+    source.write_text("text,intent\nwhen will my parcel turn up,order_status\nhi,goodbye\n")
+    target = tmp_path / "imported.yml"
+    result = run([str(RASA_PY), "scripts/nlu.py", "import-csv", str(source), "--into", str(target)])
+    assert result.returncode == 2, result.stdout + result.stderr[-2000:]  # the conflict was refused
+    assert "'hi': already in the training data as greet" in result.stdout
+    program = (
+        "from rasa.shared.nlu.training_data.loading import load_data; "
+        f"print([(m.get('text'), m.get('intent')) for m in load_data('{target}').intent_examples])"
+    )
+    check = run([str(RASA_PY), "-c", program])
+    assert "('when will my parcel turn up', 'order_status')" in check.stdout, check.stdout + check.stderr[-2000:]
+    assert "goodbye" not in check.stdout

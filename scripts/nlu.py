@@ -1,0 +1,346 @@
+"""Tools for the people who train the bot's intents. Run them with the Rasa virtualenv's Python:
+
+    .venvs/rasa/bin/python scripts/nlu.py evaluate      # holdout: train on 80 %, test on 20 % (seed 42)
+    .venvs/rasa/bin/python scripts/nlu.py evaluate --folds 5   # 5-fold cross-validation instead
+    .venvs/rasa/bin/python scripts/nlu.py gate          # fail if intent F1 fell against the baseline
+    .venvs/rasa/bin/python scripts/nlu.py baseline      # accept the current holdout report as the baseline
+    .venvs/rasa/bin/python scripts/nlu.py import-csv new.csv --into data/nlu/imported.yml [--dry-run]
+
+evaluate writes Rasa's reports into results/nlu-holdout/ (or results/nlu-cv/): the intent
+report (per-intent precision, recall, F1), the confusion matrix image
+(intent_confusion_matrix.png) and the misclassified examples; it then prints the weakest
+intents and the most frequent confusions (true intent -> predicted intent).
+
+import-csv reads rows of (text, intent) -- a header row naming `text` and `intent`, or two
+columns in that order -- and adds them to a YAML file of `data/nlu/`. It refuses what would
+hurt the data, and says so row by row: empty or over-long texts, intent names Rasa would not
+accept, the same example twice, and *conflicts* (the same example under two intents, in the
+file or against the training data). Conflicting rows are written nowhere. It exits with 2
+when it refused anything, so a script or CI notices; with --dry-run it only reports.
+
+gate compares the NLU holdout report (results/nlu-holdout/intent_report.json, written by
+`make test`) with the stored baseline (docs/nlu-baseline.json): it fails when macro F1 fell
+by more than --tolerance, or the F1 of any intent fell by more than --intent-tolerance (a
+holdout has a handful of examples per intent, so one miss moves an intent's F1 by 0.1 or more).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REPORT = ROOT / "results" / "nlu-holdout" / "intent_report.json"
+DEFAULT_BASELINE = ROOT / "docs" / "nlu-baseline.json"
+INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,79}(/[a-z0-9_]{1,80})?$")
+MAX_TEXT = 500
+SUMMARY_KEYS = ("accuracy", "macro avg", "weighted avg", "micro avg")
+
+
+def normalize(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass
+class ImportReport:
+    added: dict[str, list[str]] = field(default_factory=dict)
+    duplicates: list[tuple[int, str, str]] = field(default_factory=list)  # (row, text, why)
+    conflicts: list[tuple[int, str, str]] = field(default_factory=list)
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)
+    intents_not_in_domain: list[str] = field(default_factory=list)
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.conflicts or self.invalid)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "duplicates": [{"row": r, "text": t, "why": w} for r, t, w in self.duplicates],
+            "conflicts": [{"row": r, "text": t, "why": w} for r, t, w in self.conflicts],
+            "invalid": [{"row": r, "text": t, "why": w} for r, t, w in self.invalid],
+            "intents_not_in_domain": self.intents_not_in_domain,
+        }
+
+
+def read_rows(path: Path) -> list[tuple[int, str, str]]:
+    """(row number, text, intent) for each data row of the CSV file."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        return []
+    header = [cell.strip().lower() for cell in rows[0]]
+    if "text" in header and "intent" in header:
+        text_at, intent_at, start = header.index("text"), header.index("intent"), 1
+    else:
+        text_at, intent_at, start = 0, 1, 0
+    out = []
+    for number, row in enumerate(rows[start:], start=start + 1):
+        if not any(cell.strip() for cell in row):
+            continue
+        text = row[text_at] if len(row) > text_at else ""
+        intent = row[intent_at] if len(row) > intent_at else ""
+        out.append((number, text, intent.strip()))
+    return out
+
+
+def existing_examples(data_dir: Path) -> dict[str, set[str]]:
+    """Normalized, case-folded example text -> the intents (or retrieval keys) it is under."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    known: dict[str, set[str]] = {}
+    for path in sorted(data_dir.rglob("*.yml")):
+        for example in load_data(str(path)).intent_examples:
+            label = example.get("intent_response_key") or example.get("intent")
+            known.setdefault(normalize(example.get("text")).casefold(), set()).add(label)
+    return known
+
+
+def plan_import(rows: list[tuple[int, str, str]], known: dict[str, set[str]]) -> ImportReport:
+    report = ImportReport()
+    first_seen: dict[str, tuple[int, str]] = {}
+    conflicted: set[str] = set()
+    accepted: list[tuple[int, str, str, str]] = []  # row, text, intent, key
+    for number, raw, intent in rows:
+        text = normalize(raw)
+        if not text:
+            report.invalid.append((number, raw, "empty text"))
+            continue
+        if len(text) > MAX_TEXT or any(ord(c) < 32 for c in text):
+            report.invalid.append((number, text[:80], f"over {MAX_TEXT} characters or control characters"))
+            continue
+        if not INTENT_NAME.match(intent):
+            report.invalid.append((number, text, f"intent {intent!r} is not a valid name (lower case, digits, _)"))
+            continue
+        key = text.casefold()
+        elsewhere = known.get(key, set()) - {intent}
+        if elsewhere:
+            report.conflicts.append((number, text, f"already in the training data as {', '.join(sorted(elsewhere))}"))
+            continue
+        if intent in known.get(key, set()):
+            report.duplicates.append((number, text, f"already in the training data as {intent}"))
+            continue
+        if key in first_seen:
+            row, other = first_seen[key]
+            if other == intent:
+                report.duplicates.append((number, text, f"same as row {row}"))
+            else:
+                report.conflicts.append((number, text, f"row {row} has it as {other}, this row as {intent}"))
+                conflicted.add(key)
+            continue
+        first_seen[key] = (number, intent)
+        accepted.append((number, text, intent, key))
+    for number, text, intent, key in accepted:
+        if key in conflicted:
+            report.conflicts.append((number, text, f"conflicts with a later row; not added as {intent}"))
+        else:
+            report.added.setdefault(intent, []).append(text)
+    return report
+
+
+def write_examples(target: Path, added: dict[str, list[str]]) -> None:
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+    from rasa.shared.nlu.training_data.loading import load_data
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    current = load_data(str(target)) if target.exists() else TrainingData()
+    messages = []
+    for intent, texts in added.items():
+        base, _, response = intent.partition("/")
+        for text in texts:
+            data = {"text": text, "intent": base}
+            if response:
+                data["intent_response_key"] = intent
+            messages.append(Message(data=data))
+    merged = current.merge(TrainingData(training_examples=messages))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    RasaYAMLWriter().dump(str(target), merged)
+
+
+def import_csv(args: argparse.Namespace) -> int:
+    from rasa.shared.core.domain import Domain
+
+    rows = read_rows(args.csv)
+    report = plan_import(rows, existing_examples(args.data))
+    domain_intents = set(Domain.load(str(args.domain)).intents)
+    report.intents_not_in_domain = sorted({i.split("/")[0] for i in report.added} - domain_intents)
+    if report.added and not args.dry_run:
+        write_examples(args.into, report.added)
+    added = sum(len(v) for v in report.added.values())
+    verb = "would add" if args.dry_run else "added"
+    target = args.into.relative_to(ROOT) if args.into.is_relative_to(ROOT) else args.into
+    print(f"{len(rows)} rows: {verb} {added} examples to {target}")
+    for intent, texts in sorted(report.added.items()):
+        print(f"  + {intent}: {len(texts)}")
+    for title, items in (("duplicates (skipped)", report.duplicates), ("conflicts (not added)", report.conflicts),
+                         ("invalid rows (not added)", report.invalid)):  # fmt: skip
+        if items:
+            print(f"{title}: {len(items)}")
+            for number, text, why in items:
+                print(f"  row {number}: {text!r}: {why}")
+    if report.intents_not_in_domain:
+        print("declare these new intents in bot/domain/ (and give them a rule or story): "
+              + ", ".join(report.intents_not_in_domain))  # fmt: skip
+    if args.report:
+        args.report.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    return 2 if report.refused else 0
+
+
+def f1_by_intent(report: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {k: float(v["f1-score"]) for k, v in report.items() if k not in SUMMARY_KEYS and isinstance(v, dict)}
+
+
+def compare(baseline: dict[str, object], report: dict[str, dict[str, float]], tolerance: float,
+            intent_tolerance: float) -> list[str]:  # fmt: skip
+    """The regressions of `report` against `baseline`; empty when the gate passes."""
+    problems = []
+    macro_now = float(report["macro avg"]["f1-score"])
+    macro_then = float(baseline["macro_f1"])  # type: ignore[arg-type]
+    if macro_then - macro_now > tolerance:
+        problems.append(f"macro F1 fell from {macro_then:.3f} to {macro_now:.3f} (tolerance {tolerance})")
+    now = f1_by_intent(report)
+    for intent, then in sorted(baseline["intents"].items()):  # type: ignore[union-attr]
+        if intent not in now:
+            problems.append(f"{intent}: in the baseline but not evaluated any more")
+        elif then - now[intent] > intent_tolerance:
+            problems.append(f"{intent}: F1 fell from {then:.3f} to {now[intent]:.3f} (tolerance {intent_tolerance})")
+    return problems
+
+
+def gate(args: argparse.Namespace) -> int:
+    if not args.report.exists():
+        print(f"no report at {args.report}: run the NLU holdout evaluation first (make test)")
+        return 2
+    report = json.loads(args.report.read_text())
+    baseline = json.loads(args.baseline.read_text())
+    problems = compare(baseline, report, args.tolerance, args.intent_tolerance)
+    new = sorted(set(f1_by_intent(report)) - set(baseline["intents"]))
+    print(f"macro F1 {report['macro avg']['f1-score']:.3f} (baseline {baseline['macro_f1']:.3f}), "
+          f"accuracy {report['accuracy']:.3f} (baseline {baseline['accuracy']:.3f})")  # fmt: skip
+    if new:
+        print("new intents, not in the baseline yet: " + ", ".join(new))
+    if problems:
+        print("NLU regression gate FAILED:")
+        for problem in problems:
+            print("  " + problem)
+        print("Fix the data, or, if the change is intended, accept it: scripts/nlu.py baseline")
+        return 1
+    print("NLU regression gate passed")
+    return 0
+
+
+def baseline(args: argparse.Namespace) -> int:
+    report = json.loads(args.report.read_text())
+    stored = {
+        "accuracy": round(float(report["accuracy"]), 4),
+        "macro_f1": round(float(report["macro avg"]["f1-score"]), 4),
+        "intents": {k: round(v, 4) for k, v in sorted(f1_by_intent(report).items())},
+    }
+    args.baseline.write_text(json.dumps(stored, indent=2) + "\n")
+    print(f"baseline written to {args.baseline}: macro F1 {stored['macro_f1']}, {len(stored['intents'])} intents")
+    return 0
+
+
+def rasa(*args: str) -> None:
+    """Runs the Rasa CLI of this virtualenv with the project on PYTHONPATH (custom components)."""
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "rasa"), *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-3000:] + result.stderr[-3000:])
+        raise SystemExit(f"rasa {args[0]} {args[1]} failed")
+
+
+def holdout(data: Path, out: Path) -> dict[str, object]:
+    """Train NLU on 80 % of `data` and evaluate on the other 20 % (seed 42); reports land in `out`."""
+    work = out.parent / f".{out.name}-work"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    rasa(
+        "data", "split", "nlu", "-u", str(data), "--training-fraction", "0.8", "--random-seed", "42", "--out", str(work)
+    )
+    rasa("train", "nlu", "--nlu", str(work / "training_data.yml"), "--config", "config.yml", "--domain", "bot/domain",
+         "--out", str(work), "--fixed-model-name", "holdout")  # fmt: skip
+    rasa(
+        "test", "nlu", "--nlu", str(work / "test_data.yml"), "--model", str(work / "holdout.tar.gz"), "--out", str(out)
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    return json.loads((out / "intent_report.json").read_text())
+
+
+def cross_validation(data: Path, out: Path, folds: int) -> dict[str, object]:
+    shutil.rmtree(out, ignore_errors=True)
+    rasa("test", "nlu", "--nlu", str(data), "--config", "config.yml", "--domain", "bot/domain", "--cross-validation",
+         "--folds", str(folds), "--out", str(out))  # fmt: skip
+    return json.loads((out / "intent_report.json").read_text())
+
+
+def worst_confusions(out: Path, top: int = 10) -> list[tuple[str, str, int]]:
+    errors_file = out / "intent_errors.json"
+    errors = json.loads(errors_file.read_text()) if errors_file.exists() else []
+    pairs = Counter((e["intent"], e["intent_prediction"]["name"]) for e in errors if e.get("intent_prediction"))
+    return [(true, predicted, n) for (true, predicted), n in pairs.most_common(top)]
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    if args.folds:
+        out = args.out or ROOT / "results" / "nlu-cv"
+        report = cross_validation(args.data, out, args.folds)
+        kind = f"{args.folds}-fold cross-validation"
+    else:
+        out = args.out or ROOT / "results" / "nlu-holdout"
+        report = holdout(args.data, out)
+        kind = "holdout (80/20)"
+    macro = report["macro avg"]["f1-score"]  # type: ignore[index]
+    print(f"{kind}: accuracy {report['accuracy']:.3f}, macro F1 {macro:.3f}; reports in {out}")
+    weakest = sorted(f1_by_intent(report).items(), key=lambda item: item[1])[:5]  # type: ignore[arg-type]
+    print("weakest intents: " + ", ".join(f"{name} {f1:.2f}" for name, f1 in weakest))
+    confusions = worst_confusions(out)
+    if confusions:
+        print("most frequent confusions (true -> predicted):")
+        for true, predicted, n in confusions:
+            print(f"  {true} -> {predicted}: {n}")
+    print(f"confusion matrix: {out / 'intent_confusion_matrix.png'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    imp = sub.add_parser("import-csv", help="add (text, intent) rows from a CSV file to the training data")
+    imp.add_argument("csv", type=Path)
+    imp.add_argument("--into", type=Path, default=ROOT / "data" / "nlu" / "imported.yml")
+    imp.add_argument("--data", type=Path, default=ROOT / "data" / "nlu", help="the training data to check against")
+    imp.add_argument("--domain", type=Path, default=ROOT / "bot" / "domain")
+    imp.add_argument("--dry-run", action="store_true")
+    imp.add_argument("--report", type=Path, help="also write the report as JSON")
+    for name, helptext in (("gate", "fail if intent F1 fell against the baseline"),
+                           ("baseline", "store the current holdout report as the baseline")):  # fmt: skip
+        command = sub.add_parser(name, help=helptext)
+        command.add_argument("--report", type=Path, default=DEFAULT_REPORT)
+        command.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE)
+        command.add_argument("--tolerance", type=float, default=0.02)
+        command.add_argument("--intent-tolerance", type=float, default=0.15)
+    ev = sub.add_parser("evaluate", help="NLU holdout (default) or cross-validation, with reports")
+    ev.add_argument("--data", type=Path, default=ROOT / "data" / "nlu")
+    ev.add_argument("--folds", type=int, default=0, help="cross-validation with this many folds")
+    ev.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    commands = {"import-csv": import_csv, "gate": gate, "baseline": baseline, "evaluate": evaluate}
+    return commands[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
