@@ -19,6 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     ingest_parser.add_argument("--once", action="store_true", help="catch up, then exit (default: follow the log)")
     ingest_parser.add_argument("--source", choices=["tracker", "rabbitmq"], help="default: HISTORY_SOURCE")
     ingest_parser.add_argument("--batch", type=int, default=500)
+    sub.add_parser("review", help="the review queue of misunderstood messages (see: review --help)", add_help=False)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["review"]:
+        settings = Settings.from_env()
+        from crm_adapter.history.review import main as review
+        from crm_adapter.sql.db import make_engine, make_session_factory
+
+        return review(make_session_factory(make_engine(settings.database_url)), argv[1:])
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()

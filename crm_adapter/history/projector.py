@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from crm_adapter.sql.models import ConversationRow, CustomerRow, MessageRow
+from crm_adapter.sql.models import ConversationRow, CustomerRow, MessageRow, NluReviewRow
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,9 @@ FALLBACK_ACTIONS = frozenset(
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 SILENT_ACTIONS = frozenset({"action_listen", "action_session_start"})
 IDLE_CLOSE_BATCH = 1000
+# Customer messages the bot fell back on, or understood with less confidence than this, go to
+# the review queue (crm_adapter/history/review.py) for a person to label.
+REVIEW_BELOW = 0.5
 SECRET_SLOTS = frozenset({"identity_proof", "otp_code"})  # never copied into the history
 # Orders are what the customer named; tickets and returns are what the bot created and quoted.
 CUSTOMER_REFERENCES = {"orders": re.compile(r"\bJH\d{6}\b", re.IGNORECASE)}
@@ -192,6 +195,18 @@ class HistoryProjector:
             slots={},
         )
         self._s.add(row)
+        if text and (name == "nlu_fallback" or (row.confidence is not None and row.confidence < REVIEW_BELOW)):
+            guess = _best_guess(parse)
+            self._s.add(
+                NluReviewRow(
+                    message=row,
+                    text=str(text)[:2000],
+                    predicted_intent=guess[0],
+                    confidence=guess[1],
+                    status="pending",
+                    created_at=event.at,
+                )
+            )
         state.last_user = row
         conv.message_count += 1
         conv.customer_message_count += 1
@@ -388,6 +403,16 @@ def summarize(conv: ConversationRow) -> str:
         if refs:
             parts.append(f"{label.capitalize()}: {', '.join(refs)}.")
     return " ".join(parts)
+
+
+def _best_guess(parse: Mapping[str, Any]) -> tuple[str | None, float | None]:
+    """The intent the classifier leaned to, even when the fallback overruled it."""
+    for candidate in parse.get("intent_ranking") or [parse.get("intent") or {}]:
+        name = candidate.get("name")
+        if name and name != "nlu_fallback":
+            confidence = candidate.get("confidence")
+            return str(name)[:80], float(confidence) if confidence is not None else None
+    return None, None
 
 
 def _collect_refs(conv: ConversationRow, text: object, patterns: Mapping[str, re.Pattern[str]]) -> None:
