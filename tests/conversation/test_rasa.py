@@ -189,3 +189,28 @@ def test_csv_import_writes_training_data_rasa_reads_and_refuses_conflicts(tmp_pa
     check = run([str(RASA_PY), "-c", program])
     assert "('when will my parcel turn up', 'order_status')" in check.stdout, check.stdout + check.stderr[-2000:]
     assert "goodbye" not in check.stdout
+
+
+def test_nlu_benchmark_runs_both_pipelines_on_a_public_corpus(tmp_path):
+    """The command, not the figures: both pipelines train and are scored (figures: docs/measurements.md)."""
+    out = tmp_path / "webapps.json"
+    result = run(
+        [
+            str(RASA_PY),
+            "scripts/nlu_benchmark.py",
+            "--csv",
+            "benchmarks/nlu/braun2017/webapps.csv",
+            "--oos-label",
+            "None",
+            "--out",
+            str(out),
+        ],  # fmt: skip
+        timeout=600,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    report = json.loads(out.read_text())
+    assert report["examples"] == {"train": 30, "test": 59, "intents": 8}
+    for pipeline in ("shipped", "rasa_default"):
+        figures = report["results"][pipeline]
+        assert 0 <= figures["accuracy"] <= 1 and figures["oos_recall"] is not None and figures["train_seconds"] > 0
+    assert set(report["verdict"]) == {"accuracy_gain", "train_time_ratio", "beats_reference"}

@@ -73,3 +73,15 @@ def test_the_gate_passes_within_tolerance_and_fails_on_a_lost_intent_or_macro_dr
     assert nlu.compare(lost, REPORT, 0.02, 0.25) == ["thank: in the baseline but not evaluated any more"]
     worse = {**REPORT, "macro avg": {"f1-score": 0.70}}
     assert nlu.compare(BASELINE, worse, 0.02, 0.25)[0].startswith("macro F1 fell from 0.780 to 0.700")
+
+
+def test_the_benchmark_keeps_a_corpus_split_and_otherwise_splits_every_intent() -> None:
+    import nlu_benchmark
+
+    given = [("a", "x", "train"), ("b", "x", "test"), ("c", "y", "train")]
+    assert nlu_benchmark.split(given, 0.5, 1) == ([("a", "x"), ("c", "y")], [("b", "x")])
+    rows = [(f"x{n}", "x", None) for n in range(10)] + [(f"y{n}", "y", None) for n in range(5)] + [("z", "z", None)]
+    train, test = nlu_benchmark.split(rows, 0.2, 7)
+    assert sorted(i for _, i in test) == ["x", "x", "y"]  # every intent with two or more examples is tested
+    assert len(train) + len(test) == 16 and not {t for t, _ in train} & {t for t, _ in test}
+    assert ("z", "z") in train
