@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import hearth
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,23 +85,6 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
-
-
-def pids_matching(marker: bytes, data_dir: Path | None = None) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-            if marker not in cmdline:
-                continue
-            if data_dir is not None and f"HEARTH_DATA_DIR={data_dir}".encode() not in (proc / "environ").read_bytes():
-                continue
-            found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
 
 
 def pct(values: list[float], q: float) -> float:
@@ -209,8 +193,8 @@ def start_hearth(data_dir: Path) -> tuple[Bot, float]:
     process, ready = launch([str(APP_PYTHON), "scripts/hearth.py", "run"], ROOT, env, url)
     bot = Bot("hearth", url, HEARTH_SCRIPT, LONG_HEARTH, process)
     bot.memory_pids = {
-        "rasa_server": pids_matching(b"rasa\x00run", data_dir),
-        "action_server": pids_matching(b"rasa_sdk", data_dir),
+        "rasa_server": hearth.processes(data_dir, b"rasa\x00run"),
+        "action_server": hearth.processes(data_dir, b"rasa_sdk"),
     }
     return bot, ready
 

@@ -178,6 +178,24 @@ def run(env: dict[str, str]) -> None:
     os.execve(honcho, [honcho, "-f", "Procfile", "--no-colour", "start"], env)
 
 
+def processes(data_dir: Path, marker: bytes) -> list[int]:
+    """Pids of this product's processes that run with `data_dir` and whose command line contains `marker`
+    (arguments are NUL-separated: b"rasa\x00run", b"crm_adapter\x00ingest" -- not the shell loop that restarts it);
+    for benchmarks and tests that watch or kill one."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker not in (proc / "cmdline").read_bytes():
+                continue
+            if f"HEARTH_DATA_DIR={data_dir}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue  # gone, or not ours to read
+    return found
+
+
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "run"
     env = environment()

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -252,11 +251,11 @@ def baseline(args: argparse.Namespace) -> int:
 
 
 def rasa(*args: str) -> None:
-    """Runs the Rasa CLI of this virtualenv with the project on PYTHONPATH (custom components)."""
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    """Runs the Rasa CLI of this virtualenv in the product's environment (custom components on PYTHONPATH)."""
+    import hearth
+
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "rasa"), *args], cwd=ROOT, env=env, capture_output=True, text=True
+        [str(hearth.RASA_BIN / "rasa"), *args], cwd=ROOT, env=hearth.environment(), capture_output=True, text=True
     )
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-3000:] + result.stderr[-3000:])

@@ -11,11 +11,14 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, create_engine, insert
+from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter.history.sources import TRACKER_EVENTS
+from crm_adapter.history.ingest import HistoryIngestion
+from crm_adapter.history.sources import TRACKER_EVENTS, TrackerStoreSource
 
 T0 = datetime(2026, 11, 20, 9, 0, 0, tzinfo=timezone.utc).timestamp()
 
@@ -100,3 +103,11 @@ def write_tracker_events(engine: Engine, chats: list[Chat] | list[tuple[str, dic
         )
     with engine.begin() as conn:
         conn.execute(insert(TRACKER_EVENTS), rows)
+
+
+def ingest_chats(sessions: sessionmaker[Session], tracker_file: Path, chats: list[Chat]) -> None:
+    """Writes the chats to a tracker-store file and lets history ingestion catch up on it."""
+    engine = create_engine(f"sqlite:///{tracker_file}")
+    write_tracker_events(engine, chats)
+    HistoryIngestion(sessions, TrackerStoreSource(str(engine.url), clock=lambda: T0 + 86400)).catch_up()
+    engine.dispose()

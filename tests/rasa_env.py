@@ -26,3 +26,16 @@ def run(args: list[str], timeout: float = 900, **kwargs) -> subprocess.Completed
     return subprocess.run(
         args, cwd=ROOT, env=hearth.environment(), capture_output=True, text=True, timeout=timeout, **kwargs
     )
+
+
+def training_examples(path: Path) -> list[tuple[str, str]]:
+    """(text, intent) of every example in a Rasa training data file, as Rasa itself reads it."""
+    import ast
+
+    program = (
+        "from rasa.shared.nlu.training_data.loading import load_data; "
+        f"print([(m.get('text'), m.get('intent')) for m in load_data({str(path)!r}).intent_examples])"
+    )
+    result = run([str(RASA_PY), "-c", program])
+    assert result.returncode == 0, result.stderr[-2000:]
+    return ast.literal_eval(result.stdout.strip().splitlines()[-1])

@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.history.projector import IDLE_CLOSE_BATCH, HistoryProjector, close_idle
-from crm_adapter.history.sources import Batch, EventSource, RabbitMqSource, SourceUnavailable, TrackerStoreSource
+from crm_adapter.history.sources import EventSource, RabbitMqSource, SourceUnavailable, TrackerStoreSource
 from crm_adapter.settings import Settings
 from crm_adapter.sql.models import HistoryCheckpointRow
 
@@ -57,7 +57,6 @@ class HistoryIngestion:
 
     def step(self) -> StepResult:
         """Reads, projects and commits one batch."""
-        batch: Batch | None = None
         with self._sessions() as s, s.begin():
             checkpoint = self._lock_checkpoint(s)
             batch = self.source.read(checkpoint.position, self.batch_size)
@@ -88,9 +87,8 @@ class HistoryIngestion:
                 HistoryCheckpointRow(source=self.source.name, position="0", events_ingested=0, updated_at=self._now())
             )
             s.flush()
-        row = s.scalar(select(HistoryCheckpointRow).where(HistoryCheckpointRow.source == self.source.name))
+        row = s.get(HistoryCheckpointRow, self.source.name, populate_existing=True)
         assert row is not None
-        s.refresh(row)
         return row
 
     def close_idle_conversations(self) -> int:

@@ -19,7 +19,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -95,7 +95,6 @@ class BatchResult:
     events: int = 0
     messages: int = 0
     skipped: int = 0
-    conversations: set[int] = field(default_factory=set)
 
 
 class HistoryProjector:
@@ -122,7 +121,6 @@ class HistoryProjector:
                 state.row.last_user_message_id = state.last_user.id
             if state.changed:
                 state.row.summary = summarize(state.row)
-                result.conversations.add(state.row.id)
         return result
 
     def _one(self, event: SourceEvent, seen: set[str], replaying: set[str], result: BatchResult) -> None:
@@ -154,7 +152,7 @@ class HistoryProjector:
         state = self._current(event)
         conv = state.row
         data = event.data
-        if kind not in ("action", "slot", "active_loop") or data.get("name") not in SILENT_ACTIONS:
+        if not (kind == "action" and data.get("name") in SILENT_ACTIONS):
             conv.last_event_at = max(conv.last_event_at or event.at, event.at)
         if conv.ended_at is not None and kind in ("user", "bot"):
             conv.ended_at, conv.outcome = None, None  # the customer came back before a new session began

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, event, select
 from sqlalchemy.engine import Engine, make_url
@@ -155,8 +156,8 @@ class RabbitMqSource:
         self.queue = queue
         self.exchange = exchange
         self.wait = wait
-        parsed = make_url(url.replace("amqp://", "postgresql://", 1))
-        self.name = f"rabbitmq:{parsed.host}:{parsed.port or 5672}/{queue}"
+        parsed = urlsplit(url)
+        self.name = f"rabbitmq:{parsed.hostname}:{parsed.port or 5672}/{queue}"
         self._connection: Any = None
         self._channel: Any = None
 

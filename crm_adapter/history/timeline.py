@@ -45,7 +45,6 @@ MAX_PAGE = 100
 
 @dataclass(frozen=True)
 class _Kind:
-    name: str
     rank: int  # breaks ties between kinds at the same instant
     row_id: InstrumentedAttribute[int]
     at: InstrumentedAttribute[datetime]
@@ -116,13 +115,13 @@ def _feedback(row: FeedbackRow) -> TimelineEntry:
 
 
 KINDS = (
-    _Kind("conversation", 5, ConversationRow.id, ConversationRow.started_at, ConversationRow.customer_id,
+    _Kind(5, ConversationRow.id, ConversationRow.started_at, ConversationRow.customer_id,
           lambda: select(ConversationRow), _conversation),
-    _Kind("ticket", 4, TicketRow.id, TicketRow.created_at, TicketRow.customer_id, lambda: select(TicketRow), _ticket),
-    _Kind("return", 3, ReturnRow.id, ReturnRow.created_at, ReturnRow.customer_id,
+    _Kind(4, TicketRow.id, TicketRow.created_at, TicketRow.customer_id, lambda: select(TicketRow), _ticket),
+    _Kind(3, ReturnRow.id, ReturnRow.created_at, ReturnRow.customer_id,
           lambda: select(ReturnRow, OrderRow.order_number).join(OrderRow, OrderRow.id == ReturnRow.order_id), _return),
-    _Kind("order", 2, OrderRow.id, OrderRow.placed_at, OrderRow.customer_id, lambda: select(OrderRow), _order),
-    _Kind("feedback", 1, FeedbackRow.id, FeedbackRow.created_at, FeedbackRow.customer_id,
+    _Kind(2, OrderRow.id, OrderRow.placed_at, OrderRow.customer_id, lambda: select(OrderRow), _order),
+    _Kind(1, FeedbackRow.id, FeedbackRow.created_at, FeedbackRow.customer_id,
           lambda: select(FeedbackRow), _feedback),
 )  # fmt: skip
 

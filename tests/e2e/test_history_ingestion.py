@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import bindparam, create_engine, text
 
 from tests.e2e.stack import Stack, running_stack
+from tests.rasa_env import hearth
 from tests.services import rabbitmq_url, temporary_postgres_database
 
 pytestmark = pytest.mark.e2e
@@ -48,28 +49,11 @@ SCRIPT = [
 ]
 
 
-def ingestion_pids(data_dir: Path) -> list[int]:
-    """The history ingestion processes of the stack that uses `data_dir`."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            if b"crm_adapter" not in cmdline or b"ingest" not in cmdline:
-                continue
-            if f"HEARTH_DATA_DIR={data_dir}".encode() in (proc / "environ").read_bytes().split(b"\0"):
-                pids.append(int(proc.name))
-        except OSError:
-            continue
-    return pids
-
-
 def kill_ingestion(data_dir: Path, stop: threading.Event, kills: list[int]) -> None:
     """SIGKILLs the ingestion process at random moments while the conversations run."""
     rng = random.Random(7)
     while not stop.wait(rng.uniform(2.0, 5.0)):
-        for pid in ingestion_pids(data_dir):
+        for pid in hearth.processes(data_dir, b"crm_adapter\x00ingest"):
             os.kill(pid, signal.SIGKILL)
             kills.append(pid)
 

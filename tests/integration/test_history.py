@@ -21,20 +21,12 @@ from crm_adapter.history.sources import TRACKER_EVENTS, TrackerStoreSource
 from crm_adapter.history.timeline import SqlHistoryService
 from crm_adapter.sql.models import ConversationRow, FeedbackRow, HistoryCheckpointRow, MessageRow
 from tests.conftest import SqlCrm
-from tests.factories import add_customer, add_order, add_ticket
+from tests.factories import Clock, add_customer, add_order, add_ticket
 from tests.history_events import T0, Chat, write_tracker_events
 
 pytestmark = pytest.mark.integration
 
 AT_T0 = datetime.fromtimestamp(T0, tz=timezone.utc).replace(tzinfo=None)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

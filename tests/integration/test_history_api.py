@@ -7,17 +7,15 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
-from crm_adapter.history.ingest import HistoryIngestion
-from crm_adapter.history.sources import TrackerStoreSource
 from crm_adapter.history.timeline import SqlHistoryService
 from crm_adapter.sql.models import ConversationRow
 from crm_api.app import create_app
 from tests.asgi_server import serve
 from tests.conftest import SqlCrm
 from tests.factories import add_customer, add_order, add_ticket
-from tests.history_events import T0, Chat, write_tracker_events
+from tests.history_events import Chat, ingest_chats
 
 pytestmark = pytest.mark.integration
 TOKEN = "history-api-token"
@@ -34,13 +32,6 @@ def get(url: str, token: str | None = TOKEN, **params: object) -> requests.Respo
     return requests.get(url, headers=headers, params=params, timeout=10)
 
 
-def ingest_chats(crm: SqlCrm, tmp_path: Path, chats: list[Chat]) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
-    write_tracker_events(engine, chats)
-    HistoryIngestion(crm.sessions, TrackerStoreSource(str(engine.url), clock=lambda: T0 + 86400)).catch_up()
-    engine.dispose()
-
-
 def test_the_timeline_pages_through_a_customers_history_as_json(api, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base_url, crm = api
     customer = add_customer(crm.sessions)
@@ -48,7 +39,7 @@ def test_the_timeline_pages_through_a_customers_history_as_json(api, tmp_path: P
     add_ticket(crm.sessions, customer, "Wobbly chair")
     chat = Chat("api-1").session_start().user("hi", "greet").slot("customer_id", customer).action("action_listen")
     chat.action("utter_greet").bot("Hello Anna", "utter_greet").action("action_listen")
-    ingest_chats(crm, tmp_path, [chat])
+    ingest_chats(crm.sessions, tmp_path / "tracker.db", [chat])
 
     first = get(f"{base_url}/v1/customers/{customer}/timeline", limit=2)
     assert first.status_code == 200, first.text
@@ -68,7 +59,11 @@ def test_history_endpoints_refuse_strangers_bad_cursors_and_other_customers(api,
     base_url, crm = api
     owner = add_customer(crm.sessions)
     other = add_customer(crm.sessions, email="other@example.com")
-    ingest_chats(crm, tmp_path, [Chat("api-2").session_start().user("hi", "greet").slot("customer_id", owner)])
+    ingest_chats(
+        crm.sessions,
+        tmp_path / "tracker.db",
+        [Chat("api-2").session_start().user("hi", "greet").slot("customer_id", owner)],
+    )
     with crm.sessions() as s:
         conv_id = s.scalar(select(ConversationRow.id))
 
