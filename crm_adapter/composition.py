@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 
 from crm_adapter.notify import LogCodeSender
-from crm_adapter.ports import CodeSender, CrmService, HistoryReader
+from crm_adapter.ports import CodeSender, CrmService, HistoryReader, RelationshipService
 from crm_adapter.settings import Settings
 
 _lock = threading.Lock()
 _service: CrmService | None = None
+_relationship: RelationshipService | None = None
 
 
 def build_crm(settings: Settings, code_sender: CodeSender | None = None) -> CrmService:
@@ -60,3 +61,30 @@ def get_history(settings: Settings | None = None) -> HistoryReader | None:
     from crm_adapter.sql.db import make_engine, make_session_factory
 
     return SqlHistoryService(make_session_factory(make_engine(settings.database_url)))
+
+
+def build_relationship(settings: Settings) -> RelationshipService | None:
+    """Consent, preferences, surveys, value and data rights live in our own CRM database; None with an
+    external CRM (CRM_BACKEND=http), whose owner provides them."""
+    if settings.backend != "sql":
+        return None
+    from crm_adapter.relationship import SqlRelationshipService
+    from crm_adapter.sql.db import make_engine, make_session_factory
+
+    return SqlRelationshipService(make_session_factory(make_engine(settings.database_url)), secret=settings.secret())
+
+
+def get_relationship() -> RelationshipService | None:
+    global _relationship
+    if _relationship is None:
+        with _lock:
+            if _relationship is None:
+                _relationship = build_relationship(Settings.from_env())
+    return _relationship
+
+
+def set_relationship(service: RelationshipService | None) -> None:
+    """Replace the process's relationship service (tests); None builds from the environment again."""
+    global _relationship
+    with _lock:
+        _relationship = service

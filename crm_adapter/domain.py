@@ -205,6 +205,80 @@ class ConversationDetail:
     next_cursor: str | None
 
 
+PURPOSES = ("history", "service", "marketing")  # consent is asked and kept per purpose
+
+
+@dataclass(frozen=True)
+class Consents:
+    """What the customer agreed to, per purpose; None where they have not been asked yet."""
+
+    history: bool | None = None  # remember my conversations
+    service: bool | None = None  # service messages (order updates, replies to tickets)
+    marketing: bool | None = None  # offers and news
+
+    def get(self, purpose: str) -> bool | None:
+        return getattr(self, purpose) if purpose in PURPOSES else None
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(p for p in PURPOSES if self.get(p) is None)
+
+
+@dataclass(frozen=True)
+class PreferenceProposal:
+    """What the bot noticed and offers to remember, e.g. {"channel": "whatsapp", "time_of_day": "evening"}."""
+
+    values: dict[str, str]
+    description: str  # "you usually message us in the evening on WhatsApp"
+
+
+@dataclass(frozen=True)
+class SurveyPlan:
+    csat: bool
+    nps: bool
+
+
+@dataclass(frozen=True)
+class NewFeedback:
+    kind: str  # csat | nps
+    score: int | None
+    comment: str | None = None
+    customer_id: str | None = None
+    resolution: str | None = None  # csat: "bot" | "person"
+    channel: str | None = None
+    sender_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SentimentTrend:
+    points: tuple[float, ...]  # per conversation, oldest first
+    average: float | None
+    label: str
+    direction: str  # improving | worsening | steady | unknown
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    """Everything the business knows about a customer, as shown to them, to agents and through the API."""
+
+    customer: Customer
+    value: Any  # crm_adapter.value.CustomerValue
+    consents: Consents
+    preferences: dict[str, str]
+    sentiment: SentimentTrend
+    channels: tuple[str, ...]
+    conversations: int
+    orders: int
+    open_tickets: int
+    loyalty_points: int
+
+
+@dataclass(frozen=True)
+class ErasureReceipt:
+    job_id: int
+    sender_ids: int
+
+
 # ---- errors -------------------------------------------------------------
 
 

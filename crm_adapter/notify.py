@@ -1,8 +1,16 @@
-"""Delivery of one-time codes."""
+"""Delivery of one-time codes and of data exports."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import smtplib
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("hearth.codes")
 
@@ -33,3 +41,65 @@ class RecordingCodeSender:
             if address == email:
                 return code
         return None
+
+
+# ---- data exports -----------------------------------------------------------------
+
+
+def outbox_dir() -> Path:
+    from crm_adapter.settings import Settings
+
+    return Settings.from_env().data_dir / "outbox"
+
+
+def outbox_prefix(email: str) -> str:
+    """Development outbox files are named by a hash of the address, so erasure can find and remove them."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+
+
+def export_message(email: str, first_name: str, bundle: dict[str, Any]) -> EmailMessage:
+    message = EmailMessage()
+    message["To"] = email
+    message["From"] = os.environ.get("SMTP_FROM", "Juniper Home <privacy@juniper-home.example>")
+    message["Subject"] = "Your Juniper Home data"
+    message.set_content(
+        f"Hello {first_name},\n\nAs you asked, attached is a copy of everything Juniper Home holds about you: "
+        "your profile, consents, preferences, orders, tickets, feedback and conversations, as JSON.\n"
+    )
+    payload = json.dumps(bundle, indent=2, ensure_ascii=False).encode()
+    message.add_attachment(payload, maintype="application", subtype="json", filename="juniper-home-data.json")
+    return message
+
+
+def deliver_export(email: str, first_name: str, bundle: dict[str, Any]) -> int:
+    """Emails the export to the customer's address on file (SMTP_HOST), or in development writes the email
+    to the data folder's outbox. Returns the attachment's size in bytes; raises OSError when it fails."""
+    message = export_message(email, first_name, bundle)
+    size = len(json.dumps(bundle, indent=2, ensure_ascii=False).encode())
+    host = os.environ.get("SMTP_HOST")
+    if host:
+        with smtplib.SMTP(host, int(os.environ.get("SMTP_PORT", "25")), timeout=10) as smtp:
+            if os.environ.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes"):
+                smtp.starttls()
+            if os.environ.get("SMTP_USER"):
+                smtp.login(os.environ["SMTP_USER"], os.environ.get("SMTP_PASSWORD", ""))
+            smtp.send_message(message)
+        log.info("data export emailed to %s (%d bytes)", mask_email(email), size)
+        return size
+    folder = outbox_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{outbox_prefix(email)}-{time.time_ns()}.eml"
+    path.write_bytes(bytes(message))
+    path.chmod(0o600)
+    log.warning("data export for %s written to %s (development delivery, not emailed)", mask_email(email), path)
+    return size
+
+
+def remove_outbox(email: str) -> int:
+    """Deletes development outbox emails to this address (part of erasure)."""
+    folder = outbox_dir()
+    removed = 0
+    for path in folder.glob(f"{outbox_prefix(email)}-*.eml") if folder.exists() else ():
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed

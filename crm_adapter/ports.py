@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from crm_adapter.domain import (
+    Consents,
     ContactField,
     ConversationDetail,
     Customer,
     CustomerContext,
+    CustomerProfile,
+    ErasureReceipt,
     LoyaltyBalance,
+    NewFeedback,
     NewTicket,
     Order,
+    PreferenceProposal,
     ReturnRequest,
+    SentimentTrend,
+    SurveyPlan,
     Ticket,
     TimelinePage,
 )
@@ -69,3 +76,24 @@ class HistoryReader(Protocol):
     def conversation(
         self, customer_id: str, conversation_id: int, cursor: str | None = None, limit: int = 50
     ) -> ConversationDetail: ...
+
+
+class RelationshipService(Protocol):
+    """Consent, preferences, surveys, sentiment, value and data rights
+    (`crm_adapter.relationship.SqlRelationshipService`, on the CRM database).
+
+    Raises `NotFound` for an unknown customer, `InvalidInput` for a value it cannot store and
+    `CrmUnavailable` when the database cannot be reached.
+    """
+
+    def consents(self, customer_id: str) -> Consents: ...
+    def set_consent(self, customer_id: str, purpose: str, granted: bool, source: str = "chat") -> Consents: ...
+    def preferences(self, customer_id: str) -> dict[str, str]: ...
+    def set_preferences(self, customer_id: str, values: dict[str, str], source: str = "customer") -> dict[str, str]: ...
+    def propose_preferences(self, customer_id: str) -> PreferenceProposal | None: ...
+    def plan_survey(self, customer_id: str | None) -> SurveyPlan: ...
+    def record_feedback(self, feedback: NewFeedback) -> int: ...
+    def sentiment_trend(self, customer_id: str, last: int = 10) -> SentimentTrend: ...
+    def profile(self, customer_id: str) -> CustomerProfile: ...
+    def export(self, customer_id: str) -> dict[str, Any]: ...
+    def request_erasure(self, customer_id: str, current_sender: str | None = None) -> ErasureReceipt: ...

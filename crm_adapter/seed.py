@@ -142,6 +142,7 @@ class DemoCustomer:
     sender_id: str
     order_number: str
     order_status: str
+    consented_at_signup: bool = True  # False: the bot asks for consent in the first conversation
 
 
 # Always seeded, with these exact facts, for the README and the end-to-end tests.
@@ -150,7 +151,9 @@ DEMO_CUSTOMERS = (
     DemoCustomer(
         "cus_demo_omar", "Omar", "Haddad", "omar.haddad@example.com", "rest", "demo-omar", "JH100002", "delivered"
     ),
-    DemoCustomer("cus_demo_lucy", "Lucy", "Chen", "lucy.chen@example.com", "rest", "demo-lucy", "JH100003", "placed"),
+    DemoCustomer(
+        "cus_demo_lucy", "Lucy", "Chen", "lucy.chen@example.com", "rest", "demo-lucy", "JH100003", "placed", False
+    ),
 )
 
 
@@ -203,6 +206,8 @@ def seed(
                     loyalty_points=rng.choice([0, 50, 120, 340, 560, 880, 1450, 2300, 3100]),
                     created_at=joined,
                     updated_at=joined,
+                    # about one in ten came on a friend's recommendation (advocacy in crm_adapter/value.py)
+                    referred_by=people[rng.randrange(index)][0] if index > 3 and rng.random() < 0.1 else None,
                 )
             )
             counts["customers"] += 1
@@ -322,7 +327,8 @@ def seed(
                 s.add(convo)
                 counts["conversations"] += 1
                 counts["messages"] += len(topic.turns)
-            for purpose, granted in (("history", True), ("service", True), ("marketing", rng.random() < 0.4)):
+            signup_consents = (("history", True), ("service", True), ("marketing", rng.random() < 0.4))
+            for purpose, granted in signup_consents if demo is None or demo.consented_at_signup else ():
                 s.add(
                     ConsentRow(
                         customer_id=customer_id, purpose=purpose, granted=granted, source="signup", updated_at=joined

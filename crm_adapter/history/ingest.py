@@ -20,8 +20,10 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm_adapter import privacy
 from crm_adapter.history.projector import IDLE_CLOSE_BATCH, HistoryProjector, close_idle
 from crm_adapter.history.sources import EventSource, RabbitMqSource, SourceUnavailable, TrackerStoreSource
+from crm_adapter.history.tracker_events import TrackerEvents
 from crm_adapter.settings import Settings
 from crm_adapter.sql.models import HistoryCheckpointRow
 
@@ -48,12 +50,16 @@ class HistoryIngestion:
         batch_size: int = 500,
         idle: timedelta = timedelta(minutes=60),
         clock: Callable[[], datetime] = utcnow,
+        tracker: TrackerEvents | None = None,
+        privacy_settle: timedelta = privacy.JOB_SETTLE,
     ) -> None:
         self._sessions = sessions
         self.source = source
         self.batch_size = batch_size
         self.idle = idle
         self._now = clock
+        self.tracker = tracker  # Rasa's tracker store, where privacy jobs also delete and redact
+        self.privacy_settle = privacy_settle
 
     def step(self) -> StepResult:
         """Reads, projects and commits one batch."""
@@ -101,6 +107,11 @@ class HistoryIngestion:
             if closed < IDLE_CLOSE_BATCH:
                 return total
 
+    def run_privacy_jobs(self) -> int:
+        """Erasures and redactions requested at least `privacy_settle` ago (crm_adapter/privacy.py); called
+        once the log has been read up to now, so nothing said before a request is projected after it."""
+        return privacy.run_jobs(self._sessions, self.tracker, self._now, self.privacy_settle)
+
     def catch_up(self, max_steps: int = 1_000_000) -> StepResult:
         """Ingests until the source has nothing more (used by tests and `ingest --once`)."""
         total = StepResult(0, 0, 0, False)
@@ -112,6 +123,7 @@ class HistoryIngestion:
             if step.caught_up:
                 break
         self.close_idle_conversations()
+        self.run_privacy_jobs()
         return total
 
     def run(self, stop: threading.Event, poll: float = 0.5) -> None:
@@ -144,8 +156,9 @@ class HistoryIngestion:
             if step.caught_up:
                 try:
                     self.close_idle_conversations()
-                except (OperationalError, DBAPIError) as exc:
-                    log.warning("history: could not close idle conversations: %s", _short(exc))
+                    self.run_privacy_jobs()
+                except (OperationalError, DBAPIError, SourceUnavailable) as exc:
+                    log.warning("history: could not finish housekeeping: %s", _short(exc))
                 stop.wait(poll)
 
 
@@ -170,7 +183,8 @@ def main(settings: Settings, once: bool = False, source_kind: str | None = None,
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     source = source_from_settings(settings, source_kind)
     sessions = make_session_factory(make_engine(settings.database_url))
-    ingestion = HistoryIngestion(sessions, source, batch_size=batch_size, idle=settings.history_idle)
+    tracker = TrackerEvents(settings.tracker_db_url)
+    ingestion = HistoryIngestion(sessions, source, batch_size=batch_size, idle=settings.history_idle, tracker=tracker)
     try:
         if once:
             total = ingestion.catch_up()
@@ -184,3 +198,4 @@ def main(settings: Settings, once: bool = False, source_kind: str | None = None,
         return 0
     finally:
         source.close()
+        tracker.close()

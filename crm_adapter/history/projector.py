@@ -10,6 +10,15 @@ ends when the next one starts or when it has been idle longer than the session
 expiry. Its customer is whoever the bot identified in it (the `customer_id` slot);
 earlier anonymous conversations on the same sender id are attached then too, back to
 the last conversation in which someone was identified.
+
+Each customer message gets a sentiment score (crm_adapter/sentiment.py), summed up per
+conversation.
+
+Consent: for a customer who has said "do not remember my conversations", messages are
+kept without their text, slot values or review rows. When such a conversation ends it is
+de-identified (no customer, a pseudonymous sender id), and a redaction job is filed so
+history ingestion also removes the text from Rasa's tracker store
+(crm_adapter/privacy.py).
 """
 
 from __future__ import annotations
@@ -26,7 +35,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from crm_adapter.sql.models import ConversationRow, CustomerRow, MessageRow, NluReviewRow
+from crm_adapter import sentiment
+from crm_adapter.sql.models import ConsentRow, ConversationRow, CustomerRow, MessageRow, NluReviewRow
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +111,16 @@ class HistoryProjector:
     def __init__(self, session: Session) -> None:
         self._s = session
         self._open: dict[str, _Open] = {}
+        self._remembers: dict[str, bool] = {}  # customer id -> may we keep their conversations' content?
+
+    def remembers(self, customer_id: str | None) -> bool:
+        """False when the customer refused the history purpose; anonymous conversations are kept in full
+        (the first conversation asks, and a later refusal removes what was kept)."""
+        if customer_id is None:
+            return True
+        if customer_id not in self._remembers:
+            self._remembers[customer_id] = remembers(self._s, customer_id)
+        return self._remembers[customer_id]
 
     def project(self, events: Iterable[SourceEvent]) -> BatchResult:
         batch = list(events)
@@ -181,18 +201,27 @@ class HistoryProjector:
             channel = metadata.get("channel") if isinstance(metadata, dict) else None
             conv.channel = str(channel or data.get("input_channel") or UNKNOWN_CHANNEL)[:40]
         text = data.get("text")
+        mood = sentiment.score(text) if isinstance(text, str) else None
+        keep = self.remembers(conv.customer_id)
         row = MessageRow(
             conversation_id=conv.id,
             sender="customer",
-            text=text,
+            text=text if keep else None,
             intent=str(name)[:80] if name else None,
             confidence=float(intent["confidence"]) if intent.get("confidence") is not None else None,
             created_at=event.at,
             event_key=event.key,
             actions=[],
             slots={},
+            sentiment=mood,
         )
         self._s.add(row)
+        if mood is not None:
+            conv.sentiment_sum = (conv.sentiment_sum or 0.0) + mood
+            conv.sentiment_count = (conv.sentiment_count or 0) + 1
+            conv.sentiment_min = mood if conv.sentiment_min is None else min(conv.sentiment_min, mood)
+        if not keep:
+            text = None
         if text and (name == "nlu_fallback" or (row.confidence is not None and row.confidence < REVIEW_BELOW)):
             guess = _best_guess(parse)
             self._s.add(
@@ -220,11 +249,12 @@ class HistoryProjector:
         conv, data = state.row, event.data
         metadata = data.get("metadata") or {}
         response = metadata.get("utter_action") if isinstance(metadata, dict) else None
+        keep = self.remembers(conv.customer_id)
         self._s.add(
             MessageRow(
                 conversation_id=conv.id,
                 sender="bot",
-                text=data.get("text"),
+                text=data.get("text") if keep else None,
                 created_at=event.at,
                 event_key=event.key,
                 response=str(response)[:80] if response else None,
@@ -255,7 +285,8 @@ class HistoryProjector:
             _collect_refs(conv, value, CUSTOMER_REFERENCES)
         last = self._last_user(state)
         if last is not None and name:
-            last.slots = {**(last.slots or {}), name: "***" if name in SECRET_SLOTS and value else value}
+            hidden = name in SECRET_SLOTS or not self.remembers(conv.customer_id)
+            last.slots = {**(last.slots or {}), name: "***" if hidden and value else value}
 
     # ---- conversations --------------------------------------------------
 
@@ -270,7 +301,7 @@ class HistoryProjector:
             state.row.session_key = event.key
             return
         if state is not None:
-            close(state.row)
+            self.close(state.row)
             state.changed = True
             self._s.flush()
         self._new(event)
@@ -330,6 +361,12 @@ class HistoryProjector:
             log.warning("history: conversation %s names customer %s, who is not in the CRM", conv.id, customer_id)
             return
         conv.customer_id = customer_id
+        if not self.remembers(customer_id):
+            # What was said before they were identified is theirs too: keep none of its content, and do
+            # not link their earlier anonymous conversations to them.
+            self._s.flush()
+            forget_content(self._s, [conv.id])
+            return
         boundary = self._s.scalar(
             select(func.max(ConversationRow.id)).where(
                 ConversationRow.sender_id == conv.sender_id,
@@ -349,6 +386,13 @@ class HistoryProjector:
             .execution_options(synchronize_session="fetch")
         )
 
+    def close(self, conv: ConversationRow) -> None:
+        close(conv)
+        if conv.customer_id is not None and not self.remembers(conv.customer_id):
+            from crm_adapter.privacy import deidentify
+
+            deidentify(self._s, conv)
+
 
 def close(conv: ConversationRow) -> None:
     conv.ended_at = conv.last_event_at or conv.started_at
@@ -367,9 +411,36 @@ def close_idle(session: Session, now: datetime, idle: timedelta) -> int:
         )
         .limit(IDLE_CLOSE_BATCH)
     ).all()
+    projector = HistoryProjector(session)
     for row in rows:
-        close(row)
+        projector.close(row)
     return len(rows)
+
+
+def remembers(session: Session, customer_id: str) -> bool:
+    """Whether the customer lets us keep the content of their conversations (not refused = yes)."""
+    granted = session.scalar(
+        select(ConsentRow.granted).where(ConsentRow.customer_id == customer_id, ConsentRow.purpose == "history")
+    )
+    return granted is not False
+
+
+def forget_content(session: Session, conversation_ids: list[int]) -> int:
+    """Removes what was said from these conversations: message text, slot values, review rows.
+    Keeps when, which intents, how it felt and how it ended. Returns the messages touched."""
+    if not conversation_ids:
+        return 0
+    message_ids = select(MessageRow.id).where(MessageRow.conversation_id.in_(conversation_ids))
+    session.execute(
+        NluReviewRow.__table__.delete().where(NluReviewRow.message_id.in_(message_ids))  # type: ignore[attr-defined]
+    )
+    touched = 0
+    for message in session.scalars(select(MessageRow).where(MessageRow.conversation_id.in_(conversation_ids))):
+        message.text = None
+        if message.slots:
+            message.slots = {name: ("***" if value else value) for name, value in message.slots.items()}
+        touched += 1
+    return touched
 
 
 def outcome(conv: ConversationRow) -> str:

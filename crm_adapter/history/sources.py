@@ -76,17 +76,8 @@ class TrackerStoreSource:
     engine: Engine = field(init=False)
 
     def __post_init__(self) -> None:
-        url = self.url
-        self.name = "tracker:" + make_url(url).render_as_string(hide_password=True)[:180]
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
-        if url.startswith("sqlite"):
-            kwargs = {"connect_args": {"timeout": 15}}
-        elif url.startswith("postgresql"):
-            kwargs["connect_args"] = {"connect_timeout": 5}
-        self.engine = create_engine(url, **kwargs)
-        if url.startswith("sqlite"):
-            # WAL (a property of the file) lets Rasa keep writing while this reads.
-            event.listen(self.engine, "connect", _sqlite_wal)
+        self.name = "tracker:" + make_url(self.url).render_as_string(hide_password=True)[:180]
+        self.engine = tracker_engine(self.url)
 
     def read(self, position: str, limit: int) -> Batch:
         after = int(position or 0)
@@ -131,6 +122,20 @@ class TrackerStoreSource:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def tracker_engine(url: str) -> Engine:
+    """An engine on Rasa's tracker store database, shared politely with the Rasa server."""
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        kwargs = {"connect_args": {"timeout": 15}}
+    elif url.startswith("postgresql"):
+        kwargs["connect_args"] = {"connect_timeout": 5}
+    engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        # WAL (a property of the file) lets Rasa keep writing while this reads.
+        event.listen(engine, "connect", _sqlite_wal)
+    return engine
 
 
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:

@@ -105,12 +105,20 @@ def _order(row: OrderRow) -> TimelineEntry:
 
 def _feedback(row: FeedbackRow) -> TimelineEntry:
     label = {"csat": "Satisfaction", "nps": "Recommendation score"}.get(row.kind, "Feedback")
+    scale = {"csat": "/5", "nps": "/10"}.get(row.kind, "")
+    resolved = {"bot": " (resolved by the bot)", "person": " (resolved by a person)"}.get(row.resolution or "", "")
     return TimelineEntry(
         kind="feedback",
         reference=str(row.id),
         occurred_at=row.created_at,
-        title=label + (f": {row.score}" if row.score is not None else ""),
-        detail={"kind": row.kind, "score": row.score, "comment": row.comment, "conversation_id": row.conversation_id},
+        title=label + (f": {row.score}{scale}" if row.score is not None else "") + resolved,
+        detail={
+            "kind": row.kind,
+            "score": row.score,
+            "comment": row.comment,
+            "resolution": row.resolution,
+            "conversation_id": row.conversation_id,
+        },
     )
 
 

@@ -49,6 +49,13 @@ class CustomerRow(Base):
     loyalty_points: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()
+    # Advocacy: who recommended this customer to us (their referral counts towards the recommender's value).
+    referred_by: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    # When the bot last asked for a rating or a recommendation score, or proposed contact preferences
+    # (the frequency rules in crm_adapter/relationship.py read these).
+    csat_asked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    nps_asked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    preferences_proposed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     orders: Mapped[list[OrderRow]] = relationship(back_populates="customer")
 
@@ -125,7 +132,7 @@ class TicketRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     reference: Mapped[str] = mapped_column(String(16), unique=True)
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
     kind: Mapped[str] = mapped_column(String(24))
     status: Mapped[str] = mapped_column(String(16))
     priority: Mapped[str] = mapped_column(String(8), default="normal")
@@ -172,6 +179,10 @@ class ConversationRow(Base):
     fallback_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_action: Mapped[str | None] = mapped_column(String(80))
     handed_off: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Sentiment of the customer's messages (VADER compound, -1 to 1): running sum and count, and the lowest.
+    sentiment_sum: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    sentiment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sentiment_min: Mapped[float | None] = mapped_column(Float)
 
     messages: Mapped[list[MessageRow]] = relationship(
         back_populates="conversation", order_by="MessageRow.id", cascade="all, delete-orphan"
@@ -195,6 +206,7 @@ class MessageRow(Base):
     response: Mapped[str | None] = mapped_column(String(80))  # bot messages: the domain response sent
     actions: Mapped[list[str] | None] = mapped_column(JSON)  # customer messages: actions the bot then ran
     slots: Mapped[dict[str, object] | None] = mapped_column(JSON)  # customer messages: slots then set
+    sentiment: Mapped[float | None] = mapped_column(Float)  # customer messages: VADER compound, -1 to 1
 
     conversation: Mapped[ConversationRow] = relationship(back_populates="messages")
 
@@ -207,11 +219,14 @@ class FeedbackRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # csat | nps | comment
     score: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _ts()
+    resolution: Mapped[str | None] = mapped_column(String(8))  # csat: who resolved it, "bot" | "person"
+    channel: Mapped[str | None] = mapped_column(String(40))
+    sender_id: Mapped[str | None] = mapped_column(String(255), index=True)  # anonymous feedback: erasable by sender
 
 
 class NluReviewRow(Base):
@@ -265,10 +280,33 @@ class PreferenceRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(32))  # channel | time_of_day | language | frequency
+    key: Mapped[str] = mapped_column(String(32))  # channel | time_of_day | language | tone | frequency
     value: Mapped[str] = mapped_column(String(80))
-    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)  # only confirmed rows are ever written
+    source: Mapped[str] = mapped_column(String(16), default="customer", server_default="customer")
     updated_at: Mapped[datetime] = _ts()
+
+
+class PrivacyJobRow(Base):
+    """Work on stores outside this transaction (Rasa's tracker store) that a privacy decision needs:
+    `erase` (a customer asked to be forgotten) or `redact` (conversations of a customer who does not want
+    them remembered). History ingestion carries jobs out once it has read the log past `requested_at`.
+    Until a job is done it names the customer and their sender ids; afterwards only a keyed hash
+    remains, so the business can show the request was honoured without keeping who made it."""
+
+    __tablename__ = "privacy_jobs"
+    __table_args__ = (Index("ix_privacy_jobs_status_requested", "status", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # erase | redact
+    status: Mapped[str] = mapped_column(String(8))  # pending | done
+    customer_id: Mapped[str | None] = mapped_column(String(32))  # cleared when done
+    sender_ids: Mapped[list[str] | None] = mapped_column(JSON)  # cleared when done
+    up_to: Mapped[datetime | None] = mapped_column(DateTime)  # redact: events up to then; None: past sessions
+    subject_hash: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = _ts()
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    removed: Mapped[dict[str, int] | None] = mapped_column(JSON)  # rows removed or redacted, per store
 
 
 class OneTimeCodeRow(Base):

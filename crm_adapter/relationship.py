@@ -1,0 +1,443 @@
+"""The relationship layer on the CRM database: consent per purpose, contact preferences (stated and
+observed), satisfaction and recommendation surveys with their frequency rules, sentiment trend,
+customer value, and the customer's data rights (summary, export, erasure).
+
+Frequency rules (environment variables, read once per process):
+- CSAT is asked at most once per conversation (the bot keeps track) and, for a known customer,
+  at most once per `CSAT_MIN_HOURS` (24).
+- NPS is asked only of known customers, at most once per `NPS_PERIOD_DAYS` (90), counted from
+  the last time it was *asked*, answered or not.
+- Observed preferences are proposed at most once per `PREFERENCE_PROPOSAL_DAYS` (30).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from crm_adapter import preferences as prefs
+from crm_adapter import privacy, sentiment, value
+from crm_adapter.domain import (
+    OPEN_ORDER_STATUSES,
+    PURPOSES,
+    Consents,
+    CustomerProfile,
+    ErasureReceipt,
+    InvalidInput,
+    NewFeedback,
+    NotFound,
+    OrderStatus,
+    PreferenceProposal,
+    SentimentTrend,
+    SurveyPlan,
+    TicketStatus,
+)
+from crm_adapter.sql.db import unavailable_as_crm_error
+from crm_adapter.sql.models import (
+    ChannelIdentityRow,
+    ConsentRow,
+    ConversationRow,
+    CustomerRow,
+    FeedbackRow,
+    MessageRow,
+    OrderRow,
+    PreferenceRow,
+    ReturnRow,
+    TicketRow,
+)
+from crm_adapter.sql.service import _customer
+from crm_adapter.validation import clean_text
+
+SPEND_STATUSES = tuple(s.value for s in OPEN_ORDER_STATUSES | {OrderStatus.DELIVERED, OrderStatus.RETURNED})
+EXPORT_FORMAT = "hearth-customer-export/1"
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+class SqlRelationshipService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        secret: str = "",
+        clock: Callable[[], datetime] | None = None,
+        csat_min_interval: timedelta | None = None,
+        nps_period: timedelta | None = None,
+        proposal_interval: timedelta | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._secret = secret.encode()
+        self._now = clock or (lambda: datetime.utcnow().replace(microsecond=0))
+        self.csat_min_interval = csat_min_interval or timedelta(hours=_env_float("CSAT_MIN_HOURS", 24))
+        self.nps_period = nps_period or timedelta(days=_env_float("NPS_PERIOD_DAYS", 90))
+        self.proposal_interval = proposal_interval or timedelta(days=_env_float("PREFERENCE_PROPOSAL_DAYS", 30))
+
+    @contextmanager
+    def _uow(self) -> Iterator[Session]:
+        with unavailable_as_crm_error(), self._sessions() as s, s.begin():
+            yield s
+
+    @staticmethod
+    def _customer_row(s: Session, customer_id: str) -> CustomerRow:
+        row = s.get(CustomerRow, customer_id) if customer_id else None
+        if row is None:
+            raise NotFound(f"customer {customer_id}")
+        return row
+
+    # ---- consent ----------------------------------------------------------
+
+    def consents(self, customer_id: str) -> Consents:
+        with self._uow() as s:
+            self._customer_row(s, customer_id)
+            return _consents(s, customer_id)
+
+    def set_consent(self, customer_id: str, purpose: str, granted: bool, source: str = "chat") -> Consents:
+        """Records the answer; refusing `history` also removes what was kept (crm_adapter/privacy.py)."""
+        if purpose not in PURPOSES:
+            raise InvalidInput("purpose", f"Purpose must be one of {', '.join(PURPOSES)}.")
+        with self._uow() as s:
+            self._customer_row(s, customer_id)
+            now = self._now()
+            row = s.scalar(
+                select(ConsentRow).where(ConsentRow.customer_id == customer_id, ConsentRow.purpose == purpose)
+            )
+            if row is None:
+                row = ConsentRow(customer_id=customer_id, purpose=purpose, granted=bool(granted), source=source[:40])
+                s.add(row)
+            row.granted, row.source, row.updated_at = bool(granted), source[:40], now
+            s.flush()
+            if purpose == "history" and not granted:
+                privacy.forget_history(s, customer_id, now)
+            return _consents(s, customer_id)
+
+    # ---- preferences ------------------------------------------------------
+
+    def preferences(self, customer_id: str) -> dict[str, str]:
+        with self._uow() as s:
+            self._customer_row(s, customer_id)
+            return _preferences(s, customer_id)
+
+    def set_preferences(self, customer_id: str, values: dict[str, str], source: str = "customer") -> dict[str, str]:
+        for key, val in values.items():
+            if not prefs.valid(key, val):
+                raise InvalidInput(key, f"{val!r} is not a {prefs.LABELS.get(key, key)} we can use.")
+        with self._uow() as s:
+            self._customer_row(s, customer_id)
+            now = self._now()
+            for key, val in values.items():
+                row = s.scalar(
+                    select(PreferenceRow).where(PreferenceRow.customer_id == customer_id, PreferenceRow.key == key)
+                )
+                if row is None:
+                    row = PreferenceRow(customer_id=customer_id, key=key)
+                    s.add(row)
+                row.value, row.confirmed, row.source, row.updated_at = val, True, source, now
+            s.flush()
+            return _preferences(s, customer_id)
+
+    def propose_preferences(self, customer_id: str) -> PreferenceProposal | None:
+        """What the history shows and the customer has not confirmed, if the evidence is strong enough and
+        nothing was proposed lately. Marks the proposal as made; stores nothing else."""
+        with self._uow() as s:
+            customer = self._customer_row(s, customer_id)
+            now = self._now()
+            if customer.preferences_proposed_at and now - customer.preferences_proposed_at < self.proposal_interval:
+                return None
+            rows = s.execute(
+                select(ConversationRow.channel, ConversationRow.sender_id, ConversationRow.started_at)
+                .where(ConversationRow.customer_id == customer_id, ConversationRow.customer_message_count > 0)
+                .order_by(ConversationRow.started_at.desc())
+                .limit(50)
+            ).all()
+            known = _preferences(s, customer_id)
+            observed = [o for o in prefs.observe([tuple(r) for r in rows]) if known.get(o.key) != o.value]
+            if not observed:
+                return None
+            customer.preferences_proposed_at = now
+            return PreferenceProposal({o.key: o.value for o in observed}, prefs.describe(observed))
+
+    # ---- surveys ----------------------------------------------------------
+
+    def plan_survey(self, customer_id: str | None) -> SurveyPlan:
+        """Whether to ask CSAT (and NPS) now; marks what it plans as asked."""
+        if not customer_id:
+            return SurveyPlan(csat=True, nps=False)
+        with self._uow() as s:
+            customer = s.get(CustomerRow, customer_id)
+            if customer is None:
+                return SurveyPlan(csat=True, nps=False)
+            now = self._now()
+            csat = customer.csat_asked_at is None or now - customer.csat_asked_at >= self.csat_min_interval
+            nps = csat and (customer.nps_asked_at is None or now - customer.nps_asked_at >= self.nps_period)
+            if csat:
+                customer.csat_asked_at = now
+            if nps:
+                customer.nps_asked_at = now
+            return SurveyPlan(csat=csat, nps=nps)
+
+    def record_feedback(self, feedback: NewFeedback) -> int:
+        low, high = {"csat": (1, 5), "nps": (0, 10)}.get(feedback.kind, (None, None))
+        if low is None:
+            raise InvalidInput("kind", "Feedback is csat or nps.")
+        if feedback.score is None or not low <= feedback.score <= high:  # type: ignore[operator]
+            raise InvalidInput("score", f"A {feedback.kind.upper()} score is a whole number from {low} to {high}.")
+        if feedback.resolution not in (None, "bot", "person"):
+            raise InvalidInput("resolution", "Resolution is bot or person.")
+        comment = " ".join(clean_text(feedback.comment or "").split())[:2000] or None
+        with self._uow() as s:
+            known = feedback.customer_id and s.get(CustomerRow, feedback.customer_id) is not None
+            customer_id = feedback.customer_id if known else None
+            conversation_id = None
+            if feedback.sender_id:
+                conversation_id = s.scalar(
+                    select(func.max(ConversationRow.id)).where(ConversationRow.sender_id == feedback.sender_id)
+                )
+            row = FeedbackRow(
+                customer_id=customer_id,
+                conversation_id=conversation_id,
+                kind=feedback.kind,
+                score=int(feedback.score),
+                comment=comment,
+                created_at=self._now(),
+                resolution=feedback.resolution if feedback.kind == "csat" else None,
+                channel=(feedback.channel or None) and feedback.channel[:40],
+                sender_id=(feedback.sender_id or None) and feedback.sender_id[:255],
+            )
+            s.add(row)
+            s.flush()
+            return row.id
+
+    # ---- sentiment and value ---------------------------------------------
+
+    def sentiment_trend(self, customer_id: str, last: int = 10) -> SentimentTrend:
+        with self._uow() as s:
+            self._customer_row(s, customer_id)
+            return _trend(s, customer_id, last)
+
+    def value(self, customer_id: str) -> value.CustomerValue:
+        with self._uow() as s:
+            self._customer_row(s, customer_id)
+            return _value(s, customer_id, self._now())
+
+    def profile(self, customer_id: str) -> CustomerProfile:
+        with self._uow() as s:
+            row = self._customer_row(s, customer_id)
+            now = self._now()
+            return CustomerProfile(
+                customer=_customer(row),
+                value=_value(s, customer_id, now),
+                consents=_consents(s, customer_id),
+                preferences=_preferences(s, customer_id),
+                sentiment=_trend(s, customer_id, 10),
+                channels=_channels(s, customer_id),
+                conversations=_count(s, ConversationRow, ConversationRow.customer_id == customer_id),
+                orders=_count(s, OrderRow, OrderRow.customer_id == customer_id),
+                open_tickets=_count(
+                    s, TicketRow, TicketRow.customer_id == customer_id, TicketRow.status != TicketStatus.RESOLVED.value
+                ),
+                loyalty_points=row.loyalty_points,
+            )
+
+    # ---- data rights ------------------------------------------------------
+
+    def export(self, customer_id: str) -> dict[str, Any]:
+        """Everything held about the customer, as JSON-ready data (the format is versioned)."""
+        with self._uow() as s:
+            row = self._customer_row(s, customer_id)
+            now = self._now()
+            conversations = list(
+                s.scalars(
+                    select(ConversationRow)
+                    .where(ConversationRow.customer_id == customer_id)
+                    .options(selectinload(ConversationRow.messages))
+                    .order_by(ConversationRow.started_at, ConversationRow.id)
+                )
+            )
+            orders = list(
+                s.scalars(
+                    select(OrderRow)
+                    .where(OrderRow.customer_id == customer_id)
+                    .options(selectinload(OrderRow.items))
+                    .order_by(OrderRow.placed_at)
+                )
+            )
+            customer_value = _value(s, customer_id, now)
+            return _jsonable(
+                {
+                    "format": EXPORT_FORMAT,
+                    "exported_at": now,
+                    "profile": asdict(_customer(row)) | {"created_at": row.created_at},
+                    "consents": asdict(_consents(s, customer_id)),
+                    "preferences": _preferences(s, customer_id),
+                    "value": {
+                        "score": customer_value.score,
+                        "tier": customer_value.tier,
+                        "parts": [asdict(p) for p in customer_value.parts],
+                    },
+                    "channel_identities": [
+                        {"channel": c.channel, "sender_id": c.sender_id, "verified_at": c.verified_at}
+                        for c in s.scalars(
+                            select(ChannelIdentityRow).where(ChannelIdentityRow.customer_id == customer_id)
+                        )
+                    ],
+                    "orders": [
+                        {
+                            "order_number": o.order_number,
+                            "status": o.status,
+                            "placed_at": o.placed_at,
+                            "total_cents": o.total_cents,
+                            "currency": o.currency,
+                            "items": [{"sku": i.sku, "name": i.name, "quantity": i.quantity} for i in o.items],
+                        }
+                        for o in orders
+                    ],
+                    "returns": [
+                        {"rma_number": r.rma_number, "status": r.status, "reason": r.reason, "created_at": r.created_at}
+                        for r in s.scalars(select(ReturnRow).where(ReturnRow.customer_id == customer_id))
+                    ],
+                    "tickets": [
+                        {
+                            "reference": t.reference,
+                            "kind": t.kind,
+                            "status": t.status,
+                            "subject": t.subject,
+                            "description": t.description,
+                            "created_at": t.created_at,
+                        }
+                        for t in s.scalars(select(TicketRow).where(TicketRow.customer_id == customer_id))
+                    ],
+                    "feedback": [
+                        {"kind": f.kind, "score": f.score, "comment": f.comment, "created_at": f.created_at}
+                        for f in s.scalars(select(FeedbackRow).where(FeedbackRow.customer_id == customer_id))
+                    ],
+                    "conversations": [_conversation_export(c) for c in conversations],
+                }
+            )
+
+    def request_erasure(self, customer_id: str, current_sender: str | None = None) -> ErasureReceipt:
+        """Erases the customer from the CRM now; history ingestion finishes the job in the other stores."""
+        with self._uow() as s:
+            self._customer_row(s, customer_id)
+            senders = set(privacy.sender_ids_of(s, customer_id)) | ({current_sender} if current_sender else set())
+            job_id = privacy.erase_customer(s, customer_id, current_sender, self._now(), self._secret)
+            return ErasureReceipt(job_id=job_id, sender_ids=len(senders))
+
+
+# ---- helpers -----------------------------------------------------------------
+
+
+def _consents(s: Session, customer_id: str) -> Consents:
+    rows = s.execute(select(ConsentRow.purpose, ConsentRow.granted).where(ConsentRow.customer_id == customer_id)).all()
+    return Consents(**{purpose: granted for purpose, granted in rows if purpose in PURPOSES})
+
+
+def _preferences(s: Session, customer_id: str) -> dict[str, str]:
+    rows = s.execute(
+        select(PreferenceRow.key, PreferenceRow.value)
+        .where(PreferenceRow.customer_id == customer_id, PreferenceRow.confirmed.is_(True))
+        .order_by(PreferenceRow.key)
+    ).all()
+    return {key: val for key, val in rows}
+
+
+def _trend(s: Session, customer_id: str, last: int) -> SentimentTrend:
+    rows = s.execute(
+        select(ConversationRow.sentiment_sum, ConversationRow.sentiment_count)
+        .where(ConversationRow.customer_id == customer_id, ConversationRow.sentiment_count > 0)
+        .order_by(ConversationRow.started_at.desc(), ConversationRow.id.desc())
+        .limit(last)
+    ).all()
+    found = sentiment.trend([total / count for total, count in reversed(rows)])
+    return SentimentTrend(found.points, found.average, found.label, found.direction)
+
+
+def _channels(s: Session, customer_id: str) -> tuple[str, ...]:
+    linked = s.scalars(select(ChannelIdentityRow.channel).where(ChannelIdentityRow.customer_id == customer_id))
+    used = s.scalars(select(ConversationRow.channel).where(ConversationRow.customer_id == customer_id).distinct())
+    return tuple(sorted(set(linked) | set(used)))
+
+
+def _count(s: Session, model: Any, *where: Any) -> int:
+    return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def _value(s: Session, customer_id: str, now: datetime) -> value.CustomerValue:
+    since = now - timedelta(days=730)
+    spend, orders = s.execute(
+        select(func.coalesce(func.sum(OrderRow.total_cents), 0), func.count(OrderRow.id)).where(
+            OrderRow.customer_id == customer_id, OrderRow.status.in_(SPEND_STATUSES), OrderRow.placed_at >= since
+        )
+    ).one()
+    refunded = s.scalar(
+        select(func.coalesce(func.sum(ReturnRow.refund_cents), 0)).where(
+            ReturnRow.customer_id == customer_id, ReturnRow.status == "refunded", ReturnRow.created_at >= since
+        )
+    )
+    conversations, last_contact = s.execute(
+        select(func.count(ConversationRow.id), func.max(ConversationRow.started_at)).where(
+            ConversationRow.customer_id == customer_id, ConversationRow.started_at >= now - timedelta(days=365)
+        )
+    ).one()
+    if last_contact is None:
+        last_contact = s.scalar(
+            select(func.max(ConversationRow.started_at)).where(ConversationRow.customer_id == customer_id)
+        )
+    latest_nps = s.scalar(
+        select(FeedbackRow.score)
+        .where(FeedbackRow.customer_id == customer_id, FeedbackRow.kind == "nps", FeedbackRow.score.is_not(None))
+        .order_by(FeedbackRow.created_at.desc(), FeedbackRow.id.desc())
+        .limit(1)
+    )
+    average_csat = s.scalar(
+        select(func.avg(FeedbackRow.score)).where(
+            FeedbackRow.customer_id == customer_id, FeedbackRow.kind == "csat", FeedbackRow.score.is_not(None)
+        )
+    )
+    referrals = _count(s, CustomerRow, CustomerRow.referred_by == customer_id)
+    facts = value.ValueFacts(
+        net_spend_cents=int(spend) - int(refunded or 0),
+        orders=int(orders),
+        conversations=int(conversations),
+        last_contact_at=last_contact,
+        latest_nps=latest_nps,
+        average_csat=round(float(average_csat), 2) if average_csat is not None else None,
+        referrals=referrals,
+    )
+    return value.compute(facts, now)
+
+
+def _conversation_export(c: ConversationRow) -> dict[str, Any]:
+    return {
+        "channel": c.channel,
+        "started_at": c.started_at,
+        "ended_at": c.ended_at,
+        "outcome": c.outcome,
+        "summary": c.summary,
+        "sentiment": round(c.sentiment_sum / c.sentiment_count, 3) if c.sentiment_count else None,
+        "messages": [_message_export(m) for m in c.messages],
+    }
+
+
+def _message_export(m: MessageRow) -> dict[str, Any]:
+    return {"sender": m.sender, "text": m.text, "sent_at": m.created_at, "intent": m.intent, "sentiment": m.sentiment}
+
+
+def _jsonable(value_: Any) -> Any:
+    if isinstance(value_, datetime):
+        return value_.isoformat() + "Z"
+    if isinstance(value_, dict):
+        return {str(k): _jsonable(v) for k, v in value_.items()}
+    if isinstance(value_, (list, tuple)):
+        return [_jsonable(v) for v in value_]
+    return value_
