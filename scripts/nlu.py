@@ -1,6 +1,6 @@
 """Tools for the people who train the bot's intents. Run them with the Rasa virtualenv's Python:
 
-    .venvs/rasa/bin/python scripts/nlu.py evaluate      # holdout: train on 80 %, test on 20 % (seed 42)
+    .venvs/rasa/bin/python scripts/nlu.py evaluate      # holdout: train on 80 %, test on 20 % (split by text hash)
     .venvs/rasa/bin/python scripts/nlu.py evaluate --folds 5   # 5-fold cross-validation instead
     .venvs/rasa/bin/python scripts/nlu.py gate          # fail if intent F1 fell against the baseline
     .venvs/rasa/bin/python scripts/nlu.py baseline      # accept the current holdout report as the baseline
@@ -262,14 +262,40 @@ def rasa(*args: str) -> None:
         raise SystemExit(f"rasa {args[0]} {args[1]} failed")
 
 
+def stable_split(data: Path, work: Path, test_fraction: float = 0.2) -> None:
+    """Writes training_data.yml and test_data.yml into `work`: per intent, the examples whose text hashes
+    lowest make up the test part. Unlike a seeded shuffle of the whole data set, adding or changing one
+    intent's examples moves no other intent's examples between the parts, so the gate compares each
+    intent with its baseline on the same test examples."""
+    import hashlib
+
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+    from rasa.shared.nlu.training_data.loading import load_data
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    full = load_data(str(data))
+    by_intent: dict[str, list] = {}
+    for example in full.intent_examples:
+        by_intent.setdefault(example.get_full_intent(), []).append(example)
+    train, test = [], []
+    for examples in by_intent.values():
+        ranked = sorted(examples, key=lambda e: hashlib.sha256(e.get("text").encode()).hexdigest())
+        n_test = max(1, round(len(ranked) * test_fraction)) if len(ranked) > 1 else 0
+        test += ranked[:n_test]
+        train += ranked[n_test:]
+    shared = {"entity_synonyms": full.entity_synonyms, "regex_features": full.regex_features,
+              "lookup_tables": full.lookup_tables, "responses": full.responses}  # fmt: skip
+    work.mkdir(parents=True, exist_ok=True)
+    RasaYAMLWriter().dump(work / "training_data.yml", TrainingData(train, **shared))
+    RasaYAMLWriter().dump(work / "test_data.yml", TrainingData(test, **shared))
+
+
 def holdout(data: Path, out: Path) -> dict[str, object]:
-    """Train NLU on 80 % of `data` and evaluate on the other 20 % (seed 42); reports land in `out`."""
+    """Train NLU on 80 % of `data` and evaluate on the other 20 % (`stable_split`); reports land in `out`."""
     work = out.parent / f".{out.name}-work"
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
-    rasa(
-        "data", "split", "nlu", "-u", str(data), "--training-fraction", "0.8", "--random-seed", "42", "--out", str(work)
-    )
+    stable_split(data, work)
     rasa("train", "nlu", "--nlu", str(work / "training_data.yml"), "--config", "config.yml", "--domain", "bot/domain",
          "--out", str(work), "--fixed-model-name", "holdout")  # fmt: skip
     rasa(
