@@ -93,7 +93,12 @@ class VerifiedCrmAction(CrmAction):
             locked = (tracker.get_slot("identity_attempts") or 0) >= MAX_IDENTITY_ATTEMPTS
             dispatcher.utter_message(response="utter_identity_locked" if locked else "utter_not_verified")
             return [SlotSet(slot, None) for slot in IDENTITY_SLOTS]
-        return await self.act_for(customer_id, dispatcher, tracker, domain)
+        events = await self.act_for(customer_id, dispatcher, tracker, domain)
+        if not any(e.get("event") == "slot" and e.get("name") == "awaiting" for e in events):
+            from actions.relationship import follow_up  # one question at most: consent, or a preference
+
+            events = [*events, *await follow_up(dispatcher, tracker, customer_id)]
+        return events
 
     @abstractmethod
     async def act_for(

@@ -255,3 +255,8 @@ class ValidateComplaintForm(FormValidationAction):
         if asked:
             dispatcher.utter_message(response="utter_complaint_too_short")
         return {"complaint_text": None}
+
+
+class ValidatePrivacyForm(VerifiedFormValidation):
+    def name(self) -> str:
+        return "validate_privacy_form"

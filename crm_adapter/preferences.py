@@ -45,7 +45,8 @@ _STATEMENTS: tuple[tuple[str, str, str], ...] = (
     ("time_of_day", "weekend", r"\bweekends?\b"),
     ("frequency", "monthly", r"\b(monthly|once a month|a month|per month)\b"),
     ("frequency", "weekly", r"\b(weekly|once a week|a week|per week)\b"),
-    ("frequency", "only when needed", r"\b(less|so often|too often|too much|only when|important|necessary|rarely)\b"),
+    ("frequency", "only when needed", r"\b(less often|so often|too often|so much|too much|only (when|if)|important)\b"),
+    ("frequency", "only when needed", r"\b(necessary|rarely)\b"),
     ("tone", "casual", r"\b(casual|informal|less formal|relaxed|friendly)\b"),
     ("tone", "formal", r"\b(formal|professional)\b"),
 )

@@ -37,7 +37,7 @@ from crm_adapter.domain import (
     TicketStatus,
     VerificationFailed,
 )
-from crm_adapter.ports import CrmService, HistoryReader
+from crm_adapter.ports import CrmService, HistoryReader, RelationshipService
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,45 @@ class CustomerOut(_Out):
     loyalty_points: int
 
 
+class ValuePartOut(_Out):
+    name: str = Field(description="purchases | engagement | advocacy")
+    points: float
+    max_points: float
+    reasons: list[str]
+
+
+class ValueOut(_Out):
+    score: float = Field(description="0-100: purchases + engagement + advocacy (crm_adapter/value.py)")
+    tier: str = Field(description="vip | high | standard | low")
+    parts: list[ValuePartOut]
+
+
+class ConsentsOut(_Out):
+    history: bool | None
+    service: bool | None
+    marketing: bool | None
+
+
+class SentimentOut(_Out):
+    points: list[float]
+    average: float | None
+    label: str
+    direction: str
+
+
+class ProfileOut(_Out):
+    customer: CustomerOut
+    value: ValueOut
+    consents: ConsentsOut
+    preferences: dict[str, str]
+    sentiment: SentimentOut
+    channels: list[str]
+    conversations: int
+    orders: int
+    open_tickets: int
+    loyalty_points: int
+
+
 class HighlightOut(_Out):
     kind: str = Field(description="open_ticket | order_in_progress | order_delivered")
     reference: str
@@ -368,6 +407,16 @@ def get_history(request: Request) -> HistoryReader:
 
 
 History = Annotated[HistoryReader, Depends(get_history)]
+
+
+def get_relationship(request: Request) -> RelationshipService:
+    relationship: RelationshipService | None = request.app.state.relationship
+    if relationship is None:
+        raise ApiError(404, "profile_unavailable", "This CRM backend keeps no relationship profile.")
+    return relationship
+
+
+Relationship = Annotated[RelationshipService, Depends(get_relationship)]
 Cursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")]
 
 
@@ -508,6 +557,12 @@ def timeline(
     return history.timeline(customer_id, cursor=cursor, limit=limit)
 
 
+@router.get("/customers/{customer_id}/profile", response_model=ProfileOut, responses=_errors(404))
+def profile(customer_id: CustomerIdPath, relationship: Relationship) -> Any:
+    """The customer's 360: contact details, value with its breakdown, consents, preferences, sentiment."""
+    return relationship.profile(customer_id)
+
+
 @router.get(
     "/customers/{customer_id}/conversations/{conversation_id}", response_model=ConversationOut, responses=_errors(404)
 )
@@ -525,7 +580,12 @@ def conversation(
 # ---- the app ----------------------------------------------------------------------------
 
 
-def create_app(service: CrmService, token: str | None, history: HistoryReader | None = None) -> FastAPI:
+def create_app(
+    service: CrmService,
+    token: str | None,
+    history: HistoryReader | None = None,
+    relationship: RelationshipService | None = None,
+) -> FastAPI:
     """The CRM API over `service` (and `history`, when the backend keeps one); with a token every
     /v1 call needs `Authorization: Bearer <token>`."""
     app = FastAPI(
@@ -536,6 +596,7 @@ def create_app(service: CrmService, token: str | None, history: HistoryReader | 
     )
     app.state.crm = service
     app.state.history = history
+    app.state.relationship = relationship
     app.state.token = token or None
     app.include_router(router, dependencies=[Depends(require_token)] if token else [])
 
@@ -561,9 +622,9 @@ def create_app(service: CrmService, token: str | None, history: HistoryReader | 
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory`: the configured CRM backend, token from CRM_API_TOKEN."""
     from crm_adapter.composition import get_crm as configured_crm
-    from crm_adapter.composition import get_history
+    from crm_adapter.composition import get_history, get_relationship
 
     token = os.environ.get("CRM_API_TOKEN")
     if not token:
         raise RuntimeError("Set CRM_API_TOKEN: the CRM API does not run unauthenticated outside tests.")
-    return create_app(configured_crm(), token, get_history())
+    return create_app(configured_crm(), token, get_history(), get_relationship())

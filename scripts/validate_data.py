@@ -23,6 +23,8 @@ _STATIC = re.compile(r"""(?<![f\w])["'](utter_[A-Za-z0-9_/]+)["']""")
 _PREFIX = re.compile(r"""\bf["'](utter_[A-Za-z0-9_]*)\{""")
 # sent by Rasa's own default actions
 _RASA_DEFAULTS = {"utter_default"}
+# quoted in actions/ but not a response: Rasa's metadata key naming the response a bot message came from
+_NOT_RESPONSES = {"utter_action"}
 
 
 def responses_sent_by_code(actions_dir: Path = ROOT / "actions") -> tuple[set[str], set[str]]:
@@ -32,7 +34,7 @@ def responses_sent_by_code(actions_dir: Path = ROOT / "actions") -> tuple[set[st
         text = path.read_text()
         names.update(_STATIC.findall(text))
         prefixes.update(_PREFIX.findall(text))
-    return names | _RASA_DEFAULTS, prefixes
+    return (names - _NOT_RESPONSES) | _RASA_DEFAULTS, prefixes
 
 
 def main() -> None:

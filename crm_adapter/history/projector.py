@@ -41,7 +41,8 @@ from crm_adapter.sql.models import ConsentRow, ConversationRow, CustomerRow, Mes
 log = logging.getLogger(__name__)
 
 UNKNOWN_CHANNEL = "unknown"
-# Actions that hand the conversation to a person, and replies that mean the bot did not understand.
+# Actions that hand the conversation to a person, and responses (and Rasa's fallback action) that mean
+# the bot did not understand; a fallback is counted on the bot message that says so.
 HANDOFF_ACTIONS = frozenset({"action_request_human"})
 FALLBACK_ACTIONS = frozenset(
     {"action_default_fallback", "utter_default", "utter_fallback_offer_human", "utter_out_of_scope"}
@@ -261,6 +262,9 @@ class HistoryProjector:
             )
         )
         conv.message_count += 1
+        if response in FALLBACK_ACTIONS:  # "I didn't understand", whichever action said it
+            conv.fallback_count += 1
+            conv.last_action = str(response)
         _collect_refs(conv, data.get("text"), BOT_REFERENCES)
 
     def _action(self, state: _Open, name: str) -> None:
@@ -270,8 +274,6 @@ class HistoryProjector:
         conv.last_action = name[:80]
         if name in HANDOFF_ACTIONS:
             conv.handed_off = True
-        if name in FALLBACK_ACTIONS:
-            conv.fallback_count += 1
         last = self._last_user(state)
         if last is not None:
             last.actions = [*(last.actions or []), name]

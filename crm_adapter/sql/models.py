@@ -301,7 +301,7 @@ class PrivacyJobRow(Base):
     kind: Mapped[str] = mapped_column(String(8))  # erase | redact
     status: Mapped[str] = mapped_column(String(8))  # pending | done
     customer_id: Mapped[str | None] = mapped_column(String(32))  # cleared when done
-    sender_ids: Mapped[list[str] | None] = mapped_column(JSON)  # cleared when done
+    sender_ids: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))  # cleared when done
     up_to: Mapped[datetime | None] = mapped_column(DateTime)  # redact: events up to then; None: past sessions
     subject_hash: Mapped[str] = mapped_column(String(64))
     requested_at: Mapped[datetime] = _ts()

@@ -9,7 +9,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from crm_adapter.domain import NewFeedback
 from crm_adapter.history.timeline import SqlHistoryService
+from crm_adapter.relationship import SqlRelationshipService
 from crm_adapter.sql.models import ConversationRow
 from crm_api.app import create_app
 from tests.asgi_server import serve
@@ -23,7 +25,9 @@ TOKEN = "history-api-token"
 
 @pytest.fixture
 def api(sqlite_crm: SqlCrm, tmp_path: Path) -> Iterator[tuple[str, SqlCrm]]:
-    with serve(create_app(sqlite_crm.service, TOKEN, SqlHistoryService(sqlite_crm.sessions))) as base_url:
+    relationship = SqlRelationshipService(sqlite_crm.sessions, clock=sqlite_crm.clock)
+    app = create_app(sqlite_crm.service, TOKEN, SqlHistoryService(sqlite_crm.sessions), relationship)
+    with serve(app) as base_url:
         yield base_url, sqlite_crm
 
 
@@ -83,3 +87,25 @@ def test_a_backend_without_history_says_so(sqlite_crm: SqlCrm) -> None:
     with serve(create_app(sqlite_crm.service, TOKEN)) as base_url:
         response = get(f"{base_url}/v1/customers/cus_x/timeline")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "history_unavailable")
+
+
+def test_the_profile_shows_value_with_its_breakdown(api) -> None:  # type: ignore[no-untyped-def]
+    base_url, crm = api
+    customer = add_customer(crm.sessions, first_name="Greta")
+    add_order(crm.sessions, customer, "JH300101", status="delivered", delivered_days_ago=5,
+              items=(("Sofa", 1, 100000),))  # fmt: skip
+    SqlRelationshipService(crm.sessions).record_feedback(NewFeedback("nps", 10, None, customer))
+    SqlRelationshipService(crm.sessions).set_consent(customer, "marketing", False)
+
+    response = get(f"{base_url}/v1/customers/{customer}/profile")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["customer"]["first_name"] == "Greta"
+    parts = {p["name"]: p for p in body["value"]["parts"]}
+    assert parts["purchases"]["points"] == 25.0
+    assert parts["purchases"]["reasons"] == ["£1,000.00 net spend over 1 order"]
+    assert parts["advocacy"]["points"] == 12.0 and "would recommend us 10/10" in parts["advocacy"]["reasons"]
+    assert body["value"]["score"] == sum(p["points"] for p in parts.values())
+    assert body["consents"] == {"history": None, "service": None, "marketing": False}
+    assert get(f"{base_url}/v1/customers/{customer}/profile", token=None).status_code == 401
+    assert get(f"{base_url}/v1/customers/cus_nobody/profile").json()["error"]["code"] == "not_found"

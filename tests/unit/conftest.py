@@ -4,8 +4,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from crm_adapter.composition import set_crm
+from crm_adapter.composition import set_crm, set_relationship
 from crm_adapter.notify import RecordingCodeSender
+from crm_adapter.relationship import SqlRelationshipService
 from crm_adapter.sql.db import make_engine, make_session_factory
 from crm_adapter.sql.service import SqlCrmService
 from tests.conftest import SqlCrm
@@ -15,8 +16,10 @@ from tests.conftest import SqlCrm
 def crm(sqlite_crm: SqlCrm) -> Iterator[SqlCrm]:
     """The actions' CRM for one test: a real, migrated SQLite file."""
     set_crm(sqlite_crm.service)
+    set_relationship(SqlRelationshipService(sqlite_crm.sessions, secret="test-secret", clock=sqlite_crm.clock))
     yield sqlite_crm
     set_crm(None)
+    set_relationship(None)
 
 
 @pytest.fixture
@@ -25,6 +28,8 @@ def crm_down() -> Iterator[SqlCrmService]:
     engine = make_engine("postgresql+psycopg2://hearth@127.0.0.1:1/hearth")
     service = SqlCrmService(make_session_factory(engine), RecordingCodeSender(), secret="x")
     set_crm(service)
+    set_relationship(SqlRelationshipService(make_session_factory(engine)))
     yield service
     set_crm(None)
+    set_relationship(None)
     engine.dispose()

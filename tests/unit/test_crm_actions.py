@@ -28,7 +28,8 @@ def anna(crm):
 
 
 def verified(customer_id: str, **slots):
-    return {"verified": True, "customer_id": customer_id, "customer_first_name": "Anna", **slots}
+    # consent_asked: these tests are about the request; the consent question after it has its own tests
+    return {"verified": True, "customer_id": customer_id, "customer_first_name": "Anna", "consent_asked": True, **slots}
 
 
 def test_order_status_reports_the_state_with_tracking(crm, anna):

@@ -1,0 +1,248 @@
+"""Consent questions, surveys, preference proposals and privacy requests in the conversation, on a real
+SQLite CRM; and the pure rules behind them (statements, evidence, value, sentiment, scores)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from actions.orders import ActionListOrders
+from actions.relationship import ActionAnswerPending, ActionGoodbye, ActionPrivacyRequest
+from crm_adapter import preferences, sentiment, value
+from crm_adapter.sql.models import ConsentRow, ConversationRow, FeedbackRow, PreferenceRow, PrivacyJobRow
+from tests.bot import responses, run, slots_set, tracker
+from tests.factories import NOW, add_customer, add_order
+
+pytestmark = pytest.mark.unit
+
+
+def asked(response: str) -> list[dict]:
+    """The bot's question, then the customer's answer (the tracker helper adds the answer)."""
+    return [{"event": "bot", "text": "?", "metadata": {"utter_action": response}}]
+
+
+def me(customer_id: str, **slots):
+    return {"verified": True, "customer_id": customer_id, "customer_first_name": "Greta", **slots}
+
+
+def test_a_verified_request_is_followed_by_the_first_consent_question_once(crm):
+    greta = add_customer(crm.sessions)
+    add_order(crm.sessions, greta, "JH410001")
+    events, messages = run(ActionListOrders(), tracker(slots=me(greta)))
+    assert responses(messages) == ["utter_orders_list", "utter_ask_consent_history"]
+    assert slots_set(events) == {"consent_asked": True, "awaiting": "consent_history"}
+    _, messages = run(ActionListOrders(), tracker(slots=me(greta, consent_asked=True)))
+    assert responses(messages) == ["utter_orders_list"]  # once per conversation
+
+
+def test_consent_answers_are_recorded_one_purpose_at_a_time(crm):
+    greta = add_customer(crm.sessions)
+    events, messages = run(
+        ActionAnswerPending(),
+        tracker(slots=me(greta, awaiting="consent_history"), intent="deny", events=asked("utter_ask_consent_history")),
+    )
+    assert responses(messages) == ["utter_ask_consent_service"]
+    assert slots_set(events) == {"awaiting": "consent_service"}
+    run(
+        ActionAnswerPending(),
+        tracker(
+            slots=me(greta, awaiting="consent_service"), intent="affirm", events=asked("utter_ask_consent_service")
+        ),
+    )
+    events, messages = run(
+        ActionAnswerPending(),
+        tracker(
+            slots=me(greta, awaiting="consent_marketing"), intent="deny", events=asked("utter_ask_consent_marketing")
+        ),  # fmt: skip
+    )
+    assert responses(messages) == ["utter_consents_saved"] and slots_set(events)["awaiting"] is None
+    with crm.sessions() as s:
+        rows = s.execute(select(ConsentRow.purpose, ConsentRow.granted).order_by(ConsentRow.purpose)).all()
+    assert rows == [("history", False), ("marketing", False), ("service", True)]
+
+
+def test_a_yes_to_an_older_question_consents_to_nothing(crm):
+    greta = add_customer(crm.sessions)
+    stale = asked("utter_ask_consent_marketing") + [
+        {"event": "user", "text": "where is my order", "parse_data": {"intent": {"name": "order_status"}}},
+        {"event": "bot", "text": "It's on its way.", "metadata": {"utter_action": "utter_order_status_shipped"}},
+    ]
+    events, messages = run(
+        ActionAnswerPending(), tracker(slots=me(greta, awaiting="consent_marketing"), intent="affirm", events=stale)
+    )
+    assert responses(messages) == ["utter_anything_else"] and slots_set(events) == {"awaiting": None}
+    with crm.sessions() as s:
+        assert s.scalars(select(ConsentRow)).all() == []
+
+
+def test_goodbye_asks_for_a_rating_only_after_a_served_request_and_once(crm):
+    greta = add_customer(crm.sessions)
+    served = [{"event": "user", "text": "where is it", "parse_data": {"intent": {"name": "order_status"}}}]
+    _, messages = run(ActionGoodbye(), tracker(slots=me(greta), intent="goodbye"))
+    assert responses(messages) == ["utter_goodbye"]  # only small talk: nothing to rate
+    events, messages = run(ActionGoodbye(), tracker(slots=me(greta), intent="goodbye", events=served))
+    assert responses(messages) == ["utter_ask_csat"]
+    assert slots_set(events) == {"survey_asked": True, "nps_due": True, "awaiting": "csat"}
+    _, messages = run(ActionGoodbye(), tracker(slots=me(greta, survey_asked=True), intent="goodbye", events=served))
+    assert responses(messages) == ["utter_goodbye"]
+    crm.clock.advance(hours=1)  # another conversation the same day
+    _, messages = run(ActionGoodbye(), tracker(slots=me(greta), intent="goodbye", events=served))
+    assert responses(messages) == ["utter_goodbye"]
+
+
+def test_a_rating_with_a_comment_then_nps(crm):
+    greta = add_customer(crm.sessions)
+    handed = asked("utter_ask_csat") + [{"event": "action", "name": "action_request_human"}]
+    events, messages = run(
+        ActionAnswerPending(),
+        tracker(
+            slots=me(greta, awaiting="csat", nps_due=True),
+            intent="rate",
+            text="2 - slow, had to repeat myself",
+            events=asked("utter_human_callback") + handed,
+        ),  # fmt: skip
+    )
+    assert responses(messages) == ["utter_ask_nps"] and slots_set(events)["awaiting"] == "nps"
+    events, messages = run(
+        ActionAnswerPending(),
+        tracker(slots=me(greta, awaiting="nps"), intent="inform", text="eleven? ok 7", events=asked("utter_ask_nps")),
+    )
+    assert responses(messages) == ["utter_feedback_thanks"]
+    _, messages = run(
+        ActionAnswerPending(),
+        tracker(slots=me(greta, awaiting="csat"), intent="rate", text="great", events=asked("utter_ask_csat")),
+    )
+    assert responses(messages) == ["utter_ask_score_again"]
+    with crm.sessions() as s:
+        rows = s.execute(select(FeedbackRow.kind, FeedbackRow.score, FeedbackRow.resolution, FeedbackRow.comment)).all()
+    assert rows == [("csat", 2, "person", "slow, had to repeat myself"), ("nps", 7, None, None)]
+
+
+def test_a_proposal_is_stored_only_on_yes(crm):
+    greta = add_customer(crm.sessions)
+    with crm.sessions.begin() as s:
+        for day in range(2, 7):
+            at = datetime(2026, 11, day, 20, 0)
+            s.add(ConversationRow(customer_id=greta, channel="twilio", sender_id="whatsapp:+447700900001",
+                                  started_at=at, ended_at=at, customer_message_count=2))  # fmt: skip
+    events, messages = run(ActionListOrders(), tracker(slots=me(greta, consent_asked=True)))
+    assert responses(messages) == ["utter_no_orders", "utter_ask_preferences"]
+    assert messages[1]["description"] == "you usually message us in the evening on WhatsApp"
+    proposal = slots_set(events)["proposal"]
+    _, messages = run(
+        ActionAnswerPending(),
+        tracker(
+            slots=me(greta, awaiting="preferences", proposal=proposal),
+            intent="deny",
+            events=asked("utter_ask_preferences"),
+        ),  # fmt: skip
+    )
+    assert responses(messages) == ["utter_preferences_not_saved"]
+    with crm.sessions() as s:
+        assert s.scalars(select(PreferenceRow)).all() == []
+    run(
+        ActionAnswerPending(),
+        tracker(
+            slots=me(greta, awaiting="preferences", proposal=proposal),
+            intent="affirm",
+            events=asked("utter_ask_preferences"),
+        ),  # fmt: skip
+    )
+    with crm.sessions() as s:
+        saved = s.execute(select(PreferenceRow.key, PreferenceRow.value, PreferenceRow.source)).all()
+    assert sorted(saved) == [("channel", "whatsapp", "observed"), ("time_of_day", "evening", "observed")]
+
+
+def test_privacy_requests(crm, tmp_path, monkeypatch):
+    monkeypatch.setenv("HEARTH_DATA_DIR", str(tmp_path))
+    greta = add_customer(crm.sessions, first_name="Greta", email="greta@example.com")
+    base = me(greta, consent_asked=True)
+    _, messages = run(ActionPrivacyRequest(), tracker(slots={**base, "privacy_request": "summary"}))
+    assert responses(messages) == ["utter_my_data"]
+    assert "greta@example.com" in messages[0]["summary"] and "Relationship score" in messages[0]["summary"]
+
+    _, messages = run(ActionPrivacyRequest(), tracker(slots={**base, "privacy_request": "export"}))
+    assert responses(messages) == ["utter_export_sent"] and messages[0]["email"] == "greta@example.com"
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+    _, messages = run(
+        ActionPrivacyRequest(),
+        tracker(slots={**base, "privacy_request": "preferences", "preference_text": "text me, once a month"}),
+    )
+    assert responses(messages) == ["utter_preferences_saved"]
+    assert messages[0]["preferences"] == "channel: sms, how often: monthly"
+
+    events, messages = run(ActionPrivacyRequest(), tracker(slots={**base, "privacy_request": "erase"}))
+    assert responses(messages) == ["utter_ask_erase"] and slots_set(events)["awaiting"] == "erase"
+    events, messages = run(
+        ActionAnswerPending(),
+        tracker(slots={**base, "awaiting": "erase"}, intent="affirm", events=asked("utter_ask_erase")),
+    )
+    assert responses(messages) == ["utter_erased"] and events[-1]["event"] == "reset_slots"
+    with crm.sessions() as s:
+        assert s.scalar(select(PrivacyJobRow.kind)) == "erase"
+    assert not list((tmp_path / "outbox").glob("*.eml"))
+
+
+# ---- pure rules ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("please contact me by email", {"channel": "email"}),
+        ("WhatsApp in the evenings is best", {"channel": "whatsapp", "time_of_day": "evening"}),
+        ("don't contact me so often", {"frequency": "only when needed"}),
+        ("text me once a month", {"channel": "sms", "frequency": "monthly"}),
+        ("write to me in French, and you can be less formal", {"language": "french", "tone": "casual"}),
+        ("hello", {}),
+    ],
+)
+def test_stated_preferences(text, expected):
+    assert preferences.parse_statement(text) == expected
+
+
+def test_observations_need_enough_conversations_and_a_clear_habit():
+    evening = datetime(2026, 11, 2, 19, 0)  # a Monday
+    web = ("rest", "w", evening)
+    assert preferences.observe([web] * 3) == []
+    found = preferences.observe([web] * 4)
+    assert {(o.key, o.value) for o in found} == {("channel", "web chat"), ("time_of_day", "evening")}
+    mixed = [("rest", "w", evening + timedelta(hours=h)) for h in (0, 14, 15, 16, 17)]  # evening, morning x3...
+    assert ("time_of_day", "morning") in {(o.key, o.value) for o in preferences.observe(mixed)}
+    assert preferences.channel_kind("twilio", "whatsapp:+44") == "whatsapp"
+    assert preferences.channel_kind("twilio", "+44") == "sms"
+
+
+def test_value_tiers_and_caps():
+    facts = value.ValueFacts(10_000_000, 40, 50, NOW, 10, 5.0, 7)
+    top = value.compute(facts, NOW)
+    assert top.score == 100.0 and top.tier == "vip"
+    assert [p.points for p in top.parts] == [50.0, 25.0, 25.0]
+    nobody = value.compute(value.ValueFacts(0, 0, 0, None, None, None, 0), NOW)
+    assert nobody.score == 0.0 and nobody.tier == "low" and nobody.part("advocacy").reasons == ("no feedback yet",)
+    detractor = value.compute(value.ValueFacts(0, 0, 0, None, 3, 1.0, 0), NOW)
+    assert detractor.part("advocacy").points == 0.0
+
+
+def test_sentiment_labels_and_trend():
+    assert sentiment.label(sentiment.score("This is the worst service ever, I am furious!!!")) == "very negative"
+    assert sentiment.label(sentiment.score("thanks, that was really helpful")) == "positive"
+    assert sentiment.score("where is my order JH123456") == 0.0 and sentiment.score("  ") is None
+    assert sentiment.trend([-0.8, -0.6, 0.2, 0.5, 0.7]).direction == "improving"
+    assert sentiment.trend([0.6, 0.5, -0.4, -0.5]).direction == "worsening"
+    assert sentiment.trend([0.1]).direction == "unknown"
+
+
+def test_scores_are_read_from_buttons_digits_and_words():
+    from actions.relationship import parse_score
+
+    assert parse_score(tracker(text="/rate", entities=[("rating", "4")]), 1, 5) == (4, None)
+    assert parse_score(tracker(text="5 stars, lovely"), 1, 5) == (5, "lovely")
+    assert parse_score(tracker(text="four out of five"), 1, 5) == (4, None)
+    assert parse_score(tracker(text="9/10 would buy again"), 0, 10) == (9, "would buy again")
+    assert parse_score(tracker(text="7"), 1, 5) == (None, None)
+    assert json.dumps(parse_score(tracker(text="meh"), 1, 5)) == "[null, null]"
