@@ -84,7 +84,7 @@ def _holdout_report() -> dict:
 
 
 def holdout(nlu_data: Path, out: Path) -> dict:
-    """The team's own command: scripts/nlu.py evaluate (80/20 split, seed 42); reports land in `out`."""
+    """The team's own command: scripts/nlu.py evaluate (80/20, split by text hash per intent); reports in `out`."""
     result = run([str(RASA_PY), "scripts/nlu.py", "evaluate", "--data", str(nlu_data), "--out", str(out)])
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert "weakest intents:" in result.stdout, result.stdout
@@ -108,10 +108,10 @@ def test_nlu_holdout_evaluation():
     }
     (RESULTS / "nlu-holdout" / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"\nNLU holdout: accuracy {summary['accuracy']:.3f}, macro F1 {summary['macro_f1']:.3f}")
-    # A floor against breakage, set a little under the measured 0.81 / 0.80 (see docs/measurements.md);
-    # comparing against a stored per-intent baseline is the job of a regression gate.
-    assert summary["accuracy"] >= 0.78, summary
-    assert summary["macro_f1"] >= 0.75, summary
+    # A floor against breakage, set a little under the measured 0.761 / 0.759 on the hash split (see
+    # docs/measurements.md); comparing against a stored per-intent baseline is the job of the regression gate.
+    assert summary["accuracy"] >= 0.73, summary
+    assert summary["macro_f1"] >= 0.73, summary
 
 
 def test_regex_entities_on_holdout():

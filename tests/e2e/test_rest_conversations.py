@@ -112,7 +112,12 @@ def test_a_dropped_change_is_not_saved_later(stack: Stack):
     stack.say(sender, "I need to update my phone number")
     stack.say(sender, "lucy.chen@example.com")
     assert "new phone number" in stack.say(sender, "JH100003")[0]
-    assert stack.say(sender, "07700 900 888") == ["Done: your phone is now +447700900888. We'll use it from now on."]
+    replies = stack.say(sender, "07700 900 888")
+    assert replies[0] == "Done: your phone is now +447700900888. We'll use it from now on."
+    assert replies[1:] == [  # Lucy has never said what she agrees to: asked once the request is done
+        "May I remember our conversations, so you never have to repeat yourself? You can change your mind any "
+        'time: just say "stop remembering me".'
+    ]
     assert stack.crm("SELECT email, phone FROM customers WHERE id = 'cus_demo_lucy'") == [
         ("lucy.chen@example.com", "+447700900888")
     ]
