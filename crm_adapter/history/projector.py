@@ -114,6 +114,26 @@ class HistoryProjector:
         self._open: dict[str, _Open] = {}
         self._remembers: dict[str, bool] = {}  # customer id -> may we keep their conversations' content?
 
+    def _load_consents(self, batch: list[SourceEvent]) -> None:
+        """The history consent of every customer the batch can touch, in one query (instead of one each)."""
+        ids = {state.row.customer_id for state in self._open.values() if state.row.customer_id}
+        ids |= {
+            str(e.data["value"])
+            for e in batch
+            if e.type == "slot" and e.data.get("name") == "customer_id" and e.data.get("value")
+        }
+        ids -= self._remembers.keys()
+        if not ids:
+            return
+        refusing = set(
+            self._s.scalars(
+                select(ConsentRow.customer_id).where(
+                    ConsentRow.customer_id.in_(ids), ConsentRow.purpose == "history", ConsentRow.granted.is_(False)
+                )
+            )
+        )
+        self._remembers.update({customer_id: customer_id not in refusing for customer_id in ids})
+
     def remembers(self, customer_id: str | None) -> bool:
         """False when the customer refused the history purpose; anonymous conversations are kept in full
         (the first conversation asks, and a later refusal removes what was kept)."""
@@ -132,6 +152,7 @@ class HistoryProjector:
             query = select(MessageRow.event_key).where(MessageRow.event_key.in_(message_keys))
             seen.update(key for key in self._s.scalars(query) if key is not None)
         self._preload({e.sender_id for e in batch})
+        self._load_consents(batch)
         replaying: set[str] = set()  # senders whose newest message was projected before
         with self._s.no_autoflush:  # one flush per batch, not one per lookup
             for event in batch:
