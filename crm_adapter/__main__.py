@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from crm_adapter.settings import Settings
 
@@ -20,6 +21,14 @@ def main(argv: list[str] | None = None) -> int:
     ingest_parser.add_argument("--source", choices=["tracker", "rabbitmq"], help="default: HISTORY_SOURCE")
     ingest_parser.add_argument("--batch", type=int, default=500)
     sub.add_parser("review", help="the review queue of misunderstood messages (see: review --help)", add_help=False)
+    sub.add_parser("values", help="recompute every customer's value score and tier")
+    report_parser = sub.add_parser("analytics", help="conversation analytics for a date range, as text, CSV and PNG")
+    report_parser.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: 29 days before --to)")
+    report_parser.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (default: today)")
+    report_parser.add_argument("--channel")
+    report_parser.add_argument("--tier", help="vip, high, standard, low, unrated or anonymous")
+    report_parser.add_argument("--csv", type=Path, help="write the figures per day to this CSV file")
+    report_parser.add_argument("--charts", type=Path, help="write PNG charts into this folder")
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["review"]:
         settings = Settings.from_env()
@@ -40,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         from crm_adapter.history.ingest import main as ingest
 
         return ingest(settings, once=args.once, source_kind=args.source, batch_size=args.batch)
+    if args.command in ("analytics", "values"):
+        from crm_adapter.analytics_cli import run as run_analytics
+
+        return run_analytics(args, make_session_factory(make_engine(settings.database_url)))
     if args.command == "migrate":
         upgrade(settings.database_url)
         print(f"CRM schema up to date ({_safe(settings.database_url)})")

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from crm_adapter import preferences as prefs
@@ -373,48 +373,104 @@ def _count(s: Session, model: Any, *where: Any) -> int:
 
 
 def _value(s: Session, customer_id: str, now: datetime) -> value.CustomerValue:
-    since = now - timedelta(days=730)
-    spend, orders = s.execute(
-        select(func.coalesce(func.sum(OrderRow.total_cents), 0), func.count(OrderRow.id)).where(
-            OrderRow.customer_id == customer_id, OrderRow.status.in_(SPEND_STATUSES), OrderRow.placed_at >= since
+    return value.compute(value_facts(s, now, [customer_id])[customer_id], now)
+
+
+def value_facts(s: Session, now: datetime, customer_ids: list[str] | None = None) -> dict[str, value.ValueFacts]:
+    """What the value score is computed from, for these customers (all when None), in one query per source."""
+
+    def only(column: Any) -> list[Any]:
+        return [column.in_(customer_ids)] if customer_ids is not None else []
+
+    two_years, one_year = now - timedelta(days=730), now - timedelta(days=365)
+    ids = customer_ids if customer_ids is not None else list(s.scalars(select(CustomerRow.id)))
+    spend: dict[str, tuple[int, int]] = {
+        cid: (int(total), int(n))
+        for cid, total, n in s.execute(
+            select(OrderRow.customer_id, func.sum(OrderRow.total_cents), func.count(OrderRow.id))
+            .where(OrderRow.status.in_(SPEND_STATUSES), OrderRow.placed_at >= two_years, *only(OrderRow.customer_id))
+            .group_by(OrderRow.customer_id)
         )
-    ).one()
-    refunded = s.scalar(
-        select(func.coalesce(func.sum(ReturnRow.refund_cents), 0)).where(
-            ReturnRow.customer_id == customer_id, ReturnRow.status == "refunded", ReturnRow.created_at >= since
+    }
+    refunded: dict[str, int] = {
+        cid: int(total)
+        for cid, total in s.execute(
+            select(ReturnRow.customer_id, func.sum(ReturnRow.refund_cents))
+            .where(ReturnRow.status == "refunded", ReturnRow.created_at >= two_years, *only(ReturnRow.customer_id))
+            .group_by(ReturnRow.customer_id)
         )
-    )
-    conversations, last_contact = s.execute(
-        select(func.count(ConversationRow.id), func.max(ConversationRow.started_at)).where(
-            ConversationRow.customer_id == customer_id, ConversationRow.started_at >= now - timedelta(days=365)
+    }
+    contact: dict[str, tuple[int, datetime]] = {
+        cid: (int(recent or 0), last)
+        for cid, recent, last in s.execute(
+            select(
+                ConversationRow.customer_id,
+                func.sum(case((ConversationRow.started_at >= one_year, 1), else_=0)),
+                func.max(ConversationRow.started_at),
+            )
+            .where(ConversationRow.customer_id.is_not(None), *only(ConversationRow.customer_id))
+            .group_by(ConversationRow.customer_id)
         )
-    ).one()
-    if last_contact is None:
-        last_contact = s.scalar(
-            select(func.max(ConversationRow.started_at)).where(ConversationRow.customer_id == customer_id)
+    }
+    latest_nps: dict[str, int] = {}
+    for cid, score in s.execute(
+        select(FeedbackRow.customer_id, FeedbackRow.score)
+        .where(FeedbackRow.kind == "nps", FeedbackRow.score.is_not(None), *only(FeedbackRow.customer_id))
+        .order_by(FeedbackRow.customer_id, FeedbackRow.created_at, FeedbackRow.id)
+    ):
+        latest_nps[cid] = int(score)  # ordered oldest first: the last one wins
+    csat: dict[str, float] = {
+        cid: round(float(mean), 2)
+        for cid, mean in s.execute(
+            select(FeedbackRow.customer_id, func.avg(FeedbackRow.score))
+            .where(FeedbackRow.kind == "csat", FeedbackRow.score.is_not(None), *only(FeedbackRow.customer_id))
+            .group_by(FeedbackRow.customer_id)
         )
-    latest_nps = s.scalar(
-        select(FeedbackRow.score)
-        .where(FeedbackRow.customer_id == customer_id, FeedbackRow.kind == "nps", FeedbackRow.score.is_not(None))
-        .order_by(FeedbackRow.created_at.desc(), FeedbackRow.id.desc())
-        .limit(1)
-    )
-    average_csat = s.scalar(
-        select(func.avg(FeedbackRow.score)).where(
-            FeedbackRow.customer_id == customer_id, FeedbackRow.kind == "csat", FeedbackRow.score.is_not(None)
+    }
+    referrals: dict[str, int] = {
+        cid: int(n)
+        for cid, n in s.execute(
+            select(CustomerRow.referred_by, func.count())
+            .where(CustomerRow.referred_by.is_not(None), *only(CustomerRow.referred_by))
+            .group_by(CustomerRow.referred_by)
         )
-    )
-    referrals = _count(s, CustomerRow, CustomerRow.referred_by == customer_id)
-    facts = value.ValueFacts(
-        net_spend_cents=int(spend) - int(refunded or 0),
-        orders=int(orders),
-        conversations=int(conversations),
-        last_contact_at=last_contact,
-        latest_nps=latest_nps,
-        average_csat=round(float(average_csat), 2) if average_csat is not None else None,
-        referrals=referrals,
-    )
-    return value.compute(facts, now)
+    }
+    facts = {}
+    for cid in ids:
+        total, orders = spend.get(cid, (0, 0))
+        recent, last = contact.get(cid, (0, None))
+        facts[cid] = value.ValueFacts(
+            net_spend_cents=total - refunded.get(cid, 0),
+            orders=orders,
+            conversations=recent,
+            last_contact_at=last,
+            latest_nps=latest_nps.get(cid),
+            average_csat=csat.get(cid),
+            referrals=referrals.get(cid, 0),
+        )
+    return facts
+
+
+def refresh_values(sessions: sessionmaker[Session], now: datetime | None = None, chunk: int = 5000) -> int:
+    """Recomputes every customer's value score and tier into `customers` (read by analytics and lists that
+    filter by tier). Returns the customers refreshed."""
+    now = now or datetime.utcnow().replace(microsecond=0)
+    with unavailable_as_crm_error(), sessions() as s:
+        ids = list(s.scalars(select(CustomerRow.id).order_by(CustomerRow.id)))
+    done = 0
+    for start in range(0, len(ids), chunk):
+        with unavailable_as_crm_error(), sessions() as s, s.begin():
+            part = ids[start : start + chunk]
+            values = {cid: value.compute(f, now) for cid, f in value_facts(s, now, part).items()}
+            s.execute(
+                update(CustomerRow),
+                [
+                    {"id": cid, "value_score": v.score, "value_tier": v.tier, "value_updated_at": now}
+                    for cid, v in values.items()
+                ],  # fmt: skip
+            )
+            done += len(values)
+    return done
 
 
 def _conversation_export(c: ConversationRow) -> dict[str, Any]:

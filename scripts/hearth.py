@@ -34,6 +34,7 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     env.setdefault("RASA_PORT", "5005")
     env.setdefault("ACTION_PORT", "5055")
+    env.setdefault("CONSOLE_PORT", "5070")
     env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{env['ACTION_PORT']}/webhook")
     env.setdefault("TRACKER_DB_URL", f"sqlite:///{data_dir / 'tracker.db'}")
     env.setdefault("CRM_DATABASE_URL", f"sqlite:///{data_dir / 'crm.db'}")
@@ -139,14 +140,16 @@ def prepare_crm(env: dict[str, str]) -> None:
     python = str(APP_BIN / "python")
     subprocess.run([python, "-m", "crm_adapter", "migrate"], cwd=ROOT, env=env, check=True)
     subprocess.run([python, "-m", "crm_adapter", "seed"], cwd=ROOT, env=env, check=True)
+    subprocess.run([python, "-m", "crm_adapter", "values"], cwd=ROOT, env=env, check=True)
 
 
 def wait_until_ready(env: dict[str, str], timeout: float = 300) -> None:
     """Used by the runner's 'ready' process: tells the person at the keyboard where to talk to the bot."""
     rasa = f"http://127.0.0.1:{env['RASA_PORT']}"
     actions = f"http://127.0.0.1:{env['ACTION_PORT']}/health"
+    console = f"http://127.0.0.1:{env['CONSOLE_PORT']}"
     started = time.monotonic()
-    for url in (rasa + "/", actions):
+    for url in (rasa + "/", actions, console + "/health"):
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=2):
@@ -162,6 +165,8 @@ def wait_until_ready(env: dict[str, str], timeout: float = 300) -> None:
         f"    curl -s -X POST {rasa}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
         f'         -d \'{{"sender": "demo-anna", "message": "hi"}}\'\n'
         f"  ('demo-anna' is a seeded returning customer; any other sender starts anonymous.)\n"
+        f"  Analytics: {console}/analytics (user admin; the password is CONSOLE_ADMIN_PASSWORD, or in development\n"
+        f"  the file {Path(env['HEARTH_DATA_DIR']) / 'console_admin_password'}).\n"
         f"  Stop everything with Ctrl-C.\n",
         flush=True,
     )

@@ -9,4 +9,14 @@ export RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN
 .venvs/app/bin/ruff format --check . >/dev/null || { .venvs/app/bin/ruff format --check .; exit 1; }
 .venvs/app/bin/mypy
 .venvs/app/bin/python scripts/hearth.py train
+# Browser tests drive Debian's chromium headless through Playwright; install it once (as root, with apt).
+if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing Debian's chromium for the browser tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+  else
+    echo "note: no chromium; browser tests will be skipped (and fail in CI). Install Debian's chromium package." >&2
+  fi
+fi
 exec .venvs/app/bin/python -m pytest "$@"

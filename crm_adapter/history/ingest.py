@@ -9,6 +9,7 @@ ingestion is down the log keeps growing and the next run catches up.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -21,9 +22,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter import privacy
+from crm_adapter.analytics import SqlAnalytics
+from crm_adapter.domain import CrmUnavailable
 from crm_adapter.history.projector import IDLE_CLOSE_BATCH, HistoryProjector, close_idle
 from crm_adapter.history.sources import EventSource, RabbitMqSource, SourceUnavailable, TrackerStoreSource
 from crm_adapter.history.tracker_events import TrackerEvents
+from crm_adapter.relationship import refresh_values
 from crm_adapter.settings import Settings
 from crm_adapter.sql.models import HistoryCheckpointRow
 
@@ -52,6 +56,7 @@ class HistoryIngestion:
         clock: Callable[[], datetime] = utcnow,
         tracker: TrackerEvents | None = None,
         privacy_settle: timedelta = privacy.JOB_SETTLE,
+        value_refresh: timedelta = timedelta(minutes=60),
     ) -> None:
         self._sessions = sessions
         self.source = source
@@ -60,6 +65,7 @@ class HistoryIngestion:
         self._now = clock
         self.tracker = tracker  # Rasa's tracker store, where privacy jobs also delete and redact
         self.privacy_settle = privacy_settle
+        self.value_refresh = value_refresh  # how often customer value tiers are recomputed for analytics
 
     def step(self) -> StepResult:
         """Reads, projects and commits one batch."""
@@ -131,6 +137,7 @@ class HistoryIngestion:
         delay = poll
         ingested = messages = 0
         last_report = time.monotonic()
+        last_values = time.monotonic()  # the run command refreshes them before it starts
         while not stop.is_set():
             try:
                 step = self.step()
@@ -157,7 +164,12 @@ class HistoryIngestion:
                 try:
                     self.close_idle_conversations()
                     self.run_privacy_jobs()
-                except (OperationalError, DBAPIError, SourceUnavailable) as exc:
+                    if time.monotonic() - last_values > self.value_refresh.total_seconds():
+                        refreshed = refresh_values(self._sessions)
+                        days = SqlAnalytics(self._sessions).refresh_summaries()
+                        log.info("history: value tiers refreshed for %d customers, %d days summarised", refreshed, days)
+                        last_values = time.monotonic()
+                except (OperationalError, DBAPIError, SourceUnavailable, CrmUnavailable) as exc:
                     log.warning("history: could not finish housekeeping: %s", _short(exc))
                 stop.wait(poll)
 
@@ -184,7 +196,14 @@ def main(settings: Settings, once: bool = False, source_kind: str | None = None,
     source = source_from_settings(settings, source_kind)
     sessions = make_session_factory(make_engine(settings.database_url))
     tracker = TrackerEvents(settings.tracker_db_url)
-    ingestion = HistoryIngestion(sessions, source, batch_size=batch_size, idle=settings.history_idle, tracker=tracker)
+    ingestion = HistoryIngestion(
+        sessions,
+        source,
+        batch_size=batch_size,
+        idle=settings.history_idle,
+        tracker=tracker,
+        value_refresh=timedelta(minutes=float(os.environ.get("VALUE_REFRESH_MINUTES", "60"))),
+    )
     try:
         if once:
             total = ingestion.catch_up()

@@ -194,11 +194,20 @@ class SqlHistoryService:
     def conversation(
         self, customer_id: str, conversation_id: int, cursor: str | None = None, limit: int = 50
     ) -> ConversationDetail:
+        return self._conversation(conversation_id, customer_id, cursor, limit)
+
+    def any_conversation(self, conversation_id: int, cursor: str | None = None, limit: int = 50) -> ConversationDetail:
+        """Any conversation, whoever it belongs to: for the team's console only, never for a customer."""
+        return self._conversation(conversation_id, None, cursor, limit)
+
+    def _conversation(
+        self, conversation_id: int, customer_id: str | None, cursor: str | None, limit: int
+    ) -> ConversationDetail:
         limit = max(1, min(int(limit), MAX_PAGE))
         after = decode_cursor(cursor, (datetime, int)) if cursor else None
         with self._read() as s:
             conv = s.get(ConversationRow, conversation_id)
-            if conv is None or conv.customer_id != customer_id:
+            if conv is None or (customer_id is not None and conv.customer_id != customer_id):
                 raise NotFound(f"conversation {conversation_id}")  # also when it is someone else's
             query = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
             if after is not None:

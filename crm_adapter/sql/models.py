@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -56,6 +57,11 @@ class CustomerRow(Base):
     csat_asked_at: Mapped[datetime | None] = mapped_column(DateTime)
     nps_asked_at: Mapped[datetime | None] = mapped_column(DateTime)
     preferences_proposed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The value score and tier as last computed for everyone (crm_adapter.relationship.refresh_values);
+    # the profile always computes them afresh.
+    value_score: Mapped[float | None] = mapped_column(Float)
+    value_tier: Mapped[str | None] = mapped_column(String(12), index=True)
+    value_updated_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     orders: Mapped[list[OrderRow]] = relationship(back_populates="customer")
 
@@ -319,3 +325,37 @@ class OneTimeCodeRow(Base):
     expires_at: Mapped[datetime] = _ts()
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AnalyticsDayRow(Base):
+    """Conversation counts of one closed day, channel and value tier (crm_adapter/analytics.py)."""
+
+    __tablename__ = "analytics_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(12), primary_key=True)
+    conversations: Mapped[int] = mapped_column(Integer)
+    ended: Mapped[int] = mapped_column(Integer)
+    resolved_by_bot: Mapped[int] = mapped_column(Integer)
+    handed_off: Mapped[int] = mapped_column(Integer)
+    abandoned: Mapped[int] = mapped_column(Integer)
+    with_fallback: Mapped[int] = mapped_column(Integer)
+    sentiment_sum: Mapped[float] = mapped_column(Float)
+    sentiment_count: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsIntentDayRow(Base):
+    """Per intent: conversations, those with a fallback or handed off, and their ratings, of one closed day."""
+
+    __tablename__ = "analytics_intent_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(12), primary_key=True)
+    intent: Mapped[str] = mapped_column(String(80), primary_key=True)
+    conversations: Mapped[int] = mapped_column(Integer)
+    with_fallback: Mapped[int] = mapped_column(Integer)
+    handed_off: Mapped[int] = mapped_column(Integer)
+    csat_sum: Mapped[float] = mapped_column(Float)  # CSAT ratings of these conversations: sum and count
+    csat_count: Mapped[int] = mapped_column(Integer)

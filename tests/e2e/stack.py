@@ -34,6 +34,7 @@ class Stack:
     data_dir: Path
     rasa_url: str
     action_port: int
+    console_url: str
     output: list[str] = field(default_factory=list)
     reply_times: list[float] = field(default_factory=list)
 
@@ -55,9 +56,19 @@ class Stack:
 def running_stack(data_dir: Path, **extra_env: str) -> Iterator[Stack]:
     """`scripts/hearth.py run` (what `make run` does), ready to serve; killed afterwards if still running."""
     trained_model()  # train (once) before the clock for readiness starts
-    rasa_port, action_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "TRACKER_", "ACTION_", "RASA_PORT"))}
-    env.update(HEARTH_DATA_DIR=str(data_dir), RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port), **extra_env)
+    rasa_port, action_port, console_port = free_port(), free_port(), free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CRM_", "TRACKER_", "ACTION_", "RASA_PORT", "CONSOLE_"))
+    }
+    env.update(
+        HEARTH_DATA_DIR=str(data_dir),
+        RASA_PORT=str(rasa_port),
+        ACTION_PORT=str(action_port),
+        CONSOLE_PORT=str(console_port),
+        **extra_env,
+    )
     process = subprocess.Popen(
         [str(ROOT / ".venvs" / "app" / "bin" / "python"), "scripts/hearth.py", "run"],
         cwd=ROOT,
@@ -67,7 +78,7 @@ def running_stack(data_dir: Path, **extra_env: str) -> Iterator[Stack]:
         text=True,
         start_new_session=True,
     )
-    s = Stack(process, data_dir, f"http://127.0.0.1:{rasa_port}", action_port)
+    s = Stack(process, data_dir, f"http://127.0.0.1:{rasa_port}", action_port, f"http://127.0.0.1:{console_port}")
     reader = threading.Thread(target=lambda: s.output.extend(iter(process.stdout.readline, "")), daemon=True)
     reader.start()
     deadline = time.monotonic() + READY_TIMEOUT

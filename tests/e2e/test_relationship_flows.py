@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from tests.e2e.stack import Stack, running_stack
 
@@ -79,6 +80,12 @@ def test_first_conversation_asks_consent_enforces_it_and_ends_with_a_survey(stac
     assert min(score for _, score in rows if score is not None) < -0.3  # "really upset"
     assert stack.crm("SELECT count(*) FROM messages WHERE text LIKE '%lamp arrived broken%'") == [(0,)]
     assert stack.crm("SELECT count(*) FROM nlu_reviews WHERE text LIKE '%lucy%'") == [(0,)]
+
+    # the team sees the rating on the analytics page the run command serves
+    password = (stack.data_dir / "console_admin_password").read_text().strip()
+    assert requests.get(f"{stack.console_url}/analytics", timeout=10).status_code == 401
+    page = requests.get(f"{stack.console_url}/analytics", auth=("admin", password), timeout=30)
+    assert page.status_code == 200 and 'data-figure="csat_bot">4.0<' in page.text
 
 
 def test_a_customer_sees_exports_and_erases_their_data(stack: Stack) -> None:
