@@ -189,7 +189,7 @@ class ActionAnswerPending(Action):
     def _question_values(tracker: Tracker, awaiting: str) -> dict[str, Any]:
         if awaiting == "preferences":
             values = json.loads(tracker.get_slot("proposal") or "{}")
-            return {"description": "you usually message us " + ", ".join(values.values())}
+            return {"description": prefs.describe([prefs.Observation(k, v, 0, 0) for k, v in values.items()])}
         return {}
 
     async def _yes_no(

@@ -289,12 +289,16 @@ class SqlAnalytics:
             yield s
 
     def report(self, filters: Filters) -> Report:
-        if (self.summarised_until() or date.min) < self._today() - timedelta(days=OPEN_DAYS):
+        done = self.summarised_until()
+        if (done or date.min) < self._today() - timedelta(days=OPEN_DAYS):
             self.refresh_summaries()
+            done = self.summarised_until()
+        # The first day counted live: the day after the last summarised one.
+        live_from = max(filters.start, done + timedelta(days=1)) if done else filters.start
         # Two independent halves on two connections at once: the database uses both cores.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            per_intent = pool.submit(self._in_transaction, self._intents, filters)
-            cells, medians = self._in_transaction(self._cells, filters)
+            per_intent = pool.submit(self._in_transaction, self._intents, filters, live_from)
+            cells, medians = self._in_transaction(self._cells, filters, live_from)
             intents, rising = per_intent.result()
         total = Figures()
         by_day: defaultdict[date, Figures] = defaultdict(Figures)
@@ -310,31 +314,24 @@ class SqlAnalytics:
             figures.median_resolution = medians.get(("day", key))
         return Report(filters, total, dict(by_day), dict(by_channel), dict(by_tier), intents, rising)
 
-    def _in_transaction(self, work: Callable[[Session, Filters], T], filters: Filters) -> T:
+    def _in_transaction(self, work: Callable[[Session, Filters, date], T], filters: Filters, live_from: date) -> T:
         with self._uow() as s:
             if s.get_bind().dialect.name == "postgresql":
                 # The groupings and medians sort a few hundred thousand rows: let them do it in memory
                 # (PostgreSQL's default 4 MB sends them to disk), for this transaction only.
                 s.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
-            return work(s, filters)
+            return work(s, filters, live_from)
 
     def _cells(
-        self, s: Session, filters: Filters
+        self, s: Session, filters: Filters, live_from: date
     ) -> tuple[dict[tuple[date, str, str], Figures], dict[tuple[str, Any], float]]:
         by_cell: dict[tuple[date, str, str], Figures] = defaultdict(Figures)
-        live_from = self._live_from(s, filters)
         if live_from > filters.start:
             self._summarised_cells(s, filters, live_from, by_cell)
         if live_from <= filters.end:
             self._conversations(s, filters, by_cell, since=datetime.combine(live_from, time()))
         self._feedback(s, filters, by_cell)
         return by_cell, self._medians(s, filters)
-
-    @staticmethod
-    def _live_from(s: Session, filters: Filters) -> date:
-        """The first day of the range that is counted live (the day after the last summarised one)."""
-        done = _summarised_until(s)
-        return max(filters.start, done + timedelta(days=1)) if done else filters.start
 
     @staticmethod
     def _summary_where(model: Any, filters: Filters, live_from: date) -> list[Any]:
@@ -387,21 +384,8 @@ class SqlAnalytics:
     ) -> None:
         day = func.date(ConversationRow.started_at)
         tier = _tier(ConversationRow.customer_id)
-        outcome = ConversationRow.outcome
         rows = s.execute(
-            self._conversations_with_tier(
-                day,
-                ConversationRow.channel,
-                tier,
-                func.count(),
-                func.count(ConversationRow.ended_at),
-                func.sum(case((outcome == "resolved_by_bot", 1), else_=0)),
-                func.sum(case((outcome == "handed_off", 1), else_=0)),
-                func.sum(case((outcome == "abandoned", 1), else_=0)),
-                func.sum(case((ConversationRow.fallback_count > 0, 1), else_=0)),
-                func.coalesce(func.sum(ConversationRow.sentiment_sum), 0.0),
-                func.coalesce(func.sum(ConversationRow.sentiment_count), 0),
-            )
+            self._conversations_with_tier(day, ConversationRow.channel, tier, *_cell_aggregates())
             .where(*self._where(filters, since))
             .group_by(day, ConversationRow.channel, tier)
         ).all()
@@ -469,11 +453,12 @@ class SqlAnalytics:
             elif kind == "csat":
                 (cell.csat_person if resolution == "person" else cell.csat_bot).append(int(score))
 
-    def _intents(self, s: Session, filters: Filters) -> tuple[tuple[IntentFigures, ...], tuple[Rising, ...]]:
+    def _intents(
+        self, s: Session, filters: Filters, live_from: date
+    ) -> tuple[tuple[IntentFigures, ...], tuple[Rising, ...]]:
         """Per intent, in SQL: each conversation's intents come out of its JSON with json_each (SQLite) or
         json_each_text (PostgreSQL), joined to the conversation."""
-        each = func.json_each_text if s.get_bind().dialect.name == "postgresql" else func.json_each
-        keys = each(ConversationRow.intents).table_valued("key").alias("i")
+        keys = _json_keys(s, ConversationRow.intents, "i")
         intent = keys.c.key
         middle = datetime.combine(filters.start + (filters.end - filters.start + timedelta(days=1)) / 2, time())
         where = [*self._where(filters), ConversationRow.intents.is_not(None), intent.not_in(NOT_INTENTS)]
@@ -481,7 +466,6 @@ class SqlAnalytics:
         def per_intent(*columns: Any) -> Any:
             return self._conversations_with_tier(intent, *columns).join(keys, true()).where(*where)
 
-        live_from = self._live_from(s, filters)
         live_since = datetime.combine(live_from, time())
         totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # conversations, fallbacks, handoffs, recent
         if live_from > filters.start:
@@ -501,12 +485,7 @@ class SqlAnalytics:
                     totals[name][k] += int(v or 0)
         if live_from <= filters.end:
             for name, n, fallbacks, handoffs, recent in s.execute(
-                per_intent(
-                    func.count(),
-                    func.sum(case((ConversationRow.fallback_count > 0, 1), else_=0)),
-                    func.sum(case((ConversationRow.outcome == "handed_off", 1), else_=0)),
-                    func.sum(case((ConversationRow.started_at >= middle, 1), else_=0)),
-                )
+                per_intent(*_intent_aggregates(), func.sum(case((ConversationRow.started_at >= middle, 1), else_=0)))
                 .where(ConversationRow.started_at >= live_since)
                 .group_by(intent)
             ):
@@ -524,7 +503,7 @@ class SqlAnalytics:
                 csat[name][0] += float(total or 0)
                 csat[name][1] += int(n or 0)
         if live_from <= filters.end:
-            for name, total, n in s.execute(_rated_per_intent(each, self._where(filters, live_since))):
+            for name, total, n in s.execute(_ratings_per_intent(s, self._where(filters, live_since))):
                 csat[name][0] += float(total or 0)
                 csat[name][1] += int(n or 0)
         low_rating = (
@@ -592,23 +571,55 @@ def _mark_summarised(s: Session, day: date) -> None:
     row.position, row.updated_at = day.isoformat(), datetime.utcnow()
 
 
-def _rated_per_intent(each: Any, where: list[Any]) -> Any:
-    """Per intent: the sum and the count of the CSAT ratings of the conversations matching `where`."""
+def _json_keys(s: Session, column: Any, name: str) -> Any:
+    """The keys of a JSON object column, as a table to join: json_each (SQLite) or json_each_text (PostgreSQL)."""
+    each = func.json_each_text if s.get_bind().dialect.name == "postgresql" else func.json_each
+    return each(column).table_valued("key").alias(name)
+
+
+def _cell_aggregates() -> list[Any]:
+    """The counts of a group of conversations, in the order of Figures' first eight fields."""
+    outcome = ConversationRow.outcome
+    return [
+        func.count(),
+        func.count(ConversationRow.ended_at),
+        func.sum(case((outcome == "resolved_by_bot", 1), else_=0)),
+        func.sum(case((outcome == "handed_off", 1), else_=0)),
+        func.sum(case((outcome == "abandoned", 1), else_=0)),
+        func.sum(case((ConversationRow.fallback_count > 0, 1), else_=0)),
+        func.coalesce(func.sum(ConversationRow.sentiment_sum), 0.0),
+        func.coalesce(func.sum(ConversationRow.sentiment_count), 0),
+    ]
+
+
+def _intent_aggregates() -> list[Any]:
+    """Per intent: conversations, those with a fallback, those handed off."""
+    return [
+        func.count(),
+        func.sum(case((ConversationRow.fallback_count > 0, 1), else_=0)),
+        func.sum(case((ConversationRow.outcome == "handed_off", 1), else_=0)),
+    ]
+
+
+def _ratings_per_intent(s: Session, where: list[Any], *groups: Any) -> Any:
+    """Per `groups` and intent: the sum and the count of the CSAT ratings of the conversations matching `where`.
+    Ratings come first (far fewer than conversations), then the intents of just the rated conversations."""
     rated = (
-        select(ConversationRow.intents, FeedbackRow.score)
+        select(*(g.label(f"g{i}") for i, g in enumerate(groups)), ConversationRow.intents, FeedbackRow.score)
         .select_from(ConversationRow)
         .outerjoin(CustomerRow, CustomerRow.id == ConversationRow.customer_id)
         .join(FeedbackRow, FeedbackRow.conversation_id == ConversationRow.id)
         .where(*where, FeedbackRow.kind == "csat", FeedbackRow.score.is_not(None))
         .subquery()
     )
-    keys = each(rated.c.intents).table_valued("key").alias("ri")
+    keys = _json_keys(s, rated.c.intents, "ri")
+    grouped = [rated.c[f"g{i}"] for i in range(len(groups))]
     return (
-        select(keys.c.key, func.sum(rated.c.score), func.count())
+        select(*grouped, keys.c.key, func.sum(rated.c.score), func.count())
         .select_from(rated)
         .join(keys, true())
         .where(keys.c.key.not_in(NOT_INTENTS))
-        .group_by(keys.c.key)
+        .group_by(*grouped, keys.c.key)
     )
 
 
@@ -629,72 +640,43 @@ def _summarise(s: Session, start: date, end: date) -> int:
         .select_from(ConversationRow)
         .outerjoin(CustomerRow, CustomerRow.id == ConversationRow.customer_id)
     )
-    outcome = ConversationRow.outcome
     rows = s.execute(
-        joined.add_columns(
-            func.count(),
-            func.count(ConversationRow.ended_at),
-            func.sum(case((outcome == "resolved_by_bot", 1), else_=0)),
-            func.sum(case((outcome == "handed_off", 1), else_=0)),
-            func.sum(case((outcome == "abandoned", 1), else_=0)),
-            func.sum(case((ConversationRow.fallback_count > 0, 1), else_=0)),
-            func.coalesce(func.sum(ConversationRow.sentiment_sum), 0.0),
-            func.coalesce(func.sum(ConversationRow.sentiment_count), 0),
-        )
-        .where(*where)
-        .group_by(day, ConversationRow.channel, tier)
+        joined.add_columns(*_cell_aggregates()).where(*where).group_by(day, ConversationRow.channel, tier)
     ).all()
-    s.execute(
-        insert(AnalyticsDayRow),
-        [
-            {"day": _day(d), "channel": channel, "tier": t, "conversations": n, "ended": ended,
-             "resolved_by_bot": bot, "handed_off": handed, "abandoned": abandoned, "with_fallback": fallback,
-             "sentiment_sum": float(s_sum), "sentiment_count": int(s_count)}
-            for d, channel, t, n, ended, bot, handed, abandoned, fallback, s_sum, s_count in rows
-        ],
-    ) if rows else None  # fmt: skip
-    each = func.json_each_text if s.get_bind().dialect.name == "postgresql" else func.json_each
-    keys = each(ConversationRow.intents).table_valued("key").alias("i")
+    if rows:
+        s.execute(
+            insert(AnalyticsDayRow),
+            [
+                {"day": _day(d), "channel": channel, "tier": t, "conversations": n, "ended": ended,
+                 "resolved_by_bot": bot, "handed_off": handed, "abandoned": abandoned, "with_fallback": fallback,
+                 "sentiment_sum": float(s_sum), "sentiment_count": int(s_count)}
+                for d, channel, t, n, ended, bot, handed, abandoned, fallback, s_sum, s_count in rows
+            ],
+        )  # fmt: skip
+    keys = _json_keys(s, ConversationRow.intents, "i")
     intent_rows = s.execute(
-        joined.add_columns(
-            keys.c.key,
-            func.count(),
-            func.sum(case((ConversationRow.fallback_count > 0, 1), else_=0)),
-            func.sum(case((outcome == "handed_off", 1), else_=0)),
-        )
+        joined.add_columns(keys.c.key, *_intent_aggregates())
         .join(keys, true())
         .where(*where, ConversationRow.intents.is_not(None), keys.c.key.not_in(NOT_INTENTS))
         .group_by(day, ConversationRow.channel, tier, keys.c.key)
     ).all()
-    rated = (
-        select(day.label("day"), ConversationRow.channel, tier.label("tier"), ConversationRow.intents,
-               FeedbackRow.score)
-        .select_from(ConversationRow)
-        .outerjoin(CustomerRow, CustomerRow.id == ConversationRow.customer_id)
-        .join(FeedbackRow, FeedbackRow.conversation_id == ConversationRow.id)
-        .where(*where, FeedbackRow.kind == "csat", FeedbackRow.score.is_not(None))
-        .subquery()
-    )  # fmt: skip
-    rated_keys = each(rated.c.intents).table_valued("key").alias("ri")
     ratings = {
         (_day(d), channel, t, name): (float(total), int(n))
         for d, channel, t, name, total, n in s.execute(
-            select(rated.c.day, rated.c.channel, rated.c.tier, rated_keys.c.key, func.sum(rated.c.score), func.count())
-            .select_from(rated)
-            .join(rated_keys, true())
-            .group_by(rated.c.day, rated.c.channel, rated.c.tier, rated_keys.c.key)
+            _ratings_per_intent(s, where, day, ConversationRow.channel, tier)
         )
     }
-    s.execute(
-        insert(AnalyticsIntentDayRow),
-        [
-            {"day": _day(d), "channel": channel, "tier": t, "intent": name, "conversations": n,
-             "with_fallback": fallback, "handed_off": handed,
-             "csat_sum": ratings.get((_day(d), channel, t, name), (0.0, 0))[0],
-             "csat_count": ratings.get((_day(d), channel, t, name), (0, 0))[1]}
-            for d, channel, t, name, n, fallback, handed in intent_rows
-        ],
-    ) if intent_rows else None  # fmt: skip
+    if intent_rows:
+        s.execute(
+            insert(AnalyticsIntentDayRow),
+            [
+                {"day": _day(d), "channel": channel, "tier": t, "intent": name, "conversations": n,
+                 "with_fallback": fallback, "handed_off": handed,
+                 "csat_sum": ratings.get((_day(d), channel, t, name), (0.0, 0))[0],
+                 "csat_count": ratings.get((_day(d), channel, t, name), (0, 0))[1]}
+                for d, channel, t, name, n, fallback, handed in intent_rows
+            ],
+        )  # fmt: skip
     return (end - start).days + 1
 
 

@@ -57,7 +57,7 @@ def outbox_prefix(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
 
 
-def export_message(email: str, first_name: str, bundle: dict[str, Any]) -> EmailMessage:
+def export_message(email: str, first_name: str, payload: bytes) -> EmailMessage:
     message = EmailMessage()
     message["To"] = email
     message["From"] = os.environ.get("SMTP_FROM", "Juniper Home <privacy@juniper-home.example>")
@@ -66,7 +66,6 @@ def export_message(email: str, first_name: str, bundle: dict[str, Any]) -> Email
         f"Hello {first_name},\n\nAs you asked, attached is a copy of everything Juniper Home holds about you: "
         "your profile, consents, preferences, orders, tickets, feedback and conversations, as JSON.\n"
     )
-    payload = json.dumps(bundle, indent=2, ensure_ascii=False).encode()
     message.add_attachment(payload, maintype="application", subtype="json", filename="juniper-home-data.json")
     return message
 
@@ -74,8 +73,9 @@ def export_message(email: str, first_name: str, bundle: dict[str, Any]) -> Email
 def deliver_export(email: str, first_name: str, bundle: dict[str, Any]) -> int:
     """Emails the export to the customer's address on file (SMTP_HOST), or in development writes the email
     to the data folder's outbox. Returns the attachment's size in bytes; raises OSError when it fails."""
-    message = export_message(email, first_name, bundle)
-    size = len(json.dumps(bundle, indent=2, ensure_ascii=False).encode())
+    payload = json.dumps(bundle, indent=2, ensure_ascii=False).encode()
+    message = export_message(email, first_name, payload)
+    size = len(payload)
     host = os.environ.get("SMTP_HOST")
     if host:
         with smtplib.SMTP(host, int(os.environ.get("SMTP_PORT", "25")), timeout=10) as smtp:

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm_adapter.domain import ErasureReceipt
 from crm_adapter.history.projector import forget_content
 from crm_adapter.history.tracker_events import TrackerEvents
 from crm_adapter.notify import remove_outbox
@@ -45,14 +46,14 @@ def subject_hash(customer_id: str, secret: bytes = b"") -> str:
     return hmac.new(secret or b"hearth", customer_id.encode(), hashlib.sha256).hexdigest()
 
 
+DEIDENTIFIED = "deidentified-"  # the sender id of a conversation no longer linked to anyone
+
+
 def sender_ids_of(s: Session, customer_id: str) -> list[str]:
     """Every sender id the customer has talked to us from: linked channel accounts and their conversations."""
     senders = set(s.scalars(select(ChannelIdentityRow.sender_id).where(ChannelIdentityRow.customer_id == customer_id)))
     senders.update(s.scalars(select(ConversationRow.sender_id).where(ConversationRow.customer_id == customer_id)))
     return sorted(x for x in senders if not x.startswith(DEIDENTIFIED))
-
-
-DEIDENTIFIED = "deidentified-"
 
 
 def deidentify(s: Session, conv: ConversationRow, now: datetime | None = None) -> None:
@@ -101,8 +102,10 @@ def forget_history(s: Session, customer_id: str, now: datetime) -> int:
     return cleared
 
 
-def erase_customer(s: Session, customer_id: str, current_sender: str | None, now: datetime, secret: bytes) -> int:
-    """Removes the customer from the CRM now and files the job that finishes the erasure. Returns the job id."""
+def erase_customer(
+    s: Session, customer_id: str, current_sender: str | None, now: datetime, secret: bytes
+) -> ErasureReceipt:
+    """Removes the customer from the CRM now and files the job that finishes the erasure."""
     senders = set(sender_ids_of(s, customer_id))
     if current_sender:
         senders.add(current_sender)
@@ -120,7 +123,7 @@ def erase_customer(s: Session, customer_id: str, current_sender: str | None, now
     )
     s.add(job)
     s.flush()
-    return job.id
+    return ErasureReceipt(job_id=job.id, sender_ids=len(senders))
 
 
 def _erase_crm(s: Session, customer_id: str | None, senders: list[str]) -> int:

@@ -329,9 +329,7 @@ class SqlRelationshipService:
         """Erases the customer from the CRM now; history ingestion finishes the job in the other stores."""
         with self._uow() as s:
             self._customer_row(s, customer_id)
-            senders = set(privacy.sender_ids_of(s, customer_id)) | ({current_sender} if current_sender else set())
-            job_id = privacy.erase_customer(s, customer_id, current_sender, self._now(), self._secret)
-            return ErasureReceipt(job_id=job_id, sender_ids=len(senders))
+            return privacy.erase_customer(s, customer_id, current_sender, self._now(), self._secret)
 
 
 # ---- helpers -----------------------------------------------------------------

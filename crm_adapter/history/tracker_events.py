@@ -98,21 +98,6 @@ class TrackerEvents:
             return self._missing_table(exc)
         return total
 
-    def count_matching(self, needle: str) -> int:
-        """Events whose stored JSON contains `needle` (tests and audits)."""
-        try:
-            with self.engine.connect() as conn:
-                return int(
-                    conn.scalar(
-                        select(func.count()).where(
-                            TRACKER_EVENTS.c.data.contains(needle) | (TRACKER_EVENTS.c.sender_id == needle)
-                        )
-                    )
-                    or 0
-                )
-        except SQLAlchemyError as exc:
-            return self._missing_table(exc)
-
     @staticmethod
     def _missing_table(exc: SQLAlchemyError) -> int:
         if "no such table" in str(exc) or "does not exist" in str(exc):
