@@ -42,6 +42,8 @@ PROFILE_SLOTS = (
     "highlight_kind",
     "highlight_reference",
     "highlight_detail",
+    "verified_by",
+    "link_offered",
 )
 
 

@@ -11,10 +11,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.common import IDENTITY_SLOTS, MAX_IDENTITY_ATTEMPTS, channel_of, crm, crm_call
+from actions.common import IDENTITY_SLOTS, MAX_IDENTITY_ATTEMPTS, crm, crm_call
 from actions.session import profile_slots
 from crm_adapter.domain import CrmUnavailable, InvalidInput, VerificationFailed
-from crm_adapter.identity import Proof, verify_and_remember
+from crm_adapter.identity import Proof, verify
 from crm_adapter.validation import normalize_address, normalize_email, normalize_order_number, normalize_phone
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class VerifiedFormValidation(FormValidationAction, ABC):
             if proof is None:
                 dispatcher.utter_message(response="utter_ask_identity_proof")
                 return {"identity_proof": None}
-            customer = await crm_call(verify_and_remember, crm(), email, proof, channel_of(tracker), tracker.sender_id)
+            customer = await crm_call(verify, crm(), email, proof)
             context = await crm_call(crm().customer_context, customer.customer_id)
         except VerificationFailed:
             attempts = (tracker.get_slot("identity_attempts") or 0) + 1
@@ -121,7 +121,13 @@ class VerifiedFormValidation(FormValidationAction, ABC):
             dispatcher.utter_message(response="utter_crm_unavailable")
             return {"identity_proof": None}
         slots = {event["name"]: event["value"] for event in profile_slots(context)}
-        return {**slots, "identity_proof": "verified", "identity_attempts": 0.0, "otp_sent": False}
+        return {
+            **slots,
+            "identity_proof": "verified",
+            "verified_by": proof.kind,
+            "identity_attempts": 0.0,
+            "otp_sent": False,
+        }
 
 
 class ValidateIdentifyForm(VerifiedFormValidation):

@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import VerifiedCrmAction, channel_of, crm, crm_call
+from actions.linking import LINK_QUESTIONS, answer_link, offer_link
 from crm_adapter import preferences as prefs
 from crm_adapter.composition import get_relationship
 from crm_adapter.domain import PURPOSES, CrmUnavailable, InvalidInput, NewFeedback, NotFound
@@ -40,6 +41,7 @@ QUESTIONS = {
     "preferences": "utter_ask_preferences",
     "csat": "utter_ask_csat",
     "nps": "utter_ask_nps",
+    **LINK_QUESTIONS,
 }
 SCORE_RANGES = {"csat": (1, 5), "nps": (0, 10)}
 _NUMBER_WORDS = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten".split())}
@@ -107,8 +109,12 @@ def handed_to_person(tracker: Tracker) -> bool:
 
 
 async def follow_up(dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str) -> list[EventType]:
-    """After a request is done for a verified customer: ask for consent if they never gave it (once per
-    conversation), otherwise offer to remember what the history shows about how they like to be contacted."""
+    """After a request is done for a verified customer: offer to remember this messaging account (once per
+    conversation), else ask for consent if they never gave it (once per conversation), otherwise offer to
+    remember what the history shows about how they like to be contacted."""
+    offered = await offer_link(dispatcher, tracker, customer_id)
+    if offered:
+        return offered
     service = relationship()
     if service is None:
         return []
@@ -165,6 +171,13 @@ class ActionAnswerPending(Action):
             stray = {"inform": "utter_help", "nlu_fallback": "utter_fallback_offer_human"}
             dispatcher.utter_message(response=stray.get(intent or "", "utter_anything_else"))
             return [SlotSet("awaiting", None)] if awaiting else []
+        if awaiting in LINK_QUESTIONS:
+            try:
+                return await answer_link(awaiting, intent, dispatcher, tracker)
+            except CrmUnavailable as exc:
+                log.warning("answer to %s: CRM unavailable: %s", awaiting, exc)
+                dispatcher.utter_message(response="utter_crm_unavailable")
+                return []
         service = relationship()
         if service is None:
             dispatcher.utter_message(response="utter_consents_unavailable")

@@ -10,7 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import IDENTITY_SLOTS, PROFILE_SLOTS, CrmAction, VerifiedCrmAction, channel_of, crm, crm_call
-from crm_adapter.domain import CrmUnavailable, CustomerContext
+from actions.linking import offer_link
+from crm_adapter.domain import CrmUnavailable, CustomerContext, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,19 @@ def profile_slots(context: CustomerContext) -> list[EventType]:
     ]
 
 
+def website_identity(metadata: object) -> str | None:
+    """The customer id the host website vouched for with a signed token. Only the web chat connector puts
+    `identity` into metadata, after checking the token (bot/channels.py); it removes any the client sends."""
+    identity = metadata.get("identity") if isinstance(metadata, dict) else None
+    if isinstance(identity, dict) and identity.get("source") == "website":
+        customer_id = identity.get("customer_id")
+        return customer_id if isinstance(customer_id, str) and customer_id else None
+    return None
+
+
 class ActionSessionStart(Action):
-    """Starts every session by recognising a returning customer from their channel account."""
+    """Starts every session by recognising the customer: from the website's signed token in web chat, else
+    from a channel account they linked."""
 
     def name(self) -> str:
         return "action_session_start"
@@ -38,8 +50,15 @@ class ActionSessionStart(Action):
         metadata = tracker.get_slot("session_started_metadata")
         if metadata:
             events.append(SlotSet("session_started_metadata", metadata))
+        vouched = website_identity(metadata)
         try:
-            context = await crm_call(crm().recognize, channel_of(tracker), tracker.sender_id)
+            if vouched:
+                context = await crm_call(crm().customer_context, vouched)
+            else:
+                context = await crm_call(crm().recognize, channel_of(tracker), tracker.sender_id)
+        except NotFound:
+            log.warning("the website vouched for a customer the CRM does not have; the visitor stays anonymous")
+            context = None
         except CrmUnavailable as exc:
             # Not knowing the customer is no reason to stop talking to them.
             log.warning("session start without recognition, CRM unavailable: %s", exc)
@@ -78,7 +97,8 @@ class ActionConfirmIdentity(VerifiedCrmAction):
             dispatcher.utter_message(response="utter_identity_confirmed")
         else:
             dispatcher.utter_message(response="utter_identity_already_verified")
-        return []
+        # "Verify me" / "link my account": offer to remember this messaging account, even if offered before.
+        return await offer_link(dispatcher, tracker, customer_id, asked_for=True)
 
 
 class ActionLogout(CrmAction):

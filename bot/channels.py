@@ -3,29 +3,63 @@
 Rasa gives an action the channel of a message only after the message is logged, which
 is too late for `action_session_start`. These connectors put the channel's name into the
 message metadata on the server side (overwriting anything the client claims), so the
-first action of a session already knows which channel account is talking.
+first action of a session already knows which channel account is talking. The web chat
+connector adds who the visitor is, when the host website vouches for them with a signed token.
+Messaging apps (Telegram, Slack, Twilio, Messenger) are in bot/messaging.py.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput as _RestInput
+from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot import web_identity
 from bot.message_rules import rest_message_problem
 
+log = logging.getLogger(__name__)
 
-def stamp_channel(metadata: Any, channel: str) -> dict[str, Any]:
+
+IDENTITY_KEY = "identity"  # set only by a connector, from a checked website token
+TOKEN_KEY = "identity_token"  # where the website's widget puts its signed token (customData)
+
+
+def stamp_channel(metadata: Any, channel: str, identity: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The message metadata as actions see it: the client's keys, minus any identity it claims, plus the
+    channel's name and the identity this server checked (if any)."""
     clean = dict(metadata) if isinstance(metadata, dict) else {}
+    clean.pop(IDENTITY_KEY, None)
+    clean.pop(TOKEN_KEY, None)  # a bearer credential: checked here, never stored with the conversation
     clean["channel"] = channel
+    if identity:
+        clean[IDENTITY_KEY] = identity
     return clean
 
 
-class RestInput(_RestInput):
+class StampedChannel:
+    """Mixin for a Rasa input channel: whatever route a connector takes, each message reaches the bot with
+    server-side metadata (see `stamp_channel`). Put it before the Rasa connector in the bases."""
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        async def stamped(message: UserMessage) -> Any:
+            message.metadata = self.server_metadata(message.metadata)
+            return await on_new_message(message)
+
+        return super().blueprint(stamped)  # type: ignore[misc]
+
+    def server_metadata(self, metadata: Any) -> dict[str, Any]:
+        return stamp_channel(metadata, self.name())  # type: ignore[attr-defined]
+
+
+class RestInput(StampedChannel, _RestInput):
     """Rasa's REST channel (same URL: /webhooks/rest/webhook) with the channel stamped into metadata.
 
     It also refuses malformed bodies with a 400 that says what is wrong, where Rasa's own
@@ -51,5 +85,47 @@ class RestInput(_RestInput):
 
         return blueprint
 
-    def get_metadata(self, request: Request) -> dict[str, Any] | None:
-        return stamp_channel(super().get_metadata(request), self.name())
+
+class WebChatInput(StampedChannel, SocketIOInput):
+    """Rasa's socket.io channel for the web chat widget, which trusts who a visitor is only from a token the
+    host website signed (bot/web_identity.py); a missing, forged, tampered or expired one leaves them anonymous.
+
+    The widget sends its metadata as `customData` (set `metadata_key: customData` in credentials).
+    """
+
+    @classmethod
+    def name(cls) -> str:
+        return "socketio"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        blueprint = super().blueprint(on_new_message)
+        sio = self.sio
+        assert sio is not None
+
+        # Rasa 3.6's handler calls `sio.enter_room` without awaiting it, which python-socketio 5.10+ made a
+        # coroutine: the socket never joins the conversation's room and replies reach nobody. Same handler,
+        # awaited (replacing a handler is python-socketio's documented `on`).
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: str, data: Any) -> None:
+            session_id = data.get("session_id") if isinstance(data, dict) else None
+            if not isinstance(session_id, str) or not 0 < len(session_id) <= 255:
+                session_id = uuid.uuid4().hex
+            if self.session_persistence:
+                await sio.enter_room(sid, session_id, namespace=self.namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        return blueprint
+
+    def server_metadata(self, metadata: Any) -> dict[str, Any]:
+        token = metadata.get(TOKEN_KEY) if isinstance(metadata, dict) else None
+        identity = None
+        if token is not None:
+            secret = os.environ.get("WEB_IDENTITY_SECRET", "")
+            try:
+                if not secret:
+                    raise web_identity.InvalidToken("WEB_IDENTITY_SECRET is not set on the Rasa server")
+                checked = web_identity.verify(secret, token)
+                identity = {"customer_id": checked.customer_id, "source": "website"}
+            except (web_identity.InvalidToken, ValueError) as exc:
+                log.info("web chat identity token refused (%s); the visitor stays anonymous", exc)
+        return stamp_channel(metadata, self.name(), identity)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from crm_adapter.notify import LogCodeSender
+from crm_adapter.notify import LogCodeSender, SmtpCodeSender
 from crm_adapter.ports import CodeSender, CrmService, HistoryReader, RelationshipService
 from crm_adapter.settings import Settings
 
@@ -31,7 +31,7 @@ def build_crm(settings: Settings, code_sender: CodeSender | None = None) -> CrmS
     engine = make_engine(settings.database_url)
     return SqlCrmService(
         make_session_factory(engine),
-        code_sender=code_sender or LogCodeSender(),
+        code_sender=code_sender or (SmtpCodeSender() if settings.code_sender == "smtp" else LogCodeSender()),
         secret=settings.secret(),
     )
 

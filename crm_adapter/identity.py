@@ -1,11 +1,11 @@
-"""Verifying who a customer is, and remembering the channel they proved it on."""
+"""Verifying who a customer is."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from crm_adapter.domain import Customer, InvalidInput, VerificationFailed
+from crm_adapter.domain import Customer, VerificationFailed
 from crm_adapter.ports import CrmService
 
 UNKNOWN_CHANNEL = "unknown"
@@ -40,20 +40,14 @@ class Proof:
         return None
 
 
-def verify_and_remember(crm: CrmService, email: str, proof: Proof, channel: str, sender_id: str) -> Customer:
-    """Check the proof; on success link this channel account to the customer so they are recognised next time.
+def verify(crm: CrmService, email: str, proof: Proof) -> Customer:
+    """The customer the email and proof belong to; VerificationFailed when they do not match.
 
-    Raises VerificationFailed when the proof does not match (and links nothing).
+    Verifying links nothing: a channel account is remembered only when the customer says yes to that,
+    with a one-time code as the proof (actions/linking.py).
     """
     if proof.kind == "order":
-        customer = crm.verify_with_order(email, proof.value)
-    elif proof.kind == "code":
-        customer = crm.verify_one_time_code(email, proof.value)
-    else:
-        raise VerificationFailed()
-    if channel != UNKNOWN_CHANNEL and sender_id:
-        try:
-            crm.link_identity(customer.customer_id, channel, sender_id)
-        except InvalidInput:
-            pass  # a sender id no store can hold: verified for this conversation only
-    return customer
+        return crm.verify_with_order(email, proof.value)
+    if proof.kind == "code":
+        return crm.verify_one_time_code(email, proof.value)
+    raise VerificationFailed()

@@ -1,4 +1,5 @@
-"""Delivery of one-time codes and of data exports."""
+"""Delivery of one-time codes and of data exports: by email through SMTP_HOST, or in development to the log
+(codes) and the data folder's outbox (exports)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+
+from crm_adapter.domain import CrmUnavailable
 
 log = logging.getLogger("hearth.codes")
 
@@ -25,6 +28,35 @@ class LogCodeSender:
 
     def send_code(self, email: str, first_name: str, code: str) -> None:
         log.warning("one-time code for %s: %s (development delivery, not emailed)", mask_email(email), code)
+
+
+class SmtpCodeSender:
+    """Emails the code to the address on file, through the SMTP server in SMTP_HOST (see `smtp_send`)."""
+
+    def send_code(self, email: str, first_name: str, code: str) -> None:
+        message = EmailMessage()
+        message["To"] = email
+        message["From"] = os.environ.get("SMTP_FROM", "Juniper Home <help@juniper-home.example>")
+        message["Subject"] = f"Your Juniper Home code: {code}"
+        message.set_content(
+            f"Hello {first_name},\n\nYour one-time code is {code}. Type it in the chat; it is valid for 10 minutes "
+            "and works once.\n\nIf you didn't ask for it, ignore this email: nothing happens without the code.\n"
+        )
+        try:
+            smtp_send(message)
+        except OSError as exc:  # the customer hears that it can't be done now, and can ask again
+            raise CrmUnavailable(f"could not email the one-time code: {exc}") from exc
+        log.info("one-time code emailed to %s", mask_email(email))
+
+
+def smtp_send(message: EmailMessage) -> None:
+    """Send through SMTP_HOST:SMTP_PORT (STARTTLS when SMTP_STARTTLS, login when SMTP_USER); OSError on failure."""
+    with smtplib.SMTP(os.environ["SMTP_HOST"], int(os.environ.get("SMTP_PORT", "25")), timeout=10) as smtp:
+        if os.environ.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes"):
+            smtp.starttls()
+        if os.environ.get("SMTP_USER"):
+            smtp.login(os.environ["SMTP_USER"], os.environ.get("SMTP_PASSWORD", ""))
+        smtp.send_message(message)
 
 
 class RecordingCodeSender:
@@ -76,14 +108,8 @@ def deliver_export(email: str, first_name: str, bundle: dict[str, Any]) -> int:
     payload = json.dumps(bundle, indent=2, ensure_ascii=False).encode()
     message = export_message(email, first_name, payload)
     size = len(payload)
-    host = os.environ.get("SMTP_HOST")
-    if host:
-        with smtplib.SMTP(host, int(os.environ.get("SMTP_PORT", "25")), timeout=10) as smtp:
-            if os.environ.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes"):
-                smtp.starttls()
-            if os.environ.get("SMTP_USER"):
-                smtp.login(os.environ["SMTP_USER"], os.environ.get("SMTP_PASSWORD", ""))
-            smtp.send_message(message)
+    if os.environ.get("SMTP_HOST"):
+        smtp_send(message)
         log.info("data export emailed to %s (%d bytes)", mask_email(email), size)
         return size
     folder = outbox_dir()

@@ -20,7 +20,7 @@ class Settings:
     http_base_url: str | None
     http_token: str | None
     http_timeout: float
-    code_sender: str  # "log"
+    code_sender: str  # "smtp" (email, when SMTP_HOST is set) | "log" (development: the code is logged)
     tracker_db_url: str  # Rasa's SQL tracker store, read by history ingestion
     rabbitmq_url: str | None
     history_source: str  # "tracker" | "rabbitmq"
@@ -34,6 +34,9 @@ class Settings:
         backend = env.get("CRM_BACKEND", "sql").strip().lower()
         if backend not in {"sql", "http"}:
             raise ValueError(f"CRM_BACKEND must be 'sql' or 'http', not {backend!r}")
+        code_sender = (env.get("CODE_SENDER") or ("smtp" if env.get("SMTP_HOST") else "log")).strip().lower()
+        if code_sender not in {"smtp", "log"} or (code_sender == "smtp" and not env.get("SMTP_HOST")):
+            raise ValueError("CODE_SENDER must be 'log', or 'smtp' with SMTP_HOST set")
         if backend == "http" and not env.get("CRM_HTTP_BASE_URL"):
             raise ValueError("CRM_BACKEND=http needs CRM_HTTP_BASE_URL")
         return cls(
@@ -43,7 +46,7 @@ class Settings:
             http_base_url=env.get("CRM_HTTP_BASE_URL"),
             http_token=env.get("CRM_HTTP_TOKEN"),
             http_timeout=float(env.get("CRM_HTTP_TIMEOUT", "5")),
-            code_sender=env.get("CODE_SENDER", "log"),
+            code_sender=code_sender,
             tracker_db_url=env.get("TRACKER_DB_URL") or f"sqlite:///{data_dir / 'tracker.db'}",
             rabbitmq_url=env.get("RABBITMQ_URL") or None,
             history_source=env.get("HISTORY_SOURCE") or ("rabbitmq" if env.get("RABBITMQ_URL") else "tracker"),

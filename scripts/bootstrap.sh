@@ -2,7 +2,8 @@
 # Creates (or refreshes) the two virtualenvs from the pinned locks. Idempotent: a venv is
 # rebuilt only when its lock file changed, so a second run takes about a second.
 #   .venvs/rasa  Rasa server       (requirements/rasa.txt)
-#   .venvs/app   action server, CRM, CRM API, tests (requirements/app.txt)
+#   .venvs/app   action server, CRM, CRM API, website, tests (requirements/app.txt)
+#   website/node_modules  the web chat widget (website/package-lock.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENVS="${HEARTH_VENVS:-.venvs}"
@@ -46,3 +47,17 @@ ensure_venv() {
 
 ensure_venv rasa
 ensure_venv app
+
+# The web chat widget for the demo website, from the npm registry at the version the lock pins.
+ensure_widget() {
+  local want; want="$(sha256sum website/package-lock.json | cut -c1-16)"
+  if [ -f website/node_modules/.lock-hash ] && [ "$(cat website/node_modules/.lock-hash)" = "$want" ] \
+     && [ -f website/node_modules/rasa-webchat/lib/index.js ]; then
+    return
+  fi
+  command -v npm >/dev/null 2>&1 || { echo "error: npm (Node.js) is needed for the web chat widget" >&2; exit 1; }
+  echo "==> installing the web chat widget (npm ci)"
+  (cd website && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  echo "$want" > website/node_modules/.lock-hash
+}
+ensure_widget

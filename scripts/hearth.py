@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,8 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("RASA_PORT", "5005")
     env.setdefault("ACTION_PORT", "5055")
     env.setdefault("CONSOLE_PORT", "5070")
+    env.setdefault("WEBSITE_PORT", "5080")
+    env.setdefault("WEBCHAT_SOCKET_URL", f"http://127.0.0.1:{env['RASA_PORT']}")
     env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{env['ACTION_PORT']}/webhook")
     env.setdefault("TRACKER_DB_URL", f"sqlite:///{data_dir / 'tracker.db'}")
     env.setdefault("CRM_DATABASE_URL", f"sqlite:///{data_dir / 'crm.db'}")
@@ -43,8 +46,19 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     env.setdefault("HISTORY_QUEUE", "hearth_history")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    if not env.get("WEB_IDENTITY_SECRET"):
+        env["WEB_IDENTITY_SECRET"] = development_secret(data_dir / "web_identity_secret")
     env["HEARTH_ENDPOINTS"] = endpoints_file(env, data_dir)
+    env["HEARTH_CREDENTIALS"] = credentials_file(env, data_dir)
     return env
+
+
+def development_secret(path: Path) -> str:
+    """A random secret kept in the (git-ignored) data folder, made on first use; production sets its own."""
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 EVENT_BROKER = """
@@ -80,6 +94,59 @@ def endpoints_file(env: dict[str, str], data_dir: Path) -> str:
     env["RABBITMQ_PASSWORD"] = urllib.parse.unquote(parsed.password or "guest")
     target = data_dir / "endpoints.yml"
     target.write_text(base.read_text() + EVENT_BROKER)
+    return str(target)
+
+
+# Messaging channels, each switched on by the environment variables it needs (README: "Channels").
+# The file written to the data folder names the variables, so secrets stay in the environment.
+# `*_API_URL` points a connector at another API server (a local Bot API server, a test double).
+CHANNELS: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
+    # name: (connector class, required {key: variable}, optional {key: variable})
+    "telegram": (
+        "bot.messaging.TelegramInput",
+        {"access_token": "TELEGRAM_TOKEN", "verify": "TELEGRAM_BOT_NAME", "webhook_url": "TELEGRAM_WEBHOOK_URL"},
+        {"api_url": "TELEGRAM_API_URL"},
+    ),
+    "slack": (
+        "bot.messaging.SlackInput",
+        {"slack_token": "SLACK_TOKEN", "slack_signing_secret": "SLACK_SIGNING_SECRET"},
+        {"slack_channel": "SLACK_CHANNEL", "api_url": "SLACK_API_URL"},
+    ),
+    "twilio": (
+        "bot.messaging.TwilioInput",
+        {"account_sid": "TWILIO_ACCOUNT_SID", "auth_token": "TWILIO_AUTH_TOKEN", "twilio_number": "TWILIO_NUMBER"},
+        {"webhook_url": "TWILIO_WEBHOOK_URL", "api_url": "TWILIO_API_URL"},
+    ),
+    "facebook": (
+        "bot.messaging.FacebookInput",
+        {"verify": "FACEBOOK_VERIFY", "secret": "FACEBOOK_SECRET", "page-access-token": "FACEBOOK_PAGE_ACCESS_TOKEN"},
+        {"api_url": "FACEBOOK_API_URL"},
+    ),
+}
+
+
+def credentials_file(env: dict[str, str], data_dir: Path) -> str:
+    """bot/credentials.yml (REST and web chat), plus each messaging channel whose variables are all set.
+
+    A channel with only some of its variables set is a configuration mistake: say which are missing.
+    """
+    base = ROOT / "bot" / "credentials.yml"
+    sections = []
+    for name, (connector, required, optional) in CHANNELS.items():
+        present = [var for var in required.values() if env.get(var)]
+        if not present:
+            continue
+        missing = [var for var in required.values() if not env.get(var)]
+        if missing:
+            sys.exit(f"the {name} channel needs {', '.join(missing)} as well as {', '.join(present)}")
+        keys = {**required, **{key: var for key, var in optional.items() if env.get(var)}}
+        sections.append(f"{connector}:\n" + "".join(f"  {key}: ${{{var}}}\n" for key, var in keys.items()))
+    if not sections:
+        return str(base)
+    target = data_dir / "credentials.yml"
+    target.write_text(
+        base.read_text() + "\n# Messaging channels switched on by scripts/hearth.py\n" + "".join(sections)
+    )
     return str(target)
 
 
@@ -148,8 +215,9 @@ def wait_until_ready(env: dict[str, str], timeout: float = 300) -> None:
     rasa = f"http://127.0.0.1:{env['RASA_PORT']}"
     actions = f"http://127.0.0.1:{env['ACTION_PORT']}/health"
     console = f"http://127.0.0.1:{env['CONSOLE_PORT']}"
+    website = f"http://127.0.0.1:{env['WEBSITE_PORT']}"
     started = time.monotonic()
-    for url in (rasa + "/", actions, console + "/health"):
+    for url in (rasa + "/", actions, console + "/health", website + "/health"):
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=2):
@@ -161,6 +229,8 @@ def wait_until_ready(env: dict[str, str], timeout: float = 300) -> None:
                 time.sleep(0.5)
     print(
         f"\n  Hearth is ready ({time.monotonic() - started:.0f} s).\n"
+        f"  Web chat on the demo shop's website: {website}/  (sign in as anna.berg@example.com, password\n"
+        f"  WEBSITE_DEMO_PASSWORD, by default 'juniper', and Juno greets you by name).\n"
         f"  Talk to the bot over REST:\n"
         f"    curl -s -X POST {rasa}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
         f'         -d \'{{"sender": "demo-anna", "message": "hi"}}\'\n'

@@ -53,13 +53,25 @@ class _Kind:
     entry: Callable[[Any], TimelineEntry]
 
 
+# How a conversation's channel (Rasa's connector name) reads on the timeline
+CHANNEL_LABELS = {
+    "socketio": "web chat",
+    "rest": "the REST API",
+    "telegram": "Telegram",
+    "slack": "Slack",
+    "twilio": "WhatsApp/SMS",
+    "facebook": "Messenger",
+}
+
+
 def _conversation(row: ConversationRow) -> TimelineEntry:
     outcome = OUTCOME_LABELS.get(row.outcome or "", "open")
+    channel = CHANNEL_LABELS.get(row.channel, row.channel)
     return TimelineEntry(
         kind="conversation",
         reference=str(row.id),
         occurred_at=row.started_at,
-        title=f"Conversation on {row.channel} ({outcome})",
+        title=f"Conversation on {channel} ({outcome})",
         detail={
             "channel": row.channel,
             "ended_at": row.ended_at,

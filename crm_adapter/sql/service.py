@@ -246,6 +246,16 @@ class SqlCrmService:
 
     # ---- profile --------------------------------------------------------
 
+    def customer_by_email(self, email: str) -> Customer | None:
+        """The customer with this address on file, or None (also for an address that is not one)."""
+        try:
+            address = normalize_email(email)
+        except InvalidInput:
+            return None
+        with self._uow() as s:
+            row = s.scalar(select(CustomerRow).where(CustomerRow.email == address))
+            return _customer(row) if row is not None else None
+
     def get_customer(self, customer_id: str) -> Customer:
         with self._uow() as s:
             return _customer(self._customer_row(s, customer_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -20,6 +21,9 @@ import requests
 from tests.rasa_env import ROOT, trained_model
 
 READY_TIMEOUT = 300
+# Settings a stack gets from its caller only, never from the environment the tests run in
+OWN_SETTINGS = ("CRM_", "TRACKER_", "ACTION_", "RASA_PORT", "CONSOLE_", "WEBSITE_", "WEB_IDENTITY_", "WEBCHAT_")
+OWN_SETTINGS += ("SMTP_", "CODE_SENDER")
 
 
 def free_port() -> int:
@@ -35,6 +39,7 @@ class Stack:
     rasa_url: str
     action_port: int
     console_url: str
+    website_url: str
     output: list[str] = field(default_factory=list)
     reply_times: list[float] = field(default_factory=list)
 
@@ -47,6 +52,14 @@ class Stack:
         assert response.status_code == 200, response.text
         return [m.get("text", "") for m in response.json()]
 
+    def user_texts(self, sender_id: str) -> list[str]:
+        """What Rasa took in from `sender_id`, in order (its tracker store)."""
+        with sqlite3.connect(self.data_dir / "tracker.db") as conn:
+            rows = conn.execute(
+                "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id", (sender_id,)
+            ).fetchall()
+        return [json.loads(row[0])["text"] for row in rows]
+
     def crm(self, sql: str, *args: object) -> list[tuple]:
         with sqlite3.connect(self.data_dir / "crm.db") as conn:
             return conn.execute(sql, args).fetchall()
@@ -56,17 +69,20 @@ class Stack:
 def running_stack(data_dir: Path, **extra_env: str) -> Iterator[Stack]:
     """`scripts/hearth.py run` (what `make run` does), ready to serve; killed afterwards if still running."""
     trained_model()  # train (once) before the clock for readiness starts
-    rasa_port, action_port, console_port = free_port(), free_port(), free_port()
+    rasa_port, action_port, console_port, website_port = free_port(), free_port(), free_port(), free_port()
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("CRM_", "TRACKER_", "ACTION_", "RASA_PORT", "CONSOLE_"))
+        if not k.startswith(
+            ("CRM_", "TRACKER_", "ACTION_", "RASA_PORT", "CONSOLE_", "WEBSITE_", "WEB_IDENTITY_", "WEBCHAT_")
+        )
     }
     env.update(
         HEARTH_DATA_DIR=str(data_dir),
         RASA_PORT=str(rasa_port),
         ACTION_PORT=str(action_port),
         CONSOLE_PORT=str(console_port),
+        WEBSITE_PORT=str(website_port),
         **extra_env,
     )
     process = subprocess.Popen(
@@ -78,7 +94,14 @@ def running_stack(data_dir: Path, **extra_env: str) -> Iterator[Stack]:
         text=True,
         start_new_session=True,
     )
-    s = Stack(process, data_dir, f"http://127.0.0.1:{rasa_port}", action_port, f"http://127.0.0.1:{console_port}")
+    s = Stack(
+        process,
+        data_dir,
+        f"http://127.0.0.1:{rasa_port}",
+        action_port,
+        f"http://127.0.0.1:{console_port}",
+        f"http://127.0.0.1:{website_port}",
+    )
     reader = threading.Thread(target=lambda: s.output.extend(iter(process.stdout.readline, "")), daemon=True)
     reader.start()
     deadline = time.monotonic() + READY_TIMEOUT

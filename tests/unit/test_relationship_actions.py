@@ -31,10 +31,10 @@ def me(customer_id: str, **slots):
 def test_a_verified_request_is_followed_by_the_first_consent_question_once(crm):
     greta = add_customer(crm.sessions)
     add_order(crm.sessions, greta, "JH410001")
-    events, messages = run(ActionListOrders(), tracker(slots=me(greta)))
+    events, messages = run(ActionListOrders(), tracker(slots=me(greta), channel="socketio"))
     assert responses(messages) == ["utter_orders_list", "utter_ask_consent_history"]
     assert slots_set(events) == {"consent_asked": True, "awaiting": "consent_history"}
-    _, messages = run(ActionListOrders(), tracker(slots=me(greta, consent_asked=True)))
+    _, messages = run(ActionListOrders(), tracker(slots=me(greta, consent_asked=True), channel="socketio"))
     assert responses(messages) == ["utter_orders_list"]  # once per conversation
 
 

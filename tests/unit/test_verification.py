@@ -46,16 +46,15 @@ def anna(crm):
     return customer
 
 
-def test_email_and_own_order_number_verify_and_remember_the_channel(crm, anna):
+def test_email_and_own_order_number_verify_the_conversation_and_link_nothing(crm, anna):
     slots, said = _prove_with_order("JH200001", sender_id="web-123")
 
     assert said == []
     assert slots["verified"] is True and slots["customer_id"] == anna and slots["customer_first_name"] == "Anna"
-    assert slots["identity_proof"] == "verified"
+    assert slots["identity_proof"] == "verified" and slots["verified_by"] == "order"
     assert slots["requested_slot"] is None  # identify form has nothing more to ask
-    with crm.sessions() as s:
-        identity = s.scalars(select(ChannelIdentityRow)).one()
-    assert (identity.customer_id, identity.channel, identity.sender_id) == (anna, "rest", "web-123")
+    with crm.sessions() as s:  # remembering the channel account is the customer's choice (tests/unit/test_linking.py)
+        assert s.scalars(select(ChannelIdentityRow)).all() == []
 
 
 def test_someone_elses_order_number_does_not_verify(crm, anna):
@@ -96,6 +95,7 @@ def test_one_time_code_flow(crm, anna):
         entities=[("otp_code", code)],
     )
     assert said == [] and slots["verified"] is True and slots["customer_id"] == anna
+    assert slots["verified_by"] == "code"
 
 
 def test_a_code_for_an_unknown_email_reveals_nothing(crm, anna):

@@ -1,0 +1,170 @@
+"""The demo shop's website (Juniper Home), with the web chat widget on every page.
+
+It plays the part of the business's own website: visitors browse anonymously or sign in, and the page
+a signed-in customer sees hands the chat widget a short-lived token signed with WEB_IDENTITY_SECRET
+(bot/web_identity.py), so the bot knows who they are without ever trusting a customer id the browser
+could invent. A real site does the same from its own login; only the signing is needed from it.
+
+    GET  /             the shop's page, with the widget
+    GET  /signin       the demo sign-in form (a seeded customer's email and WEBSITE_DEMO_PASSWORD)
+    POST /signin       sign in; POST /signout signs out
+    GET  /static/webchat.js   the widget (rasa-webchat from the npm registry, website/node_modules)
+
+The widget is rasa-webchat: the web chat widget made for Rasa's socket.io channel, with buttons, quick
+replies, a typing indicator and a conversation that survives page loads, ready made and maintained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from bot import web_identity
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+WIDGET = HERE / "node_modules" / "rasa-webchat" / "lib" / "index.js"
+SESSION_COOKIE = "juniper_session"
+SESSION_HOURS = 8
+
+# email -> (customer id, first name), or None; the demo site's stand-in for a shop's own account database
+FindCustomer = Callable[[str], "tuple[str, str] | None"]
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    socket_url: str  # where browsers reach the Rasa server's socket.io channel
+    identity_secret: str  # shared with the Rasa server
+    demo_password: str  # the one password of the demo site's accounts
+    token_ttl: int = 3600  # seconds a widget's identity token stays valid
+
+
+def _session_secret(identity_secret: str) -> str:
+    """The site's cookie key, derived from (never equal to) the secret the bot checks: a session cookie
+    is not a chat token."""
+    return hmac.new(identity_secret.encode(), b"juniper-site-session", hashlib.sha256).hexdigest()
+
+
+def create_app(settings: SiteSettings, find_customer: FindCustomer) -> FastAPI:
+    web_identity.sign(settings.identity_secret, "check", 60)  # refuse to start with a secret too short
+    app = FastAPI(title="Juniper Home (demo website)", docs_url=None, redoc_url=None, openapi_url=None)
+    cookie_secret = _session_secret(settings.identity_secret)
+
+    def name_mac(token: str, first_name: str) -> str:
+        return hmac.new(cookie_secret.encode(), f"{token}|{first_name}".encode(), hashlib.sha256).hexdigest()
+
+    def signed_in(request: Request) -> tuple[str, str] | None:
+        token, _, rest = request.cookies.get(SESSION_COOKIE, "").partition("|")
+        first_name, _, mac = rest.rpartition("|")
+        try:
+            checked = web_identity.verify(cookie_secret, token)
+        except web_identity.InvalidToken:
+            return None
+        if not hmac.compare_digest(mac, name_mac(token, first_name)):
+            return None
+        return checked.customer_id, first_name
+
+    def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+        visitor = signed_in(request)
+        widget: dict[str, Any] = {
+            "socketUrl": settings.socket_url,
+            "socketPath": "/socket.io/",
+            "initPayload": "/greet",
+            "title": "Juno",
+            "subtitle": "Juniper Home customer service",
+            "inputTextFieldHint": "Type a message…",
+            "params": {"storage": "local"},
+            "customData": {},
+        }
+        if visitor:
+            widget["customData"] = {
+                "identity_token": web_identity.sign(settings.identity_secret, visitor[0], settings.token_ttl)
+            }
+        # Signing in or out starts a new chat, so one person's conversation never shows up for the next.
+        chat_owner = hashlib.sha256(f"{visitor[0] if visitor else ''}|{cookie_secret}".encode()).hexdigest()[:16]
+        return TEMPLATES.TemplateResponse(
+            request,
+            template,
+            {
+                "visitor": visitor,
+                "widget": Markup(json.dumps(widget).replace("<", "\\u003c")),
+                "chat_owner": chat_owner,
+                **context,
+            },
+            status_code=status,
+        )
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> Response:
+        return page(request, "home.html")
+
+    @app.get("/signin", response_class=HTMLResponse)
+    def signin_form(request: Request) -> Response:
+        return page(request, "signin.html")
+
+    @app.post("/signin", response_class=HTMLResponse)
+    def signin(
+        request: Request, email: Annotated[str, Form(max_length=254)] = "", password: Annotated[str, Form()] = ""
+    ) -> Response:
+        found = find_customer(email.strip())
+        ok = found is not None and hmac.compare_digest(password.encode(), settings.demo_password.encode())
+        if not ok or found is None:
+            return page(request, "signin.html", 401, error="That email and password don't match an account.")
+        customer_id, first_name = found
+        session = web_identity.sign(cookie_secret, customer_id, SESSION_HOURS * 3600)
+        redirect = RedirectResponse("/", status_code=303)
+        cookie = f"{session}|{first_name}|{name_mac(session, first_name)}"
+        redirect.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_HOURS * 3600, httponly=True, samesite="lax")
+        return redirect
+
+    @app.post("/signout")
+    def signout() -> Response:
+        redirect = RedirectResponse("/", status_code=303)
+        redirect.delete_cookie(SESSION_COOKIE)
+        return redirect
+
+    @app.get("/static/webchat.js")
+    def widget_script() -> Response:
+        if not WIDGET.exists():
+            return JSONResponse({"error": "the widget is not installed: run scripts/bootstrap.sh"}, status_code=503)
+        return FileResponse(WIDGET, media_type="text/javascript", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For `uvicorn --factory website.app:app_from_env` (the run command's `website` process)."""
+    from crm_adapter.composition import build_crm
+    from crm_adapter.settings import Settings
+
+    crm = build_crm(Settings.from_env())
+    by_email = getattr(crm, "customer_by_email", None)
+
+    def find_customer(email: str) -> tuple[str, str] | None:
+        customer = by_email(email) if by_email else None  # an external CRM: no demo accounts
+        return (customer.customer_id, customer.first_name) if customer else None
+
+    return create_app(
+        SiteSettings(
+            socket_url=os.environ.get("WEBCHAT_SOCKET_URL", "http://127.0.0.1:5005"),
+            identity_secret=os.environ["WEB_IDENTITY_SECRET"],
+            demo_password=os.environ.get("WEBSITE_DEMO_PASSWORD", "juniper"),
+            token_ttl=int(os.environ.get("WEB_IDENTITY_TTL_SECONDS", "3600")),
+        ),
+        find_customer,
+    )
