@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import VerifiedCrmAction, channel_of, crm, crm_call
+from actions.handoff import bring_in_person
 from actions.linking import LINK_QUESTIONS, answer_link, offer_link
 from crm_adapter import preferences as prefs
 from crm_adapter.composition import get_relationship
@@ -96,6 +97,19 @@ def parse_score(tracker: Tracker, low: int, high: int) -> tuple[int | None, str 
     return value, comment
 
 
+def fallbacks_in_a_row(tracker: Tracker) -> int:
+    """How many of the customer's latest messages in a row the bot did not understand (this one included)."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        if event.get("event") == "user":
+            if ((event.get("parse_data") or {}).get("intent") or {}).get("name") != "nlu_fallback":
+                break
+            count += 1
+    return count
+
+
 def served(tracker: Tracker) -> bool:
     """Did the customer ask for something in this conversation (not only greetings and small talk)?"""
     return any(
@@ -168,6 +182,8 @@ class ActionAnswerPending(Action):
         awaiting = tracker.get_slot("awaiting")
         intent = _intent(tracker)
         if not awaiting or not just_asked(tracker, awaiting):
+            if intent == "nlu_fallback" and fallbacks_in_a_row(tracker) >= 2:
+                return [SlotSet("awaiting", None), *await bring_in_person(dispatcher, tracker, "fallbacks")]
             stray = {"inform": "utter_help", "nlu_fallback": "utter_fallback_offer_human"}
             dispatcher.utter_message(response=stray.get(intent or "", "utter_anything_else"))
             return [SlotSet("awaiting", None)] if awaiting else []

@@ -1,4 +1,4 @@
-"""Customer care: complaints and requests for a person."""
+"""Customer care: complaints (a high-value customer's goes to a person: actions/handoff.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import IDENTITY_SLOTS, CrmAction, channel_of, clear_request_slots, crm, crm_call
-from crm_adapter.domain import NewTicket, TicketKind
+from actions.handoff import bring_in_person
+from crm_adapter.composition import get_relationship
+from crm_adapter.domain import CrmUnavailable, NewTicket, NotFound, TicketKind
 
 
 def _ticket_for(tracker: Tracker, kind: TicketKind, subject: str, description: str) -> NewTicket:
@@ -20,6 +22,21 @@ def _ticket_for(tracker: Tracker, kind: TicketKind, subject: str, description: s
         channel=channel_of(tracker),
         sender_id=tracker.sender_id,
     )
+
+
+HIGH_VALUE_TIERS = ("vip", "high")
+
+
+async def high_value(customer_id: str | None) -> bool:
+    """Whether a complaint from this customer goes straight to a person (value tier vip or high)."""
+    relationship = get_relationship()
+    if not customer_id or relationship is None:
+        return False
+    try:
+        profile = await crm_call(relationship.profile, customer_id)
+    except (CrmUnavailable, NotFound):
+        return False
+    return profile.value.tier in HIGH_VALUE_TIERS
 
 
 class ActionFileComplaint(CrmAction):
@@ -35,29 +52,13 @@ class ActionFileComplaint(CrmAction):
             response="utter_complaint_logged_anonymous" if anonymous else "utter_complaint_logged",
             reference=created.reference,
         )
-        return [SlotSet("complaint_text", None)]
+        done: list[EventType] = [SlotSet("complaint_text", None)]
+        if not anonymous and await high_value(created.customer_id):
+            return done + await bring_in_person(dispatcher, tracker, "vip_complaint")
+        return done
 
     def when_unavailable(self, tracker: Tracker) -> list[EventType]:
         return []  # the complaint text stays in the conversation, so it can be filed when the CRM is back
-
-
-class ActionRequestHuman(CrmAction):
-    """For now a person calls back: a callback ticket with what the customer last said."""
-
-    def name(self) -> str:
-        return "action_request_human"
-
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        last_words = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")][-5:]
-        description = "Customer asked for a person. Last messages:\n" + "\n".join(f"> {t}" for t in last_words)
-        ticket = _ticket_for(tracker, TicketKind.CALLBACK, "Customer asked for a person", description)
-        created = await crm_call(crm().open_ticket, ticket)
-        anonymous = created.customer_id is None
-        dispatcher.utter_message(
-            response="utter_human_callback_anonymous" if anonymous else "utter_human_callback",
-            reference=created.reference,
-        )
-        return clear_request_slots()  # a person takes it from here; the ticket has the last messages
 
 
 class ActionStopRequest(Action):

@@ -14,6 +14,7 @@ import logging
 import os
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 
 IDENTITY_KEY = "identity"  # set only by a connector, from a checked website token
+SENTIMENT_KEY = "sentiment"  # VADER's compound score of the message, -1..1, set by the connector
 TOKEN_KEY = "identity_token"  # where the website's widget puts its signed token (customData)
 
 
@@ -37,11 +39,25 @@ def stamp_channel(metadata: Any, channel: str, identity: dict[str, Any] | None =
     channel's name and the identity this server checked (if any)."""
     clean = dict(metadata) if isinstance(metadata, dict) else {}
     clean.pop(IDENTITY_KEY, None)
+    clean.pop(SENTIMENT_KEY, None)
     clean.pop(TOKEN_KEY, None)  # a bearer credential: checked here, never stored with the conversation
     clean["channel"] = channel
     if identity:
         clean[IDENTITY_KEY] = identity
     return clean
+
+
+@lru_cache(maxsize=1)
+def _analyzer() -> Any:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def sentiment(text: str) -> float:
+    """VADER's compound score (-1 very negative .. 1 very positive), the same scorer history ingestion uses;
+    the dialogue reads it to bring in a person when a customer is upset (bot/policies.py)."""
+    return round(float(_analyzer().polarity_scores(text[:2000])["compound"]), 3)
 
 
 class StampedChannel:
@@ -51,6 +67,8 @@ class StampedChannel:
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def stamped(message: UserMessage) -> Any:
             message.metadata = self.server_metadata(message.metadata)
+            if message.text and not message.text.startswith("/"):  # "/intent" payloads are buttons, not words
+                message.metadata[SENTIMENT_KEY] = sentiment(message.text)
             return await on_new_message(message)
 
         return super().blueprint(stamped)  # type: ignore[misc]

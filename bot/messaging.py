@@ -90,6 +90,11 @@ class TelegramInput(StampedChannel, ExtraCredentials, _TelegramInput):
                 await channel.session.close()
 
         try:
+            asyncio.get_running_loop()
+            return channel  # asked again while serving (an agent's reply): the webhook was set at start
+        except RuntimeError:
+            pass  # at start, before the server's loop runs
+        try:
             asyncio.run(set_webhook())
         except TelegramAPIError as error:
             raise RasaException(f"Failed to set channel webhook: {error}") from error

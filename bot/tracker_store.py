@@ -7,8 +7,9 @@ custom action. By turn 200 a reply costs several times what it did at turn 1.
 
 This store keeps Rasa's table and writes every event to it exactly as Rasa does (the event
 log stays complete: history ingestion, `rasa export` and the tracker API read it), but
-hands the dialogue engine a *windowed* tracker: the current state (slot values and the
-active form, as SlotSet and ActiveLoop events) followed by the events of the last
+hands the dialogue engine a *windowed* tracker: the current state (slot values, the
+active form and whether a person has paused the bot, as SlotSet, ActiveLoop and
+ConversationPaused events) followed by the events of the last
 `window_turns` customer turns. The policies look back at most a few turns
 (MemoizationPolicy max_history 4, rules of a few turns), so their predictions are the same.
 
@@ -30,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, ConversationPaused, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import rasa_patches  # noqa: F401 - Rasa performance fixes, applied on import
@@ -108,6 +109,8 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                     prefix.append(SlotSet(name, slot.value))
             if base.active_loop_name:
                 prefix.append(ActiveLoop(base.active_loop_name))
+            if base.is_paused():  # a person has the conversation (handoff): the bot stays silent
+                prefix.append(ConversationPaused())
         return DialogueStateTracker.from_events(sender_id, prefix + window.events, slots=self.domain.slots)
 
     # ---- writing ----------------------------------------------------------

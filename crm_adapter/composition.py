@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from crm_adapter.notify import LogCodeSender, SmtpCodeSender
 from crm_adapter.ports import CodeSender, CrmService, HistoryReader, RelationshipService
 from crm_adapter.settings import Settings
+
+if TYPE_CHECKING:
+    from crm_adapter.agents import SqlAgentService
+    from crm_adapter.handoff import OpeningHours, SqlHandoffService
 
 _lock = threading.Lock()
 _service: CrmService | None = None
@@ -88,3 +93,48 @@ def set_relationship(service: RelationshipService | None) -> None:
     global _relationship
     with _lock:
         _relationship = service
+
+
+class HandoffDesk:
+    """What bringing in a person needs: the handoff queue, who is online, and the opening hours."""
+
+    def __init__(self, handoffs: SqlHandoffService, agents: SqlAgentService, hours: OpeningHours) -> None:
+        self.handoffs, self.agents, self.hours = handoffs, agents, hours
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HandoffDesk:
+        import os
+
+        from crm_adapter.agents import SqlAgentService
+        from crm_adapter.handoff import SqlHandoffService, opening_hours_from_env
+        from crm_adapter.helpdesk import HelpdeskSettings, enqueue
+        from crm_adapter.sql.db import make_engine, make_session_factory
+
+        sessions = make_session_factory(make_engine(settings.database_url))
+        helpdesk = HelpdeskSettings.from_env()
+        # With a helpdesk webhook, each handoff's packet is queued for it in the handoff's own transaction.
+        handoffs = SqlHandoffService(sessions, on_request=enqueue if helpdesk.url else None)
+        return cls(handoffs, SqlAgentService(sessions), opening_hours_from_env(os.environ))
+
+
+_desk: HandoffDesk | None = None
+
+
+def get_handoff_desk() -> HandoffDesk | None:
+    """None with an external CRM (CRM_BACKEND=http): handoffs then become callback tickets in that CRM."""
+    global _desk
+    if _desk is None:
+        settings = Settings.from_env()
+        if settings.backend != "sql":
+            return None
+        with _lock:
+            if _desk is None:
+                _desk = HandoffDesk.from_settings(settings)
+    return _desk
+
+
+def set_handoff_desk(desk: HandoffDesk | None) -> None:
+    """Replace the process's handoff desk (tests); None builds from the environment again."""
+    global _desk
+    with _lock:
+        _desk = desk

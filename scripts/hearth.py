@@ -5,7 +5,8 @@
     python scripts/hearth.py env        print the environment the processes get
 
 The model file is named after a fingerprint of config.yml, data/, bot/domain/, bot/nlu/ (custom
-NLU components) and the Rasa version, so an unchanged bot is never retrained, and a changed one always is.
+NLU components), bot/policies.py and the Rasa version, so an unchanged bot is never retrained,
+and a changed one always is.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venvs" / "rasa" / "bin"
 APP_BIN = ROOT / ".venvs" / "app" / "bin"
 MODELS = ROOT / "models"
-TRAINING_INPUTS = ("config.yml", "data", "bot/domain", "bot/nlu")
+TRAINING_INPUTS = ("config.yml", "data", "bot/domain", "bot/nlu", "bot/policies.py")
 
 
 def environment(base: dict[str, str] | None = None) -> dict[str, str]:
@@ -48,6 +49,9 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     if not env.get("WEB_IDENTITY_SECRET"):
         env["WEB_IDENTITY_SECRET"] = development_secret(data_dir / "web_identity_secret")
+    if not env.get("RASA_API_TOKEN"):  # the console speaks to Rasa's HTTP API (agent replies, hand-back) with it
+        env["RASA_API_TOKEN"] = development_secret(data_dir / "rasa_api_token")
+    env.setdefault("RASA_URL", f"http://127.0.0.1:{env['RASA_PORT']}")
     env["HEARTH_ENDPOINTS"] = endpoints_file(env, data_dir)
     env["HEARTH_CREDENTIALS"] = credentials_file(env, data_dir)
     return env
@@ -208,6 +212,7 @@ def prepare_crm(env: dict[str, str]) -> None:
     subprocess.run([python, "-m", "crm_adapter", "migrate"], cwd=ROOT, env=env, check=True)
     subprocess.run([python, "-m", "crm_adapter", "seed"], cwd=ROOT, env=env, check=True)
     subprocess.run([python, "-m", "crm_adapter", "values"], cwd=ROOT, env=env, check=True)
+    subprocess.run([python, "-m", "crm_adapter", "agents", "ensure-dev"], cwd=ROOT, env=env, check=True)
 
 
 def wait_until_ready(env: dict[str, str], timeout: float = 300) -> None:
@@ -235,8 +240,9 @@ def wait_until_ready(env: dict[str, str], timeout: float = 300) -> None:
         f"    curl -s -X POST {rasa}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
         f'         -d \'{{"sender": "demo-anna", "message": "hi"}}\'\n'
         f"  ('demo-anna' is a seeded returning customer; any other sender starts anonymous.)\n"
-        f"  Analytics: {console}/analytics (user admin; the password is CONSOLE_ADMIN_PASSWORD, or in development\n"
-        f"  the file {Path(env['HEARTH_DATA_DIR']) / 'console_admin_password'}).\n"
+        f"  Agent console: {console}/ (sign in as `agent` or `admin`; passwords CONSOLE_AGENT_PASSWORD /\n"
+        f"  CONSOLE_ADMIN_PASSWORD or, in development, the files console_agent_password / console_admin_password\n"
+        f"  in the data folder {env['HEARTH_DATA_DIR']}).\n"
         f"  Stop everything with Ctrl-C.\n",
         flush=True,
     )

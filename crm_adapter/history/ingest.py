@@ -17,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import requests
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter import privacy
+from crm_adapter import helpdesk, privacy
 from crm_adapter.analytics import SqlAnalytics
 from crm_adapter.domain import CrmUnavailable
 from crm_adapter.history.projector import IDLE_CLOSE_BATCH, HistoryProjector, close_idle
@@ -32,6 +33,8 @@ from crm_adapter.settings import Settings
 from crm_adapter.sql.models import HistoryCheckpointRow
 
 log = logging.getLogger("crm_adapter.history")
+
+HELPDESK_PAUSE = 30.0  # seconds without helpdesk deliveries after a round the helpdesk cut short (down or slow)
 
 
 def utcnow() -> datetime:
@@ -57,6 +60,7 @@ class HistoryIngestion:
         tracker: TrackerEvents | None = None,
         privacy_settle: timedelta = privacy.JOB_SETTLE,
         value_refresh: timedelta = timedelta(minutes=60),
+        helpdesk_settings: helpdesk.HelpdeskSettings | None = None,
     ) -> None:
         self._sessions = sessions
         self.source = source
@@ -66,6 +70,10 @@ class HistoryIngestion:
         self.tracker = tracker  # Rasa's tracker store, where privacy jobs also delete and redact
         self.privacy_settle = privacy_settle
         self.value_refresh = value_refresh  # how often customer value tiers are recomputed for analytics
+        # handoffs posted to an external helpdesk's webhook, when HELPDESK_WEBHOOK_URL is set
+        self.helpdesk = helpdesk_settings if helpdesk_settings is not None and helpdesk_settings.url else None
+        self._helpdesk_http = requests.Session() if self.helpdesk is not None else None
+        self._helpdesk_paused_until = 0.0
 
     def step(self) -> StepResult:
         """Reads, projects and commits one batch."""
@@ -118,6 +126,24 @@ class HistoryIngestion:
         once the log has been read up to now, so nothing said before a request is projected after it."""
         return privacy.run_jobs(self._sessions, self.tracker, self._now, self.privacy_settle)
 
+    def deliver_to_helpdesk(self) -> helpdesk.DeliveryReport | None:
+        """Posts the handoffs due to the external helpdesk (crm_adapter/helpdesk.py), when one is configured.
+        Never raises: whatever the helpdesk or the CRM does, it is logged and ingestion goes on. A round the
+        helpdesk cut short (down or slow) pauses deliveries for HELPDESK_PAUSE seconds."""
+        if self.helpdesk is None or time.monotonic() < self._helpdesk_paused_until:
+            return None
+        try:
+            report = helpdesk.deliver_due(self._sessions, self.helpdesk, self._helpdesk_http, self._now())
+        except (DBAPIError, CrmUnavailable) as exc:
+            log.warning("history: could not send handoffs to the helpdesk: %s", _short(exc))
+            return None
+        except Exception:  # a bug there must not stop ingestion
+            log.exception("history: sending handoffs to the helpdesk failed")
+            return None
+        if report.interrupted:
+            self._helpdesk_paused_until = time.monotonic() + HELPDESK_PAUSE
+        return report
+
     def catch_up(self, max_steps: int = 1_000_000) -> StepResult:
         """Ingests until the source has nothing more (used by tests and `ingest --once`)."""
         total = StepResult(0, 0, 0, False)
@@ -130,6 +156,7 @@ class HistoryIngestion:
                 break
         self.close_idle_conversations()
         self.run_privacy_jobs()
+        self.deliver_to_helpdesk()
         return total
 
     def run(self, stop: threading.Event, poll: float = 0.5) -> None:
@@ -164,6 +191,7 @@ class HistoryIngestion:
                 try:
                     self.close_idle_conversations()
                     self.run_privacy_jobs()
+                    self.deliver_to_helpdesk()
                     if time.monotonic() - last_values > self.value_refresh.total_seconds():
                         refreshed = refresh_values(self._sessions)
                         days = SqlAnalytics(self._sessions).refresh_summaries()
@@ -193,6 +221,7 @@ def main(settings: Settings, once: bool = False, source_kind: str | None = None,
     from crm_adapter.sql.db import make_engine, make_session_factory
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    helpdesk_settings = helpdesk.HelpdeskSettings.from_env()
     source = source_from_settings(settings, source_kind)
     sessions = make_session_factory(make_engine(settings.database_url))
     tracker = TrackerEvents(settings.tracker_db_url)
@@ -203,6 +232,7 @@ def main(settings: Settings, once: bool = False, source_kind: str | None = None,
         idle=settings.history_idle,
         tracker=tracker,
         value_refresh=timedelta(minutes=float(os.environ.get("VALUE_REFRESH_MINUTES", "60"))),
+        helpdesk_settings=helpdesk_settings,
     )
     try:
         if once:

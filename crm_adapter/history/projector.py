@@ -275,7 +275,7 @@ class HistoryProjector:
         self._s.add(
             MessageRow(
                 conversation_id=conv.id,
-                sender="bot",
+                sender="agent" if isinstance(metadata, dict) and metadata.get("agent") else "bot",  # console replies
                 text=data.get("text") if keep else None,
                 created_at=event.at,
                 event_key=event.key,

@@ -52,6 +52,39 @@ class TrackerEvents:
         self.url = url
         self.engine = engine or tracker_engine(url)
 
+    def transcript(self, sender_id: str, after_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
+        """What was said in the conversation's current session, oldest first: {id, who, text, at, agent}
+        (`who` is customer, bot or agent). With `after_id`, only what came after that event (live updates)."""
+        try:
+            with self.engine.connect() as conn:
+                start = conn.execute(
+                    select(func.max(TRACKER_EVENTS.c.id)).where(
+                        TRACKER_EVENTS.c.sender_id == sender_id, TRACKER_EVENTS.c.type_name == "session_started"
+                    )
+                ).scalar()
+                rows = conn.execute(
+                    select(TRACKER_EVENTS.c.id, TRACKER_EVENTS.c.data)
+                    .where(
+                        TRACKER_EVENTS.c.sender_id == sender_id,
+                        TRACKER_EVENTS.c.type_name.in_(("user", "bot")),
+                        TRACKER_EVENTS.c.id > max(after_id, start or 0),
+                    )
+                    .order_by(TRACKER_EVENTS.c.id)
+                    .limit(limit)
+                ).all()
+        except SQLAlchemyError as exc:
+            raise SourceUnavailable(f"tracker store unreachable: {type(exc).__name__}") from exc
+        said = []
+        for row_id, raw in rows:
+            data = json.loads(raw)
+            agent = (data.get("metadata") or {}).get("agent") if data.get("event") == "bot" else None
+            who = "customer" if data.get("event") == "user" else "agent" if agent else "bot"
+            if data.get("text"):
+                said.append(
+                    {"id": row_id, "who": who, "text": data["text"], "at": data.get("timestamp"), "agent": agent}
+                )
+        return said
+
     def delete(self, sender_ids: Iterable[str]) -> int:
         senders = sorted(set(sender_ids))
         if not senders:

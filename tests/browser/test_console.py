@@ -1,6 +1,6 @@
-"""The analytics page in headless Chromium (Debian's chromium package, driven by Playwright): sign-in,
-the figures worked out by hand, the charts, the worst intents linking to an example conversation, filters,
-bad input, and no script injection through what customers typed."""
+"""The analytics page in headless Chromium (Debian's chromium package, driven by Playwright): signing in
+through the login form, the figures worked out by hand, the charts, the worst intents linking to an example
+conversation, filters, bad input, no script injection through what customers typed, and signing out."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import pytest
 import requests
 
 from console.app import create_app
+from crm_adapter.agents import SqlAgentService
 from crm_adapter.analytics import SqlAnalytics
+from crm_adapter.domain import InvalidInput
 from crm_adapter.history.timeline import SqlHistoryService
 from tests.analytics_history import history
 from tests.asgi_server import serve
@@ -22,6 +24,7 @@ from tests.services import unavailable
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a-long-admin-password"
+AGENT_PASSWORD = "a-long-agent-password"
 RANGE = "start=2026-11-02&end=2026-11-03"
 
 
@@ -35,20 +38,39 @@ def chromium_path() -> str:
 @pytest.fixture
 def console(sqlite_crm: SqlCrm) -> Iterator[tuple[str, dict[str, int]]]:
     ids = history(sqlite_crm)
-    app = create_app(SqlAnalytics(sqlite_crm.sessions), SqlHistoryService(sqlite_crm.sessions), PASSWORD)
+    agents = SqlAgentService(sqlite_crm.sessions)
+    agents.create_agent("admin", "Ada Admin", PASSWORD, "admin")
+    agents.create_agent("agent", "Sam Taylor", AGENT_PASSWORD, "agent")
+    app = create_app(SqlAnalytics(sqlite_crm.sessions), SqlHistoryService(sqlite_crm.sessions), agents)
     with serve(app) as url:
         yield url, ids
 
 
 @pytest.fixture
 def page(console):  # type: ignore[no-untyped-def]
+    """A browser page signed in as the admin through the login form."""
     from playwright.sync_api import sync_playwright
 
+    url, _ = console
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), headless=True)
-        context = browser.new_context(http_credentials={"username": "admin", "password": PASSWORD})
-        yield context.new_page()
+        page = browser.new_context().new_page()
+        page.goto(f"{url}/analytics?{RANGE}")  # not signed in: sent to the login form, then back here
+        page.wait_for_url("**/login?next=*")
+        page.fill('input[name="username"]', "admin")
+        page.fill('input[name="password"]', PASSWORD)
+        page.click('#login button[type="submit"]')
+        page.wait_for_url(f"{url}/analytics?{RANGE}")
+        assert page.locator("#signed-in-as").inner_text() == "Ada Admin"
+        yield page
         browser.close()
+
+
+def signed_in(url: str, username: str, password: str) -> requests.Session:
+    session = requests.Session()
+    response = session.post(f"{url}/login", data={"username": username, "password": password}, timeout=10)
+    assert response.status_code == 200 and response.url == f"{url}/"
+    return session
 
 
 def test_the_page_shows_the_figures_and_the_charts(console, page) -> None:  # type: ignore[no-untyped-def]
@@ -85,7 +107,7 @@ def test_filters_and_bad_input(console, page) -> None:  # type: ignore[no-untype
     assert page.locator('[data-figure="conversations"]').inner_text() == "1"
     page.goto(f"{url}/analytics?{RANGE}")
     page.select_option('select[name="tier"]', "anonymous")
-    page.click("button[type=submit]")
+    page.click('form[action="/analytics"] button[type=submit]')
     assert "tier=anonymous" in page.url
     assert page.locator('[data-figure="conversations"]').inner_text() == "6"
     response = page.goto(f"{url}/analytics?start=yesterday")
@@ -95,16 +117,29 @@ def test_filters_and_bad_input(console, page) -> None:  # type: ignore[no-untype
 
 def test_only_the_admin_gets_in(console) -> None:  # type: ignore[no-untyped-def]
     url, ids = console
-    for path in ("/analytics", "/analytics/report.csv", f"/analytics/conversations/{ids['c1']}", "/"):
-        assert requests.get(url + path, timeout=10).status_code == 401
-        assert requests.get(url + path, auth=("admin", "wrong-password!"), timeout=10).status_code == 401
-        assert requests.get(url + path, auth=("agent", PASSWORD), timeout=10).status_code == 401
-    csv_text = requests.get(f"{url}/analytics/report.csv?{RANGE}", auth=("admin", PASSWORD), timeout=10).text
+    wrong = requests.post(f"{url}/login", data={"username": "admin", "password": "wrong-password!"}, timeout=10)
+    assert wrong.status_code == 401 and not wrong.cookies
+    agent = signed_in(url, "agent", AGENT_PASSWORD)
+    for path in ("/analytics", "/analytics/report.csv", f"/analytics/conversations/{ids['c1']}"):
+        anonymous = requests.get(url + path, allow_redirects=False, timeout=10)
+        assert anonymous.status_code == (401 if path.endswith(".csv") else 303)
+        assert agent.get(url + path, allow_redirects=False, timeout=10).status_code == 403
+    assert requests.get(url + "/", allow_redirects=False, timeout=10).headers["location"] == "/login"
+    admin = signed_in(url, "admin", PASSWORD)
+    csv_text = admin.get(f"{url}/analytics/report.csv?{RANGE}", timeout=10).text
     assert csv_text.splitlines()[-1].startswith("total,6,0.6,0.2,0.3333,0.2,4.0,3,2.0,1,0.0,3")
-    missing = requests.get(f"{url}/analytics/conversations/999999", auth=("admin", PASSWORD), timeout=10)
+    missing = admin.get(f"{url}/analytics/conversations/999999", timeout=10)
     assert missing.status_code == 404
 
 
+def test_signing_out(console, page) -> None:  # type: ignore[no-untyped-def]
+    url, _ = console
+    page.click("#sign-out button")
+    page.wait_for_url(f"{url}/login")
+    page.goto(f"{url}/analytics")
+    assert "/login?next=" in page.url and page.locator("#signed-in-as").count() == 0
+
+
 def test_a_short_admin_password_is_refused(sqlite_crm: SqlCrm, tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
-        create_app(SqlAnalytics(sqlite_crm.sessions), SqlHistoryService(sqlite_crm.sessions), "short")
+    with pytest.raises(InvalidInput):
+        SqlAgentService(sqlite_crm.sessions).create_agent("admin", "Ada Admin", "short", "admin")

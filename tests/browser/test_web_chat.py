@@ -14,7 +14,6 @@ import pytest
 import requests
 
 from bot import web_identity
-from tests.browser.test_console import chromium_path
 from tests.e2e.stack import Stack, running_stack
 
 pytestmark = pytest.mark.browser
@@ -30,16 +29,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         tmp_path_factory.mktemp("web-chat"), WEB_IDENTITY_SECRET=SECRET, WEBSITE_DEMO_PASSWORD=PASSWORD
     ) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=chromium_path(), headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

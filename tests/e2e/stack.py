@@ -23,7 +23,7 @@ from tests.rasa_env import ROOT, trained_model
 READY_TIMEOUT = 300
 # Settings a stack gets from its caller only, never from the environment the tests run in
 OWN_SETTINGS = ("CRM_", "TRACKER_", "ACTION_", "RASA_PORT", "CONSOLE_", "WEBSITE_", "WEB_IDENTITY_", "WEBCHAT_")
-OWN_SETTINGS += ("SMTP_", "CODE_SENDER")
+OWN_SETTINGS += ("SMTP_", "CODE_SENDER", "RASA_URL", "RASA_API_TOKEN", "HANDOFF_", "HELPDESK_")
 
 
 def free_port() -> int:

@@ -62,6 +62,7 @@ def mail() -> Iterator[SmtpSink]:
 @pytest.fixture(scope="module")
 def stack(fake: FakeMessagingApis, mail: SmtpSink, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {
+        "HANDOFF_HOURS": "always",
         "SMTP_HOST": "127.0.0.1",  # one-time codes are emailed, to the local sink
         "SMTP_PORT": str(mail.port),
         "TELEGRAM_TOKEN": ACCOUNTS.telegram_token,
@@ -312,6 +313,33 @@ def test_linking_telegram_to_the_customer_record_takes_a_code_from_email_and_a_y
     finally:
         engine.dispose()
     assert titles and titles[0].startswith("Conversation on Telegram"), titles
+
+
+def test_an_agents_reply_reaches_a_telegram_customer(fake: FakeMessagingApis, stack: Stack):
+    from crm_adapter.agents import SqlAgentService
+    from crm_adapter.rasa_api import RasaConversations
+
+    engine = make_engine(f"sqlite:///{stack.data_dir / 'crm.db'}")
+    try:
+        agents = SqlAgentService(make_session_factory(engine))
+        agent = agents.create_agent("kim", "Kim Lee", "a-long-test-password", "agent")
+        agents.start_session(agent.agent_id)  # signed in: someone is online
+    finally:
+        engine.dispose()
+    customer = Customer("telegram")
+    assert customer.says("I want to talk to a person").post(stack.rasa_url).status_code == 200
+    assert "bringing in a person" in " ".join(fake.wait_for_texts("telegram", customer.recipient))
+    handoff = stack.crm("SELECT channel, status FROM handoffs WHERE sender_id = ?", customer.sender_id)
+    assert handoff == [("telegram", "waiting")]
+
+    token = (stack.data_dir / "rasa_api_token").read_text().strip()
+    before = len(fake.sent_texts("telegram", customer.recipient))
+    RasaConversations(stack.rasa_url, token).send_as_agent(customer.sender_id, "telegram", "Kim here, hello!", "Kim", 1)
+    assert fake.sent_texts("telegram", customer.recipient)[before:] == ["Kim here, hello!"]
+    # the bot is paused: a message gets no bot reply
+    assert customer.says("hi Kim").post(stack.rasa_url).status_code == 200
+    time.sleep(1)
+    assert fake.sent_texts("telegram", customer.recipient)[before:] == ["Kim here, hello!"]
 
 
 CONNECTOR_START = """

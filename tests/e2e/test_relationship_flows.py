@@ -83,8 +83,11 @@ def test_first_conversation_asks_consent_enforces_it_and_ends_with_a_survey(stac
 
     # the team sees the rating on the analytics page the run command serves
     password = (stack.data_dir / "console_admin_password").read_text().strip()
-    assert requests.get(f"{stack.console_url}/analytics", timeout=10).status_code == 401
-    page = requests.get(f"{stack.console_url}/analytics", auth=("admin", password), timeout=30)
+    signed_out = requests.get(f"{stack.console_url}/analytics", timeout=10, allow_redirects=False)
+    assert signed_out.status_code == 303 and "/login" in signed_out.headers["location"]
+    with requests.Session() as admin:
+        admin.post(f"{stack.console_url}/login", data={"username": "admin", "password": password}, timeout=10)
+        page = admin.get(f"{stack.console_url}/analytics", timeout=30)
     assert page.status_code == 200 and 'data-figure="csat_bot">4.0<' in page.text
 
 

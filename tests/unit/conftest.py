@@ -4,7 +4,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from crm_adapter.composition import set_crm, set_relationship
+from crm_adapter.agents import SqlAgentService
+from crm_adapter.composition import HandoffDesk, set_crm, set_handoff_desk, set_relationship
+from crm_adapter.handoff import OpeningHours, SqlHandoffService
 from crm_adapter.notify import RecordingCodeSender
 from crm_adapter.relationship import SqlRelationshipService
 from crm_adapter.sql.db import make_engine, make_session_factory
@@ -17,9 +19,17 @@ def crm(sqlite_crm: SqlCrm) -> Iterator[SqlCrm]:
     """The actions' CRM for one test: a real, migrated SQLite file."""
     set_crm(sqlite_crm.service)
     set_relationship(SqlRelationshipService(sqlite_crm.sessions, secret="test-secret", clock=sqlite_crm.clock))
+    set_handoff_desk(
+        HandoffDesk(
+            SqlHandoffService(sqlite_crm.sessions, clock=sqlite_crm.clock),
+            SqlAgentService(sqlite_crm.sessions, clock=sqlite_crm.clock),
+            OpeningHours.parse("always"),
+        )
+    )
     yield sqlite_crm
     set_crm(None)
     set_relationship(None)
+    set_handoff_desk(None)
 
 
 @pytest.fixture
@@ -29,7 +39,10 @@ def crm_down() -> Iterator[SqlCrmService]:
     service = SqlCrmService(make_session_factory(engine), RecordingCodeSender(), secret="x")
     set_crm(service)
     set_relationship(SqlRelationshipService(make_session_factory(engine)))
+    sessions = make_session_factory(engine)
+    set_handoff_desk(HandoffDesk(SqlHandoffService(sessions), SqlAgentService(sessions), OpeningHours.parse("always")))
     yield service
     set_crm(None)
     set_relationship(None)
+    set_handoff_desk(None)
     engine.dispose()

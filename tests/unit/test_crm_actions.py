@@ -14,7 +14,7 @@ from actions.orders import (
     ActionReportDeliveryProblem,
     ActionStartReturn,
 )
-from actions.service import ActionFileComplaint, ActionRequestHuman
+from actions.service import ActionFileComplaint
 from crm_adapter.sql.models import CustomerRow, OrderRow, ReturnRow, TicketRow
 from tests.bot import responses, run, slots_set, tracker
 from tests.factories import add_customer, add_order
@@ -192,20 +192,6 @@ def test_an_anonymous_complaint_is_kept_with_the_channel_account(crm):
     with crm.sessions() as s:
         ticket = s.scalars(select(TicketRow)).one()
     assert (ticket.customer_id, ticket.channel, ticket.sender_id) == (None, "rest", "visitor-9")
-
-
-def test_asking_for_a_person_creates_a_callback_with_the_last_messages(crm, anna):
-    history = [{"event": "user", "text": "my lamp flickers"}, {"event": "bot", "text": "Sorry to hear that"}]
-    _, messages = run(
-        ActionRequestHuman(),
-        tracker(slots=verified(anna), text="I want a human", intent="request_human", events=history),
-    )
-
-    assert responses(messages) == ["utter_human_callback"]
-    with crm.sessions() as s:
-        ticket = s.scalars(select(TicketRow)).one()
-    assert ticket.kind == "callback" and ticket.customer_id == anna
-    assert "> my lamp flickers" in ticket.description and "> I want a human" in ticket.description
 
 
 def test_crm_down_gives_a_helpful_reply_and_keeps_what_the_customer_said(crm_down):

@@ -1,0 +1,275 @@
+"""Console accounts (agents and admins), their passwords and their signed-in sessions.
+
+Passwords are hashed with the standard library's scrypt (n=2**14, r=8, p=1, a 16-byte random salt) and
+stored as ``scrypt$n$r$p$salt$hash`` (salt and hash in hex), so the cost can be raised later without
+breaking existing hashes. A session token is 32 random bytes handed to the browser once; the database
+keeps only its SHA-256, so a copy of the table cannot be replayed as a cookie. Each session also carries a
+CSRF token that the console's forms send back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm_adapter.domain import InvalidInput, NotFound
+from crm_adapter.sql.db import unavailable_as_crm_error
+from crm_adapter.sql.models import AgentRow, AgentSessionRow
+
+ROLES = ("agent", "admin")
+SESSION_HOURS = 12
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+SEEN_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often per session
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}")
+
+
+@dataclass(frozen=True)
+class Agent:
+    agent_id: int
+    username: str
+    display_name: str
+    role: str  # agent | admin
+    active: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class AgentSession:
+    agent: Agent
+    csrf_token: str
+    expires_at: datetime
+
+
+def utcnow() -> datetime:
+    return datetime.utcnow().replace(microsecond=0)
+
+
+# ---- passwords ----------------------------------------------------------
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput("password", f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput("password", f"A password can have at most {MAX_PASSWORD_LENGTH} characters.")
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    maxmem = 128 * r * (n + p + 2) + 1024 * 1024
+    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=32)
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = encoded.split("$")
+        if scheme != "scrypt":
+            return False
+        computed = _scrypt(password, bytes.fromhex(salt), int(n), int(r), int(p))
+        return hmac.compare_digest(computed, bytes.fromhex(digest))
+    except ValueError:  # not a hash this module wrote
+        return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Checked against when the username is unknown, so a wrong username takes as long as a wrong password."""
+    return hash_password(secrets.token_urlsafe(24))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ---- the service --------------------------------------------------------
+
+
+def _agent(row: AgentRow) -> Agent:
+    return Agent(row.id, row.username, row.display_name, row.role, row.active)
+
+
+def normalize_username(username: str) -> str:
+    return username.strip().lower()
+
+
+class SqlAgentService:
+    """Accounts and sessions of the console, on the CRM database."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow) -> None:
+        self._sessions = sessions
+        self._now = clock
+
+    @contextmanager
+    def _uow(self) -> Iterator[Session]:
+        """A unit of work: commits when the block succeeds, rolls back otherwise."""
+        with unavailable_as_crm_error(), self._sessions() as session, session.begin():
+            yield session
+
+    @staticmethod
+    def _row(session: Session, username: str) -> AgentRow:
+        row = session.scalar(select(AgentRow).where(AgentRow.username == normalize_username(username)))
+        if row is None:
+            raise NotFound(f"agent {username}")
+        return row
+
+    # ---- accounts -------------------------------------------------------
+
+    def create_agent(self, username: str, display_name: str, password: str, role: str) -> Agent:
+        username, display_name = normalize_username(username), display_name.strip()
+        if not _USERNAME.fullmatch(username):
+            raise InvalidInput(
+                "username",
+                "A username has 1 to 40 characters (letters, digits, '.', '_' or '-'), "
+                "starting with a letter or digit.",
+            )
+        if not display_name or len(display_name) > 80:
+            raise InvalidInput("display_name", "A display name has 1 to 80 characters.")
+        if role not in ROLES:
+            raise InvalidInput("role", f"The role is one of: {', '.join(ROLES)}.")
+        check_password_rules(password)
+        row = AgentRow(
+            username=username,
+            display_name=display_name,
+            password_hash=hash_password(password),
+            role=role,
+            active=True,
+            created_at=self._now(),
+        )
+        try:
+            with self._uow() as s:
+                if s.scalar(select(AgentRow.id).where(AgentRow.username == username)) is not None:
+                    raise InvalidInput("username", f"The username {username!r} is taken.")
+                s.add(row)
+                s.flush()
+                return _agent(row)
+        except IntegrityError:  # taken by a concurrent create
+            raise InvalidInput("username", f"The username {username!r} is taken.") from None
+
+    def set_password(self, username: str, password: str) -> None:
+        """Replaces the password and signs the agent out everywhere."""
+        check_password_rules(password)
+        encoded = hash_password(password)
+        with self._uow() as s:
+            row = self._row(s, username)
+            row.password_hash = encoded
+            s.execute(delete(AgentSessionRow).where(AgentSessionRow.agent_id == row.id))
+
+    def deactivate(self, username: str) -> Agent:
+        """The agent can no longer sign in; their sessions end at once. The account stays for the record."""
+        with self._uow() as s:
+            row = self._row(s, username)
+            row.active = False
+            s.execute(delete(AgentSessionRow).where(AgentSessionRow.agent_id == row.id))
+            return _agent(row)
+
+    def list_agents(self) -> list[Agent]:
+        with self._uow() as s:
+            return [_agent(row) for row in s.scalars(select(AgentRow).order_by(AgentRow.username))]
+
+    def authenticate(self, username: str, password: str) -> Agent | None:
+        """The active agent with this username and password, or None. Takes about as long whether or not the
+        username exists (an unknown one is checked against a dummy hash)."""
+        with self._uow() as s:
+            row = s.scalar(select(AgentRow).where(AgentRow.username == normalize_username(username)[:80]))
+            agent = _agent(row) if row is not None else None
+            encoded = row.password_hash if row is not None else _dummy_hash()
+        password_ok = verify_password(password[:MAX_PASSWORD_LENGTH], encoded)
+        if agent is None or not password_ok or not agent.active:
+            return None
+        return agent
+
+    # ---- sessions -------------------------------------------------------
+
+    def start_session(self, agent_id: int) -> tuple[str, str]:
+        """A new session for an active agent: (token for the cookie, CSRF token). Only the token's hash is kept."""
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        now = self._now()
+        with self._uow() as s:
+            row = s.get(AgentRow, agent_id)
+            if row is None or not row.active:
+                raise NotFound(f"agent {agent_id}")
+            # tidy up: this agent's expired sessions
+            s.execute(
+                delete(AgentSessionRow).where(AgentSessionRow.agent_id == agent_id, AgentSessionRow.expires_at <= now)
+            )
+            s.add(
+                AgentSessionRow(
+                    token_hash=token_hash(token),
+                    agent_id=agent_id,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=SESSION_HOURS),
+                    last_seen_at=now,
+                    csrf_token=csrf,
+                )
+            )
+        return token, csrf
+
+    def session_agent(self, token: str) -> AgentSession | None:
+        """The session of this token, or None when it is unknown, expired or its agent inactive. Notes that
+        the agent was seen (at most once a minute)."""
+        if not token or len(token) > 200:
+            return None
+        now = self._now()
+        with self._uow() as s:
+            found = s.execute(
+                select(AgentSessionRow, AgentRow)
+                .join(AgentRow, AgentRow.id == AgentSessionRow.agent_id)
+                .where(AgentSessionRow.token_hash == token_hash(token))
+            ).first()
+            if found is None:
+                return None
+            session_row, agent_row = found._tuple()
+            if session_row.expires_at <= now:
+                s.delete(session_row)
+                return None
+            if not agent_row.active:
+                return None
+            if now - session_row.last_seen_at >= SEEN_EVERY:
+                session_row.last_seen_at = now
+            return AgentSession(_agent(agent_row), session_row.csrf_token, session_row.expires_at)
+
+    def end_session(self, token: str) -> None:
+        if not token:
+            return
+        with self._uow() as s:
+            s.execute(delete(AgentSessionRow).where(AgentSessionRow.token_hash == token_hash(token)))
+
+    def online_agents(self, within: timedelta = timedelta(minutes=5)) -> list[Agent]:
+        """Active agents (of either role) with a live session seen in the last `within` (which should be more
+        than a minute: last_seen_at is written at most once a minute)."""
+        now = self._now()
+        with self._uow() as s:
+            rows = s.scalars(
+                select(AgentRow)
+                .where(
+                    AgentRow.active.is_(True),
+                    AgentRow.id.in_(
+                        select(AgentSessionRow.agent_id).where(
+                            AgentSessionRow.expires_at > now, AgentSessionRow.last_seen_at >= now - within
+                        )
+                    ),
+                )
+                .order_by(AgentRow.display_name, AgentRow.username)
+            )
+            return [_agent(row) for row in rows]

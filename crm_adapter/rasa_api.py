@@ -1,0 +1,53 @@
+"""The Rasa server's HTTP API, as the agent console uses it (requests; Rasa runs with --enable-api and a token).
+
+- An agent's reply is appended to the conversation as a bot message with the agent's name in its metadata,
+  and Rasa sends it through the channel the customer is on (`execute_side_effects`, `output_channel`): web
+  chat and the messaging apps receive it at once; a REST caller reads it from the conversation.
+- Handing back resumes the paused bot and runs `action_handback`, which speaks to the customer again.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any
+
+import requests
+
+from crm_adapter.domain import CrmUnavailable
+
+
+class RasaUnavailable(CrmUnavailable):
+    """The Rasa server could not be reached or refused the request."""
+
+
+class RasaConversations:
+    def __init__(self, base_url: str, token: str, timeout: float = 10, session: requests.Session | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.http = session or requests.Session()
+
+    def _post(self, sender_id: str, path: str, body: Any, **params: str) -> Any:
+        url = f"{self.base_url}/conversations/{urllib.parse.quote(sender_id, safe='')}/{path}"
+        try:
+            response = self.http.post(url, json=body, params={"token": self.token, **params}, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise RasaUnavailable(f"Rasa server unreachable: {type(exc).__name__}") from exc
+        if response.status_code >= 300:
+            raise RasaUnavailable(f"Rasa server answered HTTP {response.status_code}: {response.text[:200]}")
+        return response.json()
+
+    def send_as_agent(self, sender_id: str, channel: str, text: str, agent_name: str, agent_id: int) -> None:
+        """Say `text` to the customer as the agent, through their channel, and record it in the conversation."""
+        event = {"event": "bot", "text": text, "metadata": {"agent": agent_name, "agent_id": agent_id}}
+        self._post(sender_id, "tracker/events", [event], execute_side_effects="true", output_channel=channel)
+
+    def hand_back(self, sender_id: str, channel: str, agent_name: str, outcome: str) -> None:
+        """Resume the bot (it was paused while the agent talked) and let it speak again (`action_handback`)."""
+        events = [
+            {"event": "resume"},
+            {"event": "slot", "name": "handoff_agent", "value": agent_name},
+            {"event": "slot", "name": "handoff_outcome", "value": outcome},
+        ]
+        self._post(sender_id, "tracker/events", events)
+        self._post(sender_id, "execute", {"name": "action_handback"}, output_channel=channel)

@@ -1,0 +1,147 @@
+"""Human handoff end to end, in headless Chromium against the real product started with its run command: a
+signed-in customer asks for a person in the website's chat; an agent signs in to the console, takes the
+conversation from the queue, sees the handoff packet, replies (the customer's widget shows it) while the bot
+stays silent, notes and tags it, and hands it back; the bot then answers the next message."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from tests.browser.test_web_chat import bot_texts, open_chat, send, session_id, wait_for_reply
+from tests.e2e.stack import Stack, running_stack
+
+pytestmark = pytest.mark.browser
+AGENT_PASSWORD = "an-agent-password-for-tests"
+SHOP_PASSWORD = "shop-demo-password"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(
+        tmp_path_factory.mktemp("handoff"),
+        HANDOFF_HOURS="always",
+        CONSOLE_AGENT_PASSWORD=AGENT_PASSWORD,
+        WEBSITE_DEMO_PASSWORD=SHOP_PASSWORD,
+    ) as s:
+        yield s
+
+
+def sign_in_agent(browser, stack: Stack):  # type: ignore[no-untyped-def]
+    page = browser.new_context().new_page()
+    page.goto(stack.console_url + "/handoffs")
+    page.wait_for_url(re.compile(r".*/login.*"))
+    page.fill("input[name=username]", "agent")
+    page.fill("input[name=password]", AGENT_PASSWORD)
+    page.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/handoffs$"))
+    return page
+
+
+def test_a_customer_asks_for_a_person_an_agent_takes_over_and_hands_back(stack: Stack, browser) -> None:  # type: ignore[no-untyped-def]
+    agent = sign_in_agent(browser, stack)  # signed in, so someone is online
+
+    customer = browser.new_context().new_page()
+    customer.goto(stack.website_url + "/signin")
+    customer.fill("#email", "anna.berg@example.com")
+    customer.fill("#password", SHOP_PASSWORD)
+    customer.locator("button[type=submit]").click()
+    customer.wait_for_url(stack.website_url + "/")
+    open_chat(customer, stack.website_url + "/")
+    assert bot_texts(customer)[0].startswith("Welcome back, Anna!")
+    before = len(bot_texts(customer))
+    send(customer, "I'd like to talk to a person please")
+    queued = " ".join(wait_for_reply(customer, before))
+    assert "bringing in a person" in queued and "number 1 in the queue" in queued
+
+    # the queue, then the conversation with its packet
+    agent.reload()
+    row = agent.locator("#queue tr[data-handoff]")
+    assert row.count() == 1 and "Anna Berg" in row.inner_text() and "asked for a person" in row.inner_text()
+    row.locator("button", has_text="Take").click()
+    agent.wait_for_url(re.compile(r".*/handoffs/\d+$"))
+    handoff_id = int(agent.url.rsplit("/", 1)[1])
+    assert agent.locator('[data-field="name"]').inner_text() == "Anna Berg"
+    assert agent.locator('[data-field="verified"]').inner_text() == "yes"
+    assert re.search(r"(low|standard|high|vip) \(\d+/100\)", agent.locator('[data-field="tier"]').inner_text())
+    assert "history" in agent.locator('[data-field="consents"]').inner_text()
+    assert "JH100001" in agent.locator("#orders").inner_text()
+    assert "TK-S1001" in agent.locator("#tickets").inner_text()
+    assert "talk to a person" in agent.locator("#transcript").inner_text()
+
+    # the agent's reply reaches the customer's chat widget
+    before = len(bot_texts(customer))
+    agent.fill("#reply textarea", "Hi Anna, Sam here. I can see your order JH100001 is on its way.")
+    agent.locator("#reply button").click()
+    agent.wait_for_url(re.compile(rf".*/handoffs/{handoff_id}.*"))
+    assert "Sam here" in " ".join(wait_for_reply(customer, before))
+
+    # while the agent has the conversation the bot says nothing; the agent sees the message live
+    before = len(bot_texts(customer))
+    send(customer, "thanks, when will it arrive?")
+    agent.locator("#transcript td.text", has_text="when will it arrive").wait_for(timeout=15_000)
+    time.sleep(2)
+    assert len(bot_texts(customer)) == before
+
+    agent.fill("#add-note input[name=text]", "Prefers email; asked about the delivery date")
+    agent.locator("#add-note button").click()
+    agent.fill("#set-tags input[name=tags]", "delivery, vip care")
+    agent.locator("#set-tags button").click()
+    assert "Prefers email" in agent.locator("li.note").inner_text()
+
+    # hand back: the bot speaks again, with the context it had
+    agent.fill("#handback input[name=note]", "Told her Thursday; nothing else needed")
+    agent.locator("#handback button").click()
+    agent.wait_for_url(re.compile(r".*/handoffs$"))
+    back = " ".join(wait_for_reply(customer, before))
+    assert "Juno here again" in back and "Sam Taylor" in back
+    before = len(bot_texts(customer))
+    send(customer, "when are you open?")
+    assert "Monday to Friday" in " ".join(wait_for_reply(customer, before))
+
+    row = stack.crm("SELECT status, close_note, tags, reason FROM handoffs WHERE id = ?", handoff_id)[0]
+    assert (
+        row[0] == "returned"
+        and row[1].startswith("Told her Thursday")
+        and json.loads(row[2]) == ["delivery", "vip care"]
+    )
+    assert stack.crm("SELECT text FROM handoff_notes WHERE handoff_id = ?", handoff_id) == [
+        ("Prefers email; asked about the delivery date",)
+    ]
+    said = stack.user_texts(session_id(customer))
+    assert "thanks, when will it arrive?" in said and said[-1] == "when are you open?"
+    # the agent's reply is on the customer's record as the agent's
+    query = (
+        "SELECT m.sender FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        "WHERE c.sender_id = ? AND m.text LIKE 'Hi Anna, Sam here%'"
+    )
+    deadline = time.monotonic() + 60
+    while not (rows := stack.crm(query, session_id(customer))) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert rows == [("agent",)]
+
+
+def test_a_strongly_negative_message_brings_in_a_person_who_sees_why(stack: Stack, browser) -> None:  # type: ignore[no-untyped-def]
+    agent = sign_in_agent(browser, stack)
+    replies = stack.say("upset-visitor", "this is absolutely useless, I am furious and fed up with you")
+    text = " ".join(replies)
+    assert "bringing in a person" in text and "frustrating" in text
+    agent.reload()
+    assert "strongly negative message" in agent.locator("#queue").inner_text()
+    # the bot stays silent while the conversation waits for a person
+    assert stack.say("upset-visitor", "hello?") == []
+
+
+def test_the_console_refuses_handoff_actions_without_a_session_or_token(stack: Stack) -> None:
+    assert requests.get(f"{stack.console_url}/handoffs/1/transcript", timeout=10).status_code == 401
+    anonymous = requests.post(f"{stack.console_url}/handoffs/1/reply", data={"text": "hi"}, timeout=10)
+    assert anonymous.status_code in (401, 403)
+    with requests.Session() as s:
+        s.post(f"{stack.console_url}/login", data={"username": "agent", "password": AGENT_PASSWORD}, timeout=10)
+        no_csrf = s.post(f"{stack.console_url}/handoffs/1/reply", data={"text": "hi"}, timeout=10)
+        assert no_csrf.status_code == 403

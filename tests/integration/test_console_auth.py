@@ -1,0 +1,297 @@
+"""The console's sign-in, sessions, roles and CSRF protection, over HTTP against the app under uvicorn.
+
+`test_every_route_follows_its_policy` walks the app's routes, so routes added later are covered without
+changing this file: a route's expected role comes from its own dependencies (`require_admin` -> admin,
+`current_agent` -> any signed-in agent), and a route with neither that is not in PUBLIC_PATHS fails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
+
+from console.app import PUBLIC_PATHS, SESSION_COOKIE, check_route_policy, create_app, current_agent, require_admin
+from crm_adapter.agents import SqlAgentService
+from crm_adapter.analytics import SqlAnalytics
+from crm_adapter.handoff import SqlHandoffService
+from crm_adapter.history.timeline import SqlHistoryService
+from tests.asgi_server import serve
+from tests.conftest import SqlCrm
+
+pytestmark = pytest.mark.integration
+ADMIN_PASSWORD = "an admin's long password"
+AGENT_PASSWORD = "an agent's long password"
+SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass
+class Console:
+    url: str
+    app: FastAPI
+    agents: SqlAgentService
+    ids: dict[str, int]  # username -> agent id
+
+    def session(self, username: str) -> tuple[dict[str, str], str]:
+        """A fresh session of this user: (cookies, CSRF token)."""
+        token, csrf = self.agents.start_session(self.ids[username])
+        return {SESSION_COOKIE: token}, csrf
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(method, self.url + path, allow_redirects=False, timeout=10, **kwargs)
+
+    def sign_in(self, username: str, password: str, next_: str | None = None) -> requests.Session:
+        browser = requests.Session()
+        form = {"username": username, "password": password} | ({"next": next_} if next_ is not None else {})
+        response = browser.post(f"{self.url}/login", data=form, allow_redirects=False, timeout=10)
+        assert response.status_code == 303, response.text
+        return browser
+
+
+def build_app(sql: SqlCrm, agents: SqlAgentService, secure_cookies: bool = False) -> FastAPI:
+    return create_app(
+        SqlAnalytics(sql.sessions),
+        SqlHistoryService(sql.sessions),
+        agents,
+        secure_cookies,
+        handoffs=SqlHandoffService(sql.sessions),
+    )
+
+
+@pytest.fixture
+def console(sqlite_crm: SqlCrm) -> Iterator[Console]:
+    agents = SqlAgentService(sqlite_crm.sessions)
+    ids = {
+        "admin": agents.create_agent("admin", "Ada Admin", ADMIN_PASSWORD, "admin").agent_id,
+        "agent": agents.create_agent("agent", "Sam Taylor", AGENT_PASSWORD, "agent").agent_id,
+    }
+    app = build_app(sqlite_crm, agents)
+    with serve(app) as url:
+        yield Console(url, app, agents, ids)
+
+
+# ---- the route policy ---------------------------------------------------------------
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield sub.call
+        yield from _calls(sub)
+
+
+def expected_role(route: APIRoute) -> str | None:
+    calls = set(_calls(route.dependant))
+    return "admin" if require_admin in calls else "agent" if current_agent in calls else None
+
+
+def protected_routes(app: FastAPI) -> list[tuple[APIRoute, str, str]]:
+    """(route, method, role) for every route outside PUBLIC_PATHS; fails on a route without a policy."""
+    found = []
+    for route in app.routes:
+        path = getattr(route, "path", None)
+        if path in PUBLIC_PATHS:
+            continue
+        assert isinstance(route, APIRoute), f"{route!r} is not public and cannot declare an auth dependency"
+        role = expected_role(route)
+        assert role is not None, (
+            f"{sorted(route.methods)} {route.path} has neither a public mark (PUBLIC_PATHS) nor an auth dependency "
+            "(current_agent / require_admin)"
+        )
+        found += [(route, method, role) for method in sorted(route.methods)]
+    return found
+
+
+def concrete(route: APIRoute) -> str:
+    path = route.path_format
+    for param in route.dependant.path_params:
+        path = path.replace("{" + param.name + "}", "1")
+    return path
+
+
+def is_html(route: APIRoute) -> bool:
+    return route.response_class is HTMLResponse
+
+
+def sent_to_login(response: requests.Response) -> bool:
+    return response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_every_route_follows_its_policy(console: Console) -> None:
+    routes = protected_routes(console.app)
+    assert {(r.path, m, role) for r, m, role in routes} >= {
+        ("/", "GET", "agent"),
+        ("/logout", "POST", "agent"),
+        ("/analytics", "GET", "admin"),
+        ("/analytics/report.csv", "GET", "admin"),
+        ("/analytics/conversations/{conversation_id}", "GET", "admin"),
+        ("/handoffs", "GET", "agent"),
+        ("/handoffs/{handoff_id}/take", "POST", "agent"),
+        ("/handoffs/{handoff_id}/reply", "POST", "agent"),
+        ("/handoffs/{handoff_id}/close", "POST", "agent"),
+    }
+    for route, method, role in routes:
+        path, where = concrete(route), f"{method} {route.path}"
+
+        anonymous = console.request(method, path)
+        if method == "GET" and is_html(route):
+            assert sent_to_login(anonymous), where
+            assert anonymous.headers["location"] in ("/login", f"/login?next={path.replace('/', '%2F')}"), where
+        else:
+            assert anonymous.status_code == 401, where
+            if not is_html(route):
+                assert anonymous.json() == {"detail": "Sign in first."}, where
+        forged = console.request(method, path, cookies={SESSION_COOKIE: "not-a-session"})
+        assert forged.status_code == anonymous.status_code, where
+
+        for username in ("agent", "admin"):
+            cookies, csrf = console.session(username)
+            headers = {} if method in SAFE else {"X-CSRF-Token": csrf}
+            response = console.request(method, path, cookies=cookies, headers=headers)
+            if role == "admin" and username == "agent":
+                assert response.status_code == 403, where
+                continue
+            assert response.status_code not in (401, 403) and not (method in SAFE and sent_to_login(response)), where
+            if method == "GET" and not route.dependant.path_params:
+                assert response.status_code == 200, where
+                html = "text/html" in response.headers["content-type"]
+                assert html == is_html(route), f"{where}: declare response_class=HTMLResponse on HTML pages"
+
+        if method not in SAFE:  # a request that changes state needs the session's CSRF token
+            cookies, csrf = console.session("admin")
+            assert console.request(method, path, cookies=cookies).status_code == 403, where
+            wrong = {"X-CSRF-Token": csrf[::-1]}
+            assert console.request(method, path, cookies=cookies, headers=wrong).status_code == 403, where
+            assert console.request(method, path, cookies=cookies, data={"csrf": "x"}).status_code == 403, where
+
+
+def test_public_paths_need_no_session(console: Console) -> None:
+    assert console.request("GET", "/health").json() == {"status": "ok"}
+    assert console.request("GET", "/login").status_code == 200
+
+
+def test_the_app_refuses_a_route_without_a_policy(console: Console) -> None:
+    check_route_policy(console.app)
+
+    @console.app.get("/forgotten")
+    def forgotten() -> str:
+        return "no dependency"
+
+    with pytest.raises(RuntimeError, match="/forgotten"):
+        check_route_policy(console.app)
+
+
+# ---- signing in and out -------------------------------------------------------------
+
+
+def test_signing_in_sets_a_strict_http_only_cookie_and_shows_who_is_signed_in(console: Console) -> None:
+    response = console.request("POST", "/login", data={"username": "Agent", "password": AGENT_PASSWORD})
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "Path=/" in cookie and "Secure" not in cookie
+
+    token = response.cookies[SESSION_COOKIE]
+    home = console.request("GET", "/", cookies={SESSION_COOKIE: token})
+    assert home.status_code == 200 and home.headers["cache-control"] == "no-store"
+    assert 'id="signed-in-as">Sam Taylor<' in home.text and 'id="role">agent<' in home.text
+    assert 'href="/analytics"' not in home.text  # analytics is for admins
+    admin_home = console.request("GET", "/", cookies=console.session("admin")[0])
+    assert 'href="/analytics"' in admin_home.text and "Ada Admin" in admin_home.text
+
+
+def test_secure_cookies(sqlite_crm: SqlCrm) -> None:
+    agents = SqlAgentService(sqlite_crm.sessions)
+    agents.create_agent("admin", "Ada Admin", ADMIN_PASSWORD, "admin")
+    with serve(build_app(sqlite_crm, agents, secure_cookies=True)) as url:
+        response = requests.post(
+            f"{url}/login", data={"username": "admin", "password": ADMIN_PASSWORD}, allow_redirects=False, timeout=10
+        )
+    assert response.status_code == 303 and "Secure" in response.headers["set-cookie"]
+
+
+def test_a_wrong_password_or_unknown_user_gets_a_401_and_no_cookie(console: Console) -> None:
+    messages = []
+    for username, password in [("admin", AGENT_PASSWORD), ("nobody", ADMIN_PASSWORD), ("admin", "")]:
+        response = console.request("POST", "/login", data={"username": username, "password": password})
+        assert response.status_code == 401
+        assert "set-cookie" not in response.headers and not response.cookies
+        messages.append(re.search(r'id="login-error">([^<]*)<', response.text).group(1))  # type: ignore[union-attr]
+    assert len(set(messages)) == 1  # the same words whichever part was wrong
+    assert "match an active account" in messages[0]
+    console.agents.deactivate("agent")
+    refused = console.request("POST", "/login", data={"username": "agent", "password": AGENT_PASSWORD})
+    assert refused.status_code == 401 and "set-cookie" not in refused.headers
+
+
+def test_signing_out_ends_the_session(console: Console) -> None:
+    browser = console.sign_in("admin", ADMIN_PASSWORD)
+    old_cookie = browser.cookies[SESSION_COOKIE]
+    home = browser.get(f"{console.url}/", timeout=10)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)  # type: ignore[union-attr]
+
+    signed_out = browser.post(f"{console.url}/logout", data={"csrf": csrf}, allow_redirects=False, timeout=10)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/login"
+    assert SESSION_COOKIE not in browser.cookies  # the browser is told to forget it...
+    old = {SESSION_COOKIE: old_cookie}  # ...and the old cookie no longer works anywhere
+    assert sent_to_login(console.request("GET", "/analytics", cookies=old))
+    assert console.request("GET", "/analytics/report.csv", cookies=old).status_code == 401
+
+
+def test_a_post_without_the_csrf_token_is_refused(console: Console) -> None:
+    browser = console.sign_in("agent", AGENT_PASSWORD)
+    refused = browser.post(f"{console.url}/logout", data={}, allow_redirects=False, timeout=10)
+    assert refused.status_code == 403 and "reload the page" in refused.text
+    assert browser.get(f"{console.url}/", allow_redirects=False, timeout=10).status_code == 200  # still signed in
+    home = browser.get(f"{console.url}/", timeout=10)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', home.text).group(1)  # type: ignore[union-attr]
+    by_header = browser.post(f"{console.url}/logout", headers={"X-CSRF-Token": csrf}, allow_redirects=False, timeout=10)
+    assert by_header.status_code == 303
+
+
+def test_an_agent_gets_a_403_page_on_admin_pages(console: Console) -> None:
+    page = console.request("GET", "/analytics", cookies=console.session("agent")[0])
+    assert page.status_code == 403 and "text/html" in page.headers["content-type"]
+    assert "This page is for admins." in page.text and "Sam Taylor" in page.text
+
+
+def test_after_signing_in_the_page_asked_for_opens(console: Console) -> None:
+    asked = console.request("GET", "/analytics?start=2026-11-01&tier=vip")
+    assert sent_to_login(asked)
+    next_ = parse_qs(urlsplit(asked.headers["location"]).query)["next"][0]
+    assert next_ == "/analytics?start=2026-11-01&tier=vip"
+    form = console.request("GET", asked.headers["location"])
+    assert f'name="next" value="{next_.replace("&", "&amp;")}"' in form.text
+    response = console.request("POST", "/login", data={"username": "admin", "password": ADMIN_PASSWORD, "next": next_})
+    assert response.status_code == 303 and response.headers["location"] == next_
+
+
+@pytest.mark.parametrize(
+    "next_",
+    [
+        "https://evil.example",
+        "//evil.example/x",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "http:/evil.example",
+        " /x",
+        "/\tevil",
+    ],  # fmt: skip
+)
+def test_next_never_leaves_the_console(console: Console, next_: str) -> None:
+    response = console.request("POST", "/login", data={"username": "admin", "password": ADMIN_PASSWORD, "next": next_})
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    form = console.request("GET", "/login", params={"next": next_})
+    assert 'name="next" value="/"' in form.text
+    signed_in = console.request("GET", "/login", params={"next": next_}, cookies=console.session("admin")[0])
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/"

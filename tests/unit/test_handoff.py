@@ -1,0 +1,266 @@
+"""Bringing in a person, on a real SQLite CRM: each trigger, the packet, the queue and its order, the bot's
+silence, the nobody-available path, and the agent's side of a handoff."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from actions.handoff import ActionHandback, ActionLeaveMessage, ActionRequestHuman
+from actions.relationship import ActionAnswerPending
+from actions.service import ActionFileComplaint
+from crm_adapter.agents import SqlAgentService
+from crm_adapter.composition import HandoffDesk, get_handoff_desk, set_handoff_desk
+from crm_adapter.domain import InvalidInput, NotAllowed
+from crm_adapter.handoff import NewHandoff, OpeningHours, SqlHandoffService
+from crm_adapter.sql.models import ConsentRow, HandoffRow, TicketRow
+from tests.bot import responses, run, slots_set, tracker
+from tests.factories import NOW, add_customer, add_order
+
+pytestmark = pytest.mark.unit
+PASSWORD = "a-long-agent-password"
+
+
+def agent_online(crm, username: str = "sam") -> int:
+    agents = SqlAgentService(crm.sessions, clock=crm.clock)
+    agent = agents.create_agent(username, username.title(), PASSWORD, "agent")
+    agents.start_session(agent.agent_id)
+    return agent.agent_id
+
+
+def handoffs(crm) -> list[HandoffRow]:
+    with crm.sessions() as s:
+        return list(s.scalars(select(HandoffRow).order_by(HandoffRow.id)))
+
+
+def paused(events: list[dict]) -> bool:
+    return any(e.get("event") == "pause" for e in events)
+
+
+def verified(customer_id: str, **slots):
+    return {"verified": True, "customer_id": customer_id, "customer_first_name": "Anna", **slots}
+
+
+HISTORY = [
+    {"event": "user", "text": "my lamp flickers", "parse_data": {"intent": {"name": "delivery_problem"}}},
+    {"event": "bot", "text": "Sorry to hear that"},
+]
+
+
+@pytest.fixture
+def anna(crm) -> str:
+    customer = add_customer(crm.sessions, first_name="Anna", email="anna@example.com")
+    add_order(crm.sessions, customer, "JH500001", status="shipped")
+    return customer
+
+
+def test_asking_for_a_person_queues_the_conversation_with_the_packet_and_pauses_the_bot(crm, anna):
+    agent_online(crm)
+    events, messages = run(
+        ActionRequestHuman(),
+        tracker(
+            slots=verified(anna, order_number="JH500001"),
+            text="I want a human",
+            intent="request_human",
+            events=HISTORY,
+            channel="socketio",
+        ),
+    )
+    assert responses(messages) == ["utter_handoff_queued"]
+    assert messages[0]["position"] == 1 and messages[0]["wait"] == "4 minutes"  # one ahead of nobody, 4 min each
+    assert paused(events) and slots_set(events)["handoff_id"]
+    [row] = handoffs(crm)
+    assert (row.reason, row.status, row.customer_id, row.channel) == ("asked", "waiting", anna, "socketio")
+    packet = row.packet
+    customer = packet["customer"]
+    assert customer["customer_id"] == anna and customer["verified"] is True and customer["name"].startswith("Anna")
+    assert (
+        customer["value"]["tier"] in ("low", "standard", "high", "vip")
+        and "purchases" in customer["value"]["explanation"]
+    )
+    assert set(customer["consents"]) == {"history", "service", "marketing"}
+    assert "preferences" in customer and customer["sentiment_trend"]["direction"]
+    conversation = packet["conversation"]
+    assert [t["text"] for t in conversation["transcript"]] == [
+        "my lamp flickers",
+        "Sorry to hear that",
+        "I want a human",
+    ]
+    assert conversation["intents"] == {"delivery_problem": 1, "request_human": 1}
+    assert conversation["slots"]["order_number"] == "JH500001"
+    assert "Asked for a person" in conversation["summary"] and "I want a human" in conversation["summary"]
+    assert [o["order_number"] for o in packet["open_orders"]] == ["JH500001"]
+    assert packet["open_tickets"] == []
+
+
+def test_a_second_request_while_waiting_does_not_queue_twice(crm, anna):
+    agent_online(crm)
+    run(ActionRequestHuman(), tracker(slots=verified(anna), intent="request_human"))
+    _, messages = run(ActionRequestHuman(), tracker(slots=verified(anna), intent="request_human"))
+    assert responses(messages) == ["utter_handoff_already_queued"] and len(handoffs(crm)) == 1
+
+
+def test_history_refused_keeps_no_transcript_in_the_packet(crm, anna):
+    agent_online(crm)
+    with crm.sessions.begin() as s:
+        s.add(ConsentRow(customer_id=anna, purpose="history", granted=False, source="chat", updated_at=NOW))
+    run(
+        ActionRequestHuman(),
+        tracker(slots=verified(anna), text="a person please", intent="request_human", events=HISTORY),
+    )
+    [row] = handoffs(crm)
+    assert row.packet["conversation"]["transcript"] == []
+    assert "my lamp" not in str(row.packet)
+
+
+def test_a_strongly_negative_message_brings_in_a_person(crm, anna):
+    agent_online(crm)
+    t = tracker(slots=verified(anna), text="this is a disgrace, absolutely useless", intent="complain")
+    t.latest_message["metadata"]["sentiment"] = -0.82
+    events, messages = run(ActionRequestHuman(), t)
+    assert responses(messages) == ["utter_handoff_queued"] and "frustrating" in messages[0]["reason_text"]
+    assert handoffs(crm)[0].reason == "negative_sentiment" and paused(events)
+
+
+def test_two_fallbacks_in_a_row_bring_in_a_person_one_does_not(crm):
+    agent_online(crm)
+    first = [{"event": "user", "text": "blorp", "parse_data": {"intent": {"name": "nlu_fallback"}}}]
+    _, messages = run(ActionAnswerPending(), tracker(text="zxcv", intent="nlu_fallback"))
+    assert responses(messages) == ["utter_fallback_offer_human"] and handoffs(crm) == []
+    events, messages = run(
+        ActionAnswerPending(),
+        tracker(text="zxcv", intent="nlu_fallback", events=[*first, {"event": "bot", "text": "Sorry?"}]),
+    )
+    assert responses(messages) == ["utter_handoff_queued"] and paused(events)
+    assert handoffs(crm)[0].reason == "fallbacks" and handoffs(crm)[0].customer_id is None
+
+
+def test_a_complaint_from_a_high_value_customer_goes_to_a_person(crm, anna):
+    agent_online(crm)
+    ben = add_customer(crm.sessions, first_name="Ben", email="ben@example.com")
+    add_order(crm.sessions, anna, "JH500002", status="delivered", items=(("Dining set", 1, 260000),))
+    _, messages = run(ActionFileComplaint(), tracker(slots=verified(ben, complaint_text="The chair wobbles badly")))
+    assert responses(messages) == ["utter_complaint_logged"] and handoffs(crm) == []  # Ben: low value
+    events, messages = run(
+        ActionFileComplaint(), tracker(slots=verified(anna, complaint_text="The table arrived cracked"))
+    )
+    assert responses(messages) == ["utter_complaint_logged", "utter_handoff_queued"] and paused(events)
+    [row] = handoffs(crm)
+    assert (row.reason, row.tier) == ("vip_complaint", "high")
+
+
+def test_with_nobody_online_the_bot_takes_a_message_that_becomes_a_ticket(crm, anna):
+    events, messages = run(
+        ActionRequestHuman(),
+        tracker(slots=verified(anna), text="a person please", intent="request_human", events=HISTORY),
+    )
+    assert responses(messages) == ["utter_handoff_busy", "utter_ask_handoff_message"]
+    assert not paused(events) and handoffs(crm) == []
+    assert {"event": "active_loop", "name": "handoff_message_form"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events
+    ]
+    events, messages = run(
+        ActionLeaveMessage(),
+        tracker(slots=verified(anna, handoff_message="Please call me about the lamp"), events=HISTORY),
+    )
+    assert responses(messages) == ["utter_handoff_message_taken"]
+    assert "4 working hours" in messages[0]["reply_when"]
+    with crm.sessions() as s:
+        ticket = s.scalars(select(TicketRow)).one()
+    assert ticket.kind == "callback" and ticket.customer_id == anna
+    assert "Please call me about the lamp" in ticket.description and "my lamp flickers" in ticket.description
+
+
+def test_outside_opening_hours_the_bot_says_when_people_are_back(crm, anna):
+    agent_online(crm)
+    desk = get_handoff_desk()
+    assert desk is not None
+    set_handoff_desk(HandoffDesk(desk.handoffs, desk.agents, OpeningHours.parse("mon-fri 09:00-17:00", "UTC")))
+    import actions.handoff as module
+
+    sunday = datetime(2026, 11, 22, 12, 0)
+    original = module.utcnow
+    module.utcnow = lambda: sunday  # type: ignore[assignment]
+    try:
+        _, messages = run(ActionRequestHuman(), tracker(slots=verified(anna), intent="request_human"))
+    finally:
+        module.utcnow = original  # type: ignore[assignment]
+    assert responses(messages) == ["utter_handoff_closed", "utter_ask_handoff_message"]
+    assert messages[0]["next_opening"] == "Monday at 09:00" and handoffs(crm) == []
+
+
+def test_opening_hours_are_read_and_checked():
+    hours = OpeningHours.parse("mon-fri 08:00-20:00; sat 09:00-17:00", "Europe/London")
+    assert hours.is_open(datetime(2026, 11, 23, 10, 0))  # Monday 10:00 UTC = 10:00 London
+    assert not hours.is_open(datetime(2026, 11, 23, 20, 30))
+    assert not hours.is_open(datetime(2026, 11, 22, 12, 0))  # Sunday
+    assert hours.next_opening(datetime(2026, 11, 22, 12, 0)).strftime("%a %H:%M") == "Mon 08:00"
+    assert OpeningHours.parse("always").is_open(datetime(2026, 11, 22, 3, 0))
+    with pytest.raises(ValueError, match="cannot read"):
+        OpeningHours.parse("weekdays 9-5")
+
+
+def test_the_queue_puts_higher_value_first_then_longest_waiting(crm):
+    service = SqlHandoffService(crm.sessions, clock=crm.clock)
+
+    def ask(sender: str, tier: str | None) -> None:
+        service.request(NewHandoff(sender, "socketio", None, "asked", tier, {}))
+        crm.clock.advance(minutes=1)
+
+    ask("standard-early", "standard")
+    ask("low", None)
+    ask("vip-late", "vip")
+    ask("standard-late", "standard")
+    order = [p.handoff.sender_id for p in service.queue()]
+    assert order == ["vip-late", "standard-early", "standard-late", "low"]
+    assert [p.position for p in service.queue()] == [1, 2, 3, 4]
+
+
+def test_one_agent_takes_a_conversation_notes_tags_and_hands_it_back(crm):
+    service = SqlHandoffService(crm.sessions, clock=crm.clock)
+    sam, kim = agent_online(crm, "sam"), agent_online(crm, "kim")
+    place = service.request(NewHandoff("visitor", "socketio", None, "asked", None, {}))
+    handoff_id = place.handoff.handoff_id
+    assert service.take(handoff_id, sam).status == "assigned"
+    with pytest.raises(NotAllowed):
+        service.take(handoff_id, kim)
+    with pytest.raises(NotAllowed):
+        service.close(handoff_id, kim, "resolved")
+    service.add_note(handoff_id, sam, "Customer prefers email")
+    with pytest.raises(InvalidInput):
+        service.add_note(handoff_id, sam, "   ")
+    assert service.set_tags(handoff_id, ["Lamp", "lamp", " refund "]).tags == ("lamp", "refund")
+    crm.clock.advance(minutes=6)
+    closed = service.close(handoff_id, sam, "returned", "Refund agreed; bot can confirm the label")
+    assert (closed.status, closed.close_note) == ("returned", "Refund agreed; bot can confirm the label")
+    assert [n.text for n in service.notes(handoff_id)] == ["Customer prefers email"]
+    assert service.open_for("visitor") is None
+    # the next customer's expected wait is now based on how long handoffs take here
+    nxt = service.request(NewHandoff("next", "socketio", None, "asked", None, {}))
+    assert nxt.expected_wait == timedelta(minutes=6)
+
+
+def test_the_handback_action_speaks_again_and_closes_the_handoff_slot(crm):
+    events, messages = run(
+        ActionHandback(),
+        tracker(slots={"handoff_id": "7", "handoff_agent": "Sam Taylor", "handoff_outcome": "returned"}),
+    )
+    assert responses(messages) == ["utter_handback"] and messages[0]["agent"] == "Sam Taylor"
+    assert slots_set(events)["handoff_id"] is None
+
+
+def test_with_a_helpdesk_each_handoff_is_queued_for_it_once(crm):
+    from crm_adapter.helpdesk import enqueue
+    from crm_adapter.sql.models import HelpdeskDeliveryRow
+
+    service = SqlHandoffService(crm.sessions, clock=crm.clock, on_request=enqueue)
+    first = service.request(NewHandoff("visitor", "socketio", None, "asked", None, {"reason": "asked"})).handoff
+    service.request(NewHandoff("visitor", "socketio", None, "asked", None, {"reason": "asked"}))  # already queued
+    with crm.sessions() as s:
+        rows = [
+            (r.handoff_id, r.status, r.payload["handoff_id"], r.payload["reason"])
+            for r in s.scalars(select(HelpdeskDeliveryRow))
+        ]
+    assert rows == [(first.handoff_id, "pending", first.handoff_id, "asked")]
