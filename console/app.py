@@ -10,6 +10,8 @@
     GET  /handoffs/{id}, GET /handoffs/{id}/transcript?after=N      the packet and the live transcript (JSON)
     POST /handoffs/{id}/reply | notes | tags | close                reply to the customer through their channel,
                                                                     private notes, tags, resolve or hand back
+    GET  /reviews?status=, POST /reviews/{id}                       misunderstood messages: label the intent
+                                                                    they meant, out of scope, or dismiss
 
 Accounts and sessions come from `crm_adapter.agents.SqlAgentService` (`python -m crm_adapter agents ...`).
 Signing in sets the cookie `hearth_console` (HttpOnly, SameSite=Strict, Secure when `secure_cookies`) to a
@@ -37,6 +39,7 @@ import hmac
 import os
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
@@ -54,6 +57,8 @@ from crm_adapter.agents import MAX_PASSWORD_LENGTH, SESSION_HOURS, Agent, AgentS
 from crm_adapter.analytics import TIERS, Filters, Report, SqlAnalytics, days_of
 from crm_adapter.domain import CrmUnavailable, InvalidInput, NotAllowed, NotFound
 from crm_adapter.handoff import SqlHandoffService
+from crm_adapter.history.review import STATUSES as REVIEW_STATUSES
+from crm_adapter.history.review import ReviewQueue
 from crm_adapter.history.timeline import SqlHistoryService
 from crm_adapter.history.tracker_events import TrackerEvents
 from crm_adapter.rasa_api import RasaConversations, RasaUnavailable
@@ -249,6 +254,7 @@ def create_app(
     handoffs: SqlHandoffService | None = None,
     rasa: RasaConversations | None = None,
     tracker: TrackerEvents | None = None,
+    reviews: ReviewQueue | None = None,
 ) -> FastAPI:
     """Add routes before the policy check at the end: each depends on `current_agent` (`SignedIn`) or
     `require_admin` (`Admin`), or is listed in PUBLIC_PATHS. HTML pages declare `response_class=HTMLResponse`."""
@@ -487,8 +493,55 @@ def create_app(
         desk().close(handoff_id, me.agent.agent_id, outcome, note)
         return RedirectResponse("/handoffs", status_code=303)
 
+    # ---- the review queue of misunderstood messages (agents and admins) ------------------------
+
+    def queue_of_reviews() -> ReviewQueue:
+        if reviews is None:
+            raise CrmUnavailable("the review queue needs the CRM database (CRM_BACKEND=sql)")
+        return reviews
+
+    @app.get("/reviews", response_class=HTMLResponse)
+    def review_page(request: Request, me: SignedIn, status: Text = None) -> Response:
+        chosen = status or "pending"
+        items = queue_of_reviews().list(chosen, 200)
+        context = {"items": items, "status": chosen, "statuses": REVIEW_STATUSES, "intents": known_intents()}
+        return TEMPLATES.TemplateResponse(request, "reviews.html", context)
+
+    @app.post("/reviews/{review_id}", response_class=HTMLResponse)
+    def review_decide(
+        me: SignedIn,
+        review_id: int,
+        decision: Annotated[str, Form(max_length=20)] = "",
+        intent: Annotated[str, Form(max_length=80)] = "",
+    ) -> Response:
+        """Label a misunderstood message: the intent it meant, out of scope, or dismiss (nonsense, personal data)."""
+        queue, who = queue_of_reviews(), me.agent.username
+        if decision == "assign":
+            if intent.strip() not in known_intents() and intent.strip() != "out_of_scope":
+                raise InvalidInput("intent", f"{intent.strip() or 'An empty name'} is not an intent of the bot.")
+            queue.assign(review_id, intent, who)
+        elif decision == "out_of_scope":
+            queue.out_of_scope(review_id, who)
+        elif decision == "dismiss":
+            queue.dismiss(review_id, who)
+        else:
+            raise InvalidInput("decision", "Choose assign, out of scope or dismiss.")
+        return RedirectResponse("/reviews", status_code=303)
+
     check_route_policy(app)
     return app
+
+
+@lru_cache(maxsize=1)
+def known_intents() -> tuple[str, ...]:
+    """The bot's intents, from its domain (bot/domain/*.yml)."""
+    from ruamel.yaml import YAML
+
+    found: set[str] = set()
+    for path in sorted((Path(__file__).resolve().parent.parent / "bot" / "domain").glob("*.yml")):
+        for intent in (YAML(typ="safe").load(path.read_text()) or {}).get("intents") or []:
+            found.add(intent if isinstance(intent, str) else next(iter(intent)))
+    return tuple(sorted(found))
 
 
 def app_from_env() -> FastAPI:
@@ -511,4 +564,5 @@ def app_from_env() -> FastAPI:
         handoffs=SqlHandoffService(sessions),
         rasa=rasa,
         tracker=TrackerEvents(settings.tracker_db_url),
+        reviews=ReviewQueue(sessions),
     )

@@ -33,6 +33,7 @@ from crm_adapter.sql.models import (
     ConversationRow,
     CustomerRow,
     FeedbackRow,
+    HandoffRow,
     PrivacyJobRow,
     TicketRow,
 )
@@ -137,7 +138,7 @@ def _erase_crm(s: Session, customer_id: str | None, senders: list[str]) -> int:
             s.delete(conv)  # messages and review rows go with it
             removed += 1
     if senders:
-        for model in (TicketRow, FeedbackRow, ChannelIdentityRow):
+        for model in (TicketRow, FeedbackRow, ChannelIdentityRow, HandoffRow):  # handoffs: packets, notes
             result: Any = s.execute(delete(model).where(model.sender_id.in_(senders)))
             removed += result.rowcount or 0
     if customer_id is not None:

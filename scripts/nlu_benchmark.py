@@ -87,11 +87,11 @@ def write_training_yaml(examples: list[tuple[str, str]], target: Path, regex_sou
     RasaYAMLWriter().dump(str(target), data)
 
 
-def shipped_config(target: Path) -> Path:
-    """config.yml with its pipeline, policies left out (NLU only)."""
+def shipped_config(target: Path, source: Path = ROOT / "config.yml") -> Path:
+    """config.yml (or another config: --config) with its pipeline, policies left out (NLU only)."""
     import yaml
 
-    config = yaml.safe_load((ROOT / "config.yml").read_text())
+    config = yaml.safe_load(source.read_text())
     target.write_text(yaml.safe_dump({"recipe": "default.v1", "language": "en", "pipeline": config["pipeline"]}))
     return target
 
@@ -167,6 +167,7 @@ def main() -> int:
     parser.add_argument("--name", help="a name for the data set in the results")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--shipped-only", action="store_true", help="skip the reference (quick iterations)")
+    parser.add_argument("--config", type=Path, default=ROOT / "config.yml", help="the pipeline to measure (config.yml)")
     args = parser.parse_args()
 
     rows = [r for path in args.csv for r in load_csv(path)] if args.csv else load_rasa(args.rasa_data)
@@ -182,8 +183,8 @@ def main() -> int:
         train_file = work / "train.yml"
         write_training_yaml(train_rows, train_file, args.rasa_data)
         results = {
-            "shipped": run("shipped pipeline (config.yml)", shipped_config(work / "shipped.yml"), train_file,
-                           test_rows, args.oos_label, work),
+            "shipped": run(f"shipped pipeline ({args.config.name})", shipped_config(work / "shipped.yml", args.config),
+                           train_file, test_rows, args.oos_label, work),
         }  # fmt: skip
         if args.shipped_only:
             return 0

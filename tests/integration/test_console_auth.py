@@ -24,6 +24,7 @@ from console.app import PUBLIC_PATHS, SESSION_COOKIE, check_route_policy, create
 from crm_adapter.agents import SqlAgentService
 from crm_adapter.analytics import SqlAnalytics
 from crm_adapter.handoff import SqlHandoffService
+from crm_adapter.history.review import ReviewQueue
 from crm_adapter.history.timeline import SqlHistoryService
 from tests.asgi_server import serve
 from tests.conftest import SqlCrm
@@ -64,6 +65,7 @@ def build_app(sql: SqlCrm, agents: SqlAgentService, secure_cookies: bool = False
         agents,
         secure_cookies,
         handoffs=SqlHandoffService(sql.sessions),
+        reviews=ReviewQueue(sql.sessions),
     )
 
 
@@ -138,6 +140,8 @@ def test_every_route_follows_its_policy(console: Console) -> None:
         ("/handoffs/{handoff_id}/take", "POST", "agent"),
         ("/handoffs/{handoff_id}/reply", "POST", "agent"),
         ("/handoffs/{handoff_id}/close", "POST", "agent"),
+        ("/reviews", "GET", "agent"),
+        ("/reviews/{review_id}", "POST", "agent"),
     }
     for route, method, role in routes:
         path, where = concrete(route), f"{method} {route.path}"
@@ -295,3 +299,39 @@ def test_next_never_leaves_the_console(console: Console, next_: str) -> None:
     assert 'name="next" value="/"' in form.text
     signed_in = console.request("GET", "/login", params={"next": next_}, cookies=console.session("admin")[0])
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/"
+
+
+# ---- the review queue page -----------------------------------------------------------
+
+
+def test_an_agent_labels_misunderstood_messages_on_the_review_page(
+    console: Console, sqlite_crm: SqlCrm, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.history_events import ingest_chats
+    from tests.integration.test_review_queue import misunderstood_chat
+
+    ingest_chats(sqlite_crm.sessions, tmp_path / "tracker.db", [misunderstood_chat()])
+    queue = ReviewQueue(sqlite_crm.sessions)
+    items = queue.list()
+    legs = next(i for i in items if "wobbly legs" in i.text)
+    parcel = next(i for i in items if "parcel" in i.text)
+    agent = console.sign_in("agent", AGENT_PASSWORD)
+    page = agent.get(f"{console.url}/reviews", timeout=10)
+    assert page.status_code == 200 and "can u do sumthin bout the wobbly legs" in page.text
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+    def decide(item_id: int, **form: str) -> requests.Response:
+        return agent.post(
+            f"{console.url}/reviews/{item_id}", data={"csrf": csrf, **form}, allow_redirects=False, timeout=10
+        )
+
+    refused = decide(legs.review_id, decision="assign", intent="wobbly_furniture")
+    assert refused.status_code == 422 and "not an intent of the bot" in refused.text
+    assert decide(legs.review_id, decision="assign", intent="complain").status_code == 303
+    assert decide(parcel.review_id, decision="dismiss").status_code == 303
+    assert queue.list() == []
+    [accepted] = queue.list("accepted")
+    assert (accepted.text, accepted.intent, accepted.reviewer) == (legs.text, "complain", "agent")
+    assert [i.review_id for i in queue.list("dismissed")] == [parcel.review_id]
+    exported = tmp_path / "reviewed.csv"
+    assert queue.export(exported) == 1 and "wobbly legs" in exported.read_text()

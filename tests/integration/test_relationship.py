@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
+from sqlalchemy import text as sql
 
 from crm_adapter.domain import InvalidInput, NewFeedback
 from crm_adapter.history.ingest import HistoryIngestion
@@ -179,6 +180,18 @@ def test_erasure_leaves_nothing_in_any_store(sql_crm: SqlCrm, tracker_url: str, 
     ingest(sql_crm, tracker_url)
     deliver_export("greta@example.com", "Greta", service.export(customer))
     assert list((tmp_path / "outbox").iterdir())
+    # a person was asked for twice: once before she verified (anonymous), once after; notes on both
+    from crm_adapter.agents import SqlAgentService
+    from crm_adapter.handoff import NewHandoff, SqlHandoffService
+
+    handoffs = SqlHandoffService(sql_crm.sessions)
+    sam = SqlAgentService(sql_crm.sessions).create_agent("sam", "Sam Taylor", "a-long-agent-password", "agent")
+    for who in (None, customer):
+        packet = {"conversation": {"transcript": [{"who": "customer", "text": "Greta here, my sofa JH555001"}]}}
+        place = handoffs.request(NewHandoff("web-greta", "rest", who, "asked", None, packet))
+        handoffs.add_note(place.handoff.handoff_id, sam.agent_id, "Greta Lindqvist wants a call")
+        with sql_crm.sessions.begin() as s:
+            s.execute(sql("UPDATE handoffs SET status = 'resolved' WHERE id = :id"), {"id": place.handoff.handoff_id})
 
     receipt = service.request_erasure(customer, current_sender="web-greta")
     assert receipt.sender_ids == 2
