@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from crm_adapter.composition import get_crm
-from crm_adapter.domain import CrmUnavailable
+from crm_adapter.domain import CrmUnavailable, NewTicket, TicketKind
 from crm_adapter.identity import UNKNOWN_CHANNEL
 from crm_adapter.ports import CrmService
 
@@ -107,6 +107,18 @@ class VerifiedCrmAction(CrmAction):
         self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """The action's work for the verified customer `customer_id`."""
+
+
+def ticket_for(tracker: Tracker, kind: TicketKind, subject: str, description: str) -> NewTicket:
+    """A ticket from this conversation: the verified customer (if any), the channel and the sender id."""
+    return NewTicket(
+        kind=kind,
+        subject=subject,
+        description=description,
+        customer_id=tracker.get_slot("customer_id") if tracker.get_slot("verified") else None,
+        channel=channel_of(tracker),
+        sender_id=tracker.sender_id,
+    )
 
 
 def clear_request_slots() -> list[EventType]:

@@ -21,9 +21,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.common import REQUEST_SLOTS, channel_of, clear_request_slots, crm, crm_call
+from actions.common import REQUEST_SLOTS, channel_of, clear_request_slots, crm, crm_call, ticket_for
 from crm_adapter.composition import HandoffDesk, get_handoff_desk, get_relationship
-from crm_adapter.domain import OPEN_ORDER_STATUSES, CrmUnavailable, NewTicket, NotFound, TicketKind
+from crm_adapter.domain import OPEN_ORDER_STATUSES, CrmUnavailable, NotFound, TicketKind
 from crm_adapter.handoff import NewHandoff, build_packet
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ REASON_TEXT = {
     "negative_sentiment": ": I can tell this has been frustrating",
     "vip_complaint": " to look at this personally",
 }
-SENTIMENT_THRESHOLD = -0.6  # bot/policies.py's threshold (config.yml)
 PACKET_SLOTS = ("customer_first_name", "verified", *REQUEST_SLOTS, "highlight_reference", "highlight_detail")
 
 
@@ -48,14 +47,12 @@ def wait_text(wait: timedelta) -> str:
 
 
 def reason_for(tracker: Tracker) -> str:
-    """Why a person is being brought in, when the trigger is the message itself."""
+    """Why a person is being brought in when the trigger is the message itself: the customer asked, or the
+    escalation policy (bot/policies.py) said why in the `handoff_reason` slot."""
     latest = tracker.latest_message or {}
     if (latest.get("intent") or {}).get("name") == "request_human":
         return "asked"
-    score = (latest.get("metadata") or {}).get("sentiment")
-    if isinstance(score, int | float) and score <= SENTIMENT_THRESHOLD:
-        return "negative_sentiment"
-    return "asked"
+    return tracker.get_slot("handoff_reason") or "asked"
 
 
 def transcript(tracker: Tracker) -> list[dict[str, Any]]:
@@ -116,7 +113,7 @@ async def bring_in_person(dispatcher: CollectingDispatcher, tracker: Tracker, re
     desk = get_handoff_desk()
     if desk is None:
         return await _callback_ticket(dispatcher, tracker)
-    stop_request: list[EventType] = [*clear_request_slots(), ActiveLoop(None)]
+    stop_request: list[EventType] = [*clear_request_slots(), ActiveLoop(None), SlotSet("handoff_reason", None)]
     try:
         existing = await crm_call(desk.handoffs.open_for, tracker.sender_id)
         online = await crm_call(desk.agents.online_agents)
@@ -134,8 +131,7 @@ async def bring_in_person(dispatcher: CollectingDispatcher, tracker: Tracker, re
         customer_id = tracker.get_slot("customer_id") if tracker.get_slot("verified") else None
         packet, tier = await crm_call(_packet, tracker, reason, customer_id)
         new = NewHandoff(tracker.sender_id, channel_of(tracker), customer_id, reason, tier, packet)
-        place = await crm_call(desk.handoffs.request, new)
-        place = await crm_call(desk.handoffs.place, place.handoff.handoff_id, len(online))
+        place = await crm_call(desk.handoffs.request, new, len(online))
     except CrmUnavailable as exc:
         log.warning("handoff: CRM unavailable: %s", exc)
         dispatcher.utter_message(response="utter_handoff_unavailable")
@@ -171,7 +167,9 @@ async def _callback_ticket(dispatcher: CollectingDispatcher, tracker: Tracker) -
     last_words = [t["text"] for t in transcript(tracker) if t["who"] == "customer"][-5:]
     description = "Customer asked for a person. Last messages:\n" + "\n".join(f"> {t}" for t in last_words)
     try:
-        created = await crm_call(crm().open_ticket, _ticket(tracker, "Customer asked for a person", description))
+        created = await crm_call(
+            crm().open_ticket, ticket_for(tracker, TicketKind.CALLBACK, "Customer asked for a person", description)
+        )
     except CrmUnavailable:
         dispatcher.utter_message(response="utter_crm_unavailable")
         return []
@@ -180,17 +178,6 @@ async def _callback_ticket(dispatcher: CollectingDispatcher, tracker: Tracker) -
         response="utter_human_callback_anonymous" if anonymous else "utter_human_callback", reference=created.reference
     )
     return clear_request_slots()
-
-
-def _ticket(tracker: Tracker, subject: str, description: str) -> NewTicket:
-    return NewTicket(
-        kind=TicketKind.CALLBACK,
-        subject=subject,
-        description=description,
-        customer_id=tracker.get_slot("customer_id") if tracker.get_slot("verified") else None,
-        channel=channel_of(tracker),
-        sender_id=tracker.sender_id,
-    )
 
 
 class ActionRequestHuman(Action):
@@ -228,7 +215,9 @@ class ActionLeaveMessage(Action):
         said = [f"{t['who']}: {t['text']}" for t in transcript(tracker)][-20:]
         description = f"Message for the team: {message}\n\nThe conversation:\n" + "\n".join(said)
         try:
-            created = await crm_call(crm().open_ticket, _ticket(tracker, f"Message: {message[:80]}", description))
+            created = await crm_call(
+                crm().open_ticket, ticket_for(tracker, TicketKind.CALLBACK, f"Message: {message[:80]}", description)
+            )
         except CrmUnavailable:
             dispatcher.utter_message(response="utter_crm_unavailable")
             return []  # the message stays in its slot

@@ -51,6 +51,8 @@ async def offer_link(
     label = channel_label(tracker)
     if label is None or (tracker.get_slot("link_offered") and not asked_for):
         return []
+    if not asked_for and not tracker.get_slot("verified_by"):
+        return []  # known without proving it here: the session started from this account's link
     try:
         known = await crm_call(crm().recognize, channel_of(tracker), tracker.sender_id)
     except CrmUnavailable as exc:

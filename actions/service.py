@@ -7,22 +7,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import IDENTITY_SLOTS, CrmAction, channel_of, clear_request_slots, crm, crm_call
+from actions.common import IDENTITY_SLOTS, CrmAction, clear_request_slots, crm, crm_call, ticket_for
 from actions.handoff import bring_in_person
 from crm_adapter.composition import get_relationship
-from crm_adapter.domain import CrmUnavailable, NewTicket, NotFound, TicketKind
-
-
-def _ticket_for(tracker: Tracker, kind: TicketKind, subject: str, description: str) -> NewTicket:
-    return NewTicket(
-        kind=kind,
-        subject=subject,
-        description=description,
-        customer_id=tracker.get_slot("customer_id") if tracker.get_slot("verified") else None,
-        channel=channel_of(tracker),
-        sender_id=tracker.sender_id,
-    )
-
+from crm_adapter.domain import CrmUnavailable, NotFound, TicketKind
 
 HIGH_VALUE_TIERS = ("vip", "high")
 
@@ -45,7 +33,7 @@ class ActionFileComplaint(CrmAction):
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         text = tracker.get_slot("complaint_text") or ""
-        ticket = _ticket_for(tracker, TicketKind.COMPLAINT, f"Complaint: {text[:80]}", text)
+        ticket = ticket_for(tracker, TicketKind.COMPLAINT, f"Complaint: {text[:80]}", text)
         created = await crm_call(crm().open_ticket, ticket)
         anonymous = created.customer_id is None
         dispatcher.utter_message(

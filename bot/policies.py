@@ -3,7 +3,8 @@
 The channel connectors score every message's sentiment (VADER's compound score, in the message metadata:
 bot/channels.py). When the customer's latest message is strongly negative (at or below `threshold`),
 this policy predicts `action_request_human` -- the same action as asking for a person, which says why
-and queues the conversation -- whatever the rules would have done next. It stays out of the way when a
+and queues the conversation -- whatever the rules would have done next, and tells that action why in the
+`handoff_reason` slot. It stays out of the way when a
 person is already involved (a handoff is open), when the customer asked for one anyway, while they tell
 the complaint form what went wrong (complaints are negative; they are filed), and on the button payloads
 and commands that carry no words. It learns nothing from the training data.
@@ -18,10 +19,12 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-SENTIMENT_KEY = "sentiment"  # bot.channels.SENTIMENT_KEY (not imported: that module needs the channel stack)
+from bot.channels import SENTIMENT_KEY
+
 # Asking for a person is handled by its own rules; a complaint is expected to be negative and is filed (a
 # high-value customer's goes to a person anyway: actions/service.py).
 NOT_ESCALATED = frozenset({"request_human", "complain", "restart", "session_start", "stop"})
@@ -37,6 +40,7 @@ class EscalationPolicy(Policy):
             "threshold": -0.6,
             "action": "action_request_human",
             "handoff_slot": "handoff_id",
+            "reason_slot": "handoff_reason",
             "skip_loops": ["complaint_form", "handoff_message_form"],  # telling us what went wrong; leaving a message
         }
 
@@ -55,9 +59,12 @@ class EscalationPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
-        if self.upset(tracker):
-            probabilities[domain.index_for_action(self.config["action"])] = 1.0
-        return self._prediction(probabilities)
+        if not self.upset(tracker):
+            return self._prediction(probabilities)
+        probabilities[domain.index_for_action(self.config["action"])] = 1.0
+        return self._prediction(
+            probabilities, optional_events=[SlotSet(self.config["reason_slot"], "negative_sentiment")]
+        )
 
     def upset(self, tracker: DialogueStateTracker) -> bool:
         """The customer's message just arrived, is strongly negative, and nobody has brought in a person yet."""

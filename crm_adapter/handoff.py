@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, is_dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -148,8 +148,6 @@ class OpeningHours:
 
 
 def _aware(at: datetime) -> datetime:
-    from datetime import timezone
-
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)  # stored times are naive UTC
 
 
@@ -285,8 +283,8 @@ class SqlHandoffService:
 
     # -- the customer's side --
 
-    def request(self, new: NewHandoff) -> QueuePlace:
-        """Queue the conversation for a person (or return the open handoff it already has)."""
+    def request(self, new: NewHandoff, agents_online: int = 1) -> QueuePlace:
+        """Queue the conversation for a person (or return the open handoff it already has), with its place."""
         if new.reason not in REASONS:
             raise InvalidInput("reason", f"A handoff reason is one of {', '.join(REASONS)}.")
         with self._uow() as s:
@@ -309,7 +307,7 @@ class SqlHandoffService:
                 s.flush()
                 if self._on_request is not None:
                     self._on_request(s, row.id, {"handoff_id": row.id, **new.packet}, now)
-            return self._place(s, row)
+            return self._place(s, row, agents_online)
 
     def open_for(self, sender_id: str) -> Handoff | None:
         with self._uow() as s:

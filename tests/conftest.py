@@ -71,3 +71,17 @@ def sql_crm(request: pytest.FixtureRequest) -> SqlCrm:
 
 
 CrmFactory = Callable[[], SqlCrm]
+
+
+@pytest.fixture
+def tracker_url(tmp_path: Path) -> str:
+    """An empty SQLite tracker store (Rasa's events table)."""
+    from sqlalchemy import create_engine
+
+    from crm_adapter.history.sources import TRACKER_EVENTS
+
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    engine = create_engine(url)
+    TRACKER_EVENTS.metadata.create_all(engine)
+    engine.dispose()
+    return url

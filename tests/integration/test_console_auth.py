@@ -8,7 +8,7 @@ changing this file: a route's expected role comes from its own dependencies (`re
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,11 +16,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 
-from console.app import PUBLIC_PATHS, SESSION_COOKIE, check_route_policy, create_app, current_agent, require_admin
+from console.app import (
+    PUBLIC_PATHS,
+    SESSION_COOKIE,
+    check_route_policy,
+    create_app,
+    required_role,
+)
 from crm_adapter.agents import SqlAgentService
 from crm_adapter.analytics import SqlAnalytics
 from crm_adapter.handoff import SqlHandoffService
@@ -84,16 +89,7 @@ def console(sqlite_crm: SqlCrm) -> Iterator[Console]:
 # ---- the route policy ---------------------------------------------------------------
 
 
-def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
-    for sub in dependant.dependencies:
-        if sub.call is not None:
-            yield sub.call
-        yield from _calls(sub)
-
-
-def expected_role(route: APIRoute) -> str | None:
-    calls = set(_calls(route.dependant))
-    return "admin" if require_admin in calls else "agent" if current_agent in calls else None
+expected_role = required_role  # checked against the routes pinned in test_every_route_follows_its_policy
 
 
 def protected_routes(app: FastAPI) -> list[tuple[APIRoute, str, str]]:

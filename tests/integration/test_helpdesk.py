@@ -14,12 +14,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, select, update
+from sqlalchemy import func, select, update
 
 from crm_adapter.domain import InvalidInput, NotAllowed, NotFound
 from crm_adapter.helpdesk import (
@@ -32,7 +31,7 @@ from crm_adapter.helpdesk import (
     retry,
 )
 from crm_adapter.history.ingest import HistoryIngestion
-from crm_adapter.history.sources import TRACKER_EVENTS, TrackerStoreSource
+from crm_adapter.history.sources import TrackerStoreSource
 from crm_adapter.sql.models import HandoffRow, HelpdeskDeliveryRow
 from tests.conftest import SqlCrm
 from tests.factories import NOW, Clock
@@ -427,15 +426,6 @@ def test_deliveries_lists_the_newest_first(sql_crm: SqlCrm, receiver: Receiver) 
 
 
 # ---- history ingestion's housekeeping ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tracker_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'tracker.db'}"
-    engine = create_engine(url)
-    TRACKER_EVENTS.metadata.create_all(engine)
-    engine.dispose()
-    return url
 
 
 def ingestion(crm: SqlCrm, tracker_url: str, config: HelpdeskSettings | None) -> HistoryIngestion:

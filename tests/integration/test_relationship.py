@@ -67,15 +67,6 @@ def verified_chat(sender: str, customer_id: str, email: str, clock: float = T0, 
     return chat
 
 
-@pytest.fixture
-def tracker_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'tracker.db'}"
-    engine = create_engine(url)
-    TRACKER_EVENTS.metadata.create_all(engine)
-    engine.dispose()
-    return url
-
-
 def tracker_texts(tracker_url: str, sender: str) -> list[str]:
     engine = create_engine(tracker_url)
     with engine.connect() as conn:
