@@ -23,8 +23,13 @@ from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot import web_identity
+from bot import log_redaction, web_identity
 from bot.message_rules import rest_message_problem
+
+# Every Rasa process that runs Hearth's bot imports this module (the credentials name its connectors, and
+# bot/policies.py imports it at training): from here on no log line carries an email address or phone number
+# in full, Rasa's structlog lines included (they end as stdlib records).
+log_redaction.install()
 
 log = logging.getLogger(__name__)
 

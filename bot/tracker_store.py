@@ -34,7 +34,12 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, ConversationPaused, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import rasa_patches  # noqa: F401 - Rasa performance fixes, applied on import
+from bot import (
+    log_redaction,
+    rasa_patches,  # noqa: F401 - Rasa performance fixes, applied on import
+)
+
+log_redaction.install()  # also for Rasa commands that load the tracker store but no channel (rasa shell)
 
 logger = logging.getLogger(__name__)
 

@@ -547,9 +547,11 @@ def known_intents() -> tuple[str, ...]:
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory console.app:app_from_env` (the run command's `console` process).
     CONSOLE_SECURE_COOKIES=1 marks the session cookie Secure (set it when the console is served over HTTPS)."""
+    from bot import log_redaction
     from crm_adapter.settings import Settings
     from crm_adapter.sql.db import make_engine, make_session_factory
 
+    log_redaction.install()  # emails and phone numbers masked in every log line of this process
     settings = Settings.from_env()
     sessions = make_session_factory(make_engine(settings.database_url))
     secure = os.environ.get("CONSOLE_SECURE_COOKIES", "").strip().lower() in {"1", "true", "yes"}

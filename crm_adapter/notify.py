@@ -13,14 +13,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from bot.log_redaction import mask_email  # the same masking as every log line's (a***@example.com)
 from crm_adapter.domain import CrmUnavailable
 
 log = logging.getLogger("hearth.codes")
-
-
-def mask_email(email: str) -> str:
-    local, _, domain = email.partition("@")
-    return (local[:1] + "***@" + domain) if domain else "***"
 
 
 class LogCodeSender:

@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot import log_redaction
 from crm_adapter.domain import (
     ContactField,
     CrmError,
@@ -624,6 +625,7 @@ def app_from_env() -> FastAPI:
     from crm_adapter.composition import get_crm as configured_crm
     from crm_adapter.composition import get_history, get_relationship
 
+    log_redaction.install()  # emails and phone numbers masked in every log line of this process
     token = os.environ.get("CRM_API_TOKEN")
     if not token:
         raise RuntimeError("Set CRM_API_TOKEN: the CRM API does not run unauthenticated outside tests.")

@@ -194,7 +194,7 @@ def start_hearth(data_dir: Path) -> tuple[Bot, float]:
     bot = Bot("hearth", url, HEARTH_SCRIPT, LONG_HEARTH, process)
     bot.memory_pids = {
         "rasa_server": hearth.processes(data_dir, b"rasa\x00run"),
-        "action_server": hearth.processes(data_dir, b"rasa_sdk"),
+        "action_server": hearth.processes(data_dir, b"actions.serve"),
     }
     return bot, ready
 

@@ -51,6 +51,8 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
         env["WEB_IDENTITY_SECRET"] = development_secret(data_dir / "web_identity_secret")
     if not env.get("RASA_API_TOKEN"):  # the console speaks to Rasa's HTTP API (agent replies, hand-back) with it
         env["RASA_API_TOKEN"] = development_secret(data_dir / "rasa_api_token")
+    if not env.get("ACTION_SERVER_TOKEN"):  # the Rasa server sends it (bot/endpoints.yml), the action server checks it
+        env["ACTION_SERVER_TOKEN"] = development_secret(data_dir / "action_server_token")
     env.setdefault("RASA_URL", f"http://127.0.0.1:{env['RASA_PORT']}")
     env["HEARTH_ENDPOINTS"] = endpoints_file(env, data_dir)
     env["HEARTH_CREDENTIALS"] = credentials_file(env, data_dir)
@@ -83,7 +85,8 @@ def endpoints_file(env: dict[str, str], data_dir: Path) -> str:
     """bot/endpoints.yml, plus the RabbitMQ event broker when RABBITMQ_URL is set.
 
     Rasa cannot leave a section out based on an unset variable, so the broker section is
-    appended to a copy in the data folder; credentials stay in the environment, not the file.
+    appended to a copy in the data folder; credentials stay in the environment, not the file
+    (the copy keeps bot/endpoints.yml's `Authorization: Bearer ${ACTION_SERVER_TOKEN}` as it is).
     """
     base = ROOT / "bot" / "endpoints.yml"
     url = env.get("RABBITMQ_URL")

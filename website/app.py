@@ -30,7 +30,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from bot import web_identity
+from bot import log_redaction, web_identity
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -152,6 +152,7 @@ def app_from_env() -> FastAPI:
     from crm_adapter.composition import build_crm
     from crm_adapter.settings import Settings
 
+    log_redaction.install()  # emails and phone numbers masked in every log line of this process
     crm = build_crm(Settings.from_env())
     by_email = getattr(crm, "customer_by_email", None)
 

@@ -218,8 +218,10 @@ def source_from_settings(settings: Settings, kind: str | None = None) -> EventSo
 
 
 def main(settings: Settings, once: bool = False, source_kind: str | None = None, batch_size: int = 500) -> int:
+    from bot import log_redaction
     from crm_adapter.sql.db import make_engine, make_session_factory
 
+    log_redaction.install()  # emails and phone numbers masked in every log line (bot/log_redaction.py)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     helpdesk_settings = helpdesk.HelpdeskSettings.from_env()
     source = source_from_settings(settings, source_kind)
