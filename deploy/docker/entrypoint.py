@@ -1,0 +1,283 @@
+"""The containers' entrypoint: one process per container, configured from the environment like the run command.
+
+    entrypoint.py rasa        the Rasa server (Rasa image)
+    entrypoint.py actions     the action server (app image; so are the roles below)
+    entrypoint.py history     history ingestion (run exactly one)
+    entrypoint.py console     the agent console
+    entrypoint.py website     the demo shop's website
+    entrypoint.py crm-api     the CRM's JSON API
+    entrypoint.py migrate     bring the CRM schema to the latest migration, then exit
+    entrypoint.py healthcheck [ROLE]   exit 0 when this container's process answers (Docker HEALTHCHECK)
+    entrypoint.py COMMAND ...          anything else runs as given, e.g. `python -m crm_adapter agents add ...`
+
+Before starting a role it checks the variables that role needs (docs/deployment.md lists them) and stops
+with every problem named: a missing variable, a `CHANGE_ME` placeholder left from the Secret template, or
+a SQLite URL (a file inside one container is neither shared nor kept). In a container nothing falls back
+to the development secrets the run command makes on one machine: each replica would make its own.
+
+The `rasa` role builds the endpoints and credentials files with `scripts/hearth.py` (the same code as
+`make run`: the RabbitMQ event broker when RABBITMQ_URL is set, each messaging channel whose variables are
+set), adds the Redis lock store when REDIS_URL is set and those files have none yet, and runs the model
+trained into the image at build time. Only the standard library is imported here, so either image's Python
+runs it; the `history` health check imports the CRM code and so runs in the app image.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[2]  # /app in the images, the repository's root otherwise
+RASA = ROOT / ".venvs" / "rasa" / "bin" / "rasa"  # the same layout as scripts/bootstrap.sh makes
+APP_PYTHON = ROOT / ".venvs" / "app" / "bin" / "python"
+CRM_API_PORT = "5090"  # the CRM API has no port variable: the containers use this one
+ROLE_FILE = Path(tempfile.gettempdir()) / "hearth-role"  # which role this container runs, for `healthcheck`
+HISTORY_STALE_SECONDS = 600  # ingestion that has not finished a step for this long is reported unhealthy
+PLACEHOLDER = "CHANGE_ME"
+
+ROLES = ("rasa", "actions", "history", "console", "website", "crm-api", "migrate")
+DATABASE_URLS = ("TRACKER_DB_URL", "CRM_DATABASE_URL")
+
+
+def required(role: str, env: Mapping[str, str]) -> tuple[str, ...]:
+    """The variables `role` cannot start without. With CRM_BACKEND=http the actions, the website and the CRM
+    API speak to the external CRM instead of the CRM database."""
+    external_crm = env.get("CRM_BACKEND", "sql").strip().lower() == "http"
+    crm = ("CRM_HTTP_BASE_URL",) if external_crm else ("CRM_DATABASE_URL", "CRM_SECRET")
+    return {
+        "rasa": (
+            "TRACKER_DB_URL",
+            "ACTION_ENDPOINT_URL",
+            "ACTION_SERVER_TOKEN",
+            "WEB_IDENTITY_SECRET",
+            "RASA_API_TOKEN",
+        ),
+        "actions": (*crm, "ACTION_SERVER_TOKEN"),
+        "history": ("CRM_DATABASE_URL", "TRACKER_DB_URL"),
+        "console": ("CRM_DATABASE_URL", "TRACKER_DB_URL", "RASA_URL", "RASA_API_TOKEN"),
+        "website": (*crm, "WEB_IDENTITY_SECRET", "WEBCHAT_SOCKET_URL"),
+        "crm-api": (*crm, "CRM_API_TOKEN"),
+        "migrate": ("CRM_DATABASE_URL",),
+    }[role]
+
+
+def problems(role: str, env: Mapping[str, str]) -> list[str]:
+    """Everything wrong with the environment for `role`, in words; empty when it can start."""
+    found = [f"{name} is not set" for name in required(role, env) if not env.get(name, "").strip()]
+    for name, value in sorted(env.items()):
+        if PLACEHOLDER in value:
+            found.append(f"{name} still holds the {PLACEHOLDER} placeholder of the Secret template")
+    for name in DATABASE_URLS:
+        if env.get(name, "").startswith("sqlite"):
+            found.append(f"{name} is a SQLite file: use PostgreSQL (a file in one container is not shared)")
+    if role in ("actions", "crm-api") and not env.get("SMTP_HOST") and env.get("CODE_SENDER", "") != "log":
+        found.append("SMTP_HOST is not set: one-time codes could not be emailed (CODE_SENDER=log logs them: trials)")
+    if role == "history" and env.get("CRM_BACKEND", "sql").strip().lower() == "http":
+        found.append("CRM_BACKEND=http: history ingestion works on the CRM database only; run no history container")
+    return found
+
+
+# ---- the Rasa server's endpoints ------------------------------------------------------------------------
+
+LOCK_STORE_KEY = re.compile(r"^lock_store\s*:", re.MULTILINE)
+REFERENCE = re.compile(r"\$\{([^}]+)\}")
+
+
+def load_hearth() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("hearth_launcher", ROOT / "scripts" / "hearth.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def lock_store_section(env: dict[str, str]) -> str:
+    """Rasa's Redis lock store from REDIS_URL (redis://[:password@]host[:port][/db], rediss:// for TLS).
+    Like the event broker section scripts/hearth.py writes, the file names variables, never their values."""
+    url = env["REDIS_URL"]
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
+        raise SystemExit("REDIS_URL must look like redis://:password@host:6379/1 (rediss:// for TLS)")
+    database = parsed.path.strip("/") or "1"  # Rasa's own default database for locks
+    if not database.isdigit():
+        raise SystemExit(f"REDIS_URL's database must be a number, not {database!r}")
+    env["REDIS_HOST"] = parsed.hostname
+    env["REDIS_PORT"] = str(parsed.port or 6379)
+    lines = [
+        "",
+        "# Added by deploy/docker/entrypoint.py because REDIS_URL is set: conversations are locked in Redis,",
+        "# so several Rasa servers can share them.",
+        "lock_store:",
+        "  type: redis",
+        "  url: ${REDIS_HOST}",
+        "  port: ${REDIS_PORT}",
+        f"  db: {int(database)}",
+        "  key_prefix: hearth",
+    ]
+    if parsed.username:
+        env["REDIS_USERNAME"] = urllib.parse.unquote(parsed.username)
+        lines.append("  username: ${REDIS_USERNAME}")
+    if parsed.password:
+        env["REDIS_PASSWORD"] = urllib.parse.unquote(parsed.password)
+        lines.append("  password: ${REDIS_PASSWORD}")
+    if parsed.scheme == "rediss":
+        lines.append("  use_ssl: true")
+    return "\n".join(lines) + "\n"
+
+
+def prepare_rasa(env: dict[str, str]) -> dict[str, str]:
+    """The run command's environment and files for the Rasa server, plus the lock store; HEARTH_MODEL is the
+    model trained into the image unless set."""
+    hearth = load_hearth()
+    env = hearth.environment(env)
+    endpoints = Path(env["HEARTH_ENDPOINTS"])
+    text = endpoints.read_text()
+    if env.get("REDIS_URL") and not LOCK_STORE_KEY.search(text):
+        text += lock_store_section(env)
+        endpoints = Path(env["HEARTH_DATA_DIR"]) / "endpoints.yml"
+        endpoints.write_text(text)
+        env["HEARTH_ENDPOINTS"] = str(endpoints)
+    referenced = REFERENCE.findall(text + Path(env["HEARTH_CREDENTIALS"]).read_text())
+    unset = sorted({name for name in referenced if name not in env})
+    if unset:
+        raise SystemExit(f"the Rasa server's endpoints or credentials name variables that are not set: {unset}")
+    model = Path(env.get("HEARTH_MODEL") or hearth.model_path())
+    if not model.is_file():
+        raise SystemExit(f"no model at {model}: the image is built with one (deploy/docker/rasa.Dockerfile)")
+    env["HEARTH_MODEL"] = str(model)
+    return env
+
+
+# ---- commands -----------------------------------------------------------------------------------------------
+
+
+def uvicorn(app: str, port: str) -> list[str]:
+    """As in the Procfile, but listening on every interface of the container."""
+    return [str(APP_PYTHON), "-m", "uvicorn", app, "--factory", "--host", "0.0.0.0", "--port", port]
+
+
+def command(role: str, env: Mapping[str, str]) -> list[str]:
+    """The process `role` runs: the Procfile's command, without the shell and restart loop around it."""
+    if role == "rasa":
+        return [
+            str(RASA),
+            "run",
+            "--model",
+            env["HEARTH_MODEL"],
+            "--endpoints",
+            env["HEARTH_ENDPOINTS"],
+            "--credentials",
+            env["HEARTH_CREDENTIALS"],
+            "--port",
+            env.get("RASA_PORT", "5005"),
+            "--cors",
+            "*",
+            "--enable-api",
+            "--auth-token",
+            env["RASA_API_TOKEN"],
+        ]
+    if role == "actions":
+        port = env.get("ACTION_PORT", "5055")
+        return [str(APP_PYTHON), "-m", "actions.serve", "--actions", "actions", "--port", port]
+    if role == "history":  # a crash ends the container and Kubernetes starts it again: no restart loop here
+        return [str(APP_PYTHON), "-m", "crm_adapter", "ingest", "--batch", env.get("HISTORY_BATCH", "500")]
+    quiet = ["--ws", "none", "--log-level", "warning"]
+    if role == "console":
+        return uvicorn("console.app:app_from_env", env.get("CONSOLE_PORT", "5070")) + quiet
+    if role == "website":
+        return uvicorn("website.app:app_from_env", env.get("WEBSITE_PORT", "5080")) + quiet
+    if role == "crm-api":
+        return uvicorn("crm_api.app:app_from_env", CRM_API_PORT) + quiet
+    if role == "migrate":
+        return [str(APP_PYTHON), "-m", "crm_adapter", "migrate"]
+    raise ValueError(f"unknown role {role!r}")
+
+
+# ---- health -------------------------------------------------------------------------------------------------
+
+
+def health_url(role: str, env: Mapping[str, str]) -> str | None:
+    return {
+        "rasa": f"http://127.0.0.1:{env.get('RASA_PORT', '5005')}/",
+        "actions": f"http://127.0.0.1:{env.get('ACTION_PORT', '5055')}/health",
+        "console": f"http://127.0.0.1:{env.get('CONSOLE_PORT', '5070')}/health",
+        "website": f"http://127.0.0.1:{env.get('WEBSITE_PORT', '5080')}/health",
+        "crm-api": f"http://127.0.0.1:{CRM_API_PORT}/health",
+    }.get(role)
+
+
+def history_is_progressing() -> bool:
+    """History ingestion has no port: it is alive when it committed a step (each one touches its checkpoint
+    row, events or not) in the last HISTORY_STALE_SECONDS, or started less than that ago."""
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import func, select
+
+    from crm_adapter.settings import Settings
+    from crm_adapter.sql.db import make_engine
+    from crm_adapter.sql.models import HistoryCheckpointRow
+
+    started = ROLE_FILE.stat().st_mtime if ROLE_FILE.exists() else 0.0
+    if time.time() - started < HISTORY_STALE_SECONDS:
+        return True
+    engine = make_engine(Settings.from_env().database_url)
+    try:
+        with engine.connect() as connection:
+            newest = connection.scalar(select(func.max(HistoryCheckpointRow.updated_at)))
+    finally:
+        engine.dispose()
+    if newest is not None and datetime.utcnow() - newest < timedelta(seconds=HISTORY_STALE_SECONDS):
+        return True
+    print(f"history ingestion has not committed a step since {newest} (UTC)", file=sys.stderr)
+    return False
+
+
+def healthcheck(role: str | None) -> int:
+    role = role or (ROLE_FILE.read_text().strip() if ROLE_FILE.exists() else "")
+    if role == "history":
+        return 0 if history_is_progressing() else 1
+    url = health_url(role, os.environ)
+    if url is None:
+        return 0  # a one-off command, or nothing started yet
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:  # a fixed local URL
+            return 0 if response.status < 400 else 1
+    except OSError as exc:
+        print(f"{url}: {exc}", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
+    role, extra = argv[0], argv[1:]
+    if role == "healthcheck":
+        return healthcheck(extra[0] if extra else None)
+    if role not in ROLES:
+        os.execvp(role, argv)  # the operator's own command, e.g. `python -m crm_adapter agents list`
+    env = dict(os.environ)
+    found = problems(role, env)
+    if found:
+        print(f"hearth {role}: cannot start:\n" + "\n".join(f"  - {problem}" for problem in found), file=sys.stderr)
+        return 2
+    if role == "rasa":
+        env = prepare_rasa(env)
+    argv = command(role, env) + extra
+    ROLE_FILE.write_text(role)
+    print(f"hearth {role}: starting", flush=True)  # not the command line: the Rasa server's carries its token
+    os.execve(argv[0], argv, env)  # replaces this process, so the server gets the signals
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
