@@ -2,8 +2,8 @@
 
     .venvs/rasa/bin/python scripts/nlu.py evaluate      # holdout: train on 80 %, test on 20 % (split by text hash)
     .venvs/rasa/bin/python scripts/nlu.py evaluate --folds 5   # 5-fold cross-validation instead
-    .venvs/rasa/bin/python scripts/nlu.py gate          # fail if intent F1 fell against the baseline
-    .venvs/rasa/bin/python scripts/nlu.py baseline      # accept the current holdout report as the baseline
+    .venvs/rasa/bin/python scripts/nlu.py gate          # fail if intent F1 on the evaluation set fell
+    .venvs/rasa/bin/python scripts/nlu.py baseline      # accept the current data as the baseline
     .venvs/rasa/bin/python scripts/nlu.py import-csv new.csv --into data/nlu/imported.yml [--dry-run]
 
 evaluate writes Rasa's reports into results/nlu-holdout/ (or results/nlu-cv/): the intent
@@ -18,10 +18,16 @@ accept, the same example twice, and *conflicts* (the same example under two inte
 file or against the training data). Conflicting rows are written nowhere. It exits with 2
 when it refused anything, so a script or CI notices; with --dry-run it only reports.
 
-gate compares the NLU holdout report (results/nlu-holdout/intent_report.json, written by
-`make test`) with the stored baseline (docs/nlu-baseline.json): it fails when macro F1 fell
-by more than --tolerance, or the F1 of any intent fell by more than --intent-tolerance (a
-holdout has a handful of examples per intent, so one miss moves an intent's F1 by 0.1 or more).
+gate guards the data against harmful changes. It trains on the current data and tests on a fixed,
+labelled evaluation set (docs/nlu-evaluation-set.yml: examples with the labels they had when the baseline
+was accepted, held out of training), so relabelling, deleting or diluting examples shows as the damage it
+does. It fails when macro F1 fell by more than --tolerance against docs/nlu-baseline.json, or the F1 of any
+intent by more than --intent-tolerance (an intent has a handful of evaluation examples, so one miss moves
+its F1 by 0.1 or more), or any intent recognises more than --max-lost (1) fewer of its evaluation examples
+than it did; intents new since the baseline are evaluated on a hash-chosen fifth of their
+examples. baseline accepts the current data: it keeps the evaluation set's examples and labels, adds
+the new intents' fifth, drops the intents that are gone, and stores the scores (--resplit starts the set
+afresh, for an intended relabelling).
 """
 
 from __future__ import annotations
@@ -38,8 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_REPORT = ROOT / "results" / "nlu-holdout" / "intent_report.json"
 DEFAULT_BASELINE = ROOT / "docs" / "nlu-baseline.json"
+DEFAULT_EVALUATION_SET = ROOT / "docs" / "nlu-evaluation-set.yml"
 INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,79}(/[a-z0-9_]{1,80})?$")
 MAX_TEXT = 500
 SUMMARY_KEYS = ("accuracy", "macro avg", "weighted avg", "micro avg")
@@ -199,39 +205,108 @@ def f1_by_intent(report: dict[str, dict[str, float]]) -> dict[str, float]:
     return {k: float(v["f1-score"]) for k, v in report.items() if k not in SUMMARY_KEYS and isinstance(v, dict)}
 
 
+def correct_by_intent(report: dict[str, dict[str, float]]) -> dict[str, int]:
+    """How many evaluation examples of each intent were recognised (recall x support)."""
+    return {
+        k: round(float(v["recall"]) * float(v["support"]))
+        for k, v in report.items()
+        if k not in SUMMARY_KEYS and isinstance(v, dict) and "recall" in v and "support" in v
+    }
+
+
 def compare(baseline: dict[str, object], report: dict[str, dict[str, float]], tolerance: float,
-            intent_tolerance: float) -> list[str]:  # fmt: skip
-    """The regressions of `report` against `baseline`; empty when the gate passes."""
+            intent_tolerance: float, max_lost: int | None = None) -> list[str]:  # fmt: skip
+    """The regressions of `report` against `baseline`; empty when the gate passes. With `max_lost`, an intent
+    also fails when it recognises more than `max_lost` fewer of its evaluation examples than the baseline did
+    (the evaluation set is fixed and training deterministic, so two lost examples of one intent are a change,
+    not noise, even where its F1 moves less than the tolerance)."""
     problems = []
     macro_now = float(report["macro avg"]["f1-score"])
     macro_then = float(baseline["macro_f1"])  # type: ignore[arg-type]
     if macro_then - macro_now > tolerance:
         problems.append(f"macro F1 fell from {macro_then:.3f} to {macro_now:.3f} (tolerance {tolerance})")
     now = f1_by_intent(report)
+    correct_now = correct_by_intent(report)
+    correct_then: dict[str, int] = baseline.get("correct", {})  # type: ignore[assignment]
     for intent, then in sorted(baseline["intents"].items()):  # type: ignore[union-attr]
         if intent not in now:
             problems.append(f"{intent}: in the baseline but not evaluated any more")
         elif then - now[intent] > intent_tolerance:
             problems.append(f"{intent}: F1 fell from {then:.3f} to {now[intent]:.3f} (tolerance {intent_tolerance})")
+        elif max_lost is not None and intent in correct_then and intent in correct_now:
+            lost = correct_then[intent] - correct_now[intent]
+            if lost > max_lost:
+                then_now = f"{correct_then[intent]} -> {correct_now[intent]}"
+                problems.append(f"{intent}: {lost} fewer of its evaluation examples recognised ({then_now}; "
+                                f"at most {max_lost} may go)")  # fmt: skip
     return problems
 
 
+def _key(example) -> str:  # type: ignore[no-untyped-def]
+    return normalize(example.get("text")).casefold()
+
+
+def gate_split(data: Path, evaluation_set: Path, work: Path) -> dict[str, list[str]]:
+    """Writes training_data.yml and test_data.yml into `work` for the gate.
+
+    The test part is the fixed evaluation set (examples and labels as they were when the baseline was
+    accepted), plus, for intents that set does not know yet, the hash-chosen fifth of their examples.
+    The training part is every current example whose text is not in the test part. Because the test
+    examples keep their accepted labels, relabelling or deleting training examples shows as the damage
+    it does, instead of moving the damaged examples into the test part with their new labels.
+    Returns {"new_intents": [...], "dropped_intents": [...]} (the latter: in the set, not in the data)."""
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+    from rasa.shared.nlu.training_data.loading import load_data
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    full = load_data(str(data))
+    fixed = load_data(str(evaluation_set)).intent_examples if evaluation_set.exists() else []
+    known = {e.get_full_intent() for e in fixed}
+    current = {e.get_full_intent() for e in full.intent_examples}
+    new_intents = sorted(current - known)
+    extra_train, extra_test = split_by_hash([e for e in full.intent_examples if e.get_full_intent() in new_intents])
+    test = fixed + extra_test
+    held_out = {_key(e) for e in test}
+    train = [e for e in full.intent_examples if _key(e) not in held_out]
+    shared = {"entity_synonyms": full.entity_synonyms, "regex_features": full.regex_features,
+              "lookup_tables": full.lookup_tables, "responses": full.responses}  # fmt: skip
+    work.mkdir(parents=True, exist_ok=True)
+    RasaYAMLWriter().dump(work / "training_data.yml", TrainingData(train, **shared))
+    RasaYAMLWriter().dump(work / "test_data.yml", TrainingData(test, **shared))
+    return {"new_intents": new_intents, "dropped_intents": sorted(known - current)}
+
+
+def gate_evaluation(data: Path, evaluation_set: Path, out: Path) -> tuple[dict[str, object], dict[str, list[str]]]:
+    """Train NLU on the current data minus the evaluation examples, test on them; reports land in `out`."""
+    work = out.parent / f".{out.name}-work"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    changes = gate_split(data, evaluation_set, work)
+    train_and_test(work, out)
+    return json.loads((out / "intent_report.json").read_text()), changes
+
+
 def gate(args: argparse.Namespace) -> int:
-    if not args.report.exists():
-        print(f"no report at {args.report}: run the NLU holdout evaluation first (make test)")
-        return 2
-    report = json.loads(args.report.read_text())
     baseline = json.loads(args.baseline.read_text())
-    problems = compare(baseline, report, args.tolerance, args.intent_tolerance)
-    new = sorted(set(f1_by_intent(report)) - set(baseline["intents"]))
-    print(f"macro F1 {report['macro avg']['f1-score']:.3f} (baseline {baseline['macro_f1']:.3f}), "
+    report, changes = gate_evaluation(args.data, args.evaluation_set, args.out)
+    problems = compare(baseline, report, args.tolerance, args.intent_tolerance, args.max_lost)
+    print(f"evaluation set: {report['macro avg']['support']} examples ({args.evaluation_set.name}"  # type: ignore[index]
+          f"{' + new intents' if changes['new_intents'] else ''}); reports in {args.out}")  # fmt: skip
+    print(f"macro F1 {report['macro avg']['f1-score']:.3f} (baseline {baseline['macro_f1']:.3f}), "  # type: ignore[index]
           f"accuracy {report['accuracy']:.3f} (baseline {baseline['accuracy']:.3f})")  # fmt: skip
-    if new:
-        print("new intents, not in the baseline yet: " + ", ".join(new))
+    if changes["new_intents"]:
+        print("new intents, not in the baseline yet: " + ", ".join(changes["new_intents"]))
+    if changes["dropped_intents"]:
+        problems.append("no training examples any more for " + ", ".join(changes["dropped_intents"]))
     if problems:
         print("NLU regression gate FAILED:")
+        confusions = worst_confusions(args.out, top=1000)
         for problem in problems:
             print("  " + problem)
+            intent = problem.split(":")[0]
+            involved = [f"{t} -> {p}: {n}" for t, p, n in confusions if intent in (t, p)]
+            if involved:
+                print("    confusions (true -> predicted): " + "; ".join(involved))
         print("Fix the data, or, if the change is intended, accept it: scripts/nlu.py baseline")
         return 1
     print("NLU regression gate passed")
@@ -239,13 +314,32 @@ def gate(args: argparse.Namespace) -> int:
 
 
 def baseline(args: argparse.Namespace) -> int:
-    report = json.loads(args.report.read_text())
+    """Accepts the current data: the evaluation set keeps its examples and labels (those of intents that are
+    gone are dropped, new intents get a hash-chosen fifth of their examples), and the scores on it are stored.
+    --resplit starts the evaluation set afresh from the current data (after relabelling on purpose)."""
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+    from rasa.shared.nlu.training_data.loading import load_data
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    full = load_data(str(args.data))
+    current = {e.get_full_intent() for e in full.intent_examples}
+    kept = []
+    if args.evaluation_set.exists() and not args.resplit:
+        kept = [e for e in load_data(str(args.evaluation_set)).intent_examples if e.get_full_intent() in current]
+    known = {e.get_full_intent() for e in kept}
+    _, added = split_by_hash([e for e in full.intent_examples if e.get_full_intent() not in known])
+    args.evaluation_set.parent.mkdir(parents=True, exist_ok=True)
+    RasaYAMLWriter().dump(args.evaluation_set, TrainingData(kept + added))
+    report, _ = gate_evaluation(args.data, args.evaluation_set, args.out)
     stored = {
-        "accuracy": round(float(report["accuracy"]), 4),
-        "macro_f1": round(float(report["macro avg"]["f1-score"]), 4),
-        "intents": {k: round(v, 4) for k, v in sorted(f1_by_intent(report).items())},
+        "accuracy": round(float(report["accuracy"]), 4),  # type: ignore[arg-type]
+        "macro_f1": round(float(report["macro avg"]["f1-score"]), 4),  # type: ignore[index]
+        "evaluation_examples": len(kept) + len(added),
+        "intents": {k: round(v, 4) for k, v in sorted(f1_by_intent(report).items())},  # type: ignore[arg-type]
+        "correct": dict(sorted(correct_by_intent(report).items())),  # type: ignore[arg-type]
     }
     args.baseline.write_text(json.dumps(stored, indent=2) + "\n")
+    print(f"evaluation set {args.evaluation_set}: {len(kept)} examples kept, {len(added)} added")
     print(f"baseline written to {args.baseline}: macro F1 {stored['macro_f1']}, {len(stored['intents'])} intents")
     return 0
 
@@ -262,32 +356,46 @@ def rasa(*args: str) -> None:
         raise SystemExit(f"rasa {args[0]} {args[1]} failed")
 
 
-def stable_split(data: Path, work: Path, test_fraction: float = 0.2) -> None:
-    """Writes training_data.yml and test_data.yml into `work`: per intent, the examples whose text hashes
-    lowest make up the test part. Unlike a seeded shuffle of the whole data set, adding or changing one
-    intent's examples moves no other intent's examples between the parts, so the gate compares each
-    intent with its baseline on the same test examples."""
+def split_by_hash(examples: list, test_fraction: float = 0.2) -> tuple[list, list]:  # type: ignore[type-arg]
+    """(train, test): per intent, the examples whose text hashes lowest make up the test part. Unlike a
+    seeded shuffle of the whole data set, adding or changing one intent's examples moves no other
+    intent's examples between the parts."""
     import hashlib
 
+    by_intent: dict[str, list] = {}  # type: ignore[type-arg]
+    for example in examples:
+        by_intent.setdefault(example.get_full_intent(), []).append(example)
+    train, test = [], []
+    for group in by_intent.values():
+        ranked = sorted(group, key=lambda e: hashlib.sha256(e.get("text").encode()).hexdigest())
+        n_test = max(1, round(len(ranked) * test_fraction)) if len(ranked) > 1 else 0
+        test += ranked[:n_test]
+        train += ranked[n_test:]
+    return train, test
+
+
+def stable_split(data: Path, work: Path) -> None:
+    """Writes training_data.yml and test_data.yml into `work`, split by `split_by_hash`."""
     from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
     from rasa.shared.nlu.training_data.loading import load_data
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
     full = load_data(str(data))
-    by_intent: dict[str, list] = {}
-    for example in full.intent_examples:
-        by_intent.setdefault(example.get_full_intent(), []).append(example)
-    train, test = [], []
-    for examples in by_intent.values():
-        ranked = sorted(examples, key=lambda e: hashlib.sha256(e.get("text").encode()).hexdigest())
-        n_test = max(1, round(len(ranked) * test_fraction)) if len(ranked) > 1 else 0
-        test += ranked[:n_test]
-        train += ranked[n_test:]
+    train, test = split_by_hash(full.intent_examples)
     shared = {"entity_synonyms": full.entity_synonyms, "regex_features": full.regex_features,
               "lookup_tables": full.lookup_tables, "responses": full.responses}  # fmt: skip
     work.mkdir(parents=True, exist_ok=True)
     RasaYAMLWriter().dump(work / "training_data.yml", TrainingData(train, **shared))
     RasaYAMLWriter().dump(work / "test_data.yml", TrainingData(test, **shared))
+
+
+def train_and_test(work: Path, out: Path) -> None:
+    """Trains NLU on work/training_data.yml, tests it on work/test_data.yml; Rasa's reports land in `out`."""
+    rasa("train", "nlu", "--nlu", str(work / "training_data.yml"), "--config", "config.yml", "--domain", "bot/domain",
+         "--out", str(work), "--fixed-model-name", "evaluated")  # fmt: skip
+    rasa("test", "nlu", "--nlu", str(work / "test_data.yml"), "--model", str(work / "evaluated.tar.gz"),
+         "--out", str(out))  # fmt: skip
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def holdout(data: Path, out: Path) -> dict[str, object]:
@@ -296,12 +404,7 @@ def holdout(data: Path, out: Path) -> dict[str, object]:
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
     stable_split(data, work)
-    rasa("train", "nlu", "--nlu", str(work / "training_data.yml"), "--config", "config.yml", "--domain", "bot/domain",
-         "--out", str(work), "--fixed-model-name", "holdout")  # fmt: skip
-    rasa(
-        "test", "nlu", "--nlu", str(work / "test_data.yml"), "--model", str(work / "holdout.tar.gz"), "--out", str(out)
-    )
-    shutil.rmtree(work, ignore_errors=True)
+    train_and_test(work, out)
     return json.loads((out / "intent_report.json").read_text())
 
 
@@ -351,13 +454,19 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--domain", type=Path, default=ROOT / "bot" / "domain")
     imp.add_argument("--dry-run", action="store_true")
     imp.add_argument("--report", type=Path, help="also write the report as JSON")
-    for name, helptext in (("gate", "fail if intent F1 fell against the baseline"),
-                           ("baseline", "store the current holdout report as the baseline")):  # fmt: skip
+    for name, helptext in (("gate", "fail if intent F1 on the evaluation set fell against the baseline"),
+                           ("baseline", "accept the current data: evaluation set and scores")):  # fmt: skip
         command = sub.add_parser(name, help=helptext)
-        command.add_argument("--report", type=Path, default=DEFAULT_REPORT)
+        command.add_argument("--data", type=Path, default=ROOT / "data" / "nlu")
         command.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE)
-        command.add_argument("--tolerance", type=float, default=0.02)
-        command.add_argument("--intent-tolerance", type=float, default=0.15)
+        command.add_argument("--evaluation-set", type=Path, default=DEFAULT_EVALUATION_SET)
+        command.add_argument("--out", type=Path, default=ROOT / "results" / "nlu-gate")
+        if name == "gate":
+            command.add_argument("--tolerance", type=float, default=0.02)
+            command.add_argument("--intent-tolerance", type=float, default=0.15)
+            command.add_argument("--max-lost", type=int, default=1, help="evaluation examples an intent may lose")
+        else:
+            command.add_argument("--resplit", action="store_true", help="start the evaluation set afresh")
     ev = sub.add_parser("evaluate", help="NLU holdout (default) or cross-validation, with reports")
     ev.add_argument("--data", type=Path, default=ROOT / "data" / "nlu")
     ev.add_argument("--folds", type=int, default=0, help="cross-validation with this many folds")

@@ -1,4 +1,5 @@
-"""Code that runs inside the Rasa server (bot/tracker_store.py, bot/rasa_patches.py), checked in Rasa's virtualenv."""
+"""Code that runs inside the Rasa server (bot/tracker_store.py, bot/rasa_patches.py, bot/nlu/sentence_features.py),
+checked in Rasa's virtualenv."""
 
 from __future__ import annotations
 
@@ -26,3 +27,10 @@ def test_windowed_tracker_store_on_sqlite(tmp_path: Path) -> None:
 def test_windowed_tracker_store_on_postgresql() -> None:
     with temporary_postgres_database() as url:  # its own database: Rasa's table is not the CRM's
         check(url.replace("+psycopg2", ""))
+
+
+def test_sentence_encoder_matches_the_reference_and_refuses_tampered_weights() -> None:
+    result = run([str(RASA_PY), "tests/rasa_side/check_sentence_encoder.py"], timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), (
+        result.stdout[-2000:] + result.stderr[-4000:]
+    )

@@ -75,6 +75,22 @@ def test_the_gate_passes_within_tolerance_and_fails_on_a_lost_intent_or_macro_dr
     assert nlu.compare(BASELINE, worse, 0.02, 0.25)[0].startswith("macro F1 fell from 0.780 to 0.700")
 
 
+def test_the_gate_fails_when_an_intent_loses_more_examples_than_allowed_even_within_the_f1_tolerance() -> None:
+    report = {
+        "complain": {"f1-score": 0.75, "recall": 0.6, "support": 5},
+        "greet": {"f1-score": 0.9, "recall": 0.8, "support": 5},
+        "accuracy": 0.8,
+        "macro avg": {"f1-score": 0.825},
+    }
+    baseline = {"accuracy": 0.8, "macro_f1": 0.83, "intents": {"complain": 0.85, "greet": 1.0},
+                "correct": {"complain": 5, "greet": 5}}  # fmt: skip
+    assert nlu.correct_by_intent(report) == {"complain": 3, "greet": 4}
+    problems = nlu.compare(baseline, report, tolerance=0.02, intent_tolerance=0.15, max_lost=1)
+    assert problems == ["complain: 2 fewer of its evaluation examples recognised (5 -> 3; at most 1 may go)"]
+    assert nlu.compare(baseline, report, 0.02, 0.15, max_lost=2) == []
+    assert nlu.compare({**baseline, "correct": {}}, report, 0.02, 0.15, max_lost=1) == []  # an older baseline
+
+
 def test_the_benchmark_keeps_a_corpus_split_and_otherwise_splits_every_intent() -> None:
     import nlu_benchmark
 
