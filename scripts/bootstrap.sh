@@ -40,7 +40,7 @@ ensure_venv() {
   rm -rf "$dir"
   "$PY" -m venv "$dir"
   "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$lock"
-  "$dir/bin/python" -m pip check >/dev/null || { "$dir/bin/python" -m pip check; exit 1; }
+  bash scripts/pip_check.sh "$dir/bin/python" || exit 1
   echo "$want" > "$dir/.lock-hash"
   echo "==> $dir ready in $((SECONDS - started)) s"
 }

@@ -30,10 +30,11 @@ WORKDIR /app
 # The virtualenv where scripts/bootstrap.sh puts it, from the pinned lock, with --no-deps exactly as
 # bootstrap does. The lock also holds the test tools (pytest, Playwright's Python package, ruff, mypy):
 # one lock for the action server, the CRM and the tests. No browser is installed.
-COPY requirements/app.txt requirements/app.txt
+COPY requirements/app.txt requirements/pip-check-allowed.txt requirements/
+COPY scripts/pip_check.sh scripts/pip_check.sh
 RUN python -m venv .venvs/app \
  && .venvs/app/bin/python -m pip install --no-deps -r requirements/app.txt \
- && .venvs/app/bin/python -m pip check
+ && bash scripts/pip_check.sh .venvs/app/bin/python
 
 COPY actions/ actions/
 COPY crm_adapter/ crm_adapter/

@@ -25,10 +25,11 @@ WORKDIR /app
 
 # The virtualenv where scripts/bootstrap.sh puts it, from the pinned lock, with --no-deps exactly as
 # bootstrap does (the lock is complete; some packages' declared dependencies are deliberately left out).
-COPY requirements/rasa.txt requirements/rasa.txt
+COPY requirements/rasa.txt requirements/pip-check-allowed.txt requirements/
+COPY scripts/pip_check.sh scripts/pip_check.sh
 RUN python -m venv .venvs/rasa \
  && .venvs/rasa/bin/python -m pip install --no-deps -r requirements/rasa.txt \
- && .venvs/rasa/bin/python -m pip check
+ && bash scripts/pip_check.sh .venvs/rasa/bin/python
 
 # What the Rasa server loads and what training reads (scripts/hearth.py's TRAINING_INPUTS).
 COPY config.yml config.yml
