@@ -255,24 +255,18 @@ def gate_split(data: Path, evaluation_set: Path, work: Path) -> dict[str, list[s
     examples keep their accepted labels, relabelling or deleting training examples shows as the damage
     it does, instead of moving the damaged examples into the test part with their new labels.
     Returns {"new_intents": [...], "dropped_intents": [...]} (the latter: in the set, not in the data)."""
-    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
     from rasa.shared.nlu.training_data.loading import load_data
-    from rasa.shared.nlu.training_data.training_data import TrainingData
 
     full = load_data(str(data))
     fixed = load_data(str(evaluation_set)).intent_examples if evaluation_set.exists() else []
     known = {e.get_full_intent() for e in fixed}
     current = {e.get_full_intent() for e in full.intent_examples}
     new_intents = sorted(current - known)
-    extra_train, extra_test = split_by_hash([e for e in full.intent_examples if e.get_full_intent() in new_intents])
+    _, extra_test = split_by_hash([e for e in full.intent_examples if e.get_full_intent() in new_intents])
     test = fixed + extra_test
     held_out = {_key(e) for e in test}
     train = [e for e in full.intent_examples if _key(e) not in held_out]
-    shared = {"entity_synonyms": full.entity_synonyms, "regex_features": full.regex_features,
-              "lookup_tables": full.lookup_tables, "responses": full.responses}  # fmt: skip
-    work.mkdir(parents=True, exist_ok=True)
-    RasaYAMLWriter().dump(work / "training_data.yml", TrainingData(train, **shared))
-    RasaYAMLWriter().dump(work / "test_data.yml", TrainingData(test, **shared))
+    write_split(full, train, test, work)
     return {"new_intents": new_intents, "dropped_intents": sorted(known - current)}
 
 
@@ -374,19 +368,26 @@ def split_by_hash(examples: list, test_fraction: float = 0.2) -> tuple[list, lis
     return train, test
 
 
-def stable_split(data: Path, work: Path) -> None:
-    """Writes training_data.yml and test_data.yml into `work`, split by `split_by_hash`."""
+def write_split(full, train: list, test: list, work: Path) -> None:  # type: ignore[no-untyped-def, type-arg]
+    """work/training_data.yml and work/test_data.yml: the examples of each part, with the data's regexes,
+    lookup tables, synonyms and responses in both."""
     from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
-    from rasa.shared.nlu.training_data.loading import load_data
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    full = load_data(str(data))
-    train, test = split_by_hash(full.intent_examples)
     shared = {"entity_synonyms": full.entity_synonyms, "regex_features": full.regex_features,
               "lookup_tables": full.lookup_tables, "responses": full.responses}  # fmt: skip
     work.mkdir(parents=True, exist_ok=True)
     RasaYAMLWriter().dump(work / "training_data.yml", TrainingData(train, **shared))
     RasaYAMLWriter().dump(work / "test_data.yml", TrainingData(test, **shared))
+
+
+def stable_split(data: Path, work: Path) -> None:
+    """Writes training_data.yml and test_data.yml into `work`, split by `split_by_hash`."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    full = load_data(str(data))
+    train, test = split_by_hash(full.intent_examples)
+    write_split(full, train, test, work)
 
 
 def train_and_test(work: Path, out: Path) -> None:

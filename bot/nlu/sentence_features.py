@@ -106,8 +106,11 @@ class SentenceEncoder:
         verify(self.directory)
         weights = load_file(str(self.directory / "model.safetensors"))
         # Linear layers' matrices transposed once, so every product is a plain (tokens x in) @ (in x out).
-        self.w = {k: np.ascontiguousarray(v.T) if k.endswith("dense.weight") or k.endswith(("query.weight",
-                  "key.weight", "value.weight")) else v for k, v in weights.items() if v.dtype != np.int64}  # fmt: skip
+        self.w = {
+            k: np.ascontiguousarray(v.T) if v.ndim == 2 and k.startswith("encoder.") else v
+            for k, v in weights.items()
+            if v.dtype != np.int64  # position_ids: a constant, not a weight
+        }
         self.vocab = (self.directory / "vocab.txt").read_text(encoding="utf-8").splitlines()
         self._tokenizer: Any = None
         self.cls_id, self.sep_id = self.vocab.index("[CLS]"), self.vocab.index("[SEP]")
