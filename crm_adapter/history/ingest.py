@@ -26,7 +26,7 @@ from crm_adapter import helpdesk, privacy
 from crm_adapter.analytics import SqlAnalytics
 from crm_adapter.domain import CrmUnavailable
 from crm_adapter.history.projector import IDLE_CLOSE_BATCH, HistoryProjector, close_idle
-from crm_adapter.history.sources import EventSource, RabbitMqSource, SourceUnavailable, TrackerStoreSource
+from crm_adapter.history.sources import Batch, EventSource, RabbitMqSource, SourceUnavailable, TrackerStoreSource
 from crm_adapter.history.tracker_events import TrackerEvents
 from crm_adapter.relationship import refresh_values
 from crm_adapter.settings import Settings
@@ -76,20 +76,27 @@ class HistoryIngestion:
         self._helpdesk_paused_until = 0.0
 
     def step(self) -> StepResult:
-        """Reads, projects and commits one batch."""
-        with self._sessions() as s, s.begin():
-            checkpoint = self._lock_checkpoint(s)
-            batch = self.source.read(checkpoint.position, self.batch_size)
-            events = batch.events
-            if batch.redelivered and checkpoint.recent_keys:
-                done = set(checkpoint.recent_keys)
-                events = [e for e in events if e.key not in done]
-            result = HistoryProjector(s).project(events)
-            if batch.events or batch.rejected or batch.position != checkpoint.position:
-                checkpoint.position = batch.position
-                checkpoint.events_ingested += len(events)
-                if batch.token is not None:
-                    checkpoint.recent_keys = [e.key for e in batch.events]
+        """Reads, projects and commits one batch. A batch that could not be committed (the CRM database went away
+        mid-step) is handed back to the source, which reads it again, rather than skipped."""
+        batch: Batch | None = None
+        try:
+            with self._sessions() as s, s.begin():
+                checkpoint = self._lock_checkpoint(s)
+                batch = self.source.read(checkpoint.position, self.batch_size)
+                events = batch.events
+                if batch.redelivered and checkpoint.recent_keys:
+                    done = set(checkpoint.recent_keys)
+                    events = [e for e in events if e.key not in done]
+                result = HistoryProjector(s).project(events)
+                if batch.events or batch.rejected or batch.position != checkpoint.position:
+                    checkpoint.position = batch.position
+                    checkpoint.events_ingested += len(events)
+                    if batch.token is not None:
+                        checkpoint.recent_keys = [e.key for e in batch.events]
+        except BaseException:
+            if batch is not None:
+                self.source.abandoned(batch)
+            raise
         self.source.committed(batch)
         skipped = result.skipped + batch.rejected + (len(batch.events) - len(events))
         return StepResult(len(batch.events), result.messages, skipped, batch.caught_up)

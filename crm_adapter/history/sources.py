@@ -57,6 +57,7 @@ class EventSource(Protocol):
 
     def read(self, position: str, limit: int) -> Batch: ...
     def committed(self, batch: Batch) -> None: ...
+    def abandoned(self, batch: Batch) -> None: ...
     def close(self) -> None: ...
 
 
@@ -119,6 +120,9 @@ class TrackerStoreSource:
 
     def committed(self, batch: Batch) -> None:
         return None
+
+    def abandoned(self, batch: Batch) -> None:
+        return None  # the checkpoint's position did not move: the same events are read again
 
     def close(self) -> None:
         self.engine.dispose()
@@ -234,6 +238,12 @@ class RabbitMqSource:
             # The batch is committed; RabbitMQ will redeliver it and the runner will skip it.
             self.close()
             raise SourceUnavailable(f"RabbitMQ acknowledgement failed: {exc!r}") from exc
+
+    def abandoned(self, batch: Batch) -> None:
+        """The batch was read but not committed: drop the channel, so RabbitMQ redelivers its messages. Reading
+        on over the same channel would not see them again, and the next acknowledgement (`multiple`) would
+        acknowledge them unprojected."""
+        self.close()
 
     def close(self) -> None:
         try:

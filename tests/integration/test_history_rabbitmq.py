@@ -88,3 +88,42 @@ def test_rabbitmq_down_is_reported_as_unavailable_not_a_crash() -> None:
     with pytest.raises(SourceUnavailable):
         source.read("0", 10)
     source.close()
+
+
+def test_a_batch_read_while_the_crm_database_fails_is_read_again_not_lost(sql_crm: SqlCrm, broker) -> None:  # type: ignore[no-untyped-def]
+    """The database goes away between reading a batch and committing it (seen in production mode when the CRM
+    database was cut off): the next batches must not acknowledge it unprojected."""
+    from sqlalchemy.exc import OperationalError
+
+    from crm_adapter.history import ingest
+
+    url, exchange, queue = broker
+    chats = [Chat(f"rmq-fail-{n}").session_start() for n in range(3)]
+    for n, chat in enumerate(chats):
+        chat.turn(f"question {n}", "faq", ("utter_faq", f"answer {n}"))
+    publish(url, exchange, queue, rasa_bodies(*chats))
+
+    source = RabbitMqSource(url, queue, exchange=exchange, wait=0.2)
+    runner = HistoryIngestion(sql_crm.sessions, source, batch_size=len(chats[0].events))
+    real_project = ingest.HistoryProjector.project
+    calls = 0
+
+    def failing_once(self, events):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
+        return real_project(self, events)
+
+    ingest.HistoryProjector.project = failing_once  # type: ignore[method-assign]
+    try:
+        with pytest.raises(OperationalError):
+            runner.step()  # the first conversation's events were read, then the database failed
+        runner.catch_up()
+    finally:
+        ingest.HistoryProjector.project = real_project  # type: ignore[method-assign]
+        source.close()
+
+    with sql_crm.sessions() as s:
+        texts = s.scalars(select(MessageRow.text).order_by(MessageRow.created_at, MessageRow.id)).all()
+    assert sorted(texts) == sorted(t for n in range(3) for t in (f"question {n}", f"answer {n}"))
