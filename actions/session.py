@@ -51,11 +51,15 @@ class ActionSessionStart(Action):
         if metadata:
             events.append(SlotSet("session_started_metadata", metadata))
         vouched = website_identity(metadata)
+        # The channel of the message that starts this session: until it is logged, the tracker's latest message
+        # is the previous session's, perhaps on another channel with the same sender id (bot/session_binding.py).
+        stamped = metadata.get("channel") if isinstance(metadata, dict) else None
+        channel = stamped if isinstance(stamped, str) and stamped else channel_of(tracker)
         try:
             if vouched:
                 context = await crm_call(crm().customer_context, vouched)
             else:
-                context = await crm_call(crm().recognize, channel_of(tracker), tracker.sender_id)
+                context = await crm_call(crm().recognize, channel, tracker.sender_id)
         except NotFound:
             log.warning("the website vouched for a customer the CRM does not have; the visitor stays anonymous")
             context = None

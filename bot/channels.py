@@ -23,13 +23,16 @@ from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot import log_redaction, web_identity
+from bot import log_redaction, session_binding, web_identity
 from bot.message_rules import rest_message_problem
 
 # Every Rasa process that runs Hearth's bot imports this module (the credentials name its connectors, and
 # bot/policies.py imports it at training): from here on no log line carries an email address or phone number
 # in full, Rasa's structlog lines included (they end as stdlib records).
 log_redaction.install()
+# A session stays with the channel and website identity it started with (bot/session_binding.py): a message
+# from another, on the same sender id, starts a new session and sees nothing of the earlier one.
+session_binding.install()
 
 log = logging.getLogger(__name__)
 

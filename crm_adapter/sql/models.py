@@ -330,6 +330,20 @@ class OneTimeCodeRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class VerificationFailureRow(Base):
+    """A wrong proof (order number or one-time code) given with a customer's email: too many in a while stop
+    every verification of that customer for a while, however many conversations they are spread over
+    (crm_adapter/sql/service.py, MAX_VERIFICATION_FAILURES)."""
+
+    __tablename__ = "verification_failures"
+    __table_args__ = (Index("ix_verification_failures_customer_at", "customer_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # order | code
+    created_at: Mapped[datetime] = _ts()
+
+
 class AnalyticsDayRow(Base):
     """Conversation counts of one closed day, channel and value tier (crm_adapter/analytics.py)."""
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -44,6 +44,7 @@ from crm_adapter.sql.models import (
     OrderRow,
     ReturnRow,
     TicketRow,
+    VerificationFailureRow,
 )
 from crm_adapter.validation import (
     clean_text,
@@ -58,6 +59,12 @@ log = logging.getLogger(__name__)
 RETURN_WINDOW = timedelta(days=30)
 CODE_TTL = timedelta(minutes=10)
 CODE_MAX_ATTEMPTS = 5
+# Guessing across conversations: the bot stops a conversation after 3 wrong proofs, but anyone can start
+# another. Per customer, at most this many codes are emailed, and this many wrong proofs (order numbers and
+# codes) accepted, per window; beyond that every proof is refused, right or wrong, until the window moves on.
+CODES_PER_WINDOW = 5
+MAX_VERIFICATION_FAILURES = 10
+GUESSING_WINDOW = timedelta(hours=1)
 RECENT_DELIVERY = timedelta(days=14)
 LOYALTY_TIERS = (("Bronze", 0), ("Silver", 500), ("Gold", 2000))
 POINT_VALUE_CENTS = 1  # 100 points = £1
@@ -176,14 +183,19 @@ class SqlCrmService:
         except InvalidInput:
             raise VerificationFailed() from None
         with self._uow() as s:
-            row = s.scalar(
-                select(CustomerRow)
-                .join(OrderRow, OrderRow.customer_id == CustomerRow.id)
-                .where(CustomerRow.email == address, OrderRow.order_number == number)
-            )
+            row = s.scalar(select(CustomerRow).where(CustomerRow.email == address))
             if row is None:
                 raise VerificationFailed()
-            return _customer(row)
+            if self._guessing_stopped(s, row.id):
+                raise VerificationFailed()
+            order = s.scalar(select(OrderRow.id).where(OrderRow.customer_id == row.id, OrderRow.order_number == number))
+            matched = order is not None
+            if not matched:
+                self._failed_proof(s, row.id, "order")
+            customer = _customer(row)
+        if not matched:  # raised after the unit of work, so the failure is committed
+            raise VerificationFailed()
+        return customer
 
     def send_one_time_code(self, email: str) -> None:
         try:
@@ -197,6 +209,15 @@ class SqlCrmService:
                 log.info("one-time code requested for an unknown address")
                 return
             now = self._now()
+            recent = s.scalar(
+                select(func.count())
+                .select_from(OneTimeCodeRow)
+                .where(OneTimeCodeRow.customer_id == row.id, OneTimeCodeRow.created_at > now - GUESSING_WINDOW)
+            )
+            if (recent or 0) >= CODES_PER_WINDOW:
+                # The caller hears the same as always; the owner's inbox is not flooded, nor codes farmed to guess.
+                log.warning("one-time code not sent: %d codes sent for this customer within the hour", recent)
+                return
             for pending in s.scalars(
                 select(OneTimeCodeRow).where(OneTimeCodeRow.customer_id == row.id, OneTimeCodeRow.used_at.is_(None))
             ):
@@ -229,17 +250,40 @@ class SqlCrmService:
                 .order_by(OneTimeCodeRow.id.desc())
             )
             now = self._now()
-            if pending is None or pending.expires_at < now or pending.attempts >= CODE_MAX_ATTEMPTS:
+            if self._guessing_stopped(s, row.id):
                 raise VerificationFailed()
-            matched = hmac.compare_digest(pending.code_hash, self._hash_code(row.id, code.strip()))
-            if matched:
-                pending.used_at = now
+            if pending is None or pending.expires_at < now or pending.attempts >= CODE_MAX_ATTEMPTS:
+                self._failed_proof(s, row.id, "code")
+                matched = False
             else:
-                pending.attempts += 1
+                matched = hmac.compare_digest(pending.code_hash, self._hash_code(row.id, code.strip()))
+                if matched:
+                    pending.used_at = now
+                else:
+                    pending.attempts += 1
+                    self._failed_proof(s, row.id, "code")
             customer = _customer(row)
         if not matched:  # raised after the unit of work, so the failed attempt is committed
             raise VerificationFailed()
         return customer
+
+    def _guessing_stopped(self, s: Session, customer_id: str) -> bool:
+        """Whether this customer's wrong proofs within the window reached MAX_VERIFICATION_FAILURES."""
+        failures = s.scalar(
+            select(func.count())
+            .select_from(VerificationFailureRow)
+            .where(
+                VerificationFailureRow.customer_id == customer_id,
+                VerificationFailureRow.created_at > self._now() - GUESSING_WINDOW,
+            )
+        )
+        if (failures or 0) >= MAX_VERIFICATION_FAILURES:
+            log.warning("verification refused: too many wrong proofs for this customer within the hour")
+            return True
+        return False
+
+    def _failed_proof(self, s: Session, customer_id: str, kind: str) -> None:
+        s.add(VerificationFailureRow(customer_id=customer_id, kind=kind, created_at=self._now()))
 
     def _hash_code(self, customer_id: str, code: str) -> str:
         return hmac.new(self._secret, f"{customer_id}:{code}".encode(), hashlib.sha256).hexdigest()

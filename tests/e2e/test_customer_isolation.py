@@ -1,0 +1,638 @@
+"""A customer never reads another customer's data, attacked through the real product as an attacker would.
+
+One stack for the module (`scripts/hearth.py run`): one-time codes are emailed to a local SMTP sink, and
+Telegram and WhatsApp (Twilio) are switched on against local stand-ins of their APIs. The attackers talk to
+the bot over REST, over the web chat's real socket.io channel (as the widget does) and on the messaging
+apps. Every reply an attacker gets is searched for the victim's personal data (names, email, phone,
+address, order and tracking numbers, ticket references), and the victim's records in the CRM are compared
+before and after: nothing of theirs may show, nothing of theirs may change.
+
+Seeded victims (crm_adapter/seed.py): Anna Berg (JH100001, REST sender `demo-anna`), Omar Haddad
+(JH100002), Lucy Chen (JH100003), and customers of the generated 300.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+import socketio
+
+from bot import web_identity
+from crm_adapter.notify import RecordingCodeSender
+from crm_adapter.sql.db import make_engine, make_session_factory
+from crm_adapter.sql.service import SqlCrmService
+from tests.e2e.stack import Stack, running_stack
+from tests.fake_messaging_apis import Accounts, FakeMessagingApis, running_fake_apis, telegram_message, twilio_message
+from tests.smtp_sink import SmtpSink, smtp_sink
+
+pytestmark = pytest.mark.e2e
+
+ANNA, OMAR, LUCY = "cus_demo_anna", "cus_demo_omar", "cus_demo_lucy"
+ACCOUNTS = Accounts()
+TWILIO_WEBHOOK_URL = "https://hearth.example.com/webhooks/twilio/webhook"
+ANONYMOUS_GREETING = "Hi, I'm Juno from Juniper Home."  # utter_greet_anonymous
+ASKS_EMAIL = "What's the email address on your Juniper Home account?"  # utter_ask_identity_email
+NO_MATCH = "that doesn't match our records"  # utter_identity_failed
+LOCKED = "stopped here to protect the account"  # utter_identity_locked
+UNKNOWN_ORDER = "I can't find an order JH100002 on your account"  # utter_order_number_unknown
+
+
+# ---- the stack ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mail() -> Iterator[SmtpSink]:
+    with smtp_sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def apis() -> Iterator[FakeMessagingApis]:
+    with running_fake_apis(ACCOUNTS) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def stack(mail: SmtpSink, apis: FakeMessagingApis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env = {
+        "SMTP_HOST": "127.0.0.1",  # codes and exports go to the owner's address: the local sink
+        "SMTP_PORT": str(mail.port),
+        "CODE_SENDER": "smtp",
+        "TELEGRAM_TOKEN": ACCOUNTS.telegram_token,
+        "TELEGRAM_BOT_NAME": ACCOUNTS.telegram_bot_name,
+        "TELEGRAM_WEBHOOK_URL": "https://hearth.example.com/webhooks/telegram/webhook",
+        "TELEGRAM_API_URL": apis.api_url("telegram"),
+        "TWILIO_ACCOUNT_SID": ACCOUNTS.twilio_account_sid,
+        "TWILIO_AUTH_TOKEN": ACCOUNTS.twilio_auth_token,
+        "TWILIO_NUMBER": ACCOUNTS.twilio_number,
+        "TWILIO_WEBHOOK_URL": TWILIO_WEBHOOK_URL,
+        "TWILIO_API_URL": apis.api_url("twilio"),
+    }
+    with running_stack(tmp_path_factory.mktemp("hearth-isolation"), **env) as s:
+        yield s
+
+
+# ---- the victims: what must never show, what must never change ----------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    customer_id: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    address: str
+    orders: tuple[str, ...]
+    tracking: tuple[str, ...]
+    tickets: tuple[str, ...]
+
+
+def person(stack: Stack, customer_id: str) -> Person:
+    [(first, last, email, phone, address)] = stack.crm(
+        "SELECT first_name, last_name, email, phone, address FROM customers WHERE id = ?", customer_id
+    )
+    orders = stack.crm("SELECT order_number, tracking_number FROM orders WHERE customer_id = ?", customer_id)
+    tickets = stack.crm("SELECT reference FROM tickets WHERE customer_id = ?", customer_id)
+    return Person(
+        customer_id,
+        first,
+        last,
+        email,
+        phone,
+        address,
+        tuple(number for number, _ in orders),
+        tuple(tracking for _, tracking in orders if tracking),
+        tuple(reference for (reference,) in tickets),
+    )
+
+
+def traces(victim: Person, replies: list[str], typed: tuple[str, ...] = ()) -> list[str]:
+    """The victim's personal data found in `replies`, except what the attacker typed themselves."""
+    text = "\n".join(replies)
+    markers = [victim.last_name, victim.email, victim.phone, victim.address, *victim.orders, *victim.tracking]
+    found = [m for m in [*markers, *victim.tickets] if m and m not in typed and m in text]
+    if re.search(rf"\b{re.escape(victim.first_name)}\b", text):
+        found.append(victim.first_name)
+    return found
+
+
+def records(stack: Stack, customer_id: str) -> dict[str, Any]:
+    """What the bot could change about a customer (not bookkeeping such as when a linked account was last seen)."""
+    return {
+        "customer": stack.crm(
+            "SELECT first_name, last_name, email, phone, address, loyalty_points FROM customers WHERE id = ?",
+            customer_id,
+        ),
+        "orders": stack.crm(
+            "SELECT order_number, status, cancelled_at FROM orders WHERE customer_id = ? ORDER BY id", customer_id
+        ),
+        "returns": stack.crm("SELECT rma_number, status FROM returns WHERE customer_id = ? ORDER BY id", customer_id),
+        "tickets": stack.crm("SELECT reference, status FROM tickets WHERE customer_id = ? ORDER BY id", customer_id),
+        "tickets_on_their_orders": stack.crm(
+            "SELECT t.reference FROM tickets t JOIN orders o ON o.id = t.order_id WHERE o.customer_id = ?",
+            customer_id,
+        ),
+        "consents": stack.crm(
+            "SELECT purpose, granted FROM consents WHERE customer_id = ? ORDER BY purpose", customer_id
+        ),
+        "preferences": stack.crm("SELECT key, value FROM preferences WHERE customer_id = ? ORDER BY key", customer_id),
+        "channel_accounts": stack.crm(
+            "SELECT channel, sender_id FROM channel_identities WHERE customer_id = ? ORDER BY id", customer_id
+        ),
+    }
+
+
+def exports_to(mail: SmtpSink, address: str) -> list[Any]:
+    return [m for m in mail.to(address) if any(part.get_filename() for part in m.walk())]
+
+
+# ---- attackers' tools --------------------------------------------------------------------------
+
+
+class WebChat:
+    """A web chat visitor over the real socket.io channel, speaking as the widget does: `session_request`
+    with the session id it keeps (or none: the server makes one), then `user_uttered` with its customData."""
+
+    def __init__(self, stack: Stack, session_id: str | None = None, custom_data: dict[str, Any] | None = None):
+        self.custom_data = custom_data or {}
+        self.received: list[str] = []
+        self.session_id = session_id
+        confirmed = threading.Event()
+        self.client = socketio.Client(reconnection=False)
+
+        @self.client.on("session_confirm")
+        def _confirmed(data: Any) -> None:
+            self.session_id = data if isinstance(data, str) else data["session_id"]
+            confirmed.set()
+
+        @self.client.on("bot_uttered")
+        def _bot_uttered(data: Any) -> None:
+            self.received.append(data.get("text", "") if isinstance(data, dict) else str(data))
+
+        self.client.connect(stack.rasa_url, socketio_path="/socket.io/", transports=["websocket"], wait_timeout=10)
+        self.client.emit("session_request", {"session_id": session_id})
+        assert confirmed.wait(10), "no session_confirm"
+
+    def say(self, text: str, custom_data: dict[str, Any] | None = None, timeout: float = 30) -> list[str]:
+        """The bot's replies to `text`: whatever arrives until the channel has been quiet for a second."""
+        start = len(self.received)
+        data = self.custom_data if custom_data is None else custom_data
+        self.client.emit("user_uttered", {"message": text, "customData": data, "session_id": self.session_id})
+        deadline = time.monotonic() + timeout
+        while len(self.received) == start and time.monotonic() < deadline:
+            time.sleep(0.05)
+        count = -1
+        while count != len(self.received) and time.monotonic() < deadline:
+            count = len(self.received)
+            time.sleep(1.0)
+        return self.received[start:]
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+
+def website_token(stack: Stack, email: str) -> str:
+    """The identity token the demo website hands the widget of a customer signed in there."""
+    with requests.Session() as browser:
+        signed_in = browser.post(
+            f"{stack.website_url}/signin", data={"email": email, "password": "juniper"}, timeout=10
+        )
+        assert signed_in.status_code == 200 and "Signed in as" in signed_in.text
+        page = browser.get(f"{stack.website_url}/", timeout=10).text
+    found = re.search(r'<script id="webchat-config" type="application/json">(.*?)</script>', page, re.S)
+    assert found
+    token = json.loads(found.group(1))["customData"]["identity_token"]
+    assert isinstance(token, str)
+    return token
+
+
+def secret(stack: Stack) -> str:
+    return (stack.data_dir / "web_identity_secret").read_text().strip()
+
+
+def link(stack: Stack, customer_id: str, channel: str, sender_id: str) -> None:
+    """A messaging account the customer linked earlier (as they would with a code and a yes)."""
+    engine = make_engine(f"sqlite:///{stack.data_dir / 'crm.db'}")
+    try:
+        SqlCrmService(make_session_factory(engine), RecordingCodeSender(), secret="unused").link_identity(
+            customer_id, channel, sender_id
+        )
+    finally:
+        engine.dispose()
+
+
+def other_code(code: str, n: int) -> str:
+    """The n-th six-digit guess that is not `code`."""
+    guesses = [f"{d}{d}{d}{d}{d}{d}" for d in "0123456789"]
+    return [g for g in guesses if g != code][n]
+
+
+# ---- naming someone else's order ----------------------------------------------------------------
+
+
+def test_an_anonymous_visitor_naming_someone_elses_order_learns_and_changes_nothing(stack: Stack) -> None:
+    omar, before = person(stack, OMAR), records(stack, OMAR)
+    sender = "attacker-anonymous"
+    replies = stack.say(sender, "where is my order JH100002?")
+    assert ASKS_EMAIL in replies[-1]
+    for guess in ("JH100001", "JH100003", "JH100099"):  # Anna's, Lucy's and nobody's order with Omar's email
+        replies += stack.say(sender, omar.email)
+        proof = stack.say(sender, guess)
+        replies += proof
+        assert NO_MATCH in proof[0] or LOCKED in proof[0], proof
+    assert LOCKED in replies[-1]
+    for text in ("where is my order JH100002?", "cancel order JH100002", "list my orders", "what do you know about me"):
+        answer = stack.say(sender, text)
+        replies += answer
+        assert LOCKED in answer[0] or ASKS_EMAIL in answer[0], answer
+
+    assert traces(omar, replies, typed=(omar.email, "JH100002")) == []
+    assert "delivered" not in " ".join(replies)  # JH100002's status
+    assert records(stack, OMAR) == before
+
+
+def test_a_customer_verified_as_themselves_cannot_read_or_touch_someone_elses_order(stack: Stack) -> None:
+    omar, before = person(stack, OMAR), records(stack, OMAR)
+    sender = "attacker-lucy"
+    stack.say(sender, "where is my order?")
+    stack.say(sender, "lucy.chen@example.com")
+    assert "Which order is it?" in stack.say(sender, "JH100003")[0]  # verified as Lucy, with her own order
+
+    replies = stack.say(sender, "JH100002")
+    assert UNKNOWN_ORDER in replies[0]
+    replies += stack.say(sender, "please cancel order JH100002")
+    replies += stack.say(sender, "yes")
+    replies += stack.say(sender, "I want to send back order JH100002")
+    replies += stack.say(sender, "it does not fit the room at all")
+    replies += stack.say(sender, "order JH100002 never arrived")
+    replies += stack.say(sender, "the parcel never came and the tracking has not moved")
+    listed = stack.say(sender, "show me my orders")
+    assert "JH100003" in listed[0]
+    replies += listed
+
+    assert sum(UNKNOWN_ORDER in r for r in replies) == 4  # status, cancel, return, delivery problem
+    assert traces(omar, replies, typed=("JH100002",)) == []
+    assert records(stack, OMAR) == before
+
+
+def test_a_recognised_customer_naming_someone_elses_order_or_email_stays_themselves(stack: Stack) -> None:
+    omar, before, anna = person(stack, OMAR), records(stack, OMAR), records(stack, ANNA)
+    assert stack.say("demo-anna", "hi")[0].startswith("Welcome back, Anna!")  # linked REST sender: Anna
+
+    replies = stack.say("demo-anna", "where is my order JH100002?")
+    assert UNKNOWN_ORDER in replies[0]
+    replies += stack.say("demo-anna", "I want to cancel order JH100002")
+    replies += stack.say("demo-anna", "yes")
+    replies += stack.say("demo-anna", "I'd like to return order JH100002")
+    replies += stack.say("demo-anna", "it is broken")
+    # Omar's email and then his order number: Anna is verified already, so they prove nothing new
+    replies += stack.say("demo-anna", "verify me, my email is omar.haddad@example.com")
+    replies += stack.say("demo-anna", "JH100002")
+    replies += stack.say("demo-anna", "where is JH100002")
+    summary = stack.say("demo-anna", "what do you know about me?")
+    assert "Here's what we know about you, Anna" in summary[0] and "anna.berg@example.com" in summary[0]
+    replies += summary
+    replies += stack.say("demo-anna", "change my email to omar.haddad@example.com")
+
+    assert traces(omar, replies, typed=(omar.email, "JH100002")) == []
+    assert records(stack, OMAR) == before
+    assert records(stack, ANNA) == anna
+
+
+# ---- one-time codes and guessing ----------------------------------------------------------------
+
+
+def test_a_one_time_code_goes_only_to_the_owner_and_guesses_are_limited(stack: Stack, mail: SmtpSink) -> None:
+    lucy, before = person(stack, LUCY), records(stack, LUCY)
+    mails_before, hers_before = len(mail.messages), len(mail.to(lucy.email))
+    sender = "attacker-codes-1"
+    replies = stack.say(sender, "what do you know about me?")
+    replies += stack.say(sender, lucy.email)
+    replies += stack.say(sender, "please email me a code")
+    assert "a 6-digit code is on its way" in replies[-1]
+    code = mail.wait_for_code(lucy.email, after=hers_before)
+    assert [m["To"] for m in mail.messages[mails_before:]] == [lucy.email]  # to the owner, and nobody else
+
+    for n in range(3):  # three wrong codes: the conversation stops verifying
+        if n:
+            replies += stack.say(sender, lucy.email)
+        replies += stack.say(sender, other_code(code, n))
+    assert LOCKED in replies[-1]
+    assert code not in "\n".join(replies)  # the code never reaches the chat
+    refused = stack.say(sender, "what do you know about me?")
+    assert LOCKED in refused[0]
+
+    # A fresh conversation against the same code: after five wrong guesses in all, even the right one fails.
+    other = "attacker-codes-2"
+    replies += refused + stack.say(other, "what do you know about me?")
+    for n in (3, 4):
+        replies += stack.say(other, lucy.email)
+        replies += stack.say(other, other_code(code, n))
+    replies += stack.say(other, lucy.email)
+    right = stack.say(other, code)
+    assert LOCKED in right[0], right
+
+    assert traces(lucy, replies + right, typed=(lucy.email,)) == []
+    assert "Here's what we know about you" not in "\n".join(replies + right)
+    assert [m["To"] for m in mail.messages[mails_before:]] == [lucy.email]  # no second code was sent
+    assert records(stack, LUCY) == before
+
+
+def test_guessing_across_many_conversations_stops_for_that_customer(stack: Stack, mail: SmtpSink) -> None:
+    """The bot stops a conversation after three wrong proofs, but an attacker can open as many as they like;
+    order numbers run in sequence. Per customer, ten wrong proofs an hour stop every verification."""
+    [(victim_id,)] = stack.crm(
+        "SELECT c.id FROM customers c WHERE c.id NOT LIKE 'cus_demo_%' AND "
+        "(SELECT count(*) FROM orders o WHERE o.customer_id = c.id) > 0 ORDER BY c.id LIMIT 1"
+    )
+    victim, before = person(stack, victim_id), records(stack, victim_id)
+    guesses = iter(f"JH9{n:05d}" for n in range(100))
+    replies: list[str] = []
+    for attempt in range(4):  # 12 guesses in 4 conversations
+        sender = f"attacker-enumerates-{attempt}"
+        replies += stack.say(sender, "what do you know about me?")
+        for _ in range(3):
+            replies += stack.say(sender, victim.email)
+            replies += stack.say(sender, next(guesses))
+        assert LOCKED in replies[-1]
+
+    # now even the right order number is refused, in any new conversation
+    sender = "attacker-enumerates-right"
+    replies += stack.say(sender, "what do you know about me?")
+    replies += stack.say(sender, victim.email)
+    right = stack.say(sender, victim.orders[0])
+    assert NO_MATCH in right[0], right
+    replies += right
+
+    # codes: at most five an hour reach the owner, however many conversations ask
+    mails_before = len(mail.to(victim.email))
+    for attempt in range(6):
+        sender = f"attacker-asks-codes-{attempt}"
+        stack.say(sender, "what do you know about me?")
+        stack.say(sender, victim.email)
+        assert "a 6-digit code is on its way" in stack.say(sender, "email me a code")[-1]  # the same answer
+    deadline = time.monotonic() + 10
+    while len(mail.to(victim.email)) < mails_before + 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
+    assert len(mail.to(victim.email)) - mails_before == 5
+    # and while guessing is stopped, the newest code (which the attacker does not have) does not verify either
+    code = mail.wait_for_code(victim.email, after=len(mail.to(victim.email)) - 1)
+    late = stack.say("attacker-asks-codes-5", code)
+    assert "Here's what we know about you" not in "\n".join(late)
+
+    assert traces(victim, replies + late, typed=(victim.email, victim.orders[0], code)) == []
+    assert records(stack, victim_id) == before
+
+
+# ---- data rights after claiming someone else's email ---------------------------------------------
+
+
+def test_data_rights_after_claiming_someone_elses_email_do_nothing(stack: Stack, mail: SmtpSink) -> None:
+    omar, before = person(stack, OMAR), records(stack, OMAR)
+    replies: list[str] = []
+
+    def attempt(sender: str, request: str, proof: str, then: str | None = None) -> None:
+        nonlocal replies
+        replies += stack.say(sender, request)
+        assert ASKS_EMAIL in replies[-1], replies[-1]
+        replies += stack.say(sender, omar.email)
+        answer = stack.say(sender, proof)
+        replies += answer
+        assert NO_MATCH in answer[0] or "code is on its way" in answer[0], answer
+        if then:
+            replies += stack.say(sender, then)
+
+    attempt("attacker-export", "please send me a copy of all my data", "JH100001", then="never mind")
+    attempt("attacker-erase", "erase my data", "JH100003", then="yes")
+    attempt("attacker-prefs", "please contact me by WhatsApp in the evenings", "JH100001", then="yes")
+    attempt("attacker-summary", "what do you know about me", "JH100003")
+    codes_before = len(mail.to(omar.email))
+    attempt("attacker-forget", "stop remembering me", "email me a code")
+    code = mail.wait_for_code(omar.email, after=codes_before)
+    replies += stack.say("attacker-forget", other_code(code, 0))
+    replies += stack.say("attacker-forget", "yes")
+
+    assert traces(omar, replies, typed=(omar.email, "JH100001", "JH100003")) == []
+    assert "Here's what we know about you" not in "\n".join(replies)
+    assert exports_to(mail, omar.email) == []  # no export was made of Omar's data
+    assert records(stack, OMAR) == before  # not erased, consents and preferences as they were
+
+
+# ---- the web chat ------------------------------------------------------------------------------
+
+
+def test_a_visitor_reusing_a_signed_in_visitors_session_id_sees_nothing_of_theirs(stack: Stack) -> None:
+    """The widget's session id is the client's to send. A signed-in visitor's conversation does not carry
+    over to a message with the same session id from someone without their token: a new session starts."""
+    anna, omar = person(stack, ANNA), person(stack, OMAR)
+    a = WebChat(stack, custom_data={"identity_token": website_token(stack, anna.email)})
+    try:
+        assert a.say("/greet")[0].startswith("Welcome back, Anna!")
+        assert "anna.berg@example.com" in "\n".join(a.say("what do you know about me?"))  # verified, hers
+
+        b = WebChat(stack, session_id=a.session_id)  # anonymous, with Anna's session id
+        try:
+            said = b.say("/greet")
+            assert said[0].startswith(ANONYMOUS_GREETING), said
+            for text in ("list my orders", "what do you know about me?", "where is my order JH100001?"):
+                answer = b.say(text)
+                assert ASKS_EMAIL in answer[-1], answer  # (an answer to the form's question, for the later ones)
+                said += answer
+            assert traces(anna, said, typed=("JH100001",)) == []
+        finally:
+            b.close()
+
+        c = WebChat(stack, session_id=a.session_id, custom_data={"identity_token": website_token(stack, omar.email)})
+        try:
+            said = c.say("/greet")
+            assert said[0].startswith("Welcome back, Omar"), said  # Omar, signed in: himself, not Anna
+            said += c.say("what do you know about me?")
+            assert "omar.haddad@example.com" in "\n".join(said)
+            assert traces(anna, said) == []
+        finally:
+            c.close()
+
+        # Anna, with her own token again: her own data, none of Omar's
+        back = a.say("what do you know about me?")
+        assert "anna.berg@example.com" in "\n".join(back)
+        assert traces(omar, back) == []
+    finally:
+        a.close()
+
+
+def _tampered(key: str) -> str:
+    """Omar's genuine token with the customer id changed to Anna's, keeping Omar's signature."""
+    version, payload, signature = web_identity.sign(key, OMAR).split(".")
+    claims = json.loads(web_identity._unb64(payload))
+    claims["sub"] = ANNA
+    return ".".join([version, web_identity._b64(json.dumps(claims).encode()), signature])
+
+
+@pytest.mark.parametrize(
+    "custom_data",
+    [
+        lambda key: {"identity_token": web_identity.sign("another-site's-secret-that-is-long-enough-01234", ANNA)},
+        lambda key: {"identity_token": _tampered(key)},
+        lambda key: {"identity_token": web_identity.sign(key, ANNA, ttl_seconds=60, now=time.time() - 3600)},
+        lambda key: {"identity_token": "v1.not-a-token.at-all"},
+        lambda key: {"identity": {"customer_id": ANNA, "source": "website"}},
+        lambda key: {"identity": {"customer_id": ANNA, "source": "website"}, "channel": "telegram"},
+    ],
+    ids=["forged", "tampered", "expired", "garbage", "claimed-identity", "claimed-identity-and-channel"],
+)
+def test_a_forged_tampered_expired_or_claimed_identity_leaves_a_web_chat_visitor_anonymous(
+    stack: Stack, custom_data: Any
+) -> None:
+    anna = person(stack, ANNA)
+    visitor = WebChat(stack, custom_data=custom_data(secret(stack)))
+    try:
+        said = visitor.say("/greet")
+        assert said[0].startswith(ANONYMOUS_GREETING), said
+        answer = visitor.say("what do you know about me?")
+        assert ASKS_EMAIL in answer[0], answer
+        assert traces(anna, said + answer) == []
+    finally:
+        visitor.close()
+
+
+def test_a_rest_caller_cannot_claim_a_website_identity(stack: Stack) -> None:
+    claim = {"identity": {"customer_id": ANNA, "source": "website"}, "identity_token": _tampered(secret(stack))}
+    replies = []
+    for text in ("hi", "what do you know about me?"):
+        response = requests.post(
+            f"{stack.rasa_url}/webhooks/rest/webhook",
+            json={"sender": "attacker-rest-claims", "message": text, "metadata": claim},
+            timeout=30,
+        )
+        assert response.status_code == 200
+        replies += [m.get("text", "") for m in response.json()]
+    assert replies[0].startswith(ANONYMOUS_GREETING) and ASKS_EMAIL in replies[1]
+    assert traces(person(stack, ANNA), replies) == []
+
+
+# ---- channel accounts ----------------------------------------------------------------------------
+
+
+def test_a_linked_telegram_account_sees_only_its_own_customer(stack: Stack, apis: FakeMessagingApis) -> None:
+    omar, before = person(stack, OMAR), records(stack, OMAR)
+    chat = 5_377_000_001
+    link(stack, ANNA, "telegram", str(chat))
+
+    def say(text: str) -> list[str]:
+        sent = len(apis.sent_texts("telegram", chat))
+        assert telegram_message(chat, text).post(stack.rasa_url).status_code == 200
+        return apis.wait_for_texts("telegram", chat, count=sent + 1)[sent:]
+
+    assert say("hi")[0].startswith("Welcome back, Anna!")
+    replies = say("where is my order JH100002?")
+    assert UNKNOWN_ORDER in replies[0]
+    replies += say("my email is omar.haddad@example.com")
+    replies += say("JH100002")
+    summary = say("what do you know about me?")
+    assert "anna.berg@example.com" in "\n".join(summary)
+    replies += summary
+    assert traces(omar, replies, typed=(omar.email, "JH100002")) == []
+    assert records(stack, OMAR) == before
+
+
+def test_another_channel_with_a_linked_accounts_sender_id_gets_a_stranger(
+    stack: Stack, apis: FakeMessagingApis
+) -> None:
+    """Rasa keys conversations by sender id alone. A WhatsApp sender id is the customer's phone number, and
+    REST and web chat callers choose their own ids: using the number there must not continue the customer's
+    verified WhatsApp conversation, nor start one recognised as them."""
+    omar = person(stack, OMAR)
+    number = "whatsapp:+447700900555"
+    link(stack, OMAR, "twilio", number)
+
+    def on_whatsapp(text: str) -> list[str]:
+        sent = len(apis.sent_texts("twilio", number))
+        response = twilio_message(ACCOUNTS, TWILIO_WEBHOOK_URL, number, text).post(stack.rasa_url)
+        assert response.status_code in (200, 204), response.text
+        return apis.wait_for_texts("twilio", number, count=sent + 1)[sent:]
+
+    assert on_whatsapp("hi")[0].startswith("Welcome back, Omar")
+    assert "JH100002" in "\n".join(on_whatsapp("list my orders"))  # his conversation is open and verified
+
+    stolen = stack.say(number, "list my orders")  # REST, with his number as the sender id
+    assert ASKS_EMAIL in stolen[0], stolen
+    stolen += stack.say(number, "what do you know about me?")
+
+    visitor = WebChat(stack, session_id=number)  # the web chat, with his number as the session id
+    try:
+        stolen += visitor.say("hi")
+        assert stolen[-1].startswith(ANONYMOUS_GREETING), stolen
+        stolen += visitor.say("list my orders")
+        assert ASKS_EMAIL in stolen[-1], stolen
+    finally:
+        visitor.close()
+    assert traces(omar, stolen) == []
+
+    # Omar on WhatsApp is still himself
+    assert "JH100002" in "\n".join(on_whatsapp("list my orders"))
+
+    # and Anna's REST sender id used on the web chat, right after she spoke over REST
+    assert stack.say("demo-anna", "hi")[0].startswith("Welcome back, Anna!")
+    visitor = WebChat(stack, session_id="demo-anna")
+    try:
+        stolen = visitor.say("hi") + visitor.say("list my orders")
+        assert stolen[0].startswith(ANONYMOUS_GREETING) and ASKS_EMAIL in stolen[-1], stolen
+    finally:
+        visitor.close()
+    assert traces(person(stack, ANNA), stolen) == []
+
+
+# ---- the servers' own APIs -------------------------------------------------------------------------
+
+RASA_API = [  # Rasa's HTTP API (--enable-api): what the console uses to speak as an agent and hand back
+    ("GET", "/status"),
+    ("GET", "/domain"),
+    ("GET", "/conversations/demo-anna/tracker"),
+    ("POST", "/conversations/demo-anna/tracker/events"),
+    ("PUT", "/conversations/demo-anna/tracker/events"),
+    ("GET", "/conversations/demo-anna/story"),
+    ("POST", "/conversations/demo-anna/execute"),
+    ("POST", "/conversations/demo-anna/trigger_intent"),
+    ("POST", "/conversations/demo-anna/predict"),
+    ("POST", "/conversations/demo-anna/messages"),
+    ("POST", "/model/parse"),
+    ("POST", "/model/predict"),
+    ("POST", "/model/train"),
+    ("POST", "/model/test/stories"),
+    ("POST", "/model/test/intents"),
+    ("PUT", "/model"),
+    ("DELETE", "/model"),
+]
+
+
+def test_the_bot_servers_apis_refuse_callers_without_their_token(stack: Stack) -> None:
+    body = {"event": "bot", "text": "an agent's words from someone who is not one"}
+    for method, path in RASA_API:
+        for params in ({}, {"token": "not-the-token"}):
+            response = requests.request(method, stack.rasa_url + path, params=params, json=body, timeout=30)
+            assert response.status_code in (401, 403), (method, path, params, response.status_code)
+    # public: the hello and version pages, and the customer channels themselves
+    assert requests.get(stack.rasa_url + "/", timeout=10).status_code == 200
+    assert requests.get(stack.rasa_url + "/version", timeout=10).status_code == 200
+
+    action_server = f"http://127.0.0.1:{stack.action_port}"
+    call = {"next_action": "action_list_orders", "sender_id": "demo-anna", "tracker": {}, "domain": {}}
+    for headers in ({}, {"Authorization": "Bearer not-the-token"}):
+        assert requests.post(action_server + "/webhook", json=call, headers=headers, timeout=10).status_code == 401
+        assert requests.get(action_server + "/actions", headers=headers, timeout=10).status_code == 401
+    assert requests.get(action_server + "/health", timeout=10).status_code == 200
+
+    with sqlite3.connect(stack.data_dir / "tracker.db") as conn:
+        forged = conn.execute("SELECT count(*) FROM events WHERE data LIKE '%someone who is not one%'").fetchone()
+    assert forged == (0,)

@@ -1,0 +1,143 @@
+"""One customer's data never reaches another: session start on a shared sender id, linked messaging accounts,
+and the limits on guessing a proof of identity across conversations, on a real SQLite CRM.
+
+The end-to-end attacks are in tests/e2e/test_customer_isolation.py; these pin the rules they rely on.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from actions.orders import ActionCheckOrderStatus, ActionListOrders
+from actions.session import ActionSessionStart
+from crm_adapter.domain import VerificationFailed
+from crm_adapter.sql.models import CustomerRow, VerificationFailureRow
+from crm_adapter.sql.service import CODE_MAX_ATTEMPTS, CODES_PER_WINDOW, MAX_VERIFICATION_FAILURES
+from tests.bot import responses, run, slots_set, tracker
+from tests.factories import add_customer, add_identity, add_order
+
+pytestmark = pytest.mark.unit
+CHAT = "5377000001"  # a Telegram chat id: also a valid REST sender id or web chat session id
+
+
+@pytest.fixture
+def anna(crm) -> str:
+    customer = add_customer(crm.sessions, first_name="Anna", email="anna@example.com")
+    add_order(crm.sessions, customer, "JH300001")
+    return customer
+
+
+@pytest.fixture
+def omar(crm) -> str:
+    customer = add_customer(crm.sessions, first_name="Omar", last_name="Haddad", email="omar@example.com")
+    add_order(crm.sessions, customer, "JH300002", status="delivered", delivered_days_ago=2)
+    return customer
+
+
+# ---- session start on a sender id another channel used ----------------------------------------
+
+
+def test_a_session_started_from_another_channel_is_not_recognised_by_the_previous_ones_link(crm, anna):
+    """The tracker's latest message at session start is still the previous session's (here: Anna's, on the
+    Telegram chat she linked); the session belongs to the channel of the message that starts it."""
+    add_identity(crm.sessions, anna, "telegram", CHAT)
+    started_on_web_chat = tracker(
+        sender_id=CHAT, channel="telegram", slots={"session_started_metadata": {"channel": "socketio"}}
+    )
+
+    events, messages = run(ActionSessionStart(), started_on_web_chat)
+
+    assert "customer_id" not in slots_set(events) and messages == []
+    events, _ = run(ActionSessionStart(), tracker(sender_id=CHAT, channel="telegram"))
+    assert slots_set(events)["customer_id"] == anna  # on Telegram itself she is still recognised
+
+
+def test_a_website_identity_starting_the_session_wins_over_a_previous_link(crm, anna, omar):
+    add_identity(crm.sessions, anna, "socketio", CHAT)  # cannot be made by the bot; here as the worst case
+    metadata = {"channel": "socketio", "identity": {"customer_id": omar, "source": "website"}}
+    events, _ = run(
+        ActionSessionStart(), tracker(sender_id=CHAT, channel="socketio", slots={"session_started_metadata": metadata})
+    )
+    assert slots_set(events)["customer_id"] == omar and slots_set(events)["customer_first_name"] == "Omar"
+
+
+# ---- a linked messaging account sees its own customer only ----------------------------------------
+
+
+def test_a_linked_telegram_account_cannot_read_another_customers_order(crm, anna, omar):
+    add_identity(crm.sessions, anna, "telegram", CHAT)
+    events, _ = run(ActionSessionStart(), tracker(sender_id=CHAT, channel="telegram"))
+    recognised = {k: v for k, v in slots_set(events).items() if k in ("customer_id", "verified")}
+    assert recognised == {"customer_id": anna, "verified": True}
+
+    asked = tracker(slots={**recognised, "order_number": "JH300002"}, sender_id=CHAT, channel="telegram")
+    _, messages = run(ActionCheckOrderStatus(), asked)
+    assert responses(messages)[0] == "utter_order_number_unknown"
+    assert "Omar" not in str(messages) and "Fiddle" not in str(messages)
+
+    _, messages = run(ActionListOrders(), tracker(slots=recognised, sender_id=CHAT, channel="telegram"))
+    assert "JH300001" in messages[0]["orders"] and "JH300002" not in messages[0]["orders"]
+
+
+# ---- guessing a proof across conversations -------------------------------------------------------
+
+
+def failures(crm, customer_id: str) -> int:
+    with crm.sessions() as s:
+        query = select(func.count()).select_from(VerificationFailureRow)
+        return s.scalar(query.where(VerificationFailureRow.customer_id == customer_id)) or 0
+
+
+def test_wrong_order_numbers_stop_verification_for_that_customer_for_an_hour(crm, anna):
+    for n in range(MAX_VERIFICATION_FAILURES):  # however many conversations they come from
+        with pytest.raises(VerificationFailed):
+            crm.service.verify_with_order("anna@example.com", f"JH9{n:05d}")
+    assert failures(crm, anna) == MAX_VERIFICATION_FAILURES
+
+    with pytest.raises(VerificationFailed):  # now even the right one is refused ...
+        crm.service.verify_with_order("anna@example.com", "JH300001")
+    crm.service.send_one_time_code("anna@example.com")
+    with pytest.raises(VerificationFailed):  # ... and the right code
+        crm.service.verify_one_time_code("anna@example.com", crm.codes.last_code_for("anna@example.com") or "")
+    assert failures(crm, anna) == MAX_VERIFICATION_FAILURES  # nothing more is counted while stopped
+
+    crm.clock.advance(hours=1, seconds=1)
+    assert crm.service.verify_with_order("anna@example.com", "JH300001").customer_id == anna
+
+
+def test_wrong_codes_count_towards_the_same_limit(crm, anna):
+    crm.service.send_one_time_code("anna@example.com")
+    code = crm.codes.last_code_for("anna@example.com") or ""
+    for n in range(CODE_MAX_ATTEMPTS):
+        with pytest.raises(VerificationFailed):
+            crm.service.verify_one_time_code("anna@example.com", f"{(int(code) + n + 1) % 1_000_000:06d}")
+    with pytest.raises(VerificationFailed):  # the code has had its guesses: the right one fails, and counts
+        crm.service.verify_one_time_code("anna@example.com", code)
+    assert failures(crm, anna) == CODE_MAX_ATTEMPTS + 1
+    assert crm.service.verify_with_order("anna@example.com", "JH300001").customer_id == anna  # under the limit
+
+
+def test_an_unknown_email_or_someone_elses_order_counts_against_nobody_else(crm, anna, omar):
+    with pytest.raises(VerificationFailed):
+        crm.service.verify_with_order("nobody@example.com", "JH300001")
+    with pytest.raises(VerificationFailed):
+        crm.service.verify_with_order("anna@example.com", "JH300002")  # Omar's order, Anna's email
+    assert (failures(crm, anna), failures(crm, omar)) == (1, 0)
+
+
+def test_at_most_a_few_codes_an_hour_are_emailed(crm, anna):
+    for _ in range(CODES_PER_WINDOW + 3):
+        crm.service.send_one_time_code("anna@example.com")
+    assert len(crm.codes.sent) == CODES_PER_WINDOW
+    crm.clock.advance(hours=1, seconds=1)
+    crm.service.send_one_time_code("anna@example.com")
+    assert len(crm.codes.sent) == CODES_PER_WINDOW + 1
+
+
+def test_erasing_a_customer_removes_their_failed_attempts(crm, anna):
+    with pytest.raises(VerificationFailed):
+        crm.service.verify_with_order("anna@example.com", "JH999999")
+    with crm.sessions.begin() as s:
+        s.execute(delete(CustomerRow).where(CustomerRow.id == anna))
+    assert failures(crm, anna) == 0
