@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 
+import socketio
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput as _RestInput
 from rasa.core.channels.socketio import SocketIOInput
@@ -127,6 +128,12 @@ class WebChatInput(StampedChannel, SocketIOInput):
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
         assert sio is not None
+        if os.environ.get("REDIS_URL"):
+            # With several Rasa servers, a reply produced on one (an agent's message through the HTTP API) must
+            # reach a socket held by another: python-socketio's Redis manager passes emits between servers.
+            # Set before the first connection, when python-socketio initialises its manager.
+            sio.manager = socketio.AsyncRedisManager(os.environ["REDIS_URL"], channel="hearth-socketio")
+            sio.manager.set_server(sio)
 
         # Rasa 3.6's handler calls `sio.enter_room` without awaiting it, which python-socketio 5.10+ made a
         # coroutine: the socket never joins the conversation's room and replies reach nobody. Same handler,

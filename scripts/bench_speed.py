@@ -193,7 +193,7 @@ def start_hearth(data_dir: Path) -> tuple[Bot, float]:
     process, ready = launch([str(APP_PYTHON), "scripts/hearth.py", "run"], ROOT, env, url)
     bot = Bot("hearth", url, HEARTH_SCRIPT, LONG_HEARTH, process)
     bot.memory_pids = {
-        "rasa_server": hearth.processes(data_dir, b"rasa\x00run"),
+        "rasa_server": hearth.processes(data_dir, b"bot.run_rasa\x00run"),
         "action_server": hearth.processes(data_dir, b"actions.serve"),
     }
     return bot, ready

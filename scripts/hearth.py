@@ -32,6 +32,8 @@ TRAINING_INPUTS = ("config.yml", "data", "bot/domain", "bot/nlu", "bot/policies.
 def environment(base: dict[str, str] | None = None) -> dict[str, str]:
     """Embedded defaults for everything; any variable already set wins."""
     env = dict(os.environ if base is None else base)
+    if production(env) and (problems := production_problems(env)):
+        sys.exit("HEARTH_ENV=production, but:\n  " + "\n  ".join(problems))
     data_dir = Path(env.setdefault("HEARTH_DATA_DIR", str(ROOT / "var"))).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     env.setdefault("RASA_PORT", "5005")
@@ -56,7 +58,39 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("RASA_URL", f"http://127.0.0.1:{env['RASA_PORT']}")
     env["HEARTH_ENDPOINTS"] = endpoints_file(env, data_dir)
     env["HEARTH_CREDENTIALS"] = credentials_file(env, data_dir)
+    env["HEARTH_PROCFILE"] = procfile(env, data_dir)
     return env
+
+
+def production(env: dict[str, str]) -> bool:
+    return env.get("HEARTH_ENV", "").strip().lower() == "production"
+
+
+# In production every secret comes from the environment: the run command makes none, and stops naming what is
+# missing. SQLite files are for one machine's development only.
+PRODUCTION_SECRETS = ("WEB_IDENTITY_SECRET", "RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "CRM_SECRET")
+
+
+def production_problems(env: dict[str, str]) -> list[str]:
+    needed = [n for n in PRODUCTION_SECRETS if n != "CRM_SECRET" or env.get("CRM_BACKEND", "sql") != "http"]
+    found = [f"{name} is not set" for name in needed if not env.get(name, "").strip()]
+    for name in ("TRACKER_DB_URL", "CRM_DATABASE_URL"):
+        if not env.get(name, "").strip():
+            found.append(f"{name} is not set")
+        elif env[name].startswith("sqlite"):
+            found.append(f"{name} is a SQLite file: use PostgreSQL")
+    if replicas(env, "RASA_REPLICAS") > 1 and not env.get("REDIS_URL"):
+        found.append("REDIS_URL is not set: several Rasa servers must lock conversations in Redis")
+    if not env.get("SMTP_HOST") and env.get("CODE_SENDER", "") != "log":
+        found.append("SMTP_HOST is not set: one-time codes could not be emailed (CODE_SENDER=log logs them)")
+    return found
+
+
+def replicas(env: dict[str, str], name: str) -> int:
+    value = env.get(name, "1").strip() or "1"
+    if not value.isdigit() or not 1 <= int(value) <= 16:
+        sys.exit(f"{name} must be a whole number from 1 to 16, not {value!r}")
+    return int(value)
 
 
 def development_secret(path: Path) -> str:
@@ -69,7 +103,7 @@ def development_secret(path: Path) -> str:
 
 EVENT_BROKER = """
 # Added by scripts/hearth.py because RABBITMQ_URL is set: every event also goes to RabbitMQ,
-# where history ingestion reads it.
+# where history ingestion reads it. RABBITMQ_HOST is scheme://host[/vhost] (amqps:// keeps TLS).
 event_broker:
   type: pika
   url: ${RABBITMQ_HOST}
@@ -82,26 +116,71 @@ event_broker:
 
 
 def endpoints_file(env: dict[str, str], data_dir: Path) -> str:
-    """bot/endpoints.yml, plus the RabbitMQ event broker when RABBITMQ_URL is set.
+    """bot/endpoints.yml, plus the RabbitMQ event broker when RABBITMQ_URL is set and the Redis lock store when
+    REDIS_URL is set.
 
-    Rasa cannot leave a section out based on an unset variable, so the broker section is
-    appended to a copy in the data folder; credentials stay in the environment, not the file
-    (the copy keeps bot/endpoints.yml's `Authorization: Bearer ${ACTION_SERVER_TOKEN}` as it is).
+    Rasa cannot leave a section out based on an unset variable, so these sections are appended to a copy in
+    the data folder; credentials stay in the environment, not the file (the copy keeps bot/endpoints.yml's
+    `Authorization: Bearer ${ACTION_SERVER_TOKEN}` as it is).
     """
     base = ROOT / "bot" / "endpoints.yml"
-    url = env.get("RABBITMQ_URL")
-    if not url:
+    sections = []
+    if url := env.get("RABBITMQ_URL"):
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("amqp", "amqps") or not parsed.hostname:
+            sys.exit("RABBITMQ_URL must look like amqp://user:password@host:5672/ (amqps:// for TLS)")
+        # Rasa's broker takes a URL as its host (and adds the port and credentials to it): the scheme keeps TLS,
+        # the path the virtual host
+        vhost = parsed.path if parsed.path not in ("", "/") else ""
+        env["RABBITMQ_HOST"] = f"{parsed.scheme}://{parsed.hostname}{vhost}"
+        env["RABBITMQ_PORT"] = str(parsed.port or (5671 if parsed.scheme == "amqps" else 5672))
+        env["RABBITMQ_USERNAME"] = urllib.parse.unquote(parsed.username or "guest")
+        env["RABBITMQ_PASSWORD"] = urllib.parse.unquote(parsed.password or "guest")
+        sections.append(EVENT_BROKER)
+    if env.get("REDIS_URL"):
+        sections.append(lock_store_section(env))
+    if not sections:
         return str(base)
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("amqp", "amqps") or not parsed.hostname:
-        sys.exit(f"RABBITMQ_URL must look like amqp://user:password@host:5672/, not {url!r}")
-    env["RABBITMQ_HOST"] = parsed.hostname
-    env["RABBITMQ_PORT"] = str(parsed.port or 5672)
-    env["RABBITMQ_USERNAME"] = urllib.parse.unquote(parsed.username or "guest")
-    env["RABBITMQ_PASSWORD"] = urllib.parse.unquote(parsed.password or "guest")
     target = data_dir / "endpoints.yml"
-    target.write_text(base.read_text() + EVENT_BROKER)
+    target.write_text(base.read_text() + "".join(sections))
     return str(target)
+
+
+def lock_store_section(env: dict[str, str]) -> str:
+    """Rasa's Redis lock store from REDIS_URL (redis://[:password@]host[:port][/db], rediss:// for TLS): a
+    conversation is handled by one Rasa server at a time, whichever receives its messages. Like the broker
+    section, it names variables, never their values."""
+    parsed = urllib.parse.urlsplit(env["REDIS_URL"])
+    if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
+        sys.exit("REDIS_URL must look like redis://:password@host:6379/1 (rediss:// for TLS)")
+    database = parsed.path.strip("/") or "1"  # Rasa's own default database for locks
+    if not database.isdigit():
+        sys.exit(f"REDIS_URL's database must be a number, not {database!r}")
+    env["REDIS_HOST"] = parsed.hostname
+    env["REDIS_PORT"] = str(parsed.port or 6379)
+    # A lock whose Rasa server died is freed after this long (Rasa's default, 60 s, would hold that
+    # conversation's next message past the load balancer's patience)
+    env.setdefault("TICKET_LOCK_LIFETIME", "15")
+    lines = [
+        "",
+        "# Added by scripts/hearth.py because REDIS_URL is set: conversations are locked in Redis,",
+        "# so several Rasa servers can share them.",
+        "lock_store:",
+        "  type: bot.lock_store.AtomicRedisLockStore",
+        "  url: ${REDIS_HOST}",
+        "  port: ${REDIS_PORT}",
+        f"  db: {int(database)}",
+        "  key_prefix: hearth",
+    ]
+    if parsed.username:
+        env["REDIS_USERNAME"] = urllib.parse.unquote(parsed.username)
+        lines.append("  username: ${REDIS_USERNAME}")
+    if parsed.password:
+        env["REDIS_PASSWORD"] = urllib.parse.unquote(parsed.password)
+        lines.append("  password: ${REDIS_PASSWORD}")
+    if parsed.scheme == "rediss":
+        lines.append("  use_ssl: true")
+    return "\n".join(lines) + "\n"
 
 
 # Messaging channels, each switched on by the environment variables it needs (README: "Channels").
@@ -154,6 +233,148 @@ def credentials_file(env: dict[str, str], data_dir: Path) -> str:
     target.write_text(
         base.read_text() + "\n# Messaging channels switched on by scripts/hearth.py\n" + "".join(sections)
     )
+    return str(target)
+
+
+# ---- several Rasa servers and action servers behind nginx (RASA_REPLICAS, ACTION_REPLICAS) -----------------
+
+NGINX_CONF = """# Written by scripts/hearth.py: nginx before {rasa_count} Rasa and {action_count} action servers.
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 4096; }}
+http {{
+    log_format upstream '$remote_addr "$request_method $uri" $status upstream=$upstream_addr $request_time';
+    access_log {dir}/access.log upstream;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    # nothing goes to temporary files: the worker may run as another user than the folder's owner
+    client_max_body_size 1m;
+    client_body_buffer_size 1m;
+    proxy_max_temp_file_size 0;
+    proxy_buffers 16 64k;
+    proxy_http_version 1.1;
+    proxy_read_timeout 90s;
+    proxy_set_header Host $host;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    map $http_upgrade $connection_upgrade {{ default upgrade; "" ""; }}
+
+    # Messages and API calls go round-robin: the Redis lock store keeps each conversation on one server at a
+    # time, and every server reads the conversation from the shared tracker store.
+    upstream rasa {{
+{rasa_servers}
+        keepalive 16;
+        keepalive_timeout 4s;  # below Sanic's 5 s, so nginx never reuses a connection the server closed
+    }}
+    # socket.io starts with long-polling, whose requests must reach the server that holds the session:
+    # by client address. Replies an agent sends through any server reach the socket through Redis.
+    upstream rasa_socketio {{
+        hash $remote_addr consistent;
+{rasa_servers}
+    }}
+    upstream actions {{
+{action_servers}
+        keepalive 16;
+        keepalive_timeout 4s;
+    }}
+
+    server {{
+        listen 127.0.0.1:{rasa_port};
+        location /socket.io/ {{
+            proxy_pass http://rasa_socketio;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+        }}
+        # A server that dies while handling a message has not saved the turn (Rasa saves the conversation
+        # after the turn), so the message is safely handled again by the other one.
+        location /webhooks/ {{
+            proxy_pass http://rasa;
+            proxy_set_header Connection "";
+            proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+        }}
+        location / {{
+            proxy_pass http://rasa;
+            proxy_set_header Connection "";
+        }}
+    }}
+    server {{
+        listen 127.0.0.1:{action_port};
+        client_max_body_size 16m;  # Rasa sends the conversation with every action call
+        client_body_buffer_size 16m;
+        location / {{
+            proxy_pass http://actions;
+            proxy_set_header Connection "";
+            proxy_next_upstream error timeout http_502 http_503;
+        }}
+    }}
+}}
+"""
+
+
+def replica_ports(env: dict[str, str], kind: str) -> list[int]:
+    """The ports of the Rasa (`RASA`) or action (`ACTION`) server replicas: RASA_REPLICA_PORTS /
+    ACTION_REPLICA_PORTS (comma-separated), by default the ports after RASA_PORT / ACTION_PORT."""
+    count = replicas(env, f"{kind}_REPLICAS")
+    if count == 1:
+        return [int(env[f"{kind}_PORT"])]
+    given = env.get(f"{kind}_REPLICA_PORTS", "")
+    if given:
+        ports = [int(p) for p in given.split(",") if p.strip().isdigit()]
+        if len(ports) != count:
+            sys.exit(f"{kind}_REPLICA_PORTS must name {count} ports, not {given!r}")
+        return ports
+    return [int(env[f"{kind}_PORT"]) + i for i in range(1, count + 1)]
+
+
+def procfile(env: dict[str, str], data_dir: Path) -> str:
+    """The Procfile to run: the repository's for one Rasa server and one action server; with more, a copy in
+    the data folder where each replica runs on its own port under a restart loop (as a supervisor would
+    restart it) and nginx listens on RASA_PORT and ACTION_PORT in front of them."""
+    base = ROOT / "Procfile"
+    rasa_ports, action_ports = replica_ports(env, "RASA"), replica_ports(env, "ACTION")
+    if len(rasa_ports) == 1 and len(action_ports) == 1:
+        return str(base)
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    if not nginx:
+        sys.exit(
+            "RASA_REPLICAS/ACTION_REPLICAS need nginx in front of the replicas: install it (apt-get install nginx)"
+        )
+    lines = []
+    for line in base.read_text().splitlines():
+        name, _, command = line.partition(": ")
+        ports = {"rasa": ("RASA_PORT", rasa_ports), "actions": ("ACTION_PORT", action_ports)}.get(name)
+        if not ports:
+            lines.append(line)
+            continue
+        variable, numbers = ports
+        for i, port in enumerate(numbers, start=1):
+            run_once = command.removeprefix("exec ")
+            lines.append(
+                f"{name}{i}: export {variable}={port}; while true; do {run_once}; "
+                f'echo "{name}{i} stopped (exit $?); restarting in 1 s"; sleep 1; done'
+            )
+    conf_dir = data_dir / "nginx"
+    conf_dir.mkdir(exist_ok=True)
+    conf = conf_dir / "nginx.conf"
+    conf.write_text(
+        NGINX_CONF.format(
+            dir=conf_dir,
+            rasa_count=len(rasa_ports),
+            action_count=len(action_ports),
+            rasa_servers="\n".join(f"        server 127.0.0.1:{p} max_fails=3 fail_timeout=5s;" for p in rasa_ports),
+            action_servers="\n".join(
+                f"        server 127.0.0.1:{p} max_fails=3 fail_timeout=5s;" for p in action_ports
+            ),
+            rasa_port=env["RASA_PORT"],
+            action_port=env["ACTION_PORT"],
+        )
+    )
+    lines.append(f"balancer: exec {nginx} -p {conf_dir} -c {conf} -e stderr -g 'daemon off;'")
+    target = data_dir / "Procfile"
+    target.write_text("\n".join(lines) + "\n")
     return str(target)
 
 
@@ -211,11 +432,15 @@ def train(env: dict[str, str]) -> Path:
 
 
 def prepare_crm(env: dict[str, str]) -> None:
+    """Migrate; on embedded defaults also add the demo shop's customers and the development console accounts
+    (in production neither: accounts are added with `crm_adapter agents add`)."""
     python = str(APP_BIN / "python")
     subprocess.run([python, "-m", "crm_adapter", "migrate"], cwd=ROOT, env=env, check=True)
-    subprocess.run([python, "-m", "crm_adapter", "seed"], cwd=ROOT, env=env, check=True)
+    if not production(env):
+        subprocess.run([python, "-m", "crm_adapter", "seed"], cwd=ROOT, env=env, check=True)
     subprocess.run([python, "-m", "crm_adapter", "values"], cwd=ROOT, env=env, check=True)
-    subprocess.run([python, "-m", "crm_adapter", "agents", "ensure-dev"], cwd=ROOT, env=env, check=True)
+    if not production(env):
+        subprocess.run([python, "-m", "crm_adapter", "agents", "ensure-dev"], cwd=ROOT, env=env, check=True)
 
 
 def wait_until_ready(env: dict[str, str], timeout: float = 300) -> None:
@@ -225,7 +450,9 @@ def wait_until_ready(env: dict[str, str], timeout: float = 300) -> None:
     console = f"http://127.0.0.1:{env['CONSOLE_PORT']}"
     website = f"http://127.0.0.1:{env['WEBSITE_PORT']}"
     started = time.monotonic()
-    for url in (rasa + "/", actions, console + "/health", website + "/health"):
+    replicas_up = [f"http://127.0.0.1:{p}/" for p in replica_ports(env, "RASA")]
+    replicas_up += [f"http://127.0.0.1:{p}/health" for p in replica_ports(env, "ACTION")]
+    for url in (*replicas_up, rasa + "/", actions, console + "/health", website + "/health"):
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=2):
@@ -259,13 +486,13 @@ def run(env: dict[str, str]) -> None:
     honcho = shutil.which("honcho", path=str(APP_BIN))
     assert honcho, "honcho missing from .venvs/app: run scripts/bootstrap.sh"
     os.chdir(ROOT)
-    os.execve(honcho, [honcho, "-f", "Procfile", "--no-colour", "start"], env)
+    os.execve(honcho, [honcho, "-f", env["HEARTH_PROCFILE"], "-d", str(ROOT), "--no-colour", "start"], env)
 
 
 def processes(data_dir: Path, marker: bytes) -> list[int]:
     """Pids of this product's processes that run with `data_dir` and whose command line contains `marker`
-    (arguments are NUL-separated: b"rasa\x00run", b"crm_adapter\x00ingest" -- not the shell loop that restarts it);
-    for benchmarks and tests that watch or kill one."""
+    (arguments are NUL-separated: b"bot.run_rasa\x00run", b"crm_adapter\x00ingest" -- not the shell loop that
+    restarts it); for benchmarks and tests that watch or kill one."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():

@@ -9,14 +9,19 @@ export RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN
 .venvs/app/bin/ruff format --check . >/dev/null || { .venvs/app/bin/ruff format --check .; exit 1; }
 .venvs/app/bin/mypy
 .venvs/app/bin/python scripts/hearth.py train
-# Browser tests drive Debian's chromium headless through Playwright; install it once (as root, with apt).
-if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+# Browser tests drive Debian's chromium headless through Playwright; the production-mode tests put Debian's
+# nginx in front of two Rasa servers. Install what is missing once (as root, with apt).
+missing=""
+[ -n "${CHROMIUM_PATH:-}" ] || command -v chromium >/dev/null 2>&1 || missing="chromium"
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "==> installing Debian's chromium for the browser tests"
+    echo "==> installing Debian's$missing for the browser and production-mode tests"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+    # shellcheck disable=SC2086 # one word per package
+    apt-get install -y -q $missing >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q $missing >/dev/null; }
   else
-    echo "note: no chromium; browser tests will be skipped (and fail in CI). Install Debian's chromium package." >&2
+    echo "note: missing$missing; browser and production-mode tests will be skipped (and fail in CI)." >&2
   fi
 fi
 exec .venvs/app/bin/python -m pytest "$@"

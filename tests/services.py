@@ -58,3 +58,33 @@ def rabbitmq_url() -> str:
     except Exception as exc:  # noqa: BLE001 - any connection failure means "absent"
         unavailable("RabbitMQ", f"{type(exc).__name__}: {exc}")
     return RABBITMQ_URL
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+def redis_url() -> str:
+    """The local Redis's URL, or skip (fail in CI) when it does not answer."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parsed = urlsplit(REDIS_URL)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=3) as s:
+            s.sendall(b"PING\r\n")
+            answer = s.recv(64)
+        if not answer.startswith((b"+PONG", b"-NOAUTH")):
+            raise ConnectionError(f"unexpected answer {answer!r}")
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "absent"
+        unavailable("Redis", f"{type(exc).__name__}: {exc}")
+    return REDIS_URL
+
+
+def nginx_path() -> str:
+    """Debian's nginx (scripts/test.sh installs it), or skip (fail in CI)."""
+    import shutil
+
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    if not found:
+        unavailable("nginx", "not installed: apt-get install nginx")
+    return str(found)

@@ -30,14 +30,13 @@ import re
 import sys
 import tempfile
 import time
-import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]  # /app in the images, the repository's root otherwise
-RASA = ROOT / ".venvs" / "rasa" / "bin" / "rasa"  # the same layout as scripts/bootstrap.sh makes
+RASA_PYTHON = ROOT / ".venvs" / "rasa" / "bin" / "python"  # the same layout as scripts/bootstrap.sh makes
 APP_PYTHON = ROOT / ".venvs" / "app" / "bin" / "python"
 CRM_API_PORT = "5090"  # the CRM API has no port variable: the containers use this one
 ROLE_FILE = Path(tempfile.gettempdir()) / "hearth-role"  # which role this container runs, for `healthcheck`
@@ -88,7 +87,6 @@ def problems(role: str, env: Mapping[str, str]) -> list[str]:
 
 # ---- the Rasa server's endpoints ------------------------------------------------------------------------
 
-LOCK_STORE_KEY = re.compile(r"^lock_store\s*:", re.MULTILINE)
 REFERENCE = re.compile(r"\$\{([^}]+)\}")
 
 
@@ -100,52 +98,12 @@ def load_hearth() -> ModuleType:
     return module
 
 
-def lock_store_section(env: dict[str, str]) -> str:
-    """Rasa's Redis lock store from REDIS_URL (redis://[:password@]host[:port][/db], rediss:// for TLS).
-    Like the event broker section scripts/hearth.py writes, the file names variables, never their values."""
-    url = env["REDIS_URL"]
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
-        raise SystemExit("REDIS_URL must look like redis://:password@host:6379/1 (rediss:// for TLS)")
-    database = parsed.path.strip("/") or "1"  # Rasa's own default database for locks
-    if not database.isdigit():
-        raise SystemExit(f"REDIS_URL's database must be a number, not {database!r}")
-    env["REDIS_HOST"] = parsed.hostname
-    env["REDIS_PORT"] = str(parsed.port or 6379)
-    lines = [
-        "",
-        "# Added by deploy/docker/entrypoint.py because REDIS_URL is set: conversations are locked in Redis,",
-        "# so several Rasa servers can share them.",
-        "lock_store:",
-        "  type: redis",
-        "  url: ${REDIS_HOST}",
-        "  port: ${REDIS_PORT}",
-        f"  db: {int(database)}",
-        "  key_prefix: hearth",
-    ]
-    if parsed.username:
-        env["REDIS_USERNAME"] = urllib.parse.unquote(parsed.username)
-        lines.append("  username: ${REDIS_USERNAME}")
-    if parsed.password:
-        env["REDIS_PASSWORD"] = urllib.parse.unquote(parsed.password)
-        lines.append("  password: ${REDIS_PASSWORD}")
-    if parsed.scheme == "rediss":
-        lines.append("  use_ssl: true")
-    return "\n".join(lines) + "\n"
-
-
 def prepare_rasa(env: dict[str, str]) -> dict[str, str]:
-    """The run command's environment and files for the Rasa server, plus the lock store; HEARTH_MODEL is the
-    model trained into the image unless set."""
+    """The run command's environment and files for the Rasa server (with the event broker and the Redis lock
+    store when RABBITMQ_URL and REDIS_URL are set); HEARTH_MODEL is the model trained into the image unless set."""
     hearth = load_hearth()
     env = hearth.environment(env)
-    endpoints = Path(env["HEARTH_ENDPOINTS"])
-    text = endpoints.read_text()
-    if env.get("REDIS_URL") and not LOCK_STORE_KEY.search(text):
-        text += lock_store_section(env)
-        endpoints = Path(env["HEARTH_DATA_DIR"]) / "endpoints.yml"
-        endpoints.write_text(text)
-        env["HEARTH_ENDPOINTS"] = str(endpoints)
+    text = Path(env["HEARTH_ENDPOINTS"]).read_text()
     referenced = REFERENCE.findall(text + Path(env["HEARTH_CREDENTIALS"]).read_text())
     unset = sorted({name for name in referenced if name not in env})
     if unset:
@@ -169,7 +127,9 @@ def command(role: str, env: Mapping[str, str]) -> list[str]:
     """The process `role` runs: the Procfile's command, without the shell and restart loop around it."""
     if role == "rasa":
         return [
-            str(RASA),
+            str(RASA_PYTHON),
+            "-m",
+            "bot.run_rasa",  # `rasa run`, with the API token from RASA_API_TOKEN rather than the command line
             "run",
             "--model",
             env["HEARTH_MODEL"],
@@ -182,8 +142,6 @@ def command(role: str, env: Mapping[str, str]) -> list[str]:
             "--cors",
             "*",
             "--enable-api",
-            "--auth-token",
-            env["RASA_API_TOKEN"],
         ]
     if role == "actions":
         port = env.get("ACTION_PORT", "5055")
