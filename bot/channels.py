@@ -25,7 +25,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot import log_redaction, session_binding, web_identity
-from bot.message_rules import rest_message_problem
+from bot.message_rules import rest_message_problem, sender_problem, socket_message_problem
 
 # Every Rasa process that runs Hearth's bot imports this module (the credentials name its connectors, and
 # bot/policies.py imports it at training): from here on no log line carries an email address or phone number
@@ -137,15 +137,33 @@ class WebChatInput(StampedChannel, SocketIOInput):
 
         # Rasa 3.6's handler calls `sio.enter_room` without awaiting it, which python-socketio 5.10+ made a
         # coroutine: the socket never joins the conversation's room and replies reach nobody. Same handler,
-        # awaited (replacing a handler is python-socketio's documented `on`).
+        # awaited (replacing a handler is python-socketio's documented `on`), and a session id that could not
+        # name a conversation (not text, too long, control characters) is replaced by a fresh one.
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: str, data: Any) -> None:
+        async def session_request(sid: str, data: Any = None, *_extra: Any) -> None:  # any arguments a client sends
             session_id = data.get("session_id") if isinstance(data, dict) else None
-            if not isinstance(session_id, str) or not 0 < len(session_id) <= 255:
+            if sender_problem(session_id):
                 session_id = uuid.uuid4().hex
             if self.session_persistence:
                 await sio.enter_room(sid, session_id, namespace=self.namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        # Rasa's message handler trusts the payload's shape: a payload that is not an object, a message that is
+        # not text or metadata that is not JSON logs a traceback and the message vanishes, and a session id
+        # holding an unpaired surrogate reaches the SQL tracker store, which stops the server on the database
+        # error. Such a message is refused here, and the sender is told why in the chat.
+        namespace = self.namespace or "/"
+        handle_message = sio.handlers[namespace][self.user_message_evt]
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def checked_message(sid: str, data: Any = None, *_extra: Any) -> Any:
+            problem = socket_message_problem(data, self.metadata_key, self.session_persistence)
+            if problem is None:
+                return await handle_message(sid, data)
+            log.info("web chat message refused: %s", problem)
+            refusal = {"text": f"Sorry, I couldn't read that message. {problem}", "error": "bad_request"}
+            await sio.emit(self.bot_message_evt, refusal, room=sid, namespace=self.namespace)
+            return None
 
         return blueprint
 

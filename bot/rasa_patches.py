@@ -1,4 +1,18 @@
-"""Performance fixes for Rasa 3.6 that change no behaviour, applied when the Rasa server loads bot/ code.
+"""Fixes for Rasa 3.6, applied when the Rasa server loads bot/ code.
+
+1. A custom action that cannot run (the action server is down, restarting, too slow or failing) gets the
+   customer an apology, once per message, instead of silence: Rasa 3.6 logs the error and says nothing. The
+   conversation keeps its state, so it goes on normally once the action server is back.
+
+2. A request whose Content-Length is not a number gets a 400. Sanic 21.12 (which Rasa 3.6 pins) answers
+   "Content-Length: abc" with a 500 and reads "Content-Length: -1" as -1 bytes to go, which spins its event loop
+   at 100 % CPU for good: one request would stop the Rasa server answering anyone.
+
+3. A malformed Engine.IO or Socket.IO frame on the web chat's socket is dropped with one log line. python-engineio
+   4.15 lets the error escape its websocket loop (a traceback, the socket's writer task left pending) and
+   python-socketio 5.18 logs a traceback for a packet it cannot decode.
+
+4. A performance fix that changes no behaviour:
 
 Rasa validates every action server response with `jsonschema.validate(result, schema)`,
 which first checks the *schema* against its meta-schema: about 30 ms of CPU per custom
@@ -9,13 +23,76 @@ appended) in about 2 ms. See docs/measurements.md (speed) for the profile.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 from functools import lru_cache
 from typing import Any
 
+from engineio import packet as engineio_packet
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions import action as rasa_actions
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.constants import REQUESTED_SLOT
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.exceptions import RasaException
+from sanic.exceptions import InvalidUsage
+from sanic.request import Request
+
+log = logging.getLogger(__name__)
+APOLOGY = "utter_crm_unavailable"  # "I can't reach our customer system right now ... nothing you've told me is lost"
+_run_remote_action = rasa_actions.RemoteAction.run
+
+
+def action_timeout() -> float:
+    """Seconds a custom action may take (ACTION_SERVER_TIMEOUT, default 20) before the customer is told; Rasa's
+    own limit is 5 minutes."""
+    try:
+        return max(1.0, float(os.environ.get("ACTION_SERVER_TIMEOUT", "20")))
+    except ValueError:
+        return 20.0
+
+
+def _apologised_this_turn(tracker: Any, text: str) -> bool:
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, BotUttered) and event.text == text:
+            return True
+    return False
+
+
+async def _run_or_apologise(self: rasa_actions.RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any):
+    try:
+        return await asyncio.wait_for(_run_remote_action(self, output_channel, nlg, tracker, domain), action_timeout())
+    except rasa_actions.ActionExecutionRejection:
+        raise  # an action refusing to run (a form's validation rejecting a value): Rasa's normal flow
+    except (RasaException, asyncio.TimeoutError) as exc:
+        log.warning("custom action %s could not run (%s): the customer gets %s", self.name(), exc or "timeout", APOLOGY)
+        response = await nlg.generate(APOLOGY, tracker, output_channel.name())
+        events = []
+        if response and not _apologised_this_turn(tracker, response.get("text")):
+            events.append(rasa_actions.create_bot_utterance(response))
+        if self.name().startswith("validate_"):
+            # a form's validation: what the customer just gave must not count as checked, so it is cleared
+            # and the form asks for it again, as it would after an invalid value
+            # (with no value extracted before validation, the slot the form asked for: left empty, the form
+            # would reject the turn and the customer would hear the fallback instead)
+            names = _slots_set_this_turn(tracker) or [tracker.get_slot(REQUESTED_SLOT)]
+            events += [SlotSet(name, None) for name in names if name]
+        return events
+
+
+def _slots_set_this_turn(tracker: Any) -> list[str]:
+    """The values a form's validation is asked to check: Rasa puts them after the form's ActionExecuted."""
+    names = []
+    for event in reversed(tracker.events):
+        if isinstance(event, (UserUttered, ActionExecuted)):
+            break
+        if isinstance(event, SlotSet) and event.value is not None and event.key not in (*names, REQUESTED_SLOT):
+            names.append(event.key)
+    return names
 
 
 @lru_cache(maxsize=1)
@@ -38,8 +115,55 @@ def _validate_action_result(self: rasa_actions.RemoteAction, result: dict[str, A
         raise e
 
 
+_request_init = Request.__init__
+
+
+def _checked_request_init(self: Request, *args: Any, **kwargs: Any) -> None:
+    """Sanic builds the Request before it reads the body's length from it: refused here, the error becomes
+    Sanic's own 400 (its error handler builds a bare request without headers to answer it)."""
+    _request_init(self, *args, **kwargs)
+    lengths = self.headers.getall("content-length", [])
+    if any(not (value.isascii() and value.isdigit()) for value in lengths) or len(set(lengths)) > 1:
+        raise InvalidUsage("Bad Request: Content-Length must be one non-negative whole number")
+
+
+_engineio_decode = engineio_packet.Packet.decode
+
+
+def _decode_or_noop(self: engineio_packet.Packet, encoded_packet: Any) -> None:
+    """An Engine.IO packet that cannot be decoded, or names no packet type, becomes a NOOP: the socket's
+    receive loop ignores it (over long-polling the client gets a 400 and is disconnected)."""
+    try:
+        _engineio_decode(self, encoded_packet)
+        if 0 <= self.packet_type < len(engineio_packet.packet_names):
+            return
+        problem = f"unknown packet type {self.packet_type}"
+    except (ValueError, IndexError, TypeError) as exc:
+        problem = str(exc) or type(exc).__name__
+    log.warning("web chat: a malformed Engine.IO packet was dropped (%s)", problem)
+    self.packet_type, self.data, self.binary = engineio_packet.NOOP, None, False
+
+
+def _socketio_message_guard(handle: Any) -> Any:
+    async def handle_eio_message(self: Any, eio_sid: str, data: Any) -> Any:
+        try:
+            return await handle(self, eio_sid, data)
+        except (ValueError, IndexError, KeyError, TypeError) as exc:  # python-socketio's decoding and checks
+            log.warning("web chat: a malformed Socket.IO packet was dropped (%s)", exc)
+            return None
+
+    return handle_eio_message
+
+
 def apply() -> None:
+    import socketio
+
+    engineio_packet.Packet.decode = _decode_or_noop  # type: ignore[method-assign]
+    # patched on the class before Rasa creates its server, which binds the method when it is built
+    socketio.AsyncServer._handle_eio_message = _socketio_message_guard(socketio.AsyncServer._handle_eio_message)  # type: ignore[method-assign]
+    Request.__init__ = _checked_request_init  # type: ignore[method-assign]
     rasa_actions.RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    rasa_actions.RemoteAction.run = _run_or_apologise  # type: ignore[method-assign]
 
 
 apply()

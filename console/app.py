@@ -45,6 +45,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -68,6 +69,7 @@ PUBLIC_PATHS = frozenset({"/login", "/health"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD, CSRF_HEADER = "csrf", "X-CSRF-Token"
 DEFAULT_DAYS = 30
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(9998, 12, 31)  # analytics dates
 
 
 # ---- who is signed in -------------------------------------------------------
@@ -131,6 +133,8 @@ async def require_admin(session: Annotated[AgentSession, Depends(current_agent)]
 SignedIn = Annotated[AgentSession, Depends(current_agent)]
 Admin = Annotated[AgentSession, Depends(require_admin)]
 Text = Annotated[str | None, Query(max_length=40)]
+MAX_ID = 2**63 - 1  # the largest row id a database can store; a larger one must not reach SQL (SQLite: OverflowError)
+RowId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 
 def _dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -195,9 +199,13 @@ def filters_from(start: str | None, end: str | None, channel: str | None, tier: 
         if not value:
             return default
         try:
-            return date.fromisoformat(value)
+            parsed = date.fromisoformat(value)
         except ValueError:
-            raise InvalidInput(field, f"{field} must be a date like 2026-11-01.") from None
+            parsed = None
+        # bounded, so that a month before it and the day after it are dates too
+        if parsed is None or not EARLIEST_DAY <= parsed <= LATEST_DAY:
+            raise InvalidInput(field, f"{field} must be a date like 2026-11-01.")
+        return parsed
 
     last = day(end, "end", today)
     first = day(start, "start", last - timedelta(days=DEFAULT_DAYS - 1))
@@ -407,7 +415,7 @@ def create_app(
         )
 
     @app.get("/analytics/conversations/{conversation_id}", response_class=HTMLResponse)
-    def example(request: Request, _: Admin, conversation_id: int) -> Any:
+    def example(request: Request, _: Admin, conversation_id: RowId) -> Any:
         detail = history.any_conversation(conversation_id, limit=100)
         return TEMPLATES.TemplateResponse(request, "conversation.html", {"c": detail})
 
@@ -435,12 +443,12 @@ def create_app(
         return TEMPLATES.TemplateResponse(request, "handoffs.html", context)
 
     @app.post("/handoffs/{handoff_id}/take", response_class=HTMLResponse)
-    def take(handoff_id: int, me: SignedIn) -> Response:
+    def take(handoff_id: RowId, me: SignedIn) -> Response:
         desk().take(handoff_id, me.agent.agent_id)
         return RedirectResponse(f"/handoffs/{handoff_id}", status_code=303)
 
     @app.get("/handoffs/{handoff_id}", response_class=HTMLResponse)
-    def handoff_page(request: Request, me: SignedIn, handoff_id: int) -> Response:
+    def handoff_page(request: Request, me: SignedIn, handoff_id: RowId) -> Response:
         handoff = desk().get(handoff_id)
         names = {a.agent_id: a.display_name for a in agents.list_agents()}
         context = {
@@ -454,13 +462,15 @@ def create_app(
         return TEMPLATES.TemplateResponse(request, "handoff.html", context)
 
     @app.get("/handoffs/{handoff_id}/transcript")
-    def transcript(me: SignedIn, handoff_id: int, after: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    def transcript(
+        me: SignedIn, handoff_id: RowId, after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0
+    ) -> dict[str, Any]:
         handoff = desk().get(handoff_id)
         live = handoff.status in ("waiting", "assigned")
         return {"status": handoff.status, "messages": said(handoff.sender_id, after) if live else []}
 
     @app.post("/handoffs/{handoff_id}/reply", response_class=HTMLResponse)
-    def reply(me: SignedIn, handoff_id: int, text: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    def reply(me: SignedIn, handoff_id: RowId, text: Annotated[str, Form(max_length=2000)] = "") -> Response:
         words = text.strip()
         if not words:
             raise InvalidInput("text", "Write a reply first.")
@@ -469,19 +479,19 @@ def create_app(
         return RedirectResponse(f"/handoffs/{handoff_id}#reply", status_code=303)
 
     @app.post("/handoffs/{handoff_id}/notes", response_class=HTMLResponse)
-    def add_note(me: SignedIn, handoff_id: int, text: Annotated[str, Form(max_length=4000)] = "") -> Response:
+    def add_note(me: SignedIn, handoff_id: RowId, text: Annotated[str, Form(max_length=4000)] = "") -> Response:
         desk().add_note(handoff_id, me.agent.agent_id, text)
         return RedirectResponse(f"/handoffs/{handoff_id}#notes", status_code=303)
 
     @app.post("/handoffs/{handoff_id}/tags", response_class=HTMLResponse)
-    def set_tags(me: SignedIn, handoff_id: int, tags: Annotated[str, Form(max_length=400)] = "") -> Response:
+    def set_tags(me: SignedIn, handoff_id: RowId, tags: Annotated[str, Form(max_length=400)] = "") -> Response:
         desk().set_tags(handoff_id, [t for t in tags.split(",")])
         return RedirectResponse(f"/handoffs/{handoff_id}#tags", status_code=303)
 
     @app.post("/handoffs/{handoff_id}/close", response_class=HTMLResponse)
     def close(
         me: SignedIn,
-        handoff_id: int,
+        handoff_id: RowId,
         outcome: Annotated[str, Form(max_length=10)] = "",
         note: Annotated[str, Form(max_length=4000)] = "",
     ) -> Response:
@@ -510,7 +520,7 @@ def create_app(
     @app.post("/reviews/{review_id}", response_class=HTMLResponse)
     def review_decide(
         me: SignedIn,
-        review_id: int,
+        review_id: RowId,
         decision: Annotated[str, Form(max_length=20)] = "",
         intent: Annotated[str, Form(max_length=80)] = "",
     ) -> Response:
