@@ -137,6 +137,11 @@ def entrypoint() -> ModuleType:
     return load_module("hearth_entrypoint", DOCKER / "entrypoint.py")
 
 
+@pytest.fixture(scope="module")
+def hearth() -> ModuleType:
+    return load_module("hearth_launcher_for_tests", ROOT / "scripts" / "hearth.py")
+
+
 # ---- the YAML ---------------------------------------------------------------------------------------------------
 
 
@@ -562,18 +567,18 @@ def test_the_entrypoint_refuses_missing_placeholder_and_sqlite_settings(entrypoi
     assert entrypoint.problems("actions", {**without_smtp, "CODE_SENDER": "log"}) == []
 
 
-def test_the_lock_store_section_names_variables_not_values(entrypoint: ModuleType):
+def test_the_lock_store_section_names_variables_not_values(hearth: ModuleType):
     env = {"REDIS_URL": "rediss://:s3cret%21@redis.internal:6380/2"}
-    section = entrypoint.lock_store_section(env)
+    section = hearth.lock_store_section(env)
     assert "s3cret" not in section
-    assert "type: redis" in section and "use_ssl: true" in section and "db: 2" in section
+    assert "type: bot.lock_store.AtomicRedisLockStore" in section and "use_ssl: true" in section and "db: 2" in section
     assert "password: ${REDIS_PASSWORD}" in section and "key_prefix: hearth" in section
     assert (env["REDIS_HOST"], env["REDIS_PORT"], env["REDIS_PASSWORD"]) == ("redis.internal", "6380", "s3cret!")
     plain = {"REDIS_URL": "redis://redis.internal"}
-    section = entrypoint.lock_store_section(plain)
+    section = hearth.lock_store_section(plain)
     assert "password" not in section and "use_ssl" not in section and "db: 1" in section
     with pytest.raises(SystemExit):
-        entrypoint.lock_store_section({"REDIS_URL": "http://redis.internal"})
+        hearth.lock_store_section({"REDIS_URL": "http://redis.internal"})
 
 
 def test_the_rasa_role_writes_endpoints_with_the_broker_and_the_lock_store(entrypoint: ModuleType, tmp_path: Path):
@@ -590,7 +595,7 @@ def test_the_rasa_role_writes_endpoints_with_the_broker_and_the_lock_store(entry
     endpoints = Path(prepared["HEARTH_ENDPOINTS"])
     assert endpoints.parent == tmp_path
     documents = YAML(typ="safe").load(endpoints.read_text())
-    assert documents["lock_store"]["type"] == "redis"
+    assert documents["lock_store"]["type"] == "bot.lock_store.AtomicRedisLockStore"
     assert documents["event_broker"]["type"] == "pika"
     assert documents["tracker_store"]["url"] == "${TRACKER_DB_URL}"
     text = endpoints.read_text()
