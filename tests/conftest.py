@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.notify import RecordingCodeSender
+from crm_adapter.seed import seed
 from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
 from crm_adapter.sql.service import SqlCrmService
 from tests.factories import Clock
@@ -27,18 +29,25 @@ class SqlCrm:
     clock: Clock
 
 
-def _sql_crm(url: str) -> Iterator[SqlCrm]:
+@contextmanager
+def sql_crm_at(url: str, customers: int = 0, secret: str = "test-secret") -> Iterator[SqlCrm]:
+    """The database at `url` migrated (and seeded with `customers` demo customers), with a service on it."""
     upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
+    if customers:
+        seed(sessions, customers=customers)
     codes, clock = RecordingCodeSender(), Clock()
-    yield SqlCrm(url, sessions, SqlCrmService(sessions, codes, secret="test-secret", clock=clock), codes, clock)
-    engine.dispose()
+    try:
+        yield SqlCrm(url, sessions, SqlCrmService(sessions, codes, secret=secret, clock=clock), codes, clock)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
 def sqlite_crm(tmp_path: Path) -> Iterator[SqlCrm]:
-    yield from _sql_crm(f"sqlite:///{tmp_path / 'crm.db'}")
+    with sql_crm_at(f"sqlite:///{tmp_path / 'crm.db'}") as crm:
+        yield crm
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +58,8 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture
 def postgres_crm(postgres_url: str) -> Iterator[SqlCrm]:
-    yield from _sql_crm(postgres_url)
+    with sql_crm_at(postgres_url) as crm:
+        yield crm
     # leave the schema, empty the tables for the next test
     from sqlalchemy import text
 

@@ -27,13 +27,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from crm_adapter.history.timeline import SqlHistoryService
-from crm_adapter.notify import RecordingCodeSender
 from crm_adapter.relationship import SqlRelationshipService
-from crm_adapter.seed import seed
-from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
-from crm_adapter.sql.service import SqlCrmService
 from crm_api import create_app
 from tests.asgi_server import serve
+from tests.conftest import sql_crm_at
 from tests.fuzz.conftest import FuzzCounts
 from tests.fuzz.hostile import ALL_TEXTS, deep, random_json_value, random_text
 
@@ -53,18 +50,10 @@ RUNS = [
 
 @pytest.fixture(scope="module")
 def crm_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('crm-api') / 'crm.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    sessions = make_session_factory(engine)
-    seed(sessions, customers=20)
-    service = SqlCrmService(sessions, RecordingCodeSender(), secret="fuzz-secret")
-    app = create_app(
-        service, TOKEN, SqlHistoryService(sessions), SqlRelationshipService(sessions, secret="fuzz-secret")
-    )
-    with serve(app) as base:
-        yield base
-    engine.dispose()
+    with sql_crm_at(f"sqlite:///{tmp_path_factory.mktemp('crm-api') / 'crm.db'}", 20, "fuzz-secret") as crm:
+        history, relationship = SqlHistoryService(crm.sessions), SqlRelationshipService(crm.sessions, "fuzz-secret")
+        with serve(create_app(crm.service, TOKEN, history, relationship)) as base:
+            yield base
 
 
 def test_every_operation_of_the_spec_survives_schemathesis(crm_api: str, fuzz_counts: FuzzCounts) -> None:

@@ -49,9 +49,8 @@ from crm_adapter.handoff import SqlHandoffService
 from crm_adapter.history.review import ReviewQueue
 from crm_adapter.history.timeline import SqlHistoryService
 from crm_adapter.relationship import SqlRelationshipService
-from crm_adapter.seed import seed
 from crm_api import create_app as create_crm_api
-from tests.conftest import SqlCrm
+from tests.conftest import SqlCrm, sql_crm_at
 from website.app import SESSION_COOKIE as WEBSITE_COOKIE
 from website.app import SiteSettings, _session_secret
 from website.app import create_app as create_website
@@ -89,19 +88,8 @@ SAMPLE_PATH_VALUES = {  # what a path parameter gets: another customer's ids, wh
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlCrm]:
-    from crm_adapter.notify import RecordingCodeSender
-    from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
-    from crm_adapter.sql.service import SqlCrmService
-    from tests.factories import Clock
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('auth') / 'crm.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    sessions = make_session_factory(engine)
-    seed(sessions, customers=12)
-    codes, clock = RecordingCodeSender(), Clock()
-    yield SqlCrm(url, sessions, SqlCrmService(sessions, codes, secret="test-secret", clock=clock), codes, clock)
-    engine.dispose()
+    with sql_crm_at(f"sqlite:///{tmp_path_factory.mktemp('auth') / 'crm.db'}", customers=12) as crm:
+        yield crm
 
 
 def concrete(path: str) -> str:

@@ -38,12 +38,11 @@ from crm_adapter.domain import (
     VerificationFailed,
 )
 from crm_adapter.http_backend import CrmAuthenticationFailed, HttpCrmService
-from crm_adapter.notify import RecordingCodeSender
-from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
 from crm_adapter.sql.service import SqlCrmService
 from crm_api import create_app
 from tests.asgi_server import serve
-from tests.factories import Clock, add_customer, add_order
+from tests.conftest import sql_crm_at
+from tests.factories import add_customer, add_order
 
 pytestmark = pytest.mark.integration
 
@@ -393,16 +392,11 @@ class Api:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """crm_api over SqlCrmService on a SQLite file, behind uvicorn, for the whole module."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('crm_api') / 'crm.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    sessions = make_session_factory(engine)
-    service = SqlCrmService(sessions, RecordingCodeSender(), secret="test-secret", clock=Clock())
-    cid = add_customer(sessions, email="anna.api@example.com")
-    add_order(sessions, cid, "JH300001", status="shipped")
-    with serve(create_app(service, token=TOKEN)) as base_url:
-        yield Api(base_url, cid, service)
-    engine.dispose()
+    with sql_crm_at(f"sqlite:///{tmp_path_factory.mktemp('crm_api') / 'crm.db'}") as crm:
+        cid = add_customer(crm.sessions, email="anna.api@example.com")
+        add_order(crm.sessions, cid, "JH300001", status="shipped")
+        with serve(create_app(crm.service, token=TOKEN)) as base_url:
+            yield Api(base_url, cid, crm.service)
 
 
 @pytest.mark.parametrize("token", [None, "wrong", "", TOKEN.upper(), TOKEN + "x"])
