@@ -49,7 +49,8 @@ def changed_hands(session_metadata: Any, message_metadata: Any) -> bool:
 async def _bound_tracker_session(
     self: MessageProcessor, tracker: Any, output_channel: Any, metadata: dict[str, Any] | None = None
 ) -> None:
-    if not tracker.applied_events() or not changed_hands(tracker.get_slot(SESSION_START_METADATA_SLOT), metadata):
+    # the slot comparison first: it is cheap, while applied_events() walks the whole conversation
+    if not changed_hands(tracker.get_slot(SESSION_START_METADATA_SLOT), metadata) or not tracker.applied_events():
         await _update_tracker_session(self, tracker, output_channel, metadata)
         return
     log.warning(
