@@ -329,6 +329,11 @@ def replica_ports(env: dict[str, str], kind: str) -> list[int]:
     return [int(env[f"{kind}_PORT"]) + i for i in range(1, count + 1)]
 
 
+def upstream_servers(ports: list[int]) -> str:
+    """nginx's lines for the replicas on `ports`: one that fails 3 times is left out for 5 s."""
+    return "\n".join(f"        server 127.0.0.1:{port} max_fails=3 fail_timeout=5s;" for port in ports)
+
+
 def procfile(env: dict[str, str], data_dir: Path) -> str:
     """The Procfile to run: the repository's for one Rasa server and one action server; with more, a copy in
     the data folder where each replica runs on its own port under a restart loop (as a supervisor would
@@ -364,10 +369,8 @@ def procfile(env: dict[str, str], data_dir: Path) -> str:
             dir=conf_dir,
             rasa_count=len(rasa_ports),
             action_count=len(action_ports),
-            rasa_servers="\n".join(f"        server 127.0.0.1:{p} max_fails=3 fail_timeout=5s;" for p in rasa_ports),
-            action_servers="\n".join(
-                f"        server 127.0.0.1:{p} max_fails=3 fail_timeout=5s;" for p in action_ports
-            ),
+            rasa_servers=upstream_servers(rasa_ports),
+            action_servers=upstream_servers(action_ports),
             rasa_port=env["RASA_PORT"],
             action_port=env["ACTION_PORT"],
         )
@@ -452,7 +455,7 @@ def wait_until_ready(env: dict[str, str], timeout: float = 300) -> None:
     started = time.monotonic()
     replicas_up = [f"http://127.0.0.1:{p}/" for p in replica_ports(env, "RASA")]
     replicas_up += [f"http://127.0.0.1:{p}/health" for p in replica_ports(env, "ACTION")]
-    for url in (*replicas_up, rasa + "/", actions, console + "/health", website + "/health"):
+    for url in dict.fromkeys((*replicas_up, rasa + "/", actions, console + "/health", website + "/health")):
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=2):

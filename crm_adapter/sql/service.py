@@ -209,12 +209,8 @@ class SqlCrmService:
                 log.info("one-time code requested for an unknown address")
                 return
             now = self._now()
-            recent = s.scalar(
-                select(func.count())
-                .select_from(OneTimeCodeRow)
-                .where(OneTimeCodeRow.customer_id == row.id, OneTimeCodeRow.created_at > now - GUESSING_WINDOW)
-            )
-            if (recent or 0) >= CODES_PER_WINDOW:
+            recent = self._within_window(s, OneTimeCodeRow, row.id)
+            if recent >= CODES_PER_WINDOW:
                 # The caller hears the same as always; the owner's inbox is not flooded, nor codes farmed to guess.
                 log.warning("one-time code not sent: %d codes sent for this customer within the hour", recent)
                 return
@@ -269,18 +265,18 @@ class SqlCrmService:
 
     def _guessing_stopped(self, s: Session, customer_id: str) -> bool:
         """Whether this customer's wrong proofs within the window reached MAX_VERIFICATION_FAILURES."""
-        failures = s.scalar(
-            select(func.count())
-            .select_from(VerificationFailureRow)
-            .where(
-                VerificationFailureRow.customer_id == customer_id,
-                VerificationFailureRow.created_at > self._now() - GUESSING_WINDOW,
-            )
-        )
-        if (failures or 0) >= MAX_VERIFICATION_FAILURES:
+        if self._within_window(s, VerificationFailureRow, customer_id) >= MAX_VERIFICATION_FAILURES:
             log.warning("verification refused: too many wrong proofs for this customer within the hour")
             return True
         return False
+
+    def _within_window(
+        self, s: Session, rows: type[OneTimeCodeRow] | type[VerificationFailureRow], customer_id: str
+    ) -> int:
+        """How many of this customer's `rows` (codes sent, wrong proofs) are from within GUESSING_WINDOW."""
+        since = self._now() - GUESSING_WINDOW
+        query = select(func.count()).select_from(rows).where(rows.customer_id == customer_id, rows.created_at > since)
+        return s.scalar(query) or 0
 
     def _failed_proof(self, s: Session, customer_id: str, kind: str) -> None:
         s.add(VerificationFailureRow(customer_id=customer_id, kind=kind, created_at=self._now()))
