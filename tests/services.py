@@ -60,6 +60,17 @@ def rabbitmq_url() -> str:
     return RABBITMQ_URL
 
 
+def delete_queue(url: str, queue: str) -> None:
+    """Remove a queue a test declared (history ingestion's, named per test) from the local RabbitMQ."""
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        connection.channel().queue_delete(queue)
+    finally:
+        connection.close()
+
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
 
 

@@ -43,12 +43,17 @@ class Stack:
     output: list[str] = field(default_factory=list)
     reply_times: list[float] = field(default_factory=list)
 
-    def say(self, sender: str, text: str) -> list[str]:
+    def send(self, sender: str, text: str, timeout: float = 30) -> requests.Response:
+        """One message over the REST channel, whatever the answer."""
         started = time.perf_counter()
         response = requests.post(
-            f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30
+            f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=timeout
         )
         self.reply_times.append(time.perf_counter() - started)
+        return response
+
+    def say(self, sender: str, text: str) -> list[str]:
+        response = self.send(sender, text)
         assert response.status_code == 200, response.text
         return [m.get("text", "") for m in response.json()]
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from typing import Any
 
 import pytest
 import requests
-import socketio
 
 from bot import web_identity
 from crm_adapter.notify import RecordingCodeSender
@@ -33,6 +31,7 @@ from crm_adapter.sql.service import SqlCrmService
 from tests.e2e.stack import Stack, running_stack
 from tests.fake_messaging_apis import Accounts, FakeMessagingApis, running_fake_apis, telegram_message, twilio_message
 from tests.smtp_sink import SmtpSink, smtp_sink
+from tests.web_chat_client import WebChatClient, widget_config
 
 pytestmark = pytest.mark.e2e
 
@@ -160,45 +159,22 @@ def exports_to(mail: SmtpSink, address: str) -> list[Any]:
 
 
 class WebChat:
-    """A web chat visitor over the real socket.io channel, speaking as the widget does: `session_request`
-    with the session id it keeps (or none: the server makes one), then `user_uttered` with its customData."""
+    """A web chat visitor as the widget is one: the session id it keeps (or none: the server makes one), sent
+    with its customData on every message."""
 
     def __init__(self, stack: Stack, session_id: str | None = None, custom_data: dict[str, Any] | None = None):
         self.custom_data = custom_data or {}
-        self.received: list[str] = []
-        self.session_id = session_id
-        confirmed = threading.Event()
-        self.client = socketio.Client(reconnection=False)
-
-        @self.client.on("session_confirm")
-        def _confirmed(data: Any) -> None:
-            self.session_id = data if isinstance(data, str) else data["session_id"]
-            confirmed.set()
-
-        @self.client.on("bot_uttered")
-        def _bot_uttered(data: Any) -> None:
-            self.received.append(data.get("text", "") if isinstance(data, dict) else str(data))
-
-        self.client.connect(stack.rasa_url, socketio_path="/socket.io/", transports=["websocket"], wait_timeout=10)
-        self.client.emit("session_request", {"session_id": session_id})
-        assert confirmed.wait(10), "no session_confirm"
+        self.chat = WebChatClient(stack.rasa_url)
+        self.session_id = self.chat.session(session_id)
 
     def say(self, text: str, custom_data: dict[str, Any] | None = None, timeout: float = 30) -> list[str]:
         """The bot's replies to `text`: whatever arrives until the channel has been quiet for a second."""
-        start = len(self.received)
         data = self.custom_data if custom_data is None else custom_data
-        self.client.emit("user_uttered", {"message": text, "customData": data, "session_id": self.session_id})
-        deadline = time.monotonic() + timeout
-        while len(self.received) == start and time.monotonic() < deadline:
-            time.sleep(0.05)
-        count = -1
-        while count != len(self.received) and time.monotonic() < deadline:
-            count = len(self.received)
-            time.sleep(1.0)
-        return self.received[start:]
+        replies = self.chat.say(self.session_id, text, data, timeout=timeout, quiet=1.0)
+        return [r.get("text", "") if isinstance(r, dict) else str(r) for r in replies]
 
     def close(self) -> None:
-        self.client.disconnect()
+        self.chat.close()
 
 
 def website_token(stack: Stack, email: str) -> str:
@@ -209,9 +185,7 @@ def website_token(stack: Stack, email: str) -> str:
         )
         assert signed_in.status_code == 200 and "Signed in as" in signed_in.text
         page = browser.get(f"{stack.website_url}/", timeout=10).text
-    found = re.search(r'<script id="webchat-config" type="application/json">(.*?)</script>', page, re.S)
-    assert found
-    token = json.loads(found.group(1))["customData"]["identity_token"]
+    token = widget_config(page)["customData"]["identity_token"]
     assert isinstance(token, str)
     return token
 

@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, create_engine, text
 
 from tests.e2e.stack import Stack, running_stack
 from tests.rasa_env import hearth
-from tests.services import rabbitmq_url, temporary_postgres_database
+from tests.services import delete_queue, rabbitmq_url, temporary_postgres_database
 
 pytestmark = pytest.mark.e2e
 
@@ -83,11 +83,7 @@ def backend(kind: str) -> Iterator[dict[str, str]]:
             env["HISTORY_QUEUE"] = f"hearth_test_{uuid.uuid4().hex[:8]}"
         yield env
         if kind == "rabbitmq":
-            import pika
-
-            connection = pika.BlockingConnection(pika.URLParameters(env["RABBITMQ_URL"]))
-            connection.channel().queue_delete(env["HISTORY_QUEUE"])
-            connection.close()
+            delete_queue(env["RABBITMQ_URL"], env["HISTORY_QUEUE"])
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "rabbitmq"])

@@ -12,8 +12,7 @@ from __future__ import annotations
 import itertools
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -35,6 +34,7 @@ from tests.fake_messaging_apis import (
 )
 from tests.rasa_env import RASA_PY, run
 from tests.smtp_sink import SmtpSink, smtp_sink
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -113,13 +113,6 @@ class Customer:
         if self.channel == "twilio":
             return twilio_message(ACCOUNTS, TWILIO_WEBHOOK_URL, self.sender_id, text)
         return messenger_message(ACCOUNTS, self.sender_id, text)
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    return value
 
 
 # ---- the tests --------------------------------------------------------------------------------

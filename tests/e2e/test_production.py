@@ -34,8 +34,10 @@ from sqlalchemy.engine import make_url
 from tests.e2e.stack import Stack, free_port, running_stack
 from tests.e2e.test_history_ingestion import history_of
 from tests.rasa_env import ROOT, hearth
-from tests.services import nginx_path, rabbitmq_url, redis_url, temporary_postgres_database
+from tests.services import delete_queue, nginx_path, rabbitmq_url, redis_url, temporary_postgres_database
 from tests.tcp_proxy import TcpProxy, tcp_proxy
+from tests.waiting import wait_for
+from tests.web_chat_client import WebChatClient
 
 pytestmark = pytest.mark.e2e
 
@@ -115,9 +117,7 @@ class Production:
 
 
 def say(stack: Stack, sender: str, message: str) -> tuple[int, list[str]]:
-    response = requests.post(
-        f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=120
-    )
+    response = stack.send(sender, message, timeout=120)
     texts = [m.get("text", "") for m in response.json()] if response.status_code == 200 else [response.text]
     return response.status_code, texts
 
@@ -160,11 +160,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         data_dir = tmp_path_factory.mktemp("production")
         stack = resources.enter_context(running_stack(data_dir, **env))
         yield Production(stack, env, crm_url, tracker_url, relay, rasa_ports, action_ports)
-        import pika
-
-        connection = pika.BlockingConnection(pika.URLParameters(env["RABBITMQ_URL"]))
-        connection.channel().queue_delete(queue)
-        connection.close()
+        delete_queue(env["RABBITMQ_URL"], queue)
 
 
 def test_production_refuses_to_start_without_its_secrets_and_makes_none(tmp_path: Path):
@@ -269,38 +265,29 @@ def test_rasas_http_api_needs_its_token_and_no_command_line_shows_it(production:
 def test_an_agents_replies_reach_the_web_chat_whichever_rasa_server_sends_them(production: Production):
     """The widget's socket lives on one Rasa server; the console's replies go through Rasa's HTTP API, which
     nginx spreads over both. python-socketio's Redis manager must carry them to the socket."""
-    import socketio
-
     from crm_adapter.rasa_api import RasaConversations
 
     stack = production.stack
-    received: list[str] = []
-    confirmed = threading.Event()
-    client = socketio.Client(reconnection=False)
-    client.on("session_confirm", lambda *_: confirmed.set())
-    client.on("bot_uttered", lambda data: received.append(data.get("text", "")))
-    client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["polling", "websocket"], wait_timeout=20)
+    chat = WebChatClient(stack.rasa_url, transports=["polling", "websocket"])  # as the widget starts
+
+    def received() -> list[str]:
+        return [u.get("text", "") for u in chat.uttered]
+
     try:
         session = f"web-{uuid.uuid4().hex}"
-        client.emit("session_request", {"session_id": session})
-        assert confirmed.wait(20)
-        client.emit("user_uttered", {"message": "hi", "session_id": session, "customData": {}})
-        deadline = time.monotonic() + 30
-        while not received and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert received and received[0].startswith("Hi, I'm Juno"), received
+        assert chat.session(session) == session
+        greeting = chat.say(session, "hi")
+        assert greeting and greeting[0].get("text", "").startswith("Hi, I'm Juno"), greeting
 
         before = production.served_by()
         rasa = RasaConversations(stack.rasa_url, production.env["RASA_API_TOKEN"])
         replies = [f"This is Sam from the team, message {n}" for n in range(8)]
         for reply in replies:
             rasa.send_as_agent(session, "socketio", reply, "Sam", 1)
-        deadline = time.monotonic() + 30
-        while not set(replies) <= set(received) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(lambda: set(replies) <= set(received()), timeout=30, step=0.2)
     finally:
-        client.disconnect()
-    assert [t for t in received if t in replies] == replies  # every one, once, in order
+        chat.close()
+    assert [t for t in received() if t in replies] == replies  # every one, once, in order
     sent_through = production.served_by() - before
     assert all(sent_through[f"rasa:{port}"] >= 2 for port in production.rasa_ports), sent_through
 

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.e2e.stack import Stack, running_stack
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -21,15 +22,6 @@ pytestmark = pytest.mark.e2e
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running_stack(tmp_path_factory.mktemp("hearth-relationship")) as s:
         yield s
-
-
-def wait_for(check, timeout: float = 60.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.5)
 
 
 def test_first_conversation_asks_consent_enforces_it_and_ends_with_a_survey(stack: Stack) -> None:

@@ -8,7 +8,6 @@ results/fuzz/summary.json and summed up in one line of pytest's report.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -124,13 +123,3 @@ def assert_still_answers(stack: Stack, sender: str) -> None:
     assert replies and replies[0].startswith(("Hi, I'm Juno", "Welcome back")), replies
     for url in (stack.console_url + "/health", stack.website_url + "/health"):
         assert requests.get(url, timeout=10).json() == {"status": "ok"}
-
-
-def wait_for(condition: Any, timeout: float = 30, step: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s")

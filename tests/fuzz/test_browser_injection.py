@@ -15,8 +15,9 @@ import pytest
 
 from tests.browser.test_web_chat import open_chat, send, session_id
 from tests.e2e.stack import Stack
-from tests.fuzz.conftest import ADMIN_PASSWORD, AGENT_PASSWORD, FuzzCounts, wait_for
+from tests.fuzz.conftest import ADMIN_PASSWORD, AGENT_PASSWORD, FuzzCounts
 from tests.fuzz.hostile import SCRIPT_PAYLOADS
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.browser]
 TARGET = "pages in a browser"
@@ -57,7 +58,7 @@ def test_payloads_from_customers_never_run_in_the_console_or_the_widget(
         stack.say(CUSTOMER, payload)
         fuzz_counts.record(TARGET, "sent")
     stack.say(CUSTOMER, "I want to talk to a person please")
-    handoff = wait_for(lambda: stack.crm("SELECT id FROM handoffs WHERE sender_id = ?", CUSTOMER))[0][0]
+    handoff = wait_for(lambda: stack.crm("SELECT id FROM handoffs WHERE sender_id = ?", CUSTOMER), timeout=30)[0][0]
 
     agent.goto(stack.console_url + "/handoffs")
     assert agent.locator(f'#queue tr[data-handoff="{handoff}"]').count() == 1  # waiting
@@ -93,7 +94,7 @@ def test_payloads_from_customers_never_run_in_the_console_or_the_widget(
 
     # the review queue (misunderstood messages, after history ingestion) and an example conversation
     admin = sign_in(browser, stack, "admin", ADMIN_PASSWORD)
-    wait_for(lambda: stack.crm("SELECT 1 FROM nlu_reviews WHERE text = ?", PAYLOADS[1]), timeout=60)
+    assert wait_for(lambda: stack.crm("SELECT 1 FROM nlu_reviews WHERE text = ?", PAYLOADS[1]), timeout=60)
     admin.goto(stack.console_url + "/reviews")
     shown_as_text(admin, "#reviews", [PAYLOADS[1]])
     assert_not_run(admin, "the review queue")
@@ -111,7 +112,7 @@ def test_payloads_from_customers_never_run_in_the_console_or_the_widget(
         fuzz_counts.record(TARGET, "widget")
     send(shopper, "I want to talk to a person please")
     chat = session_id(shopper)
-    widget_handoff = wait_for(lambda: stack.crm("SELECT id FROM handoffs WHERE sender_id = ?", chat))[0][0]
+    widget_handoff = wait_for(lambda: stack.crm("SELECT id FROM handoffs WHERE sender_id = ?", chat), timeout=30)[0][0]
     agent.goto(f"{stack.console_url}/handoffs/{widget_handoff}")
     agent.locator("#take").click()
     agent.wait_for_url(re.compile(rf".*/handoffs/{widget_handoff}$"))

@@ -26,9 +26,9 @@ from tests.fuzz.conftest import (
     FuzzCounts,
     assert_still_answers,
     tracebacks_since,
-    wait_for,
 )
 from tests.fuzz.hostile import ALL_TEXTS, SCRIPT_PAYLOADS, random_json_value, random_text
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.fuzz
 CONSOLE, WEBSITE = "agent console", "demo website"
@@ -160,7 +160,7 @@ def test_the_console_and_the_website_survive_hostile_requests(live_stack: Stack,
     agent, agent_csrf = signed_in(stack.console_url, "agent", AGENT_PASSWORD)  # someone online: a handoff waits
     stack.say(CUSTOMER, "hi")
     stack.say(CUSTOMER, "I want to talk to a person please")
-    handoff = wait_for(lambda: stack.crm("SELECT id FROM handoffs WHERE sender_id = ?", CUSTOMER))[0][0]
+    handoff = wait_for(lambda: stack.crm("SELECT id FROM handoffs WHERE sender_id = ?", CUSTOMER), timeout=30)[0][0]
     stack.say("fuzz-console-reviewed", "<script>window.__pwned=1</script> blorp zxcv")
     review = wait_for(lambda: stack.crm("SELECT id FROM nlu_reviews ORDER BY id DESC LIMIT 1"), timeout=60)[0][0]
     conversation = stack.crm("SELECT id FROM conversations ORDER BY id DESC LIMIT 1")[0][0]

@@ -26,9 +26,10 @@ import pytest
 import requests
 
 from tests.e2e.stack import Stack, free_port
-from tests.fuzz.conftest import FuzzCounts, assert_still_answers, tracebacks_since, wait_for
+from tests.fuzz.conftest import FuzzCounts, assert_still_answers, tracebacks_since
 from tests.fuzz.hostile import ALL_TEXTS, SCRIPT_PAYLOADS, SQL_PAYLOADS, deep, random_json_value, random_text, texts
 from tests.rasa_env import RASA_PY, ROOT
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.fuzz
 TARGET = "REST webhook"
@@ -298,7 +299,7 @@ def test_sanic_survives_a_broken_content_length_or_chunk_size(fuzz_counts: FuzzC
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _answers(base), timeout=120, step=0.5)
+        assert wait_for(lambda: _answers(base), timeout=120), "the Sanic app did not start"
         faults = []
         for header, body in SANIC_FAULTS:
             head = f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode() + header + b"\r\n\r\n"

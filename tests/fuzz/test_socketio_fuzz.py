@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,8 +23,10 @@ import socketio
 import websocket
 
 from tests.e2e.stack import Stack
-from tests.fuzz.conftest import FuzzCounts, assert_still_answers, tracebacks_since, wait_for
+from tests.fuzz.conftest import FuzzCounts, assert_still_answers, tracebacks_since
 from tests.fuzz.hostile import ALL_TEXTS, random_json_value, random_text, texts
+from tests.waiting import wait_for
+from tests.web_chat_client import WebChatClient
 
 pytestmark = pytest.mark.fuzz
 TARGET = "web chat socket.io"
@@ -35,41 +36,6 @@ SEED = 20261124
 
 class ServerStopped(Exception):
     """The Rasa server stopped, or stopped answering, after an input."""
-
-
-class Chat:
-    """A web chat client speaking the widget's events, counting what the server sends back."""
-
-    def __init__(self, url: str, **connect: Any) -> None:
-        self.client = socketio.Client(reconnection=False)
-        self.confirmed: list[Any] = []
-        self.uttered: list[Any] = []
-        self.lock = threading.Lock()
-        self.client.on("session_confirm", lambda data: self._add(self.confirmed, data))
-        self.client.on("bot_uttered", lambda data: self._add(self.uttered, data))
-        self.client.connect(url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=20, **connect)
-
-    def _add(self, into: list[Any], data: Any) -> None:
-        with self.lock:
-            into.append(data)
-
-    def session(self) -> str:
-        before = len(self.confirmed)
-        self.client.emit("session_request", {"session_id": None})
-        wait_for(lambda: len(self.confirmed) > before, timeout=20)
-        return str(self.confirmed[-1])
-
-    def say(self, session_id: str, text: str, custom: Any = None, timeout: float = 30) -> list[Any]:
-        before = len(self.uttered)
-        self.client.emit("user_uttered", {"message": text, "session_id": session_id, "customData": custom or {}})
-        try:
-            wait_for(lambda: len(self.uttered) > before, timeout=timeout, step=0.02)
-        except AssertionError:
-            return []
-        return self.uttered[before:]
-
-    def close(self) -> None:
-        self.client.disconnect()
 
 
 def hostile_session_requests(rng: random.Random) -> Iterator[Any]:
@@ -145,13 +111,13 @@ def raw_frames(rng: random.Random) -> Iterator[str | bytes]:
 
 def test_hostile_session_requests_and_connections_leave_the_chat_up(live_stack: Stack, fuzz_counts: FuzzCounts) -> None:
     stack, started, first_line = live_stack, time.monotonic(), len(live_stack.output)
-    chat = Chat(stack.rasa_url)
+    chat = WebChatClient(stack.rasa_url)
     sent = 0
     for data in hostile_session_requests(random.Random(SEED)):
         chat.client.emit("session_request", data)
         sent += 1
     # every request is confirmed, with the session id asked for when it is usable, else a fresh one
-    wait_for(lambda: len(chat.confirmed) >= sent, timeout=60)
+    assert wait_for(lambda: len(chat.confirmed) >= sent, timeout=60), f"{len(chat.confirmed)} of {sent} confirmed"
     for session_id in chat.confirmed:
         fuzz_counts.record(TARGET, "confirmed")
         assert isinstance(session_id, str) and 0 < len(session_id) <= 255
@@ -161,7 +127,7 @@ def test_hostile_session_requests_and_connections_leave_the_chat_up(live_stack: 
     rng = random.Random(SEED + 1)
     for i in range(16):
         try:
-            other = Chat(
+            other = WebChatClient(
                 stack.rasa_url + "?" + random_text(rng, 30).encode("utf-8", "replace").hex(),
                 # a number as auth makes a malformed CONNECT packet ("401.5"): that is among the frames below
                 auth={"token": random_json_value(rng)} if i % 2 else {random_text(rng, 20): random_text(rng)},
@@ -176,7 +142,7 @@ def test_hostile_session_requests_and_connections_leave_the_chat_up(live_stack: 
 
     assert not tracebacks_since(stack, first_line), tracebacks_since(stack, first_line)[:3]
     assert_still_answers(stack, "fuzz-socket-after-sessions")
-    chat = Chat(stack.rasa_url)
+    chat = WebChatClient(stack.rasa_url)
     assert chat.say(chat.session(), "hi")
     chat.close()
 
@@ -204,7 +170,7 @@ def hostile_messages(rng: random.Random) -> Iterator[tuple[str, Any]]:
 
 def test_hostile_messages_on_the_web_chat_are_answered(live_stack: Stack, fuzz_counts: FuzzCounts) -> None:
     stack, started, first_line = live_stack, time.monotonic(), len(live_stack.output)
-    chat = Chat(stack.rasa_url)
+    chat = WebChatClient(stack.rasa_url)
     # four conversations in turn: a message that comes while its conversation's previous turn still runs waits
     # for Rasa's lock, polled once a second
     sessions = [chat.session() for _ in range(4)]
@@ -260,7 +226,7 @@ def test_wrong_typed_payloads_are_refused_in_the_chat_without_a_traceback(
     object: Rasa's own handler logs a traceback and drops the message without a word; WebChatInput answers the
     sender with a refusal that says what is wrong."""
     stack, started, first_line = live_stack, time.monotonic(), len(live_stack.output)
-    chat = Chat(stack.rasa_url)
+    chat = WebChatClient(stack.rasa_url)
     rng = random.Random(SEED + 5)
     refused = [args for event, args in WRONG_TYPES if event == "user_uttered"] * 4
     payloads = [("session_request", (None,)), *(("user_uttered", args) for args in refused)]
@@ -276,7 +242,7 @@ def test_wrong_typed_payloads_are_refused_in_the_chat_without_a_traceback(
         with chat.lock:
             return sum(1 for reply in chat.uttered if isinstance(reply, dict) and reply.get("error") == "bad_request")
 
-    wait_for(lambda: refusals() >= len(refused), timeout=30)
+    assert wait_for(lambda: refusals() >= len(refused), timeout=30), f"{refusals()} of {len(refused)} refused"
     chat.close()
     fuzz_counts.timed(TARGET, time.monotonic() - started)
     assert_still_answers(stack, "fuzz-socket-after-wrong-types")
@@ -299,11 +265,8 @@ def test_a_session_id_that_is_not_text_does_not_stop_the_server(live_stack: Stac
     the database's encoding error with sys.exit(1): one web chat message stopped the Rasa server. Now the
     session request gets a fresh id and the message a refusal. Runs last: a regression stops the shared stack."""
     stack = live_stack
-    chat = Chat(stack.rasa_url)
-    before = len(chat.confirmed)
-    chat.client.emit("session_request", {"session_id": "\ud800"})
-    wait_for(lambda: len(chat.confirmed) > before, timeout=20)
-    assert chat.confirmed[-1] != "\ud800"
+    chat = WebChatClient(stack.rasa_url)
+    assert chat.session("\ud800") != "\ud800"
     replies = chat.say("\ud800", "hi", timeout=10)
     fuzz_counts.record(TARGET, "surrogate")
     assert replies and replies[0].get("error") == "bad_request", replies

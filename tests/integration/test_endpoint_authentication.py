@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -51,6 +50,7 @@ from crm_adapter.history.timeline import SqlHistoryService
 from crm_adapter.relationship import SqlRelationshipService
 from crm_api import create_app as create_crm_api
 from tests.conftest import SqlCrm, sql_crm_at
+from tests.web_chat_client import widget_config
 from website.app import SESSION_COOKIE as WEBSITE_COOKIE
 from website.app import SiteSettings, _session_secret
 from website.app import create_app as create_website
@@ -299,16 +299,9 @@ def website(seeded: SqlCrm) -> Iterator[tuple[FastAPI, TestClient]]:
         yield app, client
 
 
-def widget(html: str) -> dict[str, Any]:
-    found = re.search(r'<script id="webchat-config" type="application/json">(.*?)</script>', html, re.S)
-    assert found, html[:500]
-    config: dict[str, Any] = json.loads(found.group(1))
-    return config
-
-
 def signed_in_as(client: TestClient, html: str) -> str | None:
     """Whom the widget's token on this page identifies (None: nobody)."""
-    token = widget(html)["customData"].get("identity_token")
+    token = widget_config(html)["customData"].get("identity_token")
     return web_identity.verify(SITE_SECRET, token).customer_id if token else None
 
 

@@ -3,13 +3,12 @@ hands the chat widget only for a signed-in customer."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import requests
 
 from bot.web_identity import sign, verify
 from tests.asgi_server import serve
+from tests.web_chat_client import widget_config
 from website.app import SESSION_COOKIE, SiteSettings, create_app
 
 pytestmark = pytest.mark.integration
@@ -35,13 +34,8 @@ def site():  # type: ignore[no-untyped-def]
         yield client
 
 
-def _widget_config(html: str) -> dict:
-    start = html.index('<script id="webchat-config" type="application/json">') + 52
-    return json.loads(html[start : html.index("</script>", start)])
-
-
 def test_the_page_hands_the_widget_a_token_only_for_a_signed_in_customer(site: Site):
-    anonymous = _widget_config(site.get("/").text)
+    anonymous = widget_config(site.get("/").text)
     assert anonymous["customData"] == {} and anonymous["socketUrl"] == "http://rasa.example"
 
     wrong = site.post("/signin", data={"email": "anna@example.com", "password": "nope"}, allow_redirects=False)
@@ -52,11 +46,11 @@ def test_the_page_hands_the_widget_a_token_only_for_a_signed_in_customer(site: S
     assert ok.status_code == 303
     page = site.get("/").text
     assert "Signed in as Anna" in page
-    token = _widget_config(page)["customData"]["identity_token"]
+    token = widget_config(page)["customData"]["identity_token"]
     assert verify(SECRET, token).customer_id == "cus_anna"
 
     site.post("/signout")
-    assert _widget_config(site.get("/").text)["customData"] == {}
+    assert widget_config(site.get("/").text)["customData"] == {}
 
 
 def test_a_tampered_session_cookie_signs_nobody_in(site: Site):
@@ -68,7 +62,7 @@ def test_a_tampered_session_cookie_signs_nobody_in(site: Site):
         site.cookies.clear()
         site.cookies.set(SESSION_COOKIE, forged)
         page = site.get("/").text
-        assert "Signed in as" not in page and _widget_config(page)["customData"] == {}
+        assert "Signed in as" not in page and widget_config(page)["customData"] == {}
 
 
 def test_the_widget_script_is_served(site: Site):
