@@ -3,7 +3,7 @@
 Triggers: the customer asks for a person (`request_human`); two fallbacks in a row (actions/relationship.py);
 a strongly negative message (bot/policies.py predicts `action_request_human`); a complaint from a
 high-value customer (actions/service.py). When someone is available the conversation joins the queue with
-the handoff packet (crm_adapter/handoff.py), the customer hears their place and the expected wait, and the
+the handoff packet (handoff/service.py), the customer hears their place and the expected wait, and the
 bot pauses (Rasa's ConversationPaused): the agent talks through the console until they resolve it or hand
 it back (`action_handback`, run by the console). When nobody is available (outside opening hours or no
 agent signed in) the bot says so and takes a message, which becomes a ticket.
@@ -24,7 +24,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import REQUEST_SLOTS, channel_of, clear_request_slots, crm, crm_call, ticket_for
 from crm_adapter.composition import HandoffDesk, get_handoff_desk, get_relationship
 from crm_adapter.domain import OPEN_ORDER_STATUSES, CrmUnavailable, NotFound, TicketKind
-from crm_adapter.handoff import NewHandoff, build_packet
+from handoff.service import NewHandoff, build_packet
 
 log = logging.getLogger(__name__)
 

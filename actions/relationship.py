@@ -20,11 +20,11 @@ from rasa_sdk.types import DomainDict
 from actions.common import VerifiedCrmAction, channel_of, crm, crm_call
 from actions.handoff import bring_in_person
 from actions.linking import LINK_QUESTIONS, answer_link, offer_link
-from crm_adapter import preferences as prefs
 from crm_adapter.composition import get_relationship
 from crm_adapter.domain import PURPOSES, CrmUnavailable, InvalidInput, NewFeedback, NotFound
 from crm_adapter.notify import deliver_export
 from crm_adapter.ports import RelationshipService
+from relationship import preferences as prefs
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ async def follow_up(dispatcher: CollectingDispatcher, tracker: Tracker, customer
 
 class ActionGoodbye(Action):
     """Says goodbye; after a conversation that served a request, first asks how it went (CSAT, then NPS now
-    and then), within the frequency rules of crm_adapter/relationship.py."""
+    and then), within the frequency rules of relationship/service.py."""
 
     def name(self) -> str:
         return "action_goodbye"

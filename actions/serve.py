@@ -9,7 +9,7 @@ and `run`, with the routes of `rasa_sdk.endpoint.create_app`), plus:
   <token>`` (bot/endpoints.yml makes the Rasa server send it); without it, or with another one, the answer is
   401 ``{"error": ...}``. The server does not start without a token of 32 or more characters
   (`scripts/hearth.py` makes a development one in the data folder);
-- emails and phone numbers are masked in every log line (bot/log_redaction.py).
+- emails and phone numbers are masked in every log line (shared/log_redaction.py).
 
 The token is added through rasa-sdk's plugin hook (`attach_sanic_app_extensions`), which `run` calls on the
 app it builds, so the server is otherwise exactly rasa-sdk's.
@@ -28,7 +28,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import log_redaction
+from shared import log_redaction
 
 TOKEN_VARIABLE = "ACTION_SERVER_TOKEN"
 MIN_TOKEN_CHARS = 32

@@ -24,8 +24,9 @@ from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot import log_redaction, session_binding, web_identity
+from bot import session_binding
 from bot.message_rules import rest_message_problem, sender_problem, socket_message_problem
+from shared import log_redaction, web_identity
 
 # Every Rasa process that runs Hearth's bot imports this module (the credentials name its connectors, and
 # bot/policies.py imports it at training): from here on no log line carries an email address or phone number
@@ -115,7 +116,7 @@ class RestInput(StampedChannel, _RestInput):
 
 class WebChatInput(StampedChannel, SocketIOInput):
     """Rasa's socket.io channel for the web chat widget, which trusts who a visitor is only from a token the
-    host website signed (bot/web_identity.py); a missing, forged, tampered or expired one leaves them anonymous.
+    host website signed (shared/web_identity.py); a missing, forged, tampered or expired one leaves them anonymous.
 
     The widget sends its metadata as `customData` (set `metadata_key: customData` in credentials).
     """

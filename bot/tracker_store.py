@@ -35,9 +35,9 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, ConversationPaus
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import (
-    log_redaction,
     rasa_patches,  # noqa: F401 - Rasa performance fixes, applied on import
 )
+from shared import log_redaction
 
 log_redaction.install()  # also for Rasa commands that load the tracker store but no channel (rasa shell)
 

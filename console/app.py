@@ -13,7 +13,7 @@
     GET  /reviews?status=, POST /reviews/{id}                       misunderstood messages: label the intent
                                                                     they meant, out of scope, or dismiss
 
-Accounts and sessions come from `crm_adapter.agents.SqlAgentService` (`python -m crm_adapter agents ...`).
+Accounts and sessions come from `handoff.agents.SqlAgentService` (`python -m crm_adapter agents ...`).
 Signing in sets the cookie `hearth_console` (HttpOnly, SameSite=Strict, Secure when `secure_cookies`) to a
 session token; the database keeps only its hash.
 
@@ -53,16 +53,16 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from console.charts import bar_chart, line_chart
-from crm_adapter.agents import MAX_PASSWORD_LENGTH, SESSION_HOURS, Agent, AgentSession, SqlAgentService
-from crm_adapter.analytics import TIERS, Filters, Report, SqlAnalytics, days_of
+from analytics.charts import bar_chart, line_chart
+from analytics.report import TIERS, Filters, Report, SqlAnalytics, days_of
 from crm_adapter.domain import CrmUnavailable, InvalidInput, NotAllowed, NotFound
-from crm_adapter.handoff import SqlHandoffService
-from crm_adapter.history.review import STATUSES as REVIEW_STATUSES
-from crm_adapter.history.review import ReviewQueue
-from crm_adapter.history.timeline import SqlHistoryService
-from crm_adapter.history.tracker_events import TrackerEvents
 from crm_adapter.rasa_api import RasaConversations, RasaUnavailable
+from handoff.agents import MAX_PASSWORD_LENGTH, SESSION_HOURS, Agent, AgentSession, SqlAgentService
+from handoff.service import SqlHandoffService
+from history.timeline import SqlHistoryService
+from history.tracker_events import TrackerEvents
+from nlu_review.queue import STATUSES as REVIEW_STATUSES
+from nlu_review.queue import ReviewQueue
 
 SESSION_COOKIE = "hearth_console"
 PUBLIC_PATHS = frozenset({"/login", "/health"})
@@ -557,9 +557,9 @@ def known_intents() -> tuple[str, ...]:
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory console.app:app_from_env` (the run command's `console` process).
     CONSOLE_SECURE_COOKIES=1 marks the session cookie Secure (set it when the console is served over HTTPS)."""
-    from bot import log_redaction
     from crm_adapter.settings import Settings
     from crm_adapter.sql.db import make_engine, make_session_factory
+    from shared import log_redaction
 
     log_redaction.install()  # emails and phone numbers masked in every log line of this process
     settings = Settings.from_env()

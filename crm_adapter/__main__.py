@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["review"]:
         settings = Settings.from_env()
-        from crm_adapter.history.review import main as review
         from crm_adapter.sql.db import make_engine, make_session_factory
+        from nlu_review.queue import main as review
 
         return review(make_session_factory(make_engine(settings.database_url)), argv[1:])
     args = parser.parse_args(argv)
@@ -68,11 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
 
     if args.command == "ingest":
-        from crm_adapter.history.ingest import main as ingest
+        from history.ingest import main as ingest
 
         return ingest(settings, once=args.once, source_kind=args.source, batch_size=args.batch)
     if args.command in ("analytics", "values"):
-        from crm_adapter.analytics_cli import run as run_analytics
+        from analytics.cli import run as run_analytics
 
         return run_analytics(args, make_session_factory(make_engine(settings.database_url)))
     if args.command == "migrate":
@@ -127,8 +127,8 @@ def development_password(settings: Settings, variable: str, filename: str) -> st
 
 
 def _agents(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
-    from crm_adapter.agents import SqlAgentService, check_password_rules
     from crm_adapter.domain import InvalidInput, NotFound
+    from handoff.agents import SqlAgentService, check_password_rules
 
     agents = SqlAgentService(sessions)
     try:

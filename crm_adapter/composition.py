@@ -10,8 +10,8 @@ from crm_adapter.ports import CodeSender, CrmService, HistoryReader, Relationshi
 from crm_adapter.settings import Settings
 
 if TYPE_CHECKING:
-    from crm_adapter.agents import SqlAgentService
-    from crm_adapter.handoff import OpeningHours, SqlHandoffService
+    from handoff.agents import SqlAgentService
+    from handoff.service import OpeningHours, SqlHandoffService
 
 _lock = threading.Lock()
 _service: CrmService | None = None
@@ -62,8 +62,8 @@ def get_history(settings: Settings | None = None) -> HistoryReader | None:
     settings = settings or Settings.from_env()
     if settings.backend != "sql":
         return None
-    from crm_adapter.history.timeline import SqlHistoryService
     from crm_adapter.sql.db import make_engine, make_session_factory
+    from history.timeline import SqlHistoryService
 
     return SqlHistoryService(make_session_factory(make_engine(settings.database_url)))
 
@@ -73,8 +73,8 @@ def build_relationship(settings: Settings) -> RelationshipService | None:
     external CRM (CRM_BACKEND=http), whose owner provides them."""
     if settings.backend != "sql":
         return None
-    from crm_adapter.relationship import SqlRelationshipService
     from crm_adapter.sql.db import make_engine, make_session_factory
+    from relationship.service import SqlRelationshipService
 
     return SqlRelationshipService(make_session_factory(make_engine(settings.database_url)), secret=settings.secret())
 
@@ -105,10 +105,10 @@ class HandoffDesk:
     def from_settings(cls, settings: Settings) -> HandoffDesk:
         import os
 
-        from crm_adapter.agents import SqlAgentService
-        from crm_adapter.handoff import SqlHandoffService, opening_hours_from_env
-        from crm_adapter.helpdesk import HelpdeskSettings, enqueue
         from crm_adapter.sql.db import make_engine, make_session_factory
+        from handoff.agents import SqlAgentService
+        from handoff.helpdesk import HelpdeskSettings, enqueue
+        from handoff.service import SqlHandoffService, opening_hours_from_env
 
         sessions = make_session_factory(make_engine(settings.database_url))
         helpdesk = HelpdeskSettings.from_env()

@@ -262,7 +262,7 @@ class CustomerProfile:
     """Everything the business knows about a customer, as shown to them, to agents and through the API."""
 
     customer: Customer
-    value: Any  # crm_adapter.value.CustomerValue
+    value: Any  # relationship.value.CustomerValue
     consents: Consents
     preferences: dict[str, str]
     sentiment: SentimentTrend

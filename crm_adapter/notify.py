@@ -13,8 +13,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from bot.log_redaction import mask_email  # the same masking as every log line's (a***@example.com)
 from crm_adapter.domain import CrmUnavailable
+from shared.log_redaction import mask_email  # the same masking as every log line's (a***@example.com)
 
 log = logging.getLogger("hearth.codes")
 

@@ -66,7 +66,7 @@ class CodeSender(Protocol):
 
 
 class HistoryReader(Protocol):
-    """The relationship history, read back (`crm_adapter.history.timeline.SqlHistoryService`).
+    """The relationship history, read back (`history.timeline.SqlHistoryService`).
 
     Raises `NotFound` for an unknown customer, or a conversation that is not theirs, and
     `InvalidInput("cursor")` for a cursor it did not hand out.
@@ -80,7 +80,7 @@ class HistoryReader(Protocol):
 
 class RelationshipService(Protocol):
     """Consent, preferences, surveys, sentiment, value and data rights
-    (`crm_adapter.relationship.SqlRelationshipService`, on the CRM database).
+    (`relationship.service.SqlRelationshipService`, on the CRM database).
 
     Raises `NotFound` for an unknown customer, `InvalidInput` for a value it cannot store and
     `CrmUnavailable` when the database cannot be reached.

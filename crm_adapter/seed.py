@@ -206,7 +206,7 @@ def seed(
                     loyalty_points=rng.choice([0, 50, 120, 340, 560, 880, 1450, 2300, 3100]),
                     created_at=joined,
                     updated_at=joined,
-                    # about one in ten came on a friend's recommendation (advocacy in crm_adapter/value.py)
+                    # about one in ten came on a friend's recommendation (advocacy in relationship/value.py)
                     referred_by=people[rng.randrange(index)][0] if index > 3 and rng.random() < 0.1 else None,
                 )
             )

@@ -24,7 +24,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot import log_redaction
 from crm_adapter.domain import (
     ContactField,
     CrmError,
@@ -39,6 +38,7 @@ from crm_adapter.domain import (
     VerificationFailed,
 )
 from crm_adapter.ports import CrmService, HistoryReader, RelationshipService
+from shared import log_redaction
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ class ValuePartOut(_Out):
 
 
 class ValueOut(_Out):
-    score: float = Field(description="0-100: purchases + engagement + advocacy (crm_adapter/value.py)")
+    score: float = Field(description="0-100: purchases + engagement + advocacy (relationship/value.py)")
     tier: str = Field(description="vip | high | standard | low")
     parts: list[ValuePartOut]
 

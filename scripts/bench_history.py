@@ -65,10 +65,10 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from crm_adapter.history.ingest import HistoryIngestion  # noqa: E402
-from crm_adapter.history.sources import TrackerStoreSource  # noqa: E402
-from crm_adapter.history.timeline import SqlHistoryService  # noqa: E402
 from crm_adapter.sql.db import make_engine, make_session_factory, upgrade  # noqa: E402
+from history.ingest import HistoryIngestion  # noqa: E402
+from history.sources import TrackerStoreSource  # noqa: E402
+from history.timeline import SqlHistoryService  # noqa: E402
 from tests.history_events import Chat, write_tracker_events  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"

@@ -88,7 +88,7 @@ def tracker_url(tmp_path: Path) -> str:
     """An empty SQLite tracker store (Rasa's events table)."""
     from sqlalchemy import create_engine
 
-    from crm_adapter.history.sources import TRACKER_EVENTS
+    from history.sources import TRACKER_EVENTS
 
     url = f"sqlite:///{tmp_path / 'tracker.db'}"
     engine = create_engine(url)

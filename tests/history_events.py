@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter.history.ingest import HistoryIngestion
-from crm_adapter.history.sources import TRACKER_EVENTS, TrackerStoreSource
+from history.ingest import HistoryIngestion
+from history.sources import TRACKER_EVENTS, TrackerStoreSource
 
 T0 = datetime(2026, 11, 20, 9, 0, 0, tzinfo=timezone.utc).timestamp()
 

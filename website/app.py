@@ -2,7 +2,7 @@
 
 It plays the part of the business's own website: visitors browse anonymously or sign in, and the page
 a signed-in customer sees hands the chat widget a short-lived token signed with WEB_IDENTITY_SECRET
-(bot/web_identity.py), so the bot knows who they are without ever trusting a customer id the browser
+(shared/web_identity.py), so the bot knows who they are without ever trusting a customer id the browser
 could invent. A real site does the same from its own login; only the signing is needed from it.
 
     GET  /             the shop's page, with the widget
@@ -30,7 +30,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from bot import log_redaction, web_identity
+from shared import log_redaction, web_identity
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))

@@ -56,11 +56,11 @@ class CustomerRow(Base):
     # Advocacy: who recommended this customer to us (their referral counts towards the recommender's value).
     referred_by: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     # When the bot last asked for a rating or a recommendation score, or proposed contact preferences
-    # (the frequency rules in crm_adapter/relationship.py read these).
+    # (the frequency rules in relationship/service.py read these).
     csat_asked_at: Mapped[datetime | None] = mapped_column(DateTime)
     nps_asked_at: Mapped[datetime | None] = mapped_column(DateTime)
     preferences_proposed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # The value score and tier as last computed for everyone (crm_adapter.relationship.refresh_values);
+    # The value score and tier as last computed for everyone (relationship.service.refresh_values);
     # the profile always computes them afresh.
     value_score: Mapped[float | None] = mapped_column(Float)
     value_tier: Mapped[str | None] = mapped_column(String(12), index=True)
@@ -345,7 +345,7 @@ class VerificationFailureRow(Base):
 
 
 class AnalyticsDayRow(Base):
-    """Conversation counts of one closed day, channel and value tier (crm_adapter/analytics.py)."""
+    """Conversation counts of one closed day, channel and value tier (analytics/report.py)."""
 
     __tablename__ = "analytics_days"
 
@@ -380,7 +380,7 @@ class AnalyticsIntentDayRow(Base):
 
 class AgentRow(Base):
     """A person who signs in to the console: an `agent` (handoff conversations) or an `admin` (also analytics).
-    Only a salted scrypt hash of the password is kept (crm_adapter/agents.py)."""
+    Only a salted scrypt hash of the password is kept (handoff/agents.py)."""
 
     __tablename__ = "agents"
     __table_args__ = (CheckConstraint("role IN ('agent', 'admin')", name="role"),)
@@ -409,7 +409,7 @@ class AgentSessionRow(Base):
 
 class HandoffRow(Base):
     """A conversation handed to a person: waiting in the queue, taken by an agent, then resolved or handed back
-    to the bot (crm_adapter/handoff.py). `packet` is what the agent sees first: who, what they value, what
+    to the bot (handoff/service.py). `packet` is what the agent sees first: who, what they value, what
     happened, how they feel (taken when the handoff was asked for)."""
 
     __tablename__ = "handoffs"
@@ -449,7 +449,7 @@ class HandoffNoteRow(Base):
 
 class HelpdeskDeliveryRow(Base):
     """The handoff packet on its way to an external helpdesk's webhook: written in the same transaction as the
-    handoff, sent (and retried with backoff) by history ingestion's housekeeping (crm_adapter/helpdesk.py)."""
+    handoff, sent (and retried with backoff) by history ingestion's housekeeping (handoff/helpdesk.py)."""
 
     __tablename__ = "helpdesk_deliveries"
     __table_args__ = (

@@ -38,12 +38,17 @@ RUN python -m venv .venvs/app \
 
 COPY actions/ actions/
 COPY crm_adapter/ crm_adapter/
+COPY relationship/ relationship/
+COPY handoff/ handoff/
+COPY history/ history/
+COPY analytics/ analytics/
+COPY nlu_review/ nlu_review/
+COPY shared/ shared/
 COPY crm_api/ crm_api/
 COPY console/ console/
 COPY website/ website/
 COPY --from=widget /build/website/node_modules/rasa-webchat/ website/node_modules/rasa-webchat/
-# bot/: every process masks emails and phone numbers in its logs with bot/log_redaction.py; the website signs
-# identity tokens with bot/web_identity.py; the console lists the intents of bot/domain/.
+# bot/: the console lists the intents of bot/domain/.
 COPY bot/ bot/
 COPY deploy/docker/entrypoint.py deploy/docker/entrypoint.py
 

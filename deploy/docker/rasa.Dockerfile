@@ -35,6 +35,8 @@ RUN python -m venv .venvs/rasa \
 COPY config.yml config.yml
 COPY data/ data/
 COPY bot/ bot/
+# shared/: log redaction and the website's identity token, used by both images
+COPY shared/ shared/
 COPY scripts/hearth.py scripts/hearth.py
 COPY deploy/docker/entrypoint.py deploy/docker/entrypoint.py
 

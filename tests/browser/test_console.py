@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from analytics.report import SqlAnalytics
 from console.app import create_app
-from crm_adapter.agents import SqlAgentService
-from crm_adapter.analytics import SqlAnalytics
 from crm_adapter.domain import InvalidInput
-from crm_adapter.history.timeline import SqlHistoryService
+from handoff.agents import SqlAgentService
+from history.timeline import SqlHistoryService
 from tests.analytics_history import history
 from tests.asgi_server import serve
 from tests.conftest import SqlCrm

@@ -1,7 +1,7 @@
 """The web chat on the demo shop's website, in headless Chromium (Debian's chromium, driven by Playwright),
 against the real product started with its run command: the rasa-webchat widget talking to Rasa's socket.io
 channel, buttons, the typing indicator, a conversation that survives a reload, and who the visitor is, told
-by a token the website signs (bot/web_identity.py) -- and never by a forged, tampered or expired one."""
+by a token the website signs (shared/web_identity.py) -- and never by a forged, tampered or expired one."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from bot import web_identity
+from shared import web_identity
 from tests.e2e.stack import Stack, running_stack
 
 pytestmark = pytest.mark.browser

@@ -297,7 +297,7 @@ def test_linking_telegram_to_the_customer_record_takes_a_code_from_email_and_a_y
     say("/restart")
     replies = say("hi")
     assert replies and replies[0].startswith("Welcome back, Omar"), replies
-    from crm_adapter.history.timeline import SqlHistoryService
+    from history.timeline import SqlHistoryService
 
     engine = make_engine(f"sqlite:///{stack.data_dir / 'crm.db'}")
     try:
@@ -311,8 +311,8 @@ def test_linking_telegram_to_the_customer_record_takes_a_code_from_email_and_a_y
 
 
 def test_an_agents_reply_reaches_a_telegram_customer(fake: FakeMessagingApis, stack: Stack):
-    from crm_adapter.agents import SqlAgentService
     from crm_adapter.rasa_api import RasaConversations
+    from handoff.agents import SqlAgentService
 
     engine = make_engine(f"sqlite:///{stack.data_dir / 'crm.db'}")
     try:

@@ -26,9 +26,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from crm_adapter.history.timeline import SqlHistoryService
-from crm_adapter.relationship import SqlRelationshipService
 from crm_api import create_app
+from history.timeline import SqlHistoryService
+from relationship.service import SqlRelationshipService
 from tests.asgi_server import serve
 from tests.conftest import sql_crm_at
 from tests.fuzz.conftest import FuzzCounts

@@ -12,10 +12,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from crm_adapter.analytics import Filters, SqlAnalytics
+from analytics.report import Filters, SqlAnalytics
 from crm_adapter.domain import InvalidInput
-from crm_adapter.relationship import SqlRelationshipService, refresh_values
 from crm_adapter.sql.models import AnalyticsDayRow, ConversationRow, CustomerRow, FeedbackRow
+from relationship.service import SqlRelationshipService, refresh_values
 from tests.analytics_history import DAY1, DAY2, history
 from tests.conftest import SqlCrm
 from tests.factories import NOW, add_customer, add_order

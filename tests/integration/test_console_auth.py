@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 
+from analytics.report import SqlAnalytics
 from console.app import (
     PUBLIC_PATHS,
     SESSION_COOKIE,
@@ -26,11 +27,10 @@ from console.app import (
     create_app,
     required_role,
 )
-from crm_adapter.agents import SqlAgentService
-from crm_adapter.analytics import SqlAnalytics
-from crm_adapter.handoff import SqlHandoffService
-from crm_adapter.history.review import ReviewQueue
-from crm_adapter.history.timeline import SqlHistoryService
+from handoff.agents import SqlAgentService
+from handoff.service import SqlHandoffService
+from history.timeline import SqlHistoryService
+from nlu_review.queue import ReviewQueue
 from tests.asgi_server import serve
 from tests.conftest import SqlCrm
 

@@ -37,18 +37,18 @@ except ImportError:  # FastAPI before lazily included routers: `app.routes` list
         return iter(routes)
 
 
-from bot import web_identity
+from analytics.report import SqlAnalytics
 from console.app import PUBLIC_PATHS as CONSOLE_PUBLIC_PATHS
 from console.app import SESSION_COOKIE as CONSOLE_COOKIE
 from console.app import create_app as create_console
 from console.app import required_role
-from crm_adapter.agents import SESSION_HOURS, SqlAgentService
-from crm_adapter.analytics import SqlAnalytics
-from crm_adapter.handoff import SqlHandoffService
-from crm_adapter.history.review import ReviewQueue
-from crm_adapter.history.timeline import SqlHistoryService
-from crm_adapter.relationship import SqlRelationshipService
 from crm_api import create_app as create_crm_api
+from handoff.agents import SESSION_HOURS, SqlAgentService
+from handoff.service import SqlHandoffService
+from history.timeline import SqlHistoryService
+from nlu_review.queue import ReviewQueue
+from relationship.service import SqlRelationshipService
+from shared import web_identity
 from tests.conftest import SqlCrm, sql_crm_at
 from tests.web_chat_client import widget_config
 from website.app import SESSION_COOKIE as WEBSITE_COOKIE

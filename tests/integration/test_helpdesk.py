@@ -21,7 +21,8 @@ import requests
 from sqlalchemy import func, select, update
 
 from crm_adapter.domain import InvalidInput, NotAllowed, NotFound
-from crm_adapter.helpdesk import (
+from crm_adapter.sql.models import HandoffRow, HelpdeskDeliveryRow
+from handoff.helpdesk import (
     DeliveryReport,
     HelpdeskSettings,
     backoff,
@@ -30,9 +31,8 @@ from crm_adapter.helpdesk import (
     enqueue,
     retry,
 )
-from crm_adapter.history.ingest import HistoryIngestion
-from crm_adapter.history.sources import TrackerStoreSource
-from crm_adapter.sql.models import HandoffRow, HelpdeskDeliveryRow
+from history.ingest import HistoryIngestion
+from history.sources import TrackerStoreSource
 from tests.conftest import SqlCrm
 from tests.factories import NOW, Clock
 
@@ -306,7 +306,7 @@ def test_after_max_attempts_it_is_failed_until_retried(
     handoff_id, delivery_id, _ = handoff_with_delivery(sql_crm)
     config = settings(receiver.url, max_attempts=3)
 
-    with caplog.at_level(logging.WARNING, logger="crm_adapter.helpdesk"):
+    with caplog.at_level(logging.WARNING, logger="handoff.helpdesk"):
         assert deliver(sql_crm, config) == DeliveryReport(retried=1)
         sql_crm.clock.advance(seconds=2)
         assert deliver(sql_crm, config) == DeliveryReport(retried=1)

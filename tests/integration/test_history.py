@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import create_engine, func, insert, select, update
 
 from crm_adapter.domain import InvalidInput, NotFound
-from crm_adapter.history.ingest import HistoryIngestion
-from crm_adapter.history.projector import OUTCOME_LABELS
-from crm_adapter.history.sources import TRACKER_EVENTS, TrackerStoreSource
-from crm_adapter.history.timeline import SqlHistoryService
 from crm_adapter.sql.models import ConversationRow, FeedbackRow, HistoryCheckpointRow, MessageRow
+from history.ingest import HistoryIngestion
+from history.projector import OUTCOME_LABELS
+from history.sources import TRACKER_EVENTS, TrackerStoreSource
+from history.timeline import SqlHistoryService
 from tests.conftest import SqlCrm
 from tests.factories import Clock, add_customer, add_order, add_ticket
 from tests.history_events import T0, Chat, write_tracker_events
@@ -357,7 +357,7 @@ def test_a_conversation_reads_in_pages_and_only_for_its_customer(sql_crm: SqlCrm
 
 def test_checkpoint_and_rows_commit_together(sql_crm: SqlCrm, tracker, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A batch that fails after writing its rows leaves neither rows nor a moved checkpoint behind."""
-    import crm_adapter.history.ingest as ingest_module
+    import history.ingest as ingest_module
 
     write_tracker_events(tracker, [Chat("k").session_start().turn("hi", "greet", ("utter_greet", "Hello"))])
 

@@ -10,10 +10,10 @@ import requests
 from sqlalchemy import select
 
 from crm_adapter.domain import NewFeedback
-from crm_adapter.history.timeline import SqlHistoryService
-from crm_adapter.relationship import SqlRelationshipService
 from crm_adapter.sql.models import ConversationRow
 from crm_api.app import create_app
+from history.timeline import SqlHistoryService
+from relationship.service import SqlRelationshipService
 from tests.asgi_server import serve
 from tests.conftest import SqlCrm
 from tests.factories import add_customer, add_order, add_ticket

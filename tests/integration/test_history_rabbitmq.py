@@ -10,9 +10,9 @@ import pika
 import pytest
 from sqlalchemy import func, select
 
-from crm_adapter.history.ingest import HistoryIngestion
-from crm_adapter.history.sources import RabbitMqSource
 from crm_adapter.sql.models import MessageRow
+from history.ingest import HistoryIngestion
+from history.sources import RabbitMqSource
 from tests.conftest import SqlCrm
 from tests.factories import add_customer
 from tests.history_events import Chat
@@ -82,7 +82,7 @@ def test_a_crash_between_commit_and_acknowledgement_doubles_nothing(sql_crm: Sql
 
 
 def test_rabbitmq_down_is_reported_as_unavailable_not_a_crash() -> None:
-    from crm_adapter.history.sources import SourceUnavailable
+    from history.sources import SourceUnavailable
 
     source = RabbitMqSource("amqp://guest:guest@127.0.0.1:1/%2F", "nowhere")
     with pytest.raises(SourceUnavailable):
@@ -95,7 +95,7 @@ def test_a_batch_read_while_the_crm_database_fails_is_read_again_not_lost(sql_cr
     database was cut off): the next batches must not acknowledge it unprojected."""
     from sqlalchemy.exc import OperationalError
 
-    from crm_adapter.history import ingest
+    from history import ingest
 
     url, exchange, queue = broker
     chats = [Chat(f"rmq-fail-{n}").session_start() for n in range(3)]

@@ -21,7 +21,7 @@ PROGRAM = textwrap.dedent(
     f"""
     import logging
     import threading
-    from bot import log_redaction
+    from shared import log_redaction
 
     log_redaction.install()
     log_redaction.install()
@@ -67,8 +67,8 @@ def test_rasa_structlog_lines_are_redacted_once_bot_channels_is_imported() -> No
 FACTORIES = textwrap.dedent(
     """
     import importlib, json, logging
-    from bot import log_redaction
-    from crm_adapter.history import ingest
+    from shared import log_redaction
+    from history import ingest
     from crm_adapter.settings import Settings
 
     default, installed = logging.getLogRecordFactory(), {}

@@ -12,11 +12,6 @@ from sqlalchemy import create_engine, select
 from sqlalchemy import text as sql
 
 from crm_adapter.domain import InvalidInput, NewFeedback
-from crm_adapter.history.ingest import HistoryIngestion
-from crm_adapter.history.sources import TRACKER_EVENTS, TrackerStoreSource
-from crm_adapter.history.timeline import SqlHistoryService
-from crm_adapter.history.tracker_events import TrackerEvents
-from crm_adapter.relationship import SqlRelationshipService
 from crm_adapter.sql.models import (
     Base,
     ConversationRow,
@@ -26,6 +21,11 @@ from crm_adapter.sql.models import (
     NluReviewRow,
     PrivacyJobRow,
 )
+from history.ingest import HistoryIngestion
+from history.sources import TRACKER_EVENTS, TrackerStoreSource
+from history.timeline import SqlHistoryService
+from history.tracker_events import TrackerEvents
+from relationship.service import SqlRelationshipService
 from tests.conftest import SqlCrm
 from tests.factories import NOW, Clock, add_customer, add_identity, add_order, add_ticket
 from tests.history_events import T0, Chat, write_tracker_events
@@ -172,8 +172,8 @@ def test_erasure_leaves_nothing_in_any_store(sql_crm: SqlCrm, tracker_url: str, 
     deliver_export("greta@example.com", "Greta", service.export(customer))
     assert list((tmp_path / "outbox").iterdir())
     # a person was asked for twice: once before she verified (anonymous), once after; notes on both
-    from crm_adapter.agents import SqlAgentService
-    from crm_adapter.handoff import NewHandoff, SqlHandoffService
+    from handoff.agents import SqlAgentService
+    from handoff.service import NewHandoff, SqlHandoffService
 
     handoffs = SqlHandoffService(sql_crm.sessions)
     sam = SqlAgentService(sql_crm.sessions).create_agent("sam", "Sam Taylor", "a-long-agent-password", "agent")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from crm_adapter.domain import InvalidInput, NotAllowed, NotFound
-from crm_adapter.history.review import ReviewQueue
+from nlu_review.queue import ReviewQueue
 from tests.conftest import SqlCrm
 from tests.history_events import Chat, ingest_chats
 from tests.rasa_env import RASA_PY, ROOT, run, training_examples

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from bot.web_identity import sign, verify
+from shared.web_identity import sign, verify
 from tests.asgi_server import serve
 from tests.web_chat_client import widget_config
 from website.app import SESSION_COOKIE, SiteSettings, create_app

@@ -1,4 +1,4 @@
-"""Console accounts and sessions (crm_adapter/agents.py) on a real, migrated SQLite file."""
+"""Console accounts and sessions (handoff/agents.py) on a real, migrated SQLite file."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from crm_adapter.agents import (
+from crm_adapter.domain import InvalidInput, NotFound
+from crm_adapter.sql.models import AgentRow, AgentSessionRow
+from handoff.agents import (
     SESSION_HOURS,
     Agent,
     SqlAgentService,
     hash_password,
     verify_password,
 )
-from crm_adapter.domain import InvalidInput, NotFound
-from crm_adapter.sql.models import AgentRow, AgentSessionRow
 from tests.conftest import SqlCrm
 
 pytestmark = pytest.mark.unit
@@ -57,7 +57,7 @@ def test_an_unknown_user_is_checked_against_a_dummy_hash(
     agents: SqlAgentService, sam: Agent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Constant time: one scrypt whether or not the username exists."""
-    import crm_adapter.agents as module
+    import handoff.agents as module
 
     checked: list[str] = []
     real = module.verify_password

@@ -50,7 +50,22 @@ DOCKER = DEPLOY / "docker"
 HELM_VALUES = DEPLOY / "helm" / "rasa-values.yaml"
 SECRET_TEMPLATE = K8S / "secret.example.yaml"
 GUIDE = ROOT / "docs" / "deployment.md"
-PRODUCT_CODE = ("actions", "bot", "crm_adapter", "crm_api", "console", "website", "scripts", "deploy/docker")
+PRODUCT_CODE = (
+    "actions",
+    "bot",
+    "crm_adapter",
+    "relationship",
+    "handoff",
+    "history",
+    "analytics",
+    "nlu_review",
+    "shared",
+    "crm_api",
+    "console",
+    "website",
+    "scripts",
+    "deploy/docker",
+)
 IMAGE_USER = 10001  # the user the Dockerfiles create
 
 API_VERSIONS = {

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from actions.handoff import ActionHandback, ActionLeaveMessage, ActionRequestHuman
 from actions.relationship import ActionAnswerPending
 from actions.service import ActionFileComplaint
-from crm_adapter.agents import SqlAgentService
 from crm_adapter.composition import HandoffDesk, get_handoff_desk, set_handoff_desk
 from crm_adapter.domain import InvalidInput, NotAllowed
-from crm_adapter.handoff import NewHandoff, OpeningHours, SqlHandoffService
 from crm_adapter.sql.models import ConsentRow, HandoffRow, TicketRow
+from handoff.agents import SqlAgentService
+from handoff.service import NewHandoff, OpeningHours, SqlHandoffService
 from tests.bot import responses, run, slots_set, tracker
 from tests.factories import NOW, add_customer, add_order
 
@@ -256,8 +256,8 @@ def test_the_handback_action_speaks_again_and_closes_the_handoff_slot(crm):
 
 
 def test_with_a_helpdesk_each_handoff_is_queued_for_it_once(crm):
-    from crm_adapter.helpdesk import enqueue
     from crm_adapter.sql.models import HelpdeskDeliveryRow
+    from handoff.helpdesk import enqueue
 
     service = SqlHandoffService(crm.sessions, clock=crm.clock, on_request=enqueue)
     first = service.request(NewHandoff("visitor", "socketio", None, "asked", None, {"reason": "asked"})).handoff

@@ -1,4 +1,4 @@
-"""bot/log_redaction.py: which emails and phone numbers are masked, what is left alone, and the log record factory."""
+"""shared/log_redaction.py: which emails and phone numbers are masked, what is left alone, the record factory."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot import log_redaction
-from bot.log_redaction import mask_email, redact
+from shared import log_redaction
+from shared.log_redaction import mask_email, redact
 
 pytestmark = pytest.mark.unit
 

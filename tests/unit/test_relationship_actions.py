@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from actions.orders import ActionListOrders
 from actions.relationship import ActionAnswerPending, ActionGoodbye, ActionPrivacyRequest
-from crm_adapter import preferences, sentiment, value
 from crm_adapter.sql.models import ConsentRow, ConversationRow, FeedbackRow, PreferenceRow, PrivacyJobRow
+from relationship import preferences, sentiment, value
 from tests.bot import responses, run, slots_set, tracker
 from tests.factories import NOW, add_customer, add_order
 

@@ -1,4 +1,4 @@
-"""The website's signed identity token (bot/web_identity.py): only a genuine, current one names a customer."""
+"""The website's signed identity token (shared/web_identity.py): only a genuine, current one names a customer."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot import web_identity
-from bot.web_identity import InvalidToken, sign, verify
+from shared import web_identity
+from shared.web_identity import InvalidToken, sign, verify
 
 pytestmark = pytest.mark.unit
 SECRET = "s" * 40

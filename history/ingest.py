@@ -22,17 +22,18 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter import helpdesk, privacy
-from crm_adapter.analytics import SqlAnalytics
+from analytics.report import SqlAnalytics
 from crm_adapter.domain import CrmUnavailable
-from crm_adapter.history.projector import IDLE_CLOSE_BATCH, HistoryProjector, close_idle
-from crm_adapter.history.sources import Batch, EventSource, RabbitMqSource, SourceUnavailable, TrackerStoreSource
-from crm_adapter.history.tracker_events import TrackerEvents
-from crm_adapter.relationship import refresh_values
 from crm_adapter.settings import Settings
 from crm_adapter.sql.models import HistoryCheckpointRow
+from handoff import helpdesk
+from history.projector import IDLE_CLOSE_BATCH, HistoryProjector, close_idle
+from history.sources import Batch, EventSource, RabbitMqSource, SourceUnavailable, TrackerStoreSource
+from history.tracker_events import TrackerEvents
+from relationship import privacy
+from relationship.service import refresh_values
 
-log = logging.getLogger("crm_adapter.history")
+log = logging.getLogger("history")
 
 HELPDESK_PAUSE = 30.0  # seconds without helpdesk deliveries after a round the helpdesk cut short (down or slow)
 
@@ -129,12 +130,12 @@ class HistoryIngestion:
                 return total
 
     def run_privacy_jobs(self) -> int:
-        """Erasures and redactions requested at least `privacy_settle` ago (crm_adapter/privacy.py); called
+        """Erasures and redactions requested at least `privacy_settle` ago (relationship/privacy.py); called
         once the log has been read up to now, so nothing said before a request is projected after it."""
         return privacy.run_jobs(self._sessions, self.tracker, self._now, self.privacy_settle)
 
     def deliver_to_helpdesk(self) -> helpdesk.DeliveryReport | None:
-        """Posts the handoffs due to the external helpdesk (crm_adapter/helpdesk.py), when one is configured.
+        """Posts the handoffs due to the external helpdesk (handoff/helpdesk.py), when one is configured.
         Never raises: whatever the helpdesk or the CRM does, it is logged and ingestion goes on. A round the
         helpdesk cut short (down or slow) pauses deliveries for HELPDESK_PAUSE seconds."""
         if self.helpdesk is None or time.monotonic() < self._helpdesk_paused_until:
@@ -225,10 +226,10 @@ def source_from_settings(settings: Settings, kind: str | None = None) -> EventSo
 
 
 def main(settings: Settings, once: bool = False, source_kind: str | None = None, batch_size: int = 500) -> int:
-    from bot import log_redaction
     from crm_adapter.sql.db import make_engine, make_session_factory
+    from shared import log_redaction
 
-    log_redaction.install()  # emails and phone numbers masked in every log line (bot/log_redaction.py)
+    log_redaction.install()  # emails and phone numbers masked in every log line (shared/log_redaction.py)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     helpdesk_settings = helpdesk.HelpdeskSettings.from_env()
     source = source_from_settings(settings, source_kind)

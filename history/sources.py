@@ -19,7 +19,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, cr
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from crm_adapter.history.projector import SourceEvent
+from history.projector import SourceEvent
 
 log = logging.getLogger(__name__)
 

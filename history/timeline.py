@@ -28,7 +28,6 @@ from crm_adapter.domain import (
     TimelineEntry,
     TimelinePage,
 )
-from crm_adapter.history.projector import OUTCOME_LABELS
 from crm_adapter.sql.db import unavailable_as_crm_error
 from crm_adapter.sql.models import (
     ConversationRow,
@@ -39,6 +38,7 @@ from crm_adapter.sql.models import (
     ReturnRow,
     TicketRow,
 )
+from history.projector import OUTCOME_LABELS
 
 MAX_PAGE = 100
 

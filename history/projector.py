@@ -11,14 +11,14 @@ expiry. Its customer is whoever the bot identified in it (the `customer_id` slot
 earlier anonymous conversations on the same sender id are attached then too, back to
 the last conversation in which someone was identified.
 
-Each customer message gets a sentiment score (crm_adapter/sentiment.py), summed up per
+Each customer message gets a sentiment score (relationship/sentiment.py), summed up per
 conversation.
 
 Consent: for a customer who has said "do not remember my conversations", messages are
 kept without their text, slot values or review rows. When such a conversation ends it is
 de-identified (no customer, a pseudonymous sender id), and a redaction job is filed so
 history ingestion also removes the text from Rasa's tracker store
-(crm_adapter/privacy.py).
+(relationship/privacy.py).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from crm_adapter import sentiment
 from crm_adapter.sql.models import ConsentRow, ConversationRow, CustomerRow, MessageRow, NluReviewRow
+from relationship import sentiment
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 SILENT_ACTIONS = frozenset({"action_listen", "action_session_start"})
 IDLE_CLOSE_BATCH = 1000
 # Customer messages the bot fell back on, or understood with less confidence than this, go to
-# the review queue (crm_adapter/history/review.py) for a person to label.
+# the review queue (nlu_review/queue.py) for a person to label.
 REVIEW_BELOW = 0.5
 SECRET_SLOTS = frozenset({"identity_proof", "otp_code"})  # never copied into the history
 # Orders are what the customer named; tickets and returns are what the bot created and quoted.
@@ -412,7 +412,7 @@ class HistoryProjector:
     def close(self, conv: ConversationRow) -> None:
         close(conv)
         if conv.customer_id is not None and not self.remembers(conv.customer_id):
-            from crm_adapter.privacy import deidentify
+            from relationship.privacy import deidentify
 
             deidentify(self._s, conv)
 

@@ -8,14 +8,14 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter.analytics import Filters, Report, SqlAnalytics
+from analytics.report import Filters, Report, SqlAnalytics
 from crm_adapter.domain import CrmUnavailable, InvalidInput
 
 
 def run(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
     try:
         if args.command == "values":
-            from crm_adapter.relationship import refresh_values
+            from relationship.service import refresh_values
 
             print(f"value scores and tiers refreshed for {refresh_values(sessions)} customers")
             return 0

@@ -22,8 +22,6 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from crm_adapter import preferences as prefs
-from crm_adapter import privacy, sentiment, value
 from crm_adapter.domain import (
     OPEN_ORDER_STATUSES,
     PURPOSES,
@@ -54,6 +52,8 @@ from crm_adapter.sql.models import (
 )
 from crm_adapter.sql.service import _customer
 from crm_adapter.validation import clean_text
+from relationship import preferences as prefs
+from relationship import privacy, sentiment, value
 
 SPEND_STATUSES = tuple(s.value for s in OPEN_ORDER_STATUSES | {OrderStatus.DELIVERED, OrderStatus.RETURNED})
 EXPORT_FORMAT = "hearth-customer-export/1"
@@ -103,7 +103,7 @@ class SqlRelationshipService:
             return _consents(s, customer_id)
 
     def set_consent(self, customer_id: str, purpose: str, granted: bool, source: str = "chat") -> Consents:
-        """Records the answer; refusing `history` also removes what was kept (crm_adapter/privacy.py)."""
+        """Records the answer; refusing `history` also removes what was kept (relationship/privacy.py)."""
         if purpose not in PURPOSES:
             raise InvalidInput("purpose", f"Purpose must be one of {', '.join(PURPOSES)}.")
         with self._uow() as s:

@@ -25,8 +25,6 @@ from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.domain import ErasureReceipt
-from crm_adapter.history.projector import forget_content
-from crm_adapter.history.tracker_events import TrackerEvents
 from crm_adapter.notify import remove_outbox
 from crm_adapter.sql.models import (
     ChannelIdentityRow,
@@ -37,6 +35,8 @@ from crm_adapter.sql.models import (
     PrivacyJobRow,
     TicketRow,
 )
+from history.projector import forget_content
+from history.tracker_events import TrackerEvents
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from crm_adapter.history.sources import TRACKER_EVENTS, SourceUnavailable, tracker_engine
+from history.sources import TRACKER_EVENTS, SourceUnavailable, tracker_engine
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from crm_adapter.domain import InvalidInput, NotAllowed, NotFound
 from crm_adapter.sql.db import unavailable_as_crm_error
 from crm_adapter.sql.models import HelpdeskDeliveryRow
 
-log = logging.getLogger("crm_adapter.helpdesk")
+log = logging.getLogger("handoff.helpdesk")
 
 STATUSES = ("pending", "delivered", "failed")
 EVENT = "handoff.requested"

@@ -32,7 +32,6 @@ from typing import Any, TypeVar
 from sqlalchemy import case, delete, func, insert, or_, select, text, true, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter import value
 from crm_adapter.domain import InvalidInput
 from crm_adapter.sql.db import unavailable_as_crm_error
 from crm_adapter.sql.models import (
@@ -43,6 +42,7 @@ from crm_adapter.sql.models import (
     FeedbackRow,
     HistoryCheckpointRow,
 )
+from relationship import value
 
 T = TypeVar("T")
 MAX_DAYS = 731
