@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
 
     if args.command == "ingest":
-        from history.ingest import main as ingest
+        from worker.runner import main as ingest
 
         return ingest(settings, once=args.once, source_kind=args.source, batch_size=args.batch)
     if args.command in ("analytics", "values"):

@@ -44,6 +44,7 @@ COPY history/ history/
 COPY analytics/ analytics/
 COPY nlu_review/ nlu_review/
 COPY shared/ shared/
+COPY worker/ worker/
 COPY crm_api/ crm_api/
 COPY console/ console/
 COPY website/ website/

@@ -35,6 +35,8 @@ from history.ingest import HistoryIngestion
 from history.sources import TrackerStoreSource
 from tests.conftest import SqlCrm
 from tests.factories import NOW, Clock
+from worker.jobs import standard_jobs
+from worker.runner import Worker
 
 pytestmark = pytest.mark.integration
 
@@ -428,8 +430,11 @@ def test_deliveries_lists_the_newest_first(sql_crm: SqlCrm, receiver: Receiver) 
 # ---- history ingestion's housekeeping ------------------------------------------------------------------------
 
 
-def ingestion(crm: SqlCrm, tracker_url: str, config: HelpdeskSettings | None) -> HistoryIngestion:
-    return HistoryIngestion(crm.sessions, TrackerStoreSource(tracker_url), clock=Clock(NOW), helpdesk_settings=config)
+def ingestion(crm: SqlCrm, tracker_url: str, config: HelpdeskSettings | None) -> Worker:
+    """History ingestion with the worker's jobs, the helpdesk delivery among them when a webhook is configured."""
+    clock = Clock(NOW)
+    ingestion = HistoryIngestion(crm.sessions, TrackerStoreSource(tracker_url), clock=clock)
+    return Worker(ingestion, standard_jobs(crm.sessions, clock, helpdesk_settings=config))
 
 
 def test_ingestion_housekeeping_sends_what_is_due(sql_crm: SqlCrm, receiver: Receiver, tracker_url: str) -> None:
@@ -449,7 +454,7 @@ def test_a_helpdesk_that_is_down_does_not_stop_ingestion(sql_crm: SqlCrm, receiv
     started = time.monotonic()
     runner.catch_up()
     assert time.monotonic() - started < 1.5
-    assert runner.deliver_to_helpdesk() is None  # paused after a round the helpdesk cut short
+    assert runner.housekeeping.run_job("helpdesk_delivery") is None  # paused after a round the helpdesk cut short
     assert len(receiver.received) == 1
 
 

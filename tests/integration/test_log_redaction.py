@@ -68,7 +68,7 @@ FACTORIES = textwrap.dedent(
     """
     import importlib, json, logging
     from shared import log_redaction
-    from history import ingest
+    from worker import runner
     from crm_adapter.settings import Settings
 
     default, installed = logging.getLogRecordFactory(), {}
@@ -78,7 +78,7 @@ FACTORIES = textwrap.dedent(
         installed[name] = log_redaction.installed()
     logging.setLogRecordFactory(default)
     try:
-        ingest.main(Settings.from_env(), once=True)  # no CRM schema here: fails after installing
+        runner.main(Settings.from_env(), once=True)  # no CRM schema here: fails after installing
     except Exception:
         pass
     installed["history ingestion"] = log_redaction.installed()

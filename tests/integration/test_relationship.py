@@ -29,6 +29,8 @@ from relationship.service import SqlRelationshipService
 from tests.conftest import SqlCrm
 from tests.factories import NOW, Clock, add_customer, add_identity, add_order, add_ticket
 from tests.history_events import T0, Chat, write_tracker_events
+from worker.jobs import standard_jobs
+from worker.runner import Worker
 
 pytestmark = pytest.mark.integration
 
@@ -39,16 +41,14 @@ def relationship(crm: SqlCrm, clock: Clock | None = None) -> SqlRelationshipServ
     return SqlRelationshipService(crm.sessions, secret="test-secret", clock=clock or crm.clock)
 
 
-def ingest(crm: SqlCrm, tracker_url: str, clock: Clock | None = None) -> HistoryIngestion:
-    ingestion = HistoryIngestion(
-        crm.sessions,
-        TrackerStoreSource(tracker_url, clock=lambda: T0 + 86400),
-        clock=clock or Clock(AFTER_CHATS),
-        tracker=TrackerEvents(tracker_url),
-        privacy_settle=timedelta(0),
-    )
-    ingestion.catch_up()
-    return ingestion
+def ingest(crm: SqlCrm, tracker_url: str, clock: Clock | None = None) -> Worker:
+    """History ingestion and the worker's jobs (privacy jobs among them), run until caught up."""
+    clock = clock or Clock(AFTER_CHATS)
+    ingestion = HistoryIngestion(crm.sessions, TrackerStoreSource(tracker_url, clock=lambda: T0 + 86400), clock=clock)
+    jobs = standard_jobs(crm.sessions, clock, tracker=TrackerEvents(tracker_url), privacy_settle=timedelta(0))
+    worker = Worker(ingestion, jobs)
+    worker.catch_up()
+    return worker
 
 
 def verified_chat(sender: str, customer_id: str, email: str, clock: float = T0, name: str = "Greta Lindqvist") -> Chat:

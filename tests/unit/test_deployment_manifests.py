@@ -60,6 +60,7 @@ PRODUCT_CODE = (
     "analytics",
     "nlu_review",
     "shared",
+    "worker",
     "crm_api",
     "console",
     "website",
