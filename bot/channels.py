@@ -14,7 +14,6 @@ import logging
 import os
 import uuid
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 from typing import Any
 
 import socketio
@@ -26,7 +25,7 @@ from sanic.request import Request
 
 from bot import session_binding
 from bot.message_rules import rest_message_problem, sender_problem, socket_message_problem
-from shared import log_redaction, web_identity
+from shared import log_redaction, sentiment, web_identity
 
 # Every Rasa process that runs Hearth's bot imports this module (the credentials name its connectors, and
 # bot/policies.py imports it at training): from here on no log line carries an email address or phone number
@@ -57,19 +56,6 @@ def stamp_channel(metadata: Any, channel: str, identity: dict[str, Any] | None =
     return clean
 
 
-@lru_cache(maxsize=1)
-def _analyzer() -> Any:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    return SentimentIntensityAnalyzer()
-
-
-def sentiment(text: str) -> float:
-    """VADER's compound score (-1 very negative .. 1 very positive), the same scorer history ingestion uses;
-    the dialogue reads it to bring in a person when a customer is upset (bot/policies.py)."""
-    return round(float(_analyzer().polarity_scores(text[:2000])["compound"]), 3)
-
-
 class StampedChannel:
     """Mixin for a Rasa input channel: whatever route a connector takes, each message reaches the bot with
     server-side metadata (see `stamp_channel`). Put it before the Rasa connector in the bases."""
@@ -78,7 +64,9 @@ class StampedChannel:
         async def stamped(message: UserMessage) -> Any:
             message.metadata = self.server_metadata(message.metadata)
             if message.text and not message.text.startswith("/"):  # "/intent" payloads are buttons, not words
-                message.metadata[SENTIMENT_KEY] = sentiment(message.text)
+                mood = sentiment.score(message.text)
+                if mood is not None:
+                    message.metadata[SENTIMENT_KEY] = mood
             return await on_new_message(message)
 
         return super().blueprint(stamped)  # type: ignore[misc]

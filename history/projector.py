@@ -11,7 +11,7 @@ expiry. Its customer is whoever the bot identified in it (the `customer_id` slot
 earlier anonymous conversations on the same sender id are attached then too, back to
 the last conversation in which someone was identified.
 
-Each customer message gets a sentiment score (relationship/sentiment.py), summed up per
+Each customer message gets a sentiment score (shared/sentiment.py), summed up per
 conversation.
 
 Consent: for a customer who has said "do not remember my conversations", messages are
@@ -36,7 +36,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crm_adapter.sql.models import ConsentRow, ConversationRow, CustomerRow, MessageRow, NluReviewRow
-from relationship import sentiment
+from shared import sentiment
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,7 @@ ENV_READS = ("os.environ", "os.getenv", "environ.get", "env.get(", "environ[")
 
 
 def python_files(root: Path) -> list[Path]:
-    return sorted(
-        path for path in root.rglob("*.py") if not SKIP.intersection(path.relative_to(root).parts[:-1])
-    )
+    return sorted(path for path in root.rglob("*.py") if not SKIP.intersection(path.relative_to(root).parts[:-1]))
 
 
 def functions(tree: ast.AST) -> list[tuple[str, int]]:

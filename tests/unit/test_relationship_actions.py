@@ -13,6 +13,7 @@ from actions.orders import ActionListOrders
 from actions.relationship import ActionAnswerPending, ActionGoodbye, ActionPrivacyRequest
 from crm_adapter.sql.models import ConsentRow, ConversationRow, FeedbackRow, PreferenceRow, PrivacyJobRow
 from relationship import preferences, sentiment, value
+from shared import sentiment as scorer
 from tests.bot import responses, run, slots_set, tracker
 from tests.factories import NOW, add_customer, add_order
 
@@ -229,9 +230,9 @@ def test_value_tiers_and_caps():
 
 
 def test_sentiment_labels_and_trend():
-    assert sentiment.label(sentiment.score("This is the worst service ever, I am furious!!!")) == "very negative"
-    assert sentiment.label(sentiment.score("thanks, that was really helpful")) == "positive"
-    assert sentiment.score("where is my order JH123456") == 0.0 and sentiment.score("  ") is None
+    assert sentiment.label(scorer.score("This is the worst service ever, I am furious!!!")) == "very negative"
+    assert sentiment.label(scorer.score("thanks, that was really helpful")) == "positive"
+    assert scorer.score("where is my order JH123456") == 0.0 and scorer.score("  ") is None
     assert sentiment.trend([-0.8, -0.6, 0.2, 0.5, 0.7]).direction == "improving"
     assert sentiment.trend([0.6, 0.5, -0.4, -0.5]).direction == "worsening"
     assert sentiment.trend([0.1]).direction == "unknown"
