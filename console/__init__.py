@@ -1,1 +1,1 @@
-"""The team's web console (served by the run command): conversation analytics for admins today."""
+"""The agent console (served by the run command): handoffs and the review queue for agents, analytics for admins."""

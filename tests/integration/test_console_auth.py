@@ -15,18 +15,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from analytics.report import SqlAnalytics
-from console.app import (
-    PUBLIC_PATHS,
-    SESSION_COOKIE,
-    check_route_policy,
-    create_app,
-    required_role,
-)
+from console.app import create_app
+from console.deps import SESSION_COOKIE
+from console.policy import PUBLIC_PATHS, check_route_policy, required_role
 from handoff.agents import SqlAgentService
 from handoff.service import SqlHandoffService
 from history.timeline import SqlHistoryService
@@ -95,8 +91,8 @@ expected_role = required_role  # checked against the routes pinned in test_every
 def protected_routes(app: FastAPI) -> list[tuple[APIRoute, str, str]]:
     """(route, method, role) for every route outside PUBLIC_PATHS; fails on a route without a policy."""
     found = []
-    for route in app.routes:
-        path = getattr(route, "path", None)
+    for entry in iter_route_contexts(app.routes):  # routes of included routers too
+        route, path = entry.original_route, entry.path
         if path in PUBLIC_PATHS:
             continue
         assert isinstance(route, APIRoute), f"{route!r} is not public and cannot declare an auth dependency"
@@ -187,6 +183,18 @@ def test_the_app_refuses_a_route_without_a_policy(console: Console) -> None:
         return "no dependency"
 
     with pytest.raises(RuntimeError, match="/forgotten"):
+        check_route_policy(console.app)
+
+
+def test_the_app_refuses_a_router_route_without_a_policy(console: Console) -> None:
+    router = APIRouter()
+
+    @router.post("/forgotten-in-a-router")
+    def forgotten() -> str:
+        return "no dependency"
+
+    console.app.include_router(router)
+    with pytest.raises(RuntimeError, match="POST /forgotten-in-a-router"):
         check_route_policy(console.app)
 
 

@@ -38,10 +38,10 @@ except ImportError:  # FastAPI before lazily included routers: `app.routes` list
 
 
 from analytics.report import SqlAnalytics
-from console.app import PUBLIC_PATHS as CONSOLE_PUBLIC_PATHS
-from console.app import SESSION_COOKIE as CONSOLE_COOKIE
 from console.app import create_app as create_console
-from console.app import required_role
+from console.deps import SESSION_COOKIE as CONSOLE_COOKIE
+from console.policy import PUBLIC_PATHS as CONSOLE_PUBLIC_PATHS
+from console.policy import required_role
 from crm_api import create_app as create_crm_api
 from handoff.agents import SESSION_HOURS, SqlAgentService
 from handoff.service import SqlHandoffService

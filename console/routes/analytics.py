@@ -1,0 +1,134 @@
+"""Conversation analytics, for admins.
+
+GET  /analytics?start=YYYY-MM-DD&end=YYYY-MM-DD&channel=&tier=   charts and tables
+GET  /analytics/report.csv?...                                  the same figures per day, as CSV
+GET  /analytics/conversations/{id}                              an example conversation
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+
+from analytics.charts import bar_chart, line_chart
+from analytics.report import TIERS, Filters, Report, days_of
+from console.deps import TEMPLATES, Admin, RowId, Services, Text
+from crm_adapter.domain import InvalidInput
+
+DEFAULT_DAYS = 30
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(9998, 12, 31)  # analytics dates
+
+router = APIRouter()
+
+
+def filters_from(start: str | None, end: str | None, channel: str | None, tier: str | None, today: date) -> Filters:
+    def day(value: str | None, field: str, default: date) -> date:
+        if not value:
+            return default
+        try:
+            parsed = date.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        # bounded, so that a month before it and the day after it are dates too
+        if parsed is None or not EARLIEST_DAY <= parsed <= LATEST_DAY:
+            raise InvalidInput(field, f"{field} must be a date like 2026-11-01.")
+        return parsed
+
+    last = day(end, "end", today)
+    first = day(start, "start", last - timedelta(days=DEFAULT_DAYS - 1))
+    return Filters(first, last, channel=channel or None, tier=tier or None)
+
+
+def charts(report: Report) -> list[Markup]:
+    days = days_of(report.filters)
+    per_day = [report.by_day.get(d) for d in days]
+
+    def series(attr: str, scale: float = 1.0) -> list[float | None]:
+        values = []
+        for figures in per_day:
+            v = getattr(figures, attr) if figures is not None else None
+            values.append(v * scale if v is not None else None)
+        return values
+
+    return [
+        Markup(bar_chart("Conversations per day", days, [f.conversations if f else 0 for f in per_day])),
+        Markup(
+            line_chart(
+                "Outcomes (% of ended conversations; fallback: % of all)",
+                days,
+                {
+                    "containment": series("containment", 100),
+                    "handoff": series("handoff_rate", 100),
+                    "fallback": series("fallback_rate", 100),
+                    "abandoned": series("abandonment", 100),
+                },
+                0,
+                100,
+                "%",
+            )
+        ),
+        Markup(
+            line_chart(
+                "Satisfaction (CSAT 1-5)",
+                days,
+                {"CSAT, bot resolved": series("csat_bot_mean"), "CSAT, person resolved": series("csat_person_mean")},
+                1,
+                5,
+            )
+        ),
+        Markup(line_chart("NPS", days, {"NPS": series("nps_score")}, -100, 100)),
+        Markup(line_chart("Average sentiment", days, {"sentiment": series("average_sentiment")}, -1, 1)),
+    ]
+
+
+@router.get("/analytics", response_class=HTMLResponse)
+def analytics_page(
+    request: Request,
+    _: Admin,
+    services: Services,
+    start: Text = None,
+    end: Text = None,
+    channel: Text = None,
+    tier: Text = None,
+) -> Any:
+    filters = filters_from(start, end, channel, tier, date.today())
+    report = services.analytics.report(filters)
+    return TEMPLATES.TemplateResponse(
+        request,
+        "analytics.html",
+        {
+            "report": report,
+            "f": filters,
+            "total": report.total.summary(),
+            "charts": charts(report),
+            "tiers": TIERS,
+            "channels": sorted(report.by_channel),
+            "worst": {
+                "Most fallbacks": report.worst("fallbacks"),
+                "Lowest CSAT": report.worst("csat"),
+                "Most handoffs": report.worst("handoffs"),
+            },
+        },
+    )
+
+
+@router.get("/analytics/report.csv")
+def analytics_csv(
+    _: Admin, services: Services, start: Text = None, end: Text = None, channel: Text = None, tier: Text = None
+) -> Any:
+    report = services.analytics.report(filters_from(start, end, channel, tier, date.today()))
+    return Response(
+        report.to_csv(),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="hearth-analytics.csv"'},
+    )
+
+
+@router.get("/analytics/conversations/{conversation_id}", response_class=HTMLResponse)
+def example(request: Request, _: Admin, services: Services, conversation_id: RowId) -> Any:
+    detail = services.history.any_conversation(conversation_id, limit=100)
+    return TEMPLATES.TemplateResponse(request, "conversation.html", {"c": detail})
