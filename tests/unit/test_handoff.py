@@ -11,10 +11,11 @@ from sqlalchemy import select
 from actions.handoff import ActionHandback, ActionLeaveMessage, ActionRequestHuman
 from actions.relationship import ActionAnswerPending
 from actions.service import ActionFileComplaint
-from crm_adapter.composition import HandoffDesk, get_handoff_desk, set_handoff_desk
+from crm_adapter.composition import get_handoff_desk, set_handoff_desk
 from crm_adapter.domain import InvalidInput, NotAllowed
 from crm_adapter.sql.models import ConsentRow, HandoffRow, TicketRow
 from handoff.agents import SqlAgentService
+from handoff.desk import HandoffDesk
 from handoff.service import NewHandoff, OpeningHours, SqlHandoffService
 from tests.bot import responses, run, slots_set, tracker
 from tests.factories import NOW, add_customer, add_order
@@ -180,17 +181,11 @@ def test_with_nobody_online_the_bot_takes_a_message_that_becomes_a_ticket(crm, a
 def test_outside_opening_hours_the_bot_says_when_people_are_back(crm, anna):
     agent_online(crm)
     desk = get_handoff_desk()
-    assert desk is not None
-    set_handoff_desk(HandoffDesk(desk.handoffs, desk.agents, OpeningHours.parse("mon-fri 09:00-17:00", "UTC")))
-    import actions.handoff as module
-
+    assert isinstance(desk, HandoffDesk)
     sunday = datetime(2026, 11, 22, 12, 0)
-    original = module.utcnow
-    module.utcnow = lambda: sunday  # type: ignore[assignment]
-    try:
-        _, messages = run(ActionRequestHuman(), tracker(slots=verified(anna), intent="request_human"))
-    finally:
-        module.utcnow = original  # type: ignore[assignment]
+    hours = OpeningHours.parse("mon-fri 09:00-17:00", "UTC")
+    set_handoff_desk(HandoffDesk(desk.handoffs, desk.agents, hours, desk.crm, desk.profiles, clock=lambda: sunday))
+    _, messages = run(ActionRequestHuman(), tracker(slots=verified(anna), intent="request_human"))
     assert responses(messages) == ["utter_handoff_closed", "utter_ask_handoff_message"]
     assert messages[0]["next_opening"] == "Monday at 09:00" and handoffs(crm) == []
 
