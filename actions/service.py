@@ -1,4 +1,4 @@
-"""Customer care: complaints (a high-value customer's goes to a person: actions/handoff.py)."""
+"""Customer care: complaints (a high-value customer's goes to a person: handoff/desk.py)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import IDENTITY_SLOTS, CrmAction, clear_request_slots, crm, crm_call, ticket_for
 from actions.handoff import bring_in_person
-from crm_adapter.composition import get_relationship
-from crm_adapter.domain import CrmUnavailable, NotFound, TicketKind
-
-HIGH_VALUE_TIERS = ("vip", "high")
-
-
-async def high_value(customer_id: str | None) -> bool:
-    """Whether a complaint from this customer goes straight to a person (value tier vip or high)."""
-    relationship = get_relationship()
-    if not customer_id or relationship is None:
-        return False
-    try:
-        profile = await crm_call(relationship.profile, customer_id)
-    except (CrmUnavailable, NotFound):
-        return False
-    return profile.value.tier in HIGH_VALUE_TIERS
+from crm_adapter.domain import TicketKind
 
 
 class ActionFileComplaint(CrmAction):
@@ -41,9 +26,9 @@ class ActionFileComplaint(CrmAction):
             reference=created.reference,
         )
         done: list[EventType] = [SlotSet("complaint_text", None)]
-        if not anonymous and await high_value(created.customer_id):
-            return done + await bring_in_person(dispatcher, tracker, "vip_complaint")
-        return done
+        if anonymous:
+            return done
+        return done + await bring_in_person(dispatcher, tracker, "vip_complaint")  # the desk's rule: high value only
 
     def when_unavailable(self, tracker: Tracker) -> list[EventType]:
         return []  # the complaint text stays in the conversation, so it can be filed when the CRM is back

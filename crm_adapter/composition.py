@@ -10,8 +10,7 @@ from crm_adapter.ports import CodeSender, CrmService, HistoryReader, Relationshi
 from crm_adapter.settings import Settings
 
 if TYPE_CHECKING:
-    from handoff.agents import SqlAgentService
-    from handoff.service import OpeningHours, SqlHandoffService
+    from handoff.desk import Desk
 
 _lock = threading.Lock()
 _service: CrmService | None = None
@@ -95,45 +94,24 @@ def set_relationship(service: RelationshipService | None) -> None:
         _relationship = service
 
 
-class HandoffDesk:
-    """What bringing in a person needs: the handoff queue, who is online, and the opening hours."""
-
-    def __init__(self, handoffs: SqlHandoffService, agents: SqlAgentService, hours: OpeningHours) -> None:
-        self.handoffs, self.agents, self.hours = handoffs, agents, hours
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> HandoffDesk:
-        import os
-
-        from crm_adapter.sql.db import make_engine, make_session_factory
-        from handoff.agents import SqlAgentService
-        from handoff.helpdesk import HelpdeskSettings, enqueue
-        from handoff.service import SqlHandoffService, opening_hours_from_env
-
-        sessions = make_session_factory(make_engine(settings.database_url))
-        helpdesk = HelpdeskSettings.from_env()
-        # With a helpdesk webhook, each handoff's packet is queued for it in the handoff's own transaction.
-        handoffs = SqlHandoffService(sessions, on_request=enqueue if helpdesk.url else None)
-        return cls(handoffs, SqlAgentService(sessions), opening_hours_from_env(os.environ))
+_desk: Desk | None = None
 
 
-_desk: HandoffDesk | None = None
-
-
-def get_handoff_desk() -> HandoffDesk | None:
-    """None with an external CRM (CRM_BACKEND=http): handoffs then become callback tickets in that CRM."""
+def get_handoff_desk() -> Desk:
+    """Bringing in a person (handoff/desk.py): the queue on our own CRM database, or, with an external CRM
+    (CRM_BACKEND=http), callback tickets in that CRM."""
     global _desk
     if _desk is None:
-        settings = Settings.from_env()
-        if settings.backend != "sql":
-            return None
+        crm, profiles = get_crm(), get_relationship()
         with _lock:
             if _desk is None:
-                _desk = HandoffDesk.from_settings(settings)
+                from handoff.desk import build_desk
+
+                _desk = build_desk(Settings.from_env(), crm, profiles)
     return _desk
 
 
-def set_handoff_desk(desk: HandoffDesk | None) -> None:
+def set_handoff_desk(desk: Desk | None) -> None:
     """Replace the process's handoff desk (tests); None builds from the environment again."""
     global _desk
     with _lock:

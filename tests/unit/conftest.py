@@ -4,11 +4,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from crm_adapter.composition import HandoffDesk, set_crm, set_handoff_desk, set_relationship
+from crm_adapter.composition import set_crm, set_handoff_desk, set_relationship
 from crm_adapter.notify import RecordingCodeSender
 from crm_adapter.sql.db import make_engine, make_session_factory
 from crm_adapter.sql.service import SqlCrmService
 from handoff.agents import SqlAgentService
+from handoff.desk import HandoffDesk
 from handoff.service import OpeningHours, SqlHandoffService
 from relationship.service import SqlRelationshipService
 from tests.conftest import SqlCrm
@@ -17,13 +18,17 @@ from tests.conftest import SqlCrm
 @pytest.fixture
 def crm(sqlite_crm: SqlCrm) -> Iterator[SqlCrm]:
     """The actions' CRM for one test: a real, migrated SQLite file."""
+    relationship = SqlRelationshipService(sqlite_crm.sessions, secret="test-secret", clock=sqlite_crm.clock)
     set_crm(sqlite_crm.service)
-    set_relationship(SqlRelationshipService(sqlite_crm.sessions, secret="test-secret", clock=sqlite_crm.clock))
+    set_relationship(relationship)
     set_handoff_desk(
         HandoffDesk(
             SqlHandoffService(sqlite_crm.sessions, clock=sqlite_crm.clock),
             SqlAgentService(sqlite_crm.sessions, clock=sqlite_crm.clock),
             OpeningHours.parse("always"),
+            sqlite_crm.service,
+            relationship,
+            clock=sqlite_crm.clock,
         )
     )
     yield sqlite_crm
@@ -37,10 +42,12 @@ def crm_down() -> Iterator[SqlCrmService]:
     """A CRM whose database cannot be reached (nothing listens on port 1)."""
     engine = make_engine("postgresql+psycopg2://hearth@127.0.0.1:1/hearth")
     service = SqlCrmService(make_session_factory(engine), RecordingCodeSender(), secret="x")
-    set_crm(service)
-    set_relationship(SqlRelationshipService(make_session_factory(engine)))
     sessions = make_session_factory(engine)
-    set_handoff_desk(HandoffDesk(SqlHandoffService(sessions), SqlAgentService(sessions), OpeningHours.parse("always")))
+    relationship = SqlRelationshipService(sessions)
+    set_crm(service)
+    set_relationship(relationship)
+    hours = OpeningHours.parse("always")
+    set_handoff_desk(HandoffDesk(SqlHandoffService(sessions), SqlAgentService(sessions), hours, service, relationship))
     yield service
     set_crm(None)
     set_relationship(None)

@@ -8,13 +8,15 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from actions.common import REQUEST_SLOTS
 from actions.handoff import ActionHandback, ActionLeaveMessage, ActionRequestHuman
 from actions.relationship import ActionAnswerPending
 from actions.service import ActionFileComplaint
-from crm_adapter.composition import HandoffDesk, get_handoff_desk, set_handoff_desk
+from crm_adapter.composition import get_handoff_desk, set_handoff_desk
 from crm_adapter.domain import InvalidInput, NotAllowed
 from crm_adapter.sql.models import ConsentRow, HandoffRow, TicketRow
 from handoff.agents import SqlAgentService
+from handoff.desk import CallbackDesk, HandoffDesk
 from handoff.service import NewHandoff, OpeningHours, SqlHandoffService
 from tests.bot import responses, run, slots_set, tracker
 from tests.factories import NOW, add_customer, add_order
@@ -180,19 +182,46 @@ def test_with_nobody_online_the_bot_takes_a_message_that_becomes_a_ticket(crm, a
 def test_outside_opening_hours_the_bot_says_when_people_are_back(crm, anna):
     agent_online(crm)
     desk = get_handoff_desk()
-    assert desk is not None
-    set_handoff_desk(HandoffDesk(desk.handoffs, desk.agents, OpeningHours.parse("mon-fri 09:00-17:00", "UTC")))
-    import actions.handoff as module
-
+    assert isinstance(desk, HandoffDesk)
     sunday = datetime(2026, 11, 22, 12, 0)
-    original = module.utcnow
-    module.utcnow = lambda: sunday  # type: ignore[assignment]
-    try:
-        _, messages = run(ActionRequestHuman(), tracker(slots=verified(anna), intent="request_human"))
-    finally:
-        module.utcnow = original  # type: ignore[assignment]
+    hours = OpeningHours.parse("mon-fri 09:00-17:00", "UTC")
+    set_handoff_desk(HandoffDesk(desk.handoffs, desk.agents, hours, desk.crm, desk.profiles, clock=lambda: sunday))
+    _, messages = run(ActionRequestHuman(), tracker(slots=verified(anna), intent="request_human"))
     assert responses(messages) == ["utter_handoff_closed", "utter_ask_handoff_message"]
     assert messages[0]["next_opening"] == "Monday at 09:00" and handoffs(crm) == []
+
+
+def test_a_message_left_while_closed_says_when_people_are_back(crm, anna):
+    desk = get_handoff_desk()
+    assert isinstance(desk, HandoffDesk)
+    sunday = datetime(2026, 11, 22, 12, 0)
+    hours = OpeningHours.parse("mon-fri 09:00-17:00", "UTC")
+    set_handoff_desk(HandoffDesk(desk.handoffs, desk.agents, hours, desk.crm, desk.profiles, clock=lambda: sunday))
+    events, messages = run(ActionLeaveMessage(), tracker(slots=verified(anna, handoff_message="Call me back")))
+    assert responses(messages) == ["utter_handoff_message_taken"]
+    assert messages[0]["reply_when"] == "Our team will reply when they're back, Monday at 09:00."
+    assert events == [{"event": "slot", "timestamp": None, "name": "handoff_message", "value": None}]
+
+
+def test_with_an_external_crm_asking_for_a_person_files_a_callback_ticket(crm, anna):
+    set_handoff_desk(CallbackDesk(crm.service))  # the SQL CRM standing in for an external one
+    events, messages = run(
+        ActionRequestHuman(),
+        tracker(
+            slots=verified(anna, order_number="JH500001"),
+            text="a person please",
+            intent="request_human",
+            events=HISTORY,
+        ),
+    )
+    assert responses(messages) == ["utter_human_callback"] and not paused(events)
+    assert slots_set(events) == dict.fromkeys(REQUEST_SLOTS)  # only the request is dropped
+    with crm.sessions() as s:
+        ticket = s.scalars(select(TicketRow)).one()
+    assert (ticket.reference, ticket.kind, ticket.customer_id) == (messages[0]["reference"], "callback", anna)
+    assert ticket.description.endswith("> my lamp flickers\n> a person please")
+    _, messages = run(ActionRequestHuman(), tracker(sender_id="visitor", intent="request_human"))
+    assert responses(messages) == ["utter_human_callback_anonymous"] and handoffs(crm) == []
 
 
 def test_opening_hours_are_read_and_checked():
