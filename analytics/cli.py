@@ -8,7 +8,9 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from analytics.report import Filters, Report, SqlAnalytics
+from analytics.metrics import Filters, Report
+from analytics.render import write_charts
+from analytics.service import SqlAnalytics
 from crm_adapter.domain import CrmUnavailable, InvalidInput
 
 
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
         args.csv.write_text(report.to_csv())
         print(f"figures per day written to {args.csv}")
     if args.charts:
-        for path in report.write_charts(args.charts):
+        for path in write_charts(report, args.charts):
             print(f"chart written to {path}")
     return 0
 

@@ -22,7 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from analytics.report import SqlAnalytics
+from analytics.service import SqlAnalytics
 from crm_adapter.domain import CrmUnavailable
 from crm_adapter.settings import Settings
 from crm_adapter.sql.models import HistoryCheckpointRow

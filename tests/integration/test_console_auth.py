@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 
-from analytics.report import SqlAnalytics
+from analytics.service import SqlAnalytics
 from console.app import (
     PUBLIC_PATHS,
     SESSION_COOKIE,
