@@ -1,7 +1,10 @@
 """Realistic demo data for an empty CRM: customers, orders, returns, tickets, past conversations.
 
-Deterministic: the same seed gives the same data. A few fixed demo customers (DEMO_CUSTOMERS)
-are always present so the README and the end-to-end tests can talk about them by name.
+Deterministic: the same seed and the same `now` give the same data. A few fixed demo customers
+(DEMO_CUSTOMERS) are always present so the README and the end-to-end tests can talk about them by name;
+their past conversations are plain transcripts spread over the last 400 days. Everyone else's carry what
+history ingestion records and analytics counts (intents, misunderstandings, sentiment, survey answers),
+and most fall inside the console's default analytics range, so the analytics page has something to show.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from crm_adapter.sql.models import (
     ConsentRow,
     ConversationRow,
     CustomerRow,
+    FeedbackRow,
     MessageRow,
     OrderItemRow,
     OrderRow,
@@ -26,6 +30,7 @@ from crm_adapter.sql.models import (
     ReturnRow,
     TicketRow,
 )
+from relationship import sentiment
 
 CATALOGUE = [
     ("FUR-001", "Oak side table", 8900),
@@ -60,6 +65,23 @@ COMPLAINT_SUBJECTS = [
     "Late delivery for gift",
 ]
 CHANNELS = ["web", "telegram", "whatsapp", "rest"]
+
+# Past conversations of the customers other than the demo ones: most inside the console's default analytics range
+# (the last 30 days; a margin for time zones), none in the last hour; the rest up to 400 days back.
+RECENT_SHARE = 2 / 3
+RECENT_DAYS = 28
+EARLIEST_HOURS = 1
+# What analytics shows of them: misunderstandings, and the survey answers.
+FALLBACK_SHARE = 0.12
+UNCLEAR = ("the thing from before", "hmm what about it", "can you sort the thing", "??", "and the other one")
+FALLBACK_REPLY = "Sorry, I didn't quite get that. Could you rephrase it? Or I can get a person from our team to help."
+FALLBACK_RESPONSE = "utter_fallback_offer_human"
+RATED_SHARE = 0.4
+NPS_SHARE = 0.4
+CSAT_BOT = (5, 5, 5, 4, 4, 4, 3, 2)
+CSAT_AFTER_FALLBACK = (4, 3, 3, 2, 1)
+CSAT_PERSON = (5, 5, 4, 4, 3, 2, 1)
+NPS = (10, 10, 9, 9, 9, 8, 8, 7, 6, 5, 3, 0)
 
 
 @dataclass(frozen=True)
@@ -168,6 +190,7 @@ def seed(
     """Fill an empty CRM. Returns row counts per table."""
     now = (now or datetime.utcnow()).replace(microsecond=0)
     rng = random.Random(seed_value)
+    details = random.Random(seed_value + 1)  # the analytics details of past conversations, apart from the rest
     fake = Faker("en_GB")
     fake.seed_instance(seed_value)
     counts = {
@@ -177,6 +200,7 @@ def seed(
         "tickets": 0,
         "conversations": 0,
         "messages": 0,
+        "feedback": 0,
         "channel_identities": 0,
     }
     order_seq = 100100
@@ -297,36 +321,18 @@ def seed(
                 )
                 counts["tickets"] += 1
             # past conversations about this customer's own orders, each with its outcome
-            customer_orders = [(number, lines) for number, lines in seeded_orders]
             for _ in range(rng.randint(0, 3)):
-                started = now - timedelta(days=rng.uniform(1, 400))
-                channel = rng.choice(CHANNELS)
-                number, item = rng.choice(customer_orders)
-                topic = rng.choice(TRANSCRIPTS)
-                convo = ConversationRow(
-                    customer_id=customer_id,
-                    channel=channel,
-                    sender_id=f"{channel}-{rng.getrandbits(32):08x}",
-                    started_at=started,
-                    ended_at=started + timedelta(minutes=rng.randint(1, 15)),
-                    outcome=topic.outcome if rng.random() < 0.9 else "abandoned",
-                    summary=topic.summary.format(order=number, item=item),
-                )
-                at = started
-                for sender, text, intent, confidence in topic.turns:
-                    convo.messages.append(
-                        MessageRow(
-                            sender=sender,
-                            text=text.format(order=number, item=item, first=first, points=rng.randint(50, 900)),
-                            intent=intent,
-                            confidence=confidence,
-                            created_at=at,
-                        )
-                    )
-                    at += timedelta(seconds=rng.randint(2, 40))
+                convo = _past_conversation(rng, customer_id, first, seeded_orders, now, recent=demo is None)
+                if demo is None:  # what analytics reads: counts, intents, sentiment, and now and then a rating
+                    _record_analytics(details, convo)
                 s.add(convo)
                 counts["conversations"] += 1
-                counts["messages"] += len(topic.turns)
+                counts["messages"] += len(convo.messages)
+                if demo is None:
+                    s.flush()
+                    ratings = _ratings(details, convo)
+                    s.add_all(ratings)
+                    counts["feedback"] += len(ratings)
             signup_consents = (("history", True), ("service", True), ("marketing", rng.random() < 0.4))
             for purpose, granted in signup_consents if demo is None or demo.consented_at_signup else ():
                 s.add(
@@ -356,3 +362,106 @@ def seed(
                 )
                 counts["channel_identities"] += 1
     return counts
+
+
+def _age_in_days(draw: float, recent: bool) -> float:
+    """How long ago a past conversation started, from one uniform draw in [0, 1). The demo customers' spread over
+    400 days; most of everyone else's fall inside the console's default analytics range (the last 30 days)."""
+    if not recent:
+        return 1 + 399 * draw  # the very value rng.uniform(1, 400) gives for the same draw
+    if draw < RECENT_SHARE:
+        return EARLIEST_HOURS / 24 + (RECENT_DAYS - EARLIEST_HOURS / 24) * draw / RECENT_SHARE
+    return RECENT_DAYS + 2 + (398 - RECENT_DAYS) * (draw - RECENT_SHARE) / (1 - RECENT_SHARE)
+
+
+def _past_conversation(
+    rng: random.Random, customer_id: str, first: str, orders: list[tuple[str, str]], now: datetime, recent: bool
+) -> ConversationRow:
+    """One past conversation of a customer about one of their orders, on a transcript, with its outcome."""
+    started = now - timedelta(days=_age_in_days(rng.random(), recent))
+    channel = rng.choice(CHANNELS)
+    number, item = rng.choice(orders)
+    topic = rng.choice(TRANSCRIPTS)
+    convo = ConversationRow(
+        customer_id=customer_id,
+        channel=channel,
+        sender_id=f"{channel}-{rng.getrandbits(32):08x}",
+        started_at=started,
+        ended_at=started + timedelta(minutes=rng.randint(1, 15)),
+        outcome=topic.outcome if rng.random() < 0.9 else "abandoned",
+        summary=topic.summary.format(order=number, item=item),
+    )
+    at = started
+    for sender, text, intent, confidence in topic.turns:
+        convo.messages.append(
+            MessageRow(
+                sender=sender,
+                text=text.format(order=number, item=item, first=first, points=rng.randint(50, 900)),
+                intent=intent,
+                confidence=confidence,
+                created_at=at,
+            )
+        )
+        at += timedelta(seconds=rng.randint(2, 40))
+    return convo
+
+
+def _record_analytics(rng: random.Random, convo: ConversationRow) -> None:
+    """Fills in what history ingestion records of a conversation and analytics counts: now and then an opening
+    message the bot did not understand, the counts, the intents in order of first use, the customer's sentiment."""
+    if rng.random() < FALLBACK_SHARE:
+        said = MessageRow(
+            sender=C, text=rng.choice(UNCLEAR), intent="nlu_fallback", confidence=round(rng.uniform(0.2, 0.45), 2)
+        )
+        reply = MessageRow(sender=B, text=FALLBACK_REPLY, response=FALLBACK_RESPONSE)
+        said.created_at = convo.started_at
+        reply.created_at = convo.started_at + timedelta(seconds=rng.randint(1, 3))
+        later = timedelta(seconds=rng.randint(5, 30))
+        for message in convo.messages:
+            message.created_at += later
+        convo.messages[:0] = [said, reply]
+        convo.fallback_count = 2  # the intent and the reply, as ingestion counts them
+    intents: dict[str, int] = {}
+    moods = []
+    for message in convo.messages:
+        if message.sender != C:
+            continue
+        if message.intent:
+            intents[message.intent] = intents.get(message.intent, 0) + 1
+        message.sentiment = sentiment.score(message.text)
+        if message.sentiment is not None:
+            moods.append(message.sentiment)
+    convo.message_count = len(convo.messages)
+    convo.customer_message_count = sum(m.sender == C for m in convo.messages)
+    convo.intents = intents or None
+    convo.sentiment_sum, convo.sentiment_count = sum(moods), len(moods)
+    convo.sentiment_min = min(moods, default=None)
+    convo.handed_off = convo.outcome == "handed_off"
+    convo.last_event_at = max(m.created_at for m in convo.messages)
+    convo.ended_at = max(convo.ended_at or convo.started_at, convo.last_event_at)
+
+
+def _ratings(rng: random.Random, convo: ConversationRow) -> list[FeedbackRow]:
+    """What the customer answered to the survey after a resolved conversation, if asked and answered: CSAT
+    (lower after a misunderstanding), sometimes NPS as well."""
+    if convo.outcome not in {"resolved_by_bot", "handed_off"} or rng.random() >= RATED_SHARE:
+        return []
+    person = convo.outcome == "handed_off"
+    scale = CSAT_PERSON if person else CSAT_AFTER_FALLBACK if convo.fallback_count else CSAT_BOT
+    assert convo.ended_at is not None
+    given = {"customer_id": convo.customer_id, "conversation_id": convo.id, "channel": convo.channel,
+             "sender_id": convo.sender_id}  # fmt: skip
+    ratings = [
+        FeedbackRow(
+            kind="csat",
+            score=rng.choice(scale),
+            resolution="person" if person else "bot",
+            created_at=convo.ended_at + timedelta(seconds=30),
+            **given,
+        )
+    ]
+    if rng.random() < NPS_SHARE:
+        ratings.append(
+            FeedbackRow(kind="nps", score=rng.choice(NPS), created_at=convo.ended_at + timedelta(minutes=1), **given)
+        )
+    return ratings
