@@ -193,7 +193,7 @@ class IntentTally:
     csat_count: int = 0
 
 
-def tally_counts(tallies: dict[str, IntentTally], rows: Iterable[Any]) -> None:
+def tally_counts(tallies: defaultdict[str, IntentTally], rows: Iterable[Any]) -> None:
     """Adds rows of (intent, conversations, with a fallback, handed off, in the second half)."""
     for name, n, fallbacks, handoffs, recent in rows:
         t = tallies[name]
@@ -203,15 +203,11 @@ def tally_counts(tallies: dict[str, IntentTally], rows: Iterable[Any]) -> None:
         t.recent += int(recent or 0)
 
 
-def tally_ratings(tallies: dict[str, IntentTally], rows: Iterable[Any]) -> None:
+def tally_ratings(tallies: defaultdict[str, IntentTally], rows: Iterable[Any]) -> None:
     """Adds rows of (intent, sum of the CSAT ratings, ratings)."""
     for name, total, n in rows:
         tallies[name].csat_sum += float(total or 0)
         tallies[name].csat_count += int(n or 0)
-
-
-def new_tallies() -> defaultdict[str, IntentTally]:
-    return defaultdict(IntentTally)
 
 
 def intent_figures(

@@ -17,11 +17,11 @@ from analytics.metrics import (
     Figures,
     Filters,
     IntentFigures,
+    IntentTally,
     Report,
     Rising,
     fold,
     intent_figures,
-    new_tallies,
     tally_counts,
     tally_ratings,
 )
@@ -90,7 +90,7 @@ class SqlAnalytics:
     @staticmethod
     def _intents(s: Session, filters: Filters, live_from: date) -> tuple[tuple[IntentFigures, ...], tuple[Rising, ...]]:
         """Per intent, in SQL: each conversation's intents come out of its JSON, joined to the conversation."""
-        tallies = new_tallies()
+        tallies: defaultdict[str, IntentTally] = defaultdict(IntentTally)
         live_since = datetime.combine(live_from, time())
         if live_from > filters.start:
             tally_counts(tallies, summaries.intent_counts(s, filters, live_from))
