@@ -1,18 +1,27 @@
 """Charts as inline SVG, drawn on the server: no script, nothing fetched by the browser, and readable by
-anything that reads HTML. Each chart says what it shows in its title and in `data-` attributes."""
+anything that reads HTML. Each chart says what it shows in its title and in `data-` attributes. Which charts,
+with which series, come from the catalogue (analytics/catalogue.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from html import escape
+
+from analytics import catalogue
+from analytics.metrics import Report, days_of
 
 COLOURS = ("#2f6f8f", "#c8553d", "#6a994e", "#8e6c8a", "#d4a017")
 WIDTH, HEIGHT, PAD = 640, 220, 36
 
 
 def line_chart(
-    title: str, days: Sequence[date], series: dict[str, Sequence[float | None]], low: float, high: float, unit: str = ""
+    title: str,
+    days: Sequence[date],
+    series: Mapping[str, Sequence[float | None]],
+    low: float,
+    high: float,
+    unit: str = "",
 ) -> str:
     """One line per series over the days; gaps where a value is None."""
     n = max(len(days), 1)
@@ -82,3 +91,17 @@ def bar_chart(title: str, days: Sequence[date], values: Sequence[int]) -> str:
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def svg_charts(report: Report) -> list[str]:
+    """The catalogue's charts of the report, in its order."""
+    days = days_of(report.filters)
+    drawn = []
+    for chart in catalogue.CHARTS:
+        series = catalogue.values(chart, report)
+        if chart.bars:
+            (counts,) = series.values()
+            drawn.append(bar_chart(chart.title, days, [int(v or 0) for v in counts]))
+        else:
+            drawn.append(line_chart(chart.title, days, series, chart.low, chart.high, chart.unit))
+    return drawn

@@ -8,7 +8,9 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from analytics.report import Filters, Report, SqlAnalytics
+from analytics.metrics import Filters, Report
+from analytics.render import report_csv, write_charts
+from analytics.service import SqlAnalytics
 from crm_adapter.domain import CrmUnavailable, InvalidInput
 
 
@@ -31,10 +33,10 @@ def run(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
     print(render(report))
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
-        args.csv.write_text(report.to_csv())
+        args.csv.write_text(report_csv(report))
         print(f"figures per day written to {args.csv}")
     if args.charts:
-        for path in report.write_charts(args.charts):
+        for path in write_charts(report, args.charts):
             print(f"chart written to {path}")
     return 0
 

@@ -28,7 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
-from analytics.report import SqlAnalytics
+from analytics.service import SqlAnalytics
 from console.deps import SAFE_METHODS, SESSION_COOKIE, TEMPLATES, ConsoleServices, Forbidden, NotSignedIn, forget_cookie
 from console.policy import check_route_policy
 from console.routes import ROUTERS

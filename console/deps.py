@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from analytics.report import SqlAnalytics
+from analytics.service import SqlAnalytics
 from crm_adapter.domain import CrmUnavailable
 from crm_adapter.rasa_api import RasaConversations, RasaUnavailable
 from handoff.agents import AgentSession, SqlAgentService

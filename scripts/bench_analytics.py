@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_history import ADMIN_URL, bench_database, generate  # noqa: E402
 
-from analytics.report import Filters, SqlAnalytics  # noqa: E402
+from analytics.metrics import Filters  # noqa: E402
+from analytics.service import SqlAnalytics  # noqa: E402
 from crm_adapter.sql.db import make_engine, make_session_factory  # noqa: E402
 from crm_adapter.sql.models import ConversationRow  # noqa: E402
 from relationship.service import refresh_values  # noqa: E402

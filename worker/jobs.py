@@ -25,7 +25,7 @@ import requests
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from analytics.report import SqlAnalytics
+from analytics.service import SqlAnalytics
 from crm_adapter.domain import CrmUnavailable
 from handoff import helpdesk
 from history.tracker_events import TrackerEvents

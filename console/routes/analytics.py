@@ -14,8 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from analytics.charts import bar_chart, line_chart
-from analytics.report import TIERS, Filters, Report, days_of
+from analytics.charts import svg_charts
+from analytics.metrics import TIERS, Filters, Report
+from analytics.render import report_csv
 from console.deps import TEMPLATES, Admin, RowId, Services, Text
 from crm_adapter.domain import InvalidInput
 
@@ -44,45 +45,8 @@ def filters_from(start: str | None, end: str | None, channel: str | None, tier: 
 
 
 def charts(report: Report) -> list[Markup]:
-    days = days_of(report.filters)
-    per_day = [report.by_day.get(d) for d in days]
-
-    def series(attr: str, scale: float = 1.0) -> list[float | None]:
-        values = []
-        for figures in per_day:
-            v = getattr(figures, attr) if figures is not None else None
-            values.append(v * scale if v is not None else None)
-        return values
-
-    return [
-        Markup(bar_chart("Conversations per day", days, [f.conversations if f else 0 for f in per_day])),
-        Markup(
-            line_chart(
-                "Outcomes (% of ended conversations; fallback: % of all)",
-                days,
-                {
-                    "containment": series("containment", 100),
-                    "handoff": series("handoff_rate", 100),
-                    "fallback": series("fallback_rate", 100),
-                    "abandoned": series("abandonment", 100),
-                },
-                0,
-                100,
-                "%",
-            )
-        ),
-        Markup(
-            line_chart(
-                "Satisfaction (CSAT 1-5)",
-                days,
-                {"CSAT, bot resolved": series("csat_bot_mean"), "CSAT, person resolved": series("csat_person_mean")},
-                1,
-                5,
-            )
-        ),
-        Markup(line_chart("NPS", days, {"NPS": series("nps_score")}, -100, 100)),
-        Markup(line_chart("Average sentiment", days, {"sentiment": series("average_sentiment")}, -1, 1)),
-    ]
+    """The report's charts as SVG, from the one chart catalogue (analytics/catalogue.py) the PNGs also use."""
+    return [Markup(chart) for chart in svg_charts(report)]
 
 
 @router.get("/analytics", response_class=HTMLResponse)
@@ -122,7 +86,7 @@ def analytics_csv(
 ) -> Any:
     report = services.analytics.report(filters_from(start, end, channel, tier, date.today()))
     return Response(
-        report.to_csv(),
+        report_csv(report),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="hearth-analytics.csv"'},
     )

@@ -345,7 +345,7 @@ class VerificationFailureRow(Base):
 
 
 class AnalyticsDayRow(Base):
-    """Conversation counts of one closed day, channel and value tier (analytics/report.py)."""
+    """Conversation counts of one closed day, channel and value tier (analytics/summaries.py)."""
 
     __tablename__ = "analytics_days"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from analytics.report import SqlAnalytics
+from analytics.service import SqlAnalytics
 from console.app import create_app
 from crm_adapter.domain import InvalidInput
 from handoff.agents import SqlAgentService

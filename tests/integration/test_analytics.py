@@ -12,7 +12,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from analytics.report import Filters, SqlAnalytics
+from analytics.metrics import Filters
+from analytics.service import SqlAnalytics
 from crm_adapter.domain import InvalidInput
 from crm_adapter.sql.models import AnalyticsDayRow, ConversationRow, CustomerRow, FeedbackRow
 from relationship.service import SqlRelationshipService, refresh_values

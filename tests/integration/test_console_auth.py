@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from analytics.report import SqlAnalytics
+from analytics.service import SqlAnalytics
 from console.app import create_app
 from console.deps import SESSION_COOKIE
 from console.policy import PUBLIC_PATHS, check_route_policy, required_role

@@ -37,7 +37,7 @@ except ImportError:  # FastAPI before lazily included routers: `app.routes` list
         return iter(routes)
 
 
-from analytics.report import SqlAnalytics
+from analytics.service import SqlAnalytics
 from console.app import create_app as create_console
 from console.deps import SESSION_COOKIE as CONSOLE_COOKIE
 from console.policy import PUBLIC_PATHS as CONSOLE_PUBLIC_PATHS

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select
 
+from analytics.charts import svg_charts
+from analytics.service import SqlAnalytics
+from console.app import filters_from
 from crm_adapter.seed import DEMO_CUSTOMERS, is_empty, seed
 from crm_adapter.sql.db import make_engine
-from crm_adapter.sql.models import Base, ChannelIdentityRow, CustomerRow, OrderRow, TicketRow
+from crm_adapter.sql.models import (
+    Base,
+    ChannelIdentityRow,
+    ConversationRow,
+    CustomerRow,
+    FeedbackRow,
+    MessageRow,
+    OrderRow,
+    TicketRow,
+)
 from tests.factories import NOW
 
 pytestmark = pytest.mark.integration
@@ -56,7 +70,7 @@ def test_seed_is_deterministic_and_realistic(sql_crm):
         )
 
 
-def test_the_same_seed_gives_the_same_customers(tmp_path):
+def test_the_same_seed_gives_the_same_customers_and_history(tmp_path):
     from crm_adapter.sql.db import make_session_factory, upgrade
 
     results = []
@@ -67,7 +81,12 @@ def test_the_same_seed_gives_the_same_customers(tmp_path):
         seed(make_session_factory(engine), customers=40, now=NOW)
         with engine.connect() as conn:
             results.append(
-                conn.execute(select(CustomerRow.email, CustomerRow.loyalty_points).order_by(CustomerRow.id)).all()
+                [
+                    conn.execute(select(CustomerRow.email, CustomerRow.loyalty_points).order_by(CustomerRow.id)).all(),
+                    conn.execute(select(ConversationRow).order_by(ConversationRow.id)).all(),
+                    conn.execute(select(MessageRow).order_by(MessageRow.id)).all(),
+                    conn.execute(select(FeedbackRow).order_by(FeedbackRow.id)).all(),
+                ]
             )
         engine.dispose()
     assert results[0] == results[1]
@@ -79,3 +98,30 @@ def test_demo_customers_get_the_personal_highlight_the_readme_promises(sql_crm):
     service = sql_crm.service
     kinds = {d.first_name: service.recognize(d.channel, d.sender_id).highlight.kind for d in DEMO_CUSTOMERS}
     assert kinds == {"Anna": "open_ticket", "Omar": "order_delivered", "Lucy": "order_in_progress"}
+
+
+def test_a_first_look_at_the_analytics_page_shows_the_seeded_conversations(sqlite_crm):
+    """The console's default range (no dates asked for) covers the demo history: conversations on most days,
+    ratings, misunderstandings, intents, and every chart has something to draw."""
+    seed(sqlite_crm.sessions, customers=120, now=NOW)
+    today = NOW.date()
+    filters = filters_from(None, None, None, None, today)
+    report = SqlAnalytics(sqlite_crm.sessions, today=lambda: today).report(filters)
+
+    busy_days = [day for day, figures in report.by_day.items() if figures.conversations]
+    assert len(busy_days) >= 15 and all(filters.start <= day <= filters.end for day in busy_days)
+    total = report.total
+    assert total.conversations >= 60 and total.containment and total.handoff_rate and total.fallback_rate
+    assert total.csat_bot and total.csat_person and total.nps and total.sentiment_count
+    assert len(report.intents) >= 5 and "nlu_fallback" not in {i.intent for i in report.intents}
+    for chart in svg_charts(report):
+        points = [int(n) for n in re.findall(r'data-points="(\d+)"', chart)] or [chart.count('class="bar"')]
+        assert all(points), chart[:120]
+    with sqlite_crm.sessions() as s:  # the demo customers' history stays as it was: not counted, not rated
+        demo = [d.customer_id for d in DEMO_CUSTOMERS]
+        assert not s.scalar(select(func.count()).select_from(FeedbackRow).where(FeedbackRow.customer_id.in_(demo)))
+        assert not s.scalar(
+            select(func.count())
+            .select_from(ConversationRow)
+            .where(ConversationRow.customer_id.in_(demo), ConversationRow.customer_message_count > 0)
+        )
