@@ -11,7 +11,7 @@ from sqlalchemy import func, inspect, select
 
 from analytics.charts import svg_charts
 from analytics.service import SqlAnalytics
-from console.app import filters_from
+from console.routes.analytics import filters_from
 from crm_adapter.seed import DEMO_CUSTOMERS, is_empty, seed
 from crm_adapter.sql.db import make_engine
 from crm_adapter.sql.models import (
