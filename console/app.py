@@ -13,7 +13,7 @@
     GET  /reviews?status=, POST /reviews/{id}                       misunderstood messages: label the intent
                                                                     they meant, out of scope, or dismiss
 
-Accounts and sessions come from `handoff.agents.SqlAgentService` (`python -m crm_adapter agents ...`).
+Accounts and sessions come from `handoff.agents.SqlAgentService` (`python -m hearth agents ...`).
 Signing in sets the cookie `hearth_console` (HttpOnly, SameSite=Strict, Secure when `secure_cookies`) to a
 session token; the database keeps only its hash.
 
