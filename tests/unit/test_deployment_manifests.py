@@ -33,6 +33,8 @@ import ast
 import importlib.util
 import re
 import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -498,6 +500,18 @@ def test_the_rasa_image_trains_from_every_training_input():
     runs = [args for instruction, args in dockerfile_instructions(DOCKER / "rasa.Dockerfile") if instruction == "RUN"]
     (train,) = [args for args in runs if "python -m hearth train" in args]
     assert "rm -rf /tmp/hearth-build" in train  # the development secrets training makes do not stay in the image
+
+
+def test_the_rasa_image_trains_and_writes_the_rasa_files_without_the_crm_code():
+    """The Rasa image copies hearth/ but not the CRM: the launcher's commands import only the standard library."""
+    sources = [source.rstrip("/") for source in copied_sources(DOCKER / "rasa.Dockerfile")]
+    assert "hearth" in sources and "crm_adapter" not in sources
+    program = (
+        "import sys; before = set(sys.modules); import hearth.cli, hearth.environment, hearth.train; "
+        "print(*sorted({name.split('.')[0] for name in set(sys.modules) - before} - set(sys.stdlib_module_names)))"
+    )
+    result = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["hearth"]
 
 
 def test_the_app_image_serves_the_widget_from_npm_ci():
