@@ -8,7 +8,7 @@ and `run`, with the routes of `rasa_sdk.endpoint.create_app`), plus:
 - every route but ``/health`` needs the shared secret ACTION_SERVER_TOKEN, as ``Authorization: Bearer
   <token>`` (bot/endpoints.yml makes the Rasa server send it); without it, or with another one, the answer is
   401 ``{"error": ...}``. The server does not start without a token of 32 or more characters
-  (`scripts/hearth.py` makes a development one in the data folder);
+  (`python -m hearth` makes a development one in the data folder);
 - emails and phone numbers are masked in every log line (shared/log_redaction.py).
 
 The token is added through rasa-sdk's plugin hook (`attach_sanic_app_extensions`), which `run` calls on the
@@ -71,7 +71,7 @@ def token_from_env(env: dict[str, str] | None = None) -> str:
     if len(token) < MIN_TOKEN_CHARS:
         sys.exit(
             f"{TOKEN_VARIABLE} must be set to a secret of {MIN_TOKEN_CHARS} or more characters (the Rasa server "
-            "sends the same one), e.g. the output of `openssl rand -hex 32`; `scripts/hearth.py run` makes one"
+            "sends the same one), e.g. the output of `openssl rand -hex 32`; `python -m hearth run` makes one"
         )
     return token
 

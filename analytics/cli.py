@@ -1,4 +1,4 @@
-"""`python -m crm_adapter analytics` and `python -m crm_adapter values`."""
+"""`python -m hearth analytics` and `python -m hearth values`."""
 
 from __future__ import annotations
 

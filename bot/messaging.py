@@ -9,7 +9,7 @@ Each class is Rasa's connector, with the same channel name and webhook URL
   (a local Telegram Bot API server, a proxy, a test double) instead of the platform's own;
 - fixes for what in Rasa's connector gets in the way, each said where it is made.
 
-scripts/hearth.py writes the credentials for the channels whose environment variables are set.
+`python -m hearth` writes the credentials for the channels whose environment variables are set.
 """
 
 from __future__ import annotations

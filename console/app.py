@@ -4,7 +4,7 @@ The routes live in `console/routes/`, one router per area: `home` (/, /health), 
 `analytics` (admins), `handoffs` (the queue and taken conversations), `reviews` (misunderstood messages).
 What they depend on (the services, who is signed in, the CSRF check, the templates) is in `console/deps.py`;
 the route policy in `console/policy.py`. Accounts and sessions come from `handoff.agents.SqlAgentService`
-(`python -m crm_adapter agents ...`).
+(`python -m hearth agents ...`).
 
 * Without a valid session, a GET of an HTML page (a route declared with `response_class=HTMLResponse`)
   is redirected (303) to `/login?next=<the page>`; any other request gets a 401 (a JSON error, or the

@@ -6,11 +6,11 @@ it meant, marks it out of scope, or dismisses it (nonsense, personal data). Acce
 labels are exported as (text, intent) rows for `scripts/nlu.py import-csv`, which adds them
 to the training data with its duplicate and conflict checks; the next evaluation includes them.
 
-    python -m crm_adapter review list [--status pending] [--limit 50]
-    python -m crm_adapter review assign ID INTENT [--by NAME]
-    python -m crm_adapter review out-of-scope ID [--by NAME]
-    python -m crm_adapter review dismiss ID [--by NAME]
-    python -m crm_adapter review export reviewed.csv     # accepted and not yet exported
+    python -m hearth review list [--status pending] [--limit 50]
+    python -m hearth review assign ID INTENT [--by NAME]
+    python -m hearth review out-of-scope ID [--by NAME]
+    python -m hearth review dismiss ID [--by NAME]
+    python -m hearth review export reviewed.csv     # accepted and not yet exported
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def main(sessions: sessionmaker[Session], argv: list[str]) -> int:
 
     from crm_adapter.domain import CrmError
 
-    parser = argparse.ArgumentParser(prog="python -m crm_adapter review", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m hearth review", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     sub = parser.add_subparsers(dest="action", required=True)
     listing = sub.add_parser("list")

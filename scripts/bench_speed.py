@@ -6,7 +6,7 @@
 
 The reference is what `rasa init --no-prompt` creates with Rasa 3.6.21 (its default config and
 in-memory tracker store); it is created and trained once into var/bench/ and reused. Hearth is
-started with its own run command (`scripts/hearth.py run`: Rasa server, action server, history
+started with its own run command (`python -m hearth run`: Rasa server, action server, history
 ingestion) on a fresh data folder, so its figures include the CRM work each reply causes.
 
 For each bot, in this order:
@@ -41,10 +41,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import hearth
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hearth.processes import processes  # noqa: E402
+
 RASA = ROOT / ".venvs" / "rasa" / "bin" / "rasa"
 APP_PYTHON = ROOT / ".venvs" / "app" / "bin" / "python"
 BENCH_DIR = ROOT / "var" / "bench"
@@ -185,16 +188,16 @@ def start_reference(project: Path) -> tuple[Bot, float]:
 
 
 def start_hearth(data_dir: Path) -> tuple[Bot, float]:
-    subprocess.run([str(APP_PYTHON), "scripts/hearth.py", "train"], cwd=ROOT, check=True)  # not part of readiness
+    subprocess.run([str(APP_PYTHON), "-m", "hearth", "train"], cwd=ROOT, check=True)  # not part of readiness
     rasa_port, action_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "TRACKER_", "ACTION_", "RASA_PORT"))}
     env.update(HEARTH_DATA_DIR=str(data_dir), RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port))
     url = f"http://127.0.0.1:{rasa_port}"
-    process, ready = launch([str(APP_PYTHON), "scripts/hearth.py", "run"], ROOT, env, url)
+    process, ready = launch([str(APP_PYTHON), "-m", "hearth", "run"], ROOT, env, url)
     bot = Bot("hearth", url, HEARTH_SCRIPT, LONG_HEARTH, process)
     bot.memory_pids = {
-        "rasa_server": hearth.processes(data_dir, b"bot.run_rasa\x00run"),
-        "action_server": hearth.processes(data_dir, b"actions.serve"),
+        "rasa_server": processes(data_dir, b"bot.run_rasa\x00run"),
+        "action_server": processes(data_dir, b"actions.serve"),
     }
     return bot, ready
 
@@ -312,7 +315,7 @@ def main() -> int:
             bots["reference"] = {"ready_s": round(ready, 1), "init_and_train_s": trained, **measure(bot, args, tag)}
         finally:
             stop(bot)
-    print("==> hearth: scripts/hearth.py run", flush=True)
+    print("==> hearth: python -m hearth run", flush=True)
     data_dir = BENCH_DIR / f"hearth-{tag}"
     bot, ready = start_hearth(data_dir)
     try:

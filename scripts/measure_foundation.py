@@ -47,8 +47,8 @@ def main() -> None:
         figures["setup_first_run_s"], _ = timed(["bash", "scripts/bootstrap.sh"], clone, env)
         figures["setup_second_run_s"], _ = timed(["bash", "scripts/bootstrap.sh"], clone, env)
         py = str(clone / ".venvs" / "app" / "bin" / "python")
-        figures["train_first_run_s"], _ = timed([py, "scripts/hearth.py", "train"], clone, env)
-        figures["train_second_run_s"], out = timed([py, "scripts/hearth.py", "train"], clone, env)
+        figures["train_first_run_s"], _ = timed([py, "-m", "hearth", "train"], clone, env)
+        figures["train_second_run_s"], out = timed([py, "-m", "hearth", "train"], clone, env)
         assert "not retraining" in out
         figures["test_command_s"], out = timed(["make", "test"], clone, env)
         summary = [line for line in out.splitlines() if re.search(r"\d+ passed", line)]

@@ -340,10 +340,13 @@ def baseline(args: argparse.Namespace) -> int:
 
 def rasa(*args: str) -> None:
     """Runs the Rasa CLI of this virtualenv in the product's environment (custom components on PYTHONPATH)."""
-    import hearth
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from hearth import RASA_BIN
+    from hearth.environment import environment
 
     result = subprocess.run(
-        [str(hearth.RASA_BIN / "rasa"), *args], cwd=ROOT, env=hearth.environment(), capture_output=True, text=True
+        [str(RASA_BIN / "rasa"), *args], cwd=ROOT, env=environment(), capture_output=True, text=True
     )
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-3000:] + result.stderr[-3000:])

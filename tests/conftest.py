@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,8 +45,19 @@ def sql_crm_at(url: str, customers: int = 0, secret: str = "test-secret") -> Ite
         engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite file brought to the latest migration once per test run."""
+    path = tmp_path_factory.mktemp("migrated") / "crm.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def sqlite_crm(tmp_path: Path) -> Iterator[SqlCrm]:
+def sqlite_crm(tmp_path: Path, migrated_sqlite: Path) -> Iterator[SqlCrm]:
+    """A copy of the migrated SQLite file (copying takes a tenth of the time migrating does; `sql_crm_at` still
+    runs the upgrade, which finds it at the latest revision)."""
+    shutil.copyfile(migrated_sqlite, tmp_path / "crm.db")
     with sql_crm_at(f"sqlite:///{tmp_path / 'crm.db'}") as crm:
         yield crm
 

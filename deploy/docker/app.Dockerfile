@@ -37,6 +37,8 @@ RUN python -m venv .venvs/app \
  && bash scripts/pip_check.sh .venvs/app/bin/python
 
 COPY actions/ actions/
+# hearth/: the command line (`python -m hearth migrate|agents|ingest ...`)
+COPY hearth/ hearth/
 COPY crm_adapter/ crm_adapter/
 COPY relationship/ relationship/
 COPY handoff/ handoff/

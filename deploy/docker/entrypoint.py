@@ -8,14 +8,14 @@
     entrypoint.py crm-api     the CRM's JSON API
     entrypoint.py migrate     bring the CRM schema to the latest migration, then exit
     entrypoint.py healthcheck [ROLE]   exit 0 when this container's process answers (Docker HEALTHCHECK)
-    entrypoint.py COMMAND ...          anything else runs as given, e.g. `python -m crm_adapter agents add ...`
+    entrypoint.py COMMAND ...          anything else runs as given, e.g. `python -m hearth agents add ...`
 
 Before starting a role it checks the variables that role needs (docs/deployment.md lists them) and stops
 with every problem named: a missing variable, a `CHANGE_ME` placeholder left from the Secret template, or
 a SQLite URL (a file inside one container is neither shared nor kept). In a container nothing falls back
 to the development secrets the run command makes on one machine: each replica would make its own.
 
-The `rasa` role builds the endpoints and credentials files with `scripts/hearth.py` (the same code as
+The `rasa` role builds the endpoints and credentials files with the launcher, hearth/ (the same code as
 `make run`: the RabbitMQ event broker when RABBITMQ_URL is set, each messaging channel whose variables are
 set), adds the Redis lock store when REDIS_URL is set and those files have none yet, and runs the model
 trained into the image at build time. Only the standard library is imported here, so either image's Python
@@ -24,7 +24,6 @@ runs it; the `history` health check imports the CRM code and so runs in the app 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import sys
@@ -33,7 +32,6 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]  # /app in the images, the repository's root otherwise
 RASA_PYTHON = ROOT / ".venvs" / "rasa" / "bin" / "python"  # the same layout as scripts/bootstrap.sh makes
@@ -90,25 +88,21 @@ def problems(role: str, env: Mapping[str, str]) -> list[str]:
 REFERENCE = re.compile(r"\$\{([^}]+)\}")
 
 
-def load_hearth() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hearth_launcher", ROOT / "scripts" / "hearth.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def prepare_rasa(env: dict[str, str]) -> dict[str, str]:
     """The run command's environment and files for the Rasa server (with the event broker and the Redis lock
     store when RABBITMQ_URL and REDIS_URL are set); HEARTH_MODEL is the model trained into the image unless set."""
-    hearth = load_hearth()
-    env = hearth.environment(env)
+    if str(ROOT) not in sys.path:  # run as a file, this folder is on the path, not the repository's root
+        sys.path.insert(0, str(ROOT))
+    from hearth.environment import environment
+    from hearth.train import model_path
+
+    env = environment(env)
     text = Path(env["HEARTH_ENDPOINTS"]).read_text()
     referenced = REFERENCE.findall(text + Path(env["HEARTH_CREDENTIALS"]).read_text())
     unset = sorted({name for name in referenced if name not in env})
     if unset:
         raise SystemExit(f"the Rasa server's endpoints or credentials name variables that are not set: {unset}")
-    model = Path(env.get("HEARTH_MODEL") or hearth.model_path())
+    model = Path(env.get("HEARTH_MODEL") or model_path())
     if not model.is_file():
         raise SystemExit(f"no model at {model}: the image is built with one (deploy/docker/rasa.Dockerfile)")
     env["HEARTH_MODEL"] = str(model)
@@ -147,7 +141,7 @@ def command(role: str, env: Mapping[str, str]) -> list[str]:
         port = env.get("ACTION_PORT", "5055")
         return [str(APP_PYTHON), "-m", "actions.serve", "--actions", "actions", "--port", port]
     if role == "history":  # a crash ends the container and Kubernetes starts it again: no restart loop here
-        return [str(APP_PYTHON), "-m", "crm_adapter", "ingest", "--batch", env.get("HISTORY_BATCH", "500")]
+        return [str(APP_PYTHON), "-m", "hearth", "ingest", "--batch", env.get("HISTORY_BATCH", "500")]
     quiet = ["--ws", "none", "--log-level", "warning"]
     if role == "console":
         return uvicorn("console.app:app_from_env", env.get("CONSOLE_PORT", "5070")) + quiet
@@ -156,7 +150,7 @@ def command(role: str, env: Mapping[str, str]) -> list[str]:
     if role == "crm-api":
         return uvicorn("crm_api.app:app_from_env", CRM_API_PORT) + quiet
     if role == "migrate":
-        return [str(APP_PYTHON), "-m", "crm_adapter", "migrate"]
+        return [str(APP_PYTHON), "-m", "hearth", "migrate"]
     raise ValueError(f"unknown role {role!r}")
 
 
@@ -222,7 +216,7 @@ def main(argv: list[str]) -> int:
     if role == "healthcheck":
         return healthcheck(extra[0] if extra else None)
     if role not in ROLES:
-        os.execvp(role, argv)  # the operator's own command, e.g. `python -m crm_adapter agents list`
+        os.execvp(role, argv)  # the operator's own command, e.g. `python -m hearth agents list`
     env = dict(os.environ)
     found = problems(role, env)
     if found:

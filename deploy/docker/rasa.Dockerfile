@@ -31,18 +31,19 @@ RUN python -m venv .venvs/rasa \
  && .venvs/rasa/bin/python -m pip install --no-deps -r requirements/rasa.txt \
  && bash scripts/pip_check.sh .venvs/rasa/bin/python
 
-# What the Rasa server loads and what training reads (scripts/hearth.py's TRAINING_INPUTS).
+# What the Rasa server loads and what training reads (hearth/train.py's TRAINING_INPUTS).
 COPY config.yml config.yml
 COPY data/ data/
 COPY bot/ bot/
 # shared/: log redaction and the website's identity token, used by both images
 COPY shared/ shared/
-COPY scripts/hearth.py scripts/hearth.py
+# hearth/: the launcher, which trains below and writes the endpoints and credentials files at start
+COPY hearth/ hearth/
 COPY deploy/docker/entrypoint.py deploy/docker/entrypoint.py
 
 # Train with the run command's own code. Its data folder (where it would keep development secrets) is a
 # scratch folder removed in the same layer, as is Rasa's training cache, so neither is in the image.
-RUN HEARTH_DATA_DIR=/tmp/hearth-build python scripts/hearth.py train \
+RUN HEARTH_DATA_DIR=/tmp/hearth-build python -m hearth train \
  && rm -rf /tmp/hearth-build .rasa \
  && ls models/hearth-*.tar.gz
 

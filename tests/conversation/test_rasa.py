@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.rasa_env import RASA, RASA_PY, ROOT, hearth, run, trained_model, training_examples
+from hearth import train as training
+from tests.rasa_env import RASA, RASA_PY, ROOT, run, trained_model, training_examples
 
 pytestmark = pytest.mark.conversation
 
@@ -75,7 +76,7 @@ def _holdout_report() -> dict:
     """Train NLU on 80% of the examples and evaluate on the other 20%; cached per data+config fingerprint."""
     out = RESULTS / "nlu-holdout"
     stamp = out / "fingerprint"
-    fingerprint = hearth.fingerprint()
+    fingerprint = training.fingerprint()
     if stamp.exists() and stamp.read_text() == fingerprint and (out / "intent_report.json").exists():
         return json.loads((out / "intent_report.json").read_text())
     report = holdout(ROOT / "data" / "nlu", out)
@@ -125,21 +126,21 @@ def test_regex_entities_on_holdout():
 
 def test_model_is_reused_when_nothing_changed():
     model = trained_model()
-    assert hearth.model_path() == model
-    result = run([str(ROOT / ".venvs" / "app" / "bin" / "python"), "scripts/hearth.py", "train"], timeout=60)
+    assert training.model_path() == model
+    result = run([str(ROOT / ".venvs" / "app" / "bin" / "python"), "-m", "hearth", "train"], timeout=60)
     assert result.returncode == 0 and "not retraining" in result.stdout
 
 
 def test_changing_the_data_changes_the_fingerprint(tmp_path, monkeypatch):
-    before = hearth.fingerprint()
+    before = training.fingerprint()
     for name in ("config.yml", "data", "bot"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
-    monkeypatch.setattr(hearth, "ROOT", tmp_path)
-    assert hearth.fingerprint() == before
+    monkeypatch.setattr(training, "ROOT", tmp_path)
+    assert training.fingerprint() == before
     with (tmp_path / "data" / "nlu" / "basics.yml").open("a") as fh:
         fh.write("\n")
-    assert hearth.fingerprint() != before
+    assert training.fingerprint() != before
 
 
 def gate(*args: str) -> subprocess.CompletedProcess[str]:

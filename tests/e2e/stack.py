@@ -72,7 +72,7 @@ class Stack:
 
 @contextmanager
 def running_stack(data_dir: Path, **extra_env: str) -> Iterator[Stack]:
-    """`scripts/hearth.py run` (what `make run` does), ready to serve; killed afterwards if still running."""
+    """`python -m hearth run` (what `make run` does), ready to serve; killed afterwards if still running."""
     trained_model()  # train (once) before the clock for readiness starts
     rasa_port, action_port, console_port, website_port = free_port(), free_port(), free_port(), free_port()
     env = {
@@ -91,7 +91,7 @@ def running_stack(data_dir: Path, **extra_env: str) -> Iterator[Stack]:
         **extra_env,
     )
     process = subprocess.Popen(
-        [str(ROOT / ".venvs" / "app" / "bin" / "python"), "scripts/hearth.py", "run"],
+        [str(ROOT / ".venvs" / "app" / "bin" / "python"), "-m", "hearth", "run"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -1,6 +1,6 @@
 """A customer never reads another customer's data, attacked through the real product as an attacker would.
 
-One stack for the module (`scripts/hearth.py run`): one-time codes are emailed to a local SMTP sink, and
+One stack for the module (`python -m hearth run`): one-time codes are emailed to a local SMTP sink, and
 Telegram and WhatsApp (Twilio) are switched on against local stand-ins of their APIs. The attackers talk to
 the bot over REST, over the web chat's real socket.io channel (as the widget does) and on the messaging
 apps. Every reply an attacker gets is searched for the victim's personal data (names, email, phone,

@@ -1,6 +1,6 @@
 """Every message of every conversation reaches the relationship history, with ingestion killed mid-run.
 
-The real product (`scripts/hearth.py run`: Rasa server, action server, history ingestion)
+The real product (`python -m hearth run`: Rasa server, action server, history ingestion)
 serves 20 concurrent conversations over REST while the ingestion process is killed with
 SIGKILL several times (its runner restarts it, as in production). Afterwards the history
 must hold exactly what each customer sent and received, in order: nothing lost, nothing
@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import bindparam, create_engine, text
 
+from hearth.processes import processes
 from tests.e2e.stack import Stack, running_stack
-from tests.rasa_env import hearth
 from tests.services import delete_queue, rabbitmq_url, temporary_postgres_database
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +53,7 @@ def kill_ingestion(data_dir: Path, stop: threading.Event, kills: list[int]) -> N
     """SIGKILLs the ingestion process at random moments while the conversations run."""
     rng = random.Random(7)
     while not stop.wait(rng.uniform(2.0, 5.0)):
-        for pid in hearth.processes(data_dir, b"crm_adapter\x00ingest"):
+        for pid in processes(data_dir, b"hearth\x00ingest"):
             os.kill(pid, signal.SIGKILL)
             kills.append(pid)
 

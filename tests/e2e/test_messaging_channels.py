@@ -1,6 +1,6 @@
 """Telegram, Slack, Twilio (WhatsApp) and Messenger through the real product and Rasa's own connectors.
 
-One stack is started for the module with `scripts/hearth.py run`, every messaging channel switched on by
+One stack is started for the module with `python -m hearth run`, every messaging channel switched on by
 its environment variables and pointed (`*_API_URL`) at local stand-ins for the platforms' APIs
 (tests/fake_messaging_apis.py). Each test posts the webhook a platform would send, signed as the
 platform signs it, and checks what the bot sent back through that platform's API, what it refused,

@@ -1,6 +1,6 @@
 """Production mode on one machine, configured by environment variables only, and its faults.
 
-`scripts/hearth.py run` with HEARTH_ENV=production: PostgreSQL for the tracker store and the CRM, the Redis
+`python -m hearth run` with HEARTH_ENV=production: PostgreSQL for the tracker store and the CRM, the Redis
 lock store, the RabbitMQ event broker, two Rasa servers and two action servers (each under a restart loop, as
 a supervisor would keep them) behind Debian's nginx. The CRM database is reached through a TCP relay the
 tests can cut (tests/tcp_proxy.py), to take it "down" without stopping the machine's PostgreSQL.
@@ -31,9 +31,10 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from hearth.processes import processes
 from tests.e2e.stack import Stack, free_port, running_stack
 from tests.e2e.test_history_ingestion import history_of
-from tests.rasa_env import ROOT, hearth
+from tests.rasa_env import ROOT
 from tests.services import delete_queue, nginx_path, rabbitmq_url, redis_url, temporary_postgres_database
 from tests.tcp_proxy import TcpProxy, tcp_proxy
 from tests.waiting import wait_for
@@ -80,13 +81,13 @@ class Production:
         return counts
 
     def loop_shell(self, variable: str, port: int) -> int:
-        (pid,) = hearth.processes(self.stack.data_dir, f"export {variable}={port};".encode())
+        (pid,) = processes(self.stack.data_dir, f"export {variable}={port};".encode())
         return pid
 
     def server_pid(self, marker: bytes, port: int) -> int:
         (pid,) = [
             pid
-            for pid in hearth.processes(self.stack.data_dir, marker)
+            for pid in processes(self.stack.data_dir, marker)
             if f"\0{port}\0".encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
         return pid
@@ -156,7 +157,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         # production adds no demo data: the shop's customers are loaded as an operator would
         seed_env = {**os.environ, "CRM_DATABASE_URL": crm_url, "CRM_SECRET": env["CRM_SECRET"], "PYTHONPATH": str(ROOT)}
         for command in (["migrate"], ["seed", "--customers", "20"]):
-            subprocess.run([APP_PYTHON, "-m", "crm_adapter", *command], cwd=ROOT, env=seed_env, check=True)
+            subprocess.run([APP_PYTHON, "-m", "hearth", *command], cwd=ROOT, env=seed_env, check=True)
         data_dir = tmp_path_factory.mktemp("production")
         stack = resources.enter_context(running_stack(data_dir, **env))
         yield Production(stack, env, crm_url, tracker_url, relay, rasa_ports, action_ports)
@@ -170,7 +171,7 @@ def test_production_refuses_to_start_without_its_secrets_and_makes_none(tmp_path
     )
     env.pop("ACTION_SERVER_TOKEN", None)
     env.pop("REDIS_URL", None)
-    result = subprocess.run([APP_PYTHON, "scripts/hearth.py", "run"], cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run([APP_PYTHON, "-m", "hearth", "run"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0
     for problem in (
         "WEB_IDENTITY_SECRET is not set",

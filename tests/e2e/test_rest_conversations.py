@@ -1,6 +1,6 @@
 """The real product, started by its own run command: Rasa server + action server + CRM, over REST.
 
-One stack is started for the module with `scripts/hearth.py run` (what `make run` does) on a
+One stack is started for the module with `python -m hearth run` (what `make run` does) on a
 temporary data folder and free ports; conversations go through Rasa's REST channel; the
 CRM rows and the tracker store are checked afterwards; the last test stops it with Ctrl-C.
 """

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from hearth.environment import environment
 from tests.e2e.stack import free_port
-from tests.rasa_env import RASA_PY, ROOT, hearth
+from tests.rasa_env import RASA_PY, ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +49,7 @@ class ActionServer:
 def server_env(data_dir: Path, **settings: str) -> dict[str, str]:
     """What the run command gives its processes, for a data folder of the test's own."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(hearth_settings())}
-    return hearth.environment({**base, "HEARTH_DATA_DIR": str(data_dir), **settings})
+    return environment({**base, "HEARTH_DATA_DIR": str(data_dir), **settings})
 
 
 def hearth_settings() -> tuple[str, ...]:

@@ -103,7 +103,7 @@ def test_value_tiers_are_refreshed_for_everyone_and_filter_the_figures(sql_crm: 
 def test_the_command_line_report_writes_csv_and_png_charts(sqlite_crm: SqlCrm, tmp_path) -> None:  # type: ignore[no-untyped-def]
     history(sqlite_crm)
     env = {**os.environ, "CRM_DATABASE_URL": sqlite_crm.url, "HEARTH_DATA_DIR": str(tmp_path)}
-    command = [sys.executable, "-m", "crm_adapter", "analytics", "--from", "2026-11-01", "--to", "2026-11-03"]
+    command = [sys.executable, "-m", "hearth", "analytics", "--from", "2026-11-01", "--to", "2026-11-03"]
     result = subprocess.run(
         [*command, "--csv", str(tmp_path / "a.csv"), "--charts", str(tmp_path / "charts")],
         env=env, capture_output=True, text=True, timeout=120,

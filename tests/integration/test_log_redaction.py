@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.rasa_env import RASA_PY, ROOT, hearth, run
+from hearth.environment import environment
+from tests.rasa_env import RASA_PY, ROOT, run
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +91,7 @@ FACTORIES = textwrap.dedent(
 def test_every_process_of_the_app_environment_installs_it(tmp_path: Path) -> None:
     """The uvicorn factories of the website, console and CRM API, and history ingestion (the action server's is
     checked on the real server in test_action_server_token.py)."""
-    env = hearth.environment({"PATH": os.environ["PATH"], "HEARTH_DATA_DIR": str(tmp_path), "CRM_API_TOKEN": "t" * 32})
+    env = environment({"PATH": os.environ["PATH"], "HEARTH_DATA_DIR": str(tmp_path), "CRM_API_TOKEN": "t" * 32})
     result = subprocess.run(
         [sys.executable, "-c", FACTORIES], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )

@@ -39,12 +39,12 @@ def test_sentence_encoder_matches_the_reference_and_refuses_tampered_weights() -
 def test_the_configured_lock_store_serialises_a_conversation_across_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """bot/lock_store.py, built by Rasa from the section scripts/hearth.py writes for REDIS_URL."""
-    from tests.rasa_env import hearth
+    """bot/lock_store.py, built by Rasa from the section `python -m hearth` writes for REDIS_URL."""
+    from hearth.rasa_config import lock_store_section
     from tests.services import redis_url
 
     env = {"REDIS_URL": redis_url()}
-    (tmp_path / "endpoints.yml").write_text(hearth.lock_store_section(env))
+    (tmp_path / "endpoints.yml").write_text(lock_store_section(env))
     for name in ("REDIS_HOST", "REDIS_PORT"):  # what the section names, as the run command sets them
         monkeypatch.setenv(name, env[name])
     result = run([str(RASA_PY), "tests/rasa_side/check_lock_store.py", str(tmp_path / "endpoints.yml")], timeout=300)

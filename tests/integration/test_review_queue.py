@@ -86,7 +86,7 @@ def test_the_command_line_labels_and_exports_into_training_data_rasa_reads(sqlit
 
     def review(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "crm_adapter", "review", *args], env=env, capture_output=True, text=True, cwd=ROOT
+            [sys.executable, "-m", "hearth", "review", *args], env=env, capture_output=True, text=True, cwd=ROOT
         )
 
     listing = review("list")

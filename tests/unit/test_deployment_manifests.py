@@ -19,10 +19,10 @@ here and what was not"). What it does check, so that a wrong manifest fails here
   the Rasa server's endpoints with the event broker and the Redis lock store.
 
 Which variables "Hearth reads": every upper-case string constant in the Python that runs in the images or
-starts the processes (actions/, bot/, crm_adapter/, crm_api/, console/, website/, scripts/ and the containers'
+starts the processes (actions/, bot/, crm_adapter/, crm_api/, console/, website/, hearth/, scripts/ and the containers'
 entrypoint, found with `ast`), every ${VAR} in bot/*.yml and every $VAR in the Procfile. String constants
 rather than a grep for `os.environ.get(...)`, because the code also reads variables through helpers
-(`_env_float("CSAT_MIN_HOURS", ...)`) and tables (the messaging channels' variables in scripts/hearth.py); a
+(`_env_float("CSAT_MIN_HOURS", ...)`) and tables (the messaging channels' variables in hearth/rasa_config.py); a
 name that appears nowhere in the code cannot be read by it, which is the mistake this catches (a typo, a
 renamed variable).
 """
@@ -33,6 +33,8 @@ import ast
 import importlib.util
 import re
 import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -40,6 +42,9 @@ from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
+
+from hearth.rasa_config import lock_store_section
+from hearth.train import TRAINING_INPUTS
 
 pytestmark = pytest.mark.unit
 
@@ -64,6 +69,7 @@ PRODUCT_CODE = (
     "crm_api",
     "console",
     "website",
+    "hearth",
     "scripts",
     "deploy/docker",
 )
@@ -151,11 +157,6 @@ def load_module(name: str, path: Path) -> ModuleType:
 @pytest.fixture(scope="module")
 def entrypoint() -> ModuleType:
     return load_module("hearth_entrypoint", DOCKER / "entrypoint.py")
-
-
-@pytest.fixture(scope="module")
-def hearth() -> ModuleType:
-    return load_module("hearth_launcher_for_tests", ROOT / "scripts" / "hearth.py")
 
 
 # ---- the YAML ---------------------------------------------------------------------------------------------------
@@ -494,13 +495,24 @@ def test_each_image_installs_its_lock_with_no_deps_as_bootstrap_does(dockerfile:
 
 
 def test_the_rasa_image_trains_from_every_training_input():
-    hearth = load_module("hearth_launcher", ROOT / "scripts" / "hearth.py")
     sources = [source.rstrip("/") for source in copied_sources(DOCKER / "rasa.Dockerfile")]
-    for training_input in hearth.TRAINING_INPUTS:
+    for training_input in TRAINING_INPUTS:
         assert any(training_input == s or training_input.startswith(s + "/") for s in sources), training_input
     runs = [args for instruction, args in dockerfile_instructions(DOCKER / "rasa.Dockerfile") if instruction == "RUN"]
-    (train,) = [args for args in runs if "scripts/hearth.py train" in args]
+    (train,) = [args for args in runs if "python -m hearth train" in args]
     assert "rm -rf /tmp/hearth-build" in train  # the development secrets training makes do not stay in the image
+
+
+def test_the_rasa_image_trains_and_writes_the_rasa_files_without_the_crm_code():
+    """The Rasa image copies hearth/ but not the CRM: the launcher's commands import only the standard library."""
+    sources = [source.rstrip("/") for source in copied_sources(DOCKER / "rasa.Dockerfile")]
+    assert "hearth" in sources and "crm_adapter" not in sources
+    program = (
+        "import sys; before = set(sys.modules); import hearth.cli, hearth.environment, hearth.train; "
+        "print(*sorted({name.split('.')[0] for name in set(sys.modules) - before} - set(sys.stdlib_module_names)))"
+    )
+    result = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["hearth"]
 
 
 def test_the_app_image_serves_the_widget_from_npm_ci():
@@ -534,7 +546,7 @@ def flags(argv: list[str]) -> dict[str, str | None]:
 
 
 def before_flags(argv: list[str]) -> list[str]:
-    """The program's module or subcommand: `-m uvicorn console.app:app_from_env`, `run`, `-m crm_adapter ingest`."""
+    """The program's module or subcommand: `-m uvicorn console.app:app_from_env`, `run`, `-m hearth ingest`."""
     return list(next((argv[1:i] for i, token in enumerate(argv) if token.startswith("--")), argv[1:]))
 
 
@@ -583,18 +595,18 @@ def test_the_entrypoint_refuses_missing_placeholder_and_sqlite_settings(entrypoi
     assert entrypoint.problems("actions", {**without_smtp, "CODE_SENDER": "log"}) == []
 
 
-def test_the_lock_store_section_names_variables_not_values(hearth: ModuleType):
+def test_the_lock_store_section_names_variables_not_values():
     env = {"REDIS_URL": "rediss://:s3cret%21@redis.internal:6380/2"}
-    section = hearth.lock_store_section(env)
+    section = lock_store_section(env)
     assert "s3cret" not in section
     assert "type: bot.lock_store.AtomicRedisLockStore" in section and "use_ssl: true" in section and "db: 2" in section
     assert "password: ${REDIS_PASSWORD}" in section and "key_prefix: hearth" in section
     assert (env["REDIS_HOST"], env["REDIS_PORT"], env["REDIS_PASSWORD"]) == ("redis.internal", "6380", "s3cret!")
     plain = {"REDIS_URL": "redis://redis.internal"}
-    section = hearth.lock_store_section(plain)
+    section = lock_store_section(plain)
     assert "password" not in section and "use_ssl" not in section and "db: 1" in section
     with pytest.raises(SystemExit):
-        hearth.lock_store_section({"REDIS_URL": "http://redis.internal"})
+        lock_store_section({"REDIS_URL": "http://redis.internal"})
 
 
 def test_the_rasa_role_writes_endpoints_with_the_broker_and_the_lock_store(entrypoint: ModuleType, tmp_path: Path):
@@ -620,6 +632,6 @@ def test_the_rasa_role_writes_endpoints_with_the_broker_and_the_lock_store(entry
     command = entrypoint.command("rasa", prepared)
     assert command[command.index("--endpoints") + 1] == str(endpoints)
     assert command[command.index("--model") + 1] == str(model)
-    # Without REDIS_URL: no lock store (one Rasa server), the file scripts/hearth.py wrote is used as it is.
+    # Without REDIS_URL: no lock store (one Rasa server), the file the launcher wrote is used as it is.
     single = entrypoint.prepare_rasa({k: v for k, v in env.items() if k not in ("REDIS_URL", "RABBITMQ_URL")})
     assert Path(single["HEARTH_ENDPOINTS"]) == ROOT / "bot" / "endpoints.yml"

@@ -1,12 +1,12 @@
-"""scripts/hearth.py's credentials file: messaging channels switched on by their environment variables."""
+"""The launcher's credentials file (hearth/rasa_config.py): messaging channels switched on by their variables."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from hearth.rasa_config import credentials_file
 
 pytestmark = pytest.mark.unit
 
@@ -17,19 +17,6 @@ TELEGRAM = {
     "TELEGRAM_BOT_NAME": "hearth_bot",
     "TELEGRAM_WEBHOOK_URL": "https://bot.example.com/webhooks/telegram/webhook",
 }
-
-
-def load_hearth() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hearth_launcher", ROOT / "scripts" / "hearth.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def hearth() -> ModuleType:
-    return load_hearth()
 
 
 def sections(text: str) -> dict[str, dict[str, str]]:
@@ -49,14 +36,14 @@ def sections(text: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def test_without_channel_variables_the_bot_credentials_file_is_used_as_it_is(hearth: ModuleType, tmp_path: Path):
-    path = hearth.credentials_file({"PATH": "/usr/bin", "SLACK_CHANNEL": "#support"}, tmp_path)
+def test_without_channel_variables_the_bot_credentials_file_is_used_as_it_is(tmp_path: Path):
+    path = credentials_file({"PATH": "/usr/bin", "SLACK_CHANNEL": "#support"}, tmp_path)
     assert Path(path) == ROOT / "bot" / "credentials.yml"
     assert list(tmp_path.iterdir()) == []
 
 
-def test_telegram_variables_switch_on_the_telegram_connector_by_variable_name(hearth: ModuleType, tmp_path: Path):
-    path = Path(hearth.credentials_file(dict(TELEGRAM), tmp_path))
+def test_telegram_variables_switch_on_the_telegram_connector_by_variable_name(tmp_path: Path):
+    path = Path(credentials_file(dict(TELEGRAM), tmp_path))
     assert path == tmp_path / "credentials.yml"
     text = path.read_text()
     written = sections(text)
@@ -72,7 +59,7 @@ def test_telegram_variables_switch_on_the_telegram_connector_by_variable_name(he
         assert secret not in text  # Rasa reads the values from the environment
 
 
-def test_optional_keys_are_written_only_when_their_variable_is_set(hearth: ModuleType, tmp_path: Path):
+def test_optional_keys_are_written_only_when_their_variable_is_set(tmp_path: Path):
     env = {
         **TELEGRAM,
         "TELEGRAM_API_URL": "http://127.0.0.1:8081",
@@ -81,7 +68,7 @@ def test_optional_keys_are_written_only_when_their_variable_is_set(hearth: Modul
         "TWILIO_NUMBER": "+441234567890",
         "TWILIO_API_URL": "",
     }
-    written = sections(Path(hearth.credentials_file(env, tmp_path)).read_text())
+    written = sections(Path(credentials_file(env, tmp_path)).read_text())
     assert written["bot.messaging.TelegramInput"]["api_url"] == "${TELEGRAM_API_URL}"
     assert written["bot.messaging.TwilioInput"] == {
         "account_sid": "${TWILIO_ACCOUNT_SID}",
@@ -91,12 +78,10 @@ def test_optional_keys_are_written_only_when_their_variable_is_set(hearth: Modul
 
 
 @pytest.mark.parametrize("missing", sorted(TELEGRAM))
-def test_a_partly_configured_channel_stops_the_launcher_naming_what_is_missing(
-    hearth: ModuleType, tmp_path: Path, missing: str
-):
+def test_a_partly_configured_channel_stops_the_launcher_naming_what_is_missing(tmp_path: Path, missing: str):
     env = {var: value for var, value in TELEGRAM.items() if var != missing}
     with pytest.raises(SystemExit) as stopped:
-        hearth.credentials_file(env, tmp_path)
+        credentials_file(env, tmp_path)
     message = str(stopped.value.code)
     assert "telegram" in message and missing in message
     assert not (tmp_path / "credentials.yml").exists()

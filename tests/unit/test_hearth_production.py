@@ -1,17 +1,17 @@
-"""scripts/hearth.py in production: secrets only from the environment, the broker and lock store sections, and
-several Rasa and action servers behind nginx."""
+"""The launcher in production (hearth/production.py): secrets only from the environment, the broker and lock
+store sections, and several Rasa and action servers behind nginx."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from ruamel.yaml import YAML
 
-from tests.unit.test_hearth_credentials import load_hearth
+from hearth import ROOT
+from hearth.environment import environment
 
 pytestmark = pytest.mark.unit
 
@@ -26,14 +26,9 @@ SECRETS = {
 }
 
 
-@pytest.fixture(scope="module")
-def hearth() -> ModuleType:
-    return load_hearth()
-
-
-def test_production_names_every_missing_secret_and_makes_none(hearth: ModuleType, tmp_path: Path):
+def test_production_names_every_missing_secret_and_makes_none(tmp_path: Path):
     with pytest.raises(SystemExit) as stopped:
-        hearth.environment({"HEARTH_ENV": "production", "HEARTH_DATA_DIR": str(tmp_path / "data")})
+        environment({"HEARTH_ENV": "production", "HEARTH_DATA_DIR": str(tmp_path / "data")})
     message = str(stopped.value)
     for name in ("WEB_IDENTITY_SECRET", "RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "CRM_SECRET", "TRACKER_DB_URL"):
         assert f"{name} is not set" in message
@@ -41,21 +36,21 @@ def test_production_names_every_missing_secret_and_makes_none(hearth: ModuleType
     assert not (tmp_path / "data").exists()  # nothing written, no development secret made
 
 
-def test_production_refuses_sqlite_and_several_rasa_servers_without_redis(hearth: ModuleType, tmp_path: Path):
+def test_production_refuses_sqlite_and_several_rasa_servers_without_redis(tmp_path: Path):
     env = {**SECRETS, "HEARTH_ENV": "production", "HEARTH_DATA_DIR": str(tmp_path)}
     with pytest.raises(SystemExit) as stopped:
-        hearth.environment({**env, "CRM_DATABASE_URL": "sqlite:////tmp/crm.db", "RASA_REPLICAS": "2"})
+        environment({**env, "CRM_DATABASE_URL": "sqlite:////tmp/crm.db", "RASA_REPLICAS": "2"})
     assert "CRM_DATABASE_URL is a SQLite file" in str(stopped.value)
     assert "REDIS_URL is not set" in str(stopped.value)
-    prepared = hearth.environment(env)  # everything given: it starts, with exactly the given secrets
+    prepared = environment(env)  # everything given: it starts, with exactly the given secrets
     assert all(prepared[k] == v for k, v in SECRETS.items())
     assert not any(p.name.endswith(("_secret", "_token")) for p in tmp_path.iterdir())
     # development (no HEARTH_ENV) still makes its own
-    assert hearth.environment({"HEARTH_DATA_DIR": str(tmp_path / "dev")})["RASA_API_TOKEN"]
+    assert environment({"HEARTH_DATA_DIR": str(tmp_path / "dev")})["RASA_API_TOKEN"]
 
 
-def test_broker_keeps_tls_and_virtual_host_and_the_lock_store_comes_from_redis_url(hearth: ModuleType, tmp_path: Path):
-    env = hearth.environment(
+def test_broker_keeps_tls_and_virtual_host_and_the_lock_store_comes_from_redis_url(tmp_path: Path):
+    env = environment(
         {
             "HEARTH_DATA_DIR": str(tmp_path),
             "RABBITMQ_URL": "amqps://hearth:rabbit%21pw@mq.internal/prod",
@@ -72,14 +67,14 @@ def test_broker_keeps_tls_and_virtual_host_and_the_lock_store_comes_from_redis_u
     assert document["lock_store"]["use_ssl"] is True and env["TICKET_LOCK_LIFETIME"] == "15"
 
 
-def test_one_of_each_uses_the_repository_procfile(hearth: ModuleType, tmp_path: Path):
-    env = hearth.environment({"HEARTH_DATA_DIR": str(tmp_path)})
-    assert Path(env["HEARTH_PROCFILE"]) == hearth.ROOT / "Procfile"
+def test_one_of_each_uses_the_repository_procfile(tmp_path: Path):
+    env = environment({"HEARTH_DATA_DIR": str(tmp_path)})
+    assert Path(env["HEARTH_PROCFILE"]) == ROOT / "Procfile"
 
 
 @pytest.mark.skipif(not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()), reason="nginx not installed")
-def test_replicas_run_under_restart_loops_behind_a_valid_nginx_configuration(hearth: ModuleType, tmp_path: Path):
-    env = hearth.environment(
+def test_replicas_run_under_restart_loops_behind_a_valid_nginx_configuration(tmp_path: Path):
+    env = environment(
         {
             "HEARTH_DATA_DIR": str(tmp_path),
             "RASA_PORT": "6005",
@@ -106,4 +101,4 @@ def test_replicas_run_under_restart_loops_behind_a_valid_nginx_configuration(hea
     )
     assert checked.returncode == 0, checked.stderr.decode()
     with pytest.raises(SystemExit):
-        hearth.environment({**env, "RASA_REPLICA_PORTS": "6101"})  # two servers, one port
+        environment({**env, "RASA_REPLICA_PORTS": "6101"})  # two servers, one port
