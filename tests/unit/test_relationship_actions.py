@@ -3,7 +3,6 @@ SQLite CRM; and the pure rules behind them (statements, evidence, value, sentime
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from actions.orders import ActionListOrders
 from actions.relationship import ActionAnswerPending, ActionGoodbye, ActionPrivacyRequest
 from crm_adapter.sql.models import ConsentRow, ConversationRow, FeedbackRow, PreferenceRow, PrivacyJobRow
 from relationship import preferences, sentiment, value
+from relationship.surveys import Score, parse_score
 from tests.bot import responses, run, slots_set, tracker
 from tests.factories import NOW, add_customer, add_order
 
@@ -238,11 +238,9 @@ def test_sentiment_labels_and_trend():
 
 
 def test_scores_are_read_from_buttons_digits_and_words():
-    from actions.relationship import parse_score
-
-    assert parse_score(tracker(text="/rate", entities=[("rating", "4")]), 1, 5) == (4, None)
-    assert parse_score(tracker(text="5 stars, lovely"), 1, 5) == (5, "lovely")
-    assert parse_score(tracker(text="four out of five"), 1, 5) == (4, None)
-    assert parse_score(tracker(text="9/10 would buy again"), 0, 10) == (9, "would buy again")
-    assert parse_score(tracker(text="7"), 1, 5) == (None, None)
-    assert json.dumps(parse_score(tracker(text="meh"), 1, 5)) == "[null, null]"
+    assert parse_score("/rate", 1, 5, rating="4") == Score(4, None)
+    assert parse_score("5 stars, lovely", 1, 5) == Score(5, "lovely")
+    assert parse_score("four out of five", 1, 5) == Score(4, None)
+    assert parse_score("9/10 would buy again", 0, 10) == Score(9, "would buy again")
+    assert parse_score("7", 1, 5) is None
+    assert parse_score("meh", 1, 5) is None
