@@ -204,12 +204,11 @@ async def _consent(
     )
     if step.next_purpose:
         return ask_consent(dispatcher, step.next_purpose)
-    dispatcher.utter_message(response="utter_consents_unavailable" if step.unavailable else "utter_consents_saved")
-    return (
-        [SlotSet("awaiting", None)]
-        if step.unavailable
-        else [SlotSet("awaiting", None), SlotSet("consent_review", False)]
-    )
+    if step.unavailable:
+        dispatcher.utter_message(response="utter_consents_unavailable")
+        return [SlotSet("awaiting", None)]
+    dispatcher.utter_message(response="utter_consents_saved")
+    return [SlotSet("awaiting", None), SlotSet("consent_review", False)]
 
 
 async def _confirm(

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Literal
 
 FALLBACKS_BEFORE_A_PERSON = 2
-NOT_AN_ANSWER = Literal["bring_in_person", "help", "offer_person", "anything_else"]
+NotAnAnswer = Literal["bring_in_person", "help", "offer_person", "anything_else"]
 
 
-def not_an_answer(intent: str | None, fallbacks_in_a_row: int) -> NOT_AN_ANSWER:
+def not_an_answer(intent: str | None, fallbacks_in_a_row: int) -> NotAnAnswer:
     """What to do with a message that answers nothing; `fallbacks_in_a_row` counts this one."""
     if intent == "nlu_fallback":
         return "bring_in_person" if fallbacks_in_a_row >= FALLBACKS_BEFORE_A_PERSON else "offer_person"
