@@ -244,3 +244,21 @@ def test_scores_are_read_from_buttons_digits_and_words():
     assert parse_score("9/10 would buy again", 0, 10) == Score(9, "would buy again")
     assert parse_score("7", 1, 5) is None
     assert parse_score("meh", 1, 5) is None
+
+
+def test_with_an_external_crm_nothing_is_asked_and_data_requests_are_declined(crm):
+    from crm_adapter.composition import set_relationship
+    from relationship.unavailable import ExternalCrmRelationship
+
+    set_relationship(ExternalCrmRelationship())  # what the composition root builds for CRM_BACKEND=http
+    greta = add_customer(crm.sessions)
+    events, messages = run(ActionListOrders(), tracker(slots=me(greta), channel="socketio"))
+    assert responses(messages) == ["utter_no_orders"] and slots_set(events) == {}  # no consent question
+    served = [{"event": "user", "text": "where is it", "parse_data": {"intent": {"name": "order_status"}}}]
+    events, messages = run(ActionGoodbye(), tracker(slots=me(greta), intent="goodbye", events=served))
+    assert responses(messages) == ["utter_goodbye"] and slots_set(events) == {"awaiting": None}  # no survey
+    for request in ("summary", "export", "consents", "forget_me", "erase", "preferences"):
+        slots = me(greta, privacy_request=request, preference_text="email me")
+        events, messages = run(ActionPrivacyRequest(), tracker(slots=slots))
+        assert responses(messages) == ["utter_consents_unavailable"]
+        assert slots_set(events) == {"privacy_request": None, "preference_text": None}

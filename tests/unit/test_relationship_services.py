@@ -61,17 +61,17 @@ def test_only_a_conversation_that_served_a_request_is_surveyed():
     assert not surveys.served(["greet", "thank", "goodbye"])
     assert surveys.served(["greet", "order_status", "goodbye"])
     port = Relationship()
-    service = Surveys(port)  # type: ignore[arg-type]
+    service = Surveys(port)
     assert service.start("C1", ["greet", "goodbye"], asked_already=False) == surveys.SurveyStart(False)
     assert service.start("C1", ["order_status"], asked_already=True) == surveys.SurveyStart(False)
     assert port.planned == []  # the frequency rules are not even asked
     assert service.start("C1", ["order_status"], asked_already=False) == surveys.SurveyStart(True, False)
-    both = Surveys(Relationship(SurveyPlan(csat=True, nps=True)))  # type: ignore[arg-type]
+    both = Surveys(Relationship(SurveyPlan(csat=True, nps=True)))
     assert both.start(None, ["return_item"], False) == surveys.SurveyStart(True, True)
 
 
 def test_no_survey_when_the_crm_is_down_or_keeps_no_relationship():
-    down = Surveys(Relationship(CrmUnavailable("down")))  # type: ignore[arg-type]
+    down = Surveys(Relationship(CrmUnavailable("down")))
     assert down.start("C1", ["order_status"], False).csat is False
     assert Surveys(EXTERNAL).start("C1", ["order_status"], False).csat is False
 
@@ -114,7 +114,7 @@ def answer(kind: str, text: str, **changes: Any) -> SurveyAnswer:
 
 def test_a_survey_answer_is_recorded_and_says_what_comes_next():
     port = Relationship()
-    service = Surveys(port)  # type: ignore[arg-type]
+    service = Surveys(port)
     assert service.answer(answer("csat", "2 - slow", handed_to_person=True, nps_due=True)).result == "ask_nps"
     assert service.answer(answer("nps", "6")).result == "sorry"
     assert service.answer(answer("csat", "3")).result == "thanks"
@@ -128,7 +128,7 @@ def test_a_survey_answer_is_recorded_and_says_what_comes_next():
 
 def test_a_survey_answer_that_is_no_score():
     port = Relationship()
-    service = Surveys(port)  # type: ignore[arg-type]
+    service = Surveys(port)
     unreadable = service.answer(answer("nps", "great"))
     assert unreadable.result == "unreadable" and unreadable.range_text == "0 to 10"
     assert service.answer(answer("csat", "no thanks", intent="deny")).result == "declined"
@@ -153,7 +153,7 @@ def test_consent_is_asked_in_order_skipping_what_was_answered():
 
 def test_a_consent_answer_is_stored_and_leads_to_the_next_question():
     port = Relationship()
-    flow = ConsentFlow(port)  # type: ignore[arg-type]
+    flow = ConsentFlow(port)
     assert flow.first_question("C1") == "history"
     assert flow.answer("C1", "history", False, review=False) == consent_flow.ConsentStep("service")
     assert flow.answer("C1", "service", True, review=False) == consent_flow.ConsentStep("marketing")
@@ -183,19 +183,19 @@ class Crm:
 
 
 def test_the_follow_up_offers_a_link_before_consent_and_nothing_where_no_relationship_is_kept():
-    linking = AccountLinking(Crm())  # type: ignore[arg-type]
+    linking = AccountLinking(Crm())
     port = Relationship()
     so_far = ConversationSoFar(link_offered=False, consent_asked=False, verified_by="order")
     telegram, web = ChannelAccount("telegram", "777"), ChannelAccount("socketio", "abc")
-    assert FollowUp(linking, port).next_question("C1", telegram, so_far) == LinkOffer("Telegram account")  # type: ignore[arg-type]
-    assert FollowUp(linking, port).next_question("C1", web, so_far) == ConsentQuestion("history")  # type: ignore[arg-type]
+    assert FollowUp(linking, port).next_question("C1", telegram, so_far) == LinkOffer("Telegram account")
+    assert FollowUp(linking, port).next_question("C1", web, so_far) == ConsentQuestion("history")
     assert FollowUp(linking, EXTERNAL).next_question("C1", web, so_far) is None
     assert FollowUp(linking, EXTERNAL).answer_proposal("C1", {"channel": "sms"}, yes=True).result == "unavailable"
     assert FollowUp(linking, EXTERNAL).answer_proposal("C1", {"channel": "sms"}, yes=False).result == "not_saved"
 
 
 def test_privacy_requests_where_no_relationship_is_kept():
-    requests = PrivacyRequests(Crm(), EXTERNAL)  # type: ignore[arg-type]
+    requests = PrivacyRequests(Crm(), EXTERNAL)
     for request in ("forget_me", "erase", "consents", "export", "summary", None):
         assert requests.handle("C1", request).result == "unavailable"
     assert requests.handle("C1", "preferences", "by pigeon").result == "unavailable"
@@ -208,10 +208,10 @@ def test_privacy_request_wording():
     assert describe_saved({"channel": "sms", "frequency": "monthly"}) == "channel: sms, how often: monthly"
     assert size_text(900) == "900 bytes" and size_text(2048) == "2.0 KB"
     port = Relationship(consents=Consents(history=True))
-    outcome = PrivacyRequests(Crm(), port).handle("C1", "consents")  # type: ignore[arg-type]
+    outcome = PrivacyRequests(Crm(), port).handle("C1", "consents")
     assert outcome.question == "history"
     assert outcome.consents == {"history": "yes", "service": "not asked yet", "marketing": "not asked yet"}
-    assert PrivacyRequests(Crm(), port).handle("C1", "erase").question == "erase"  # type: ignore[arg-type]
+    assert PrivacyRequests(Crm(), port).handle("C1", "erase").question == "erase"
 
 
 def test_an_external_crm_gets_a_relationship_that_says_it_keeps_nothing():
@@ -220,3 +220,14 @@ def test_an_external_crm_gets_a_relationship_that_says_it_keeps_nothing():
     assert isinstance(relationship, ExternalCrmRelationship)
     with pytest.raises(RelationshipUnavailable, match="keeps no relationship profile"):
         relationship.profile("C1")
+
+
+def test_the_crm_api_over_an_external_crm_says_it_keeps_no_profile():
+    from fastapi.testclient import TestClient
+
+    from crm_api import create_app
+
+    client = TestClient(create_app(Crm(), token=None, relationship=EXTERNAL))
+    answer = client.get("/v1/customers/C-1/profile")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "profile_unavailable"
