@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -14,16 +15,16 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from crm_adapter.composition import get_crm
+from crm_adapter.composition import get_crm, get_relationship
 from crm_adapter.domain import CrmUnavailable, NewTicket, TicketKind
-from crm_adapter.identity import UNKNOWN_CHANNEL
+from crm_adapter.identity import UNKNOWN_CHANNEL, AccountLinking, ChannelAccount, LinkOffer, session_locked
 from crm_adapter.ports import CrmService
+from relationship.follow_up import ConsentQuestion, ConversationSoFar, FollowUp, FollowUpQuestion
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 IDENTITY_SLOTS = ("identity_email", "identity_proof")
-MAX_IDENTITY_ATTEMPTS = 3  # failed proofs per session before verification locks
 # What a request collects; cleared when the request is done, dropped, or handed to a person.
 REQUEST_SLOTS = (
     "order_number",
@@ -35,6 +36,19 @@ REQUEST_SLOTS = (
     "new_address",
     "complaint_text",
 )
+# The questions the bot asks outside a form, by the value of the `awaiting` slot that remembers them.
+QUESTIONS = {
+    "consent_history": "utter_ask_consent_history",
+    "consent_service": "utter_ask_consent_service",
+    "consent_marketing": "utter_ask_consent_marketing",
+    "forget_me": "utter_ask_forget_me",
+    "erase": "utter_ask_erase",
+    "preferences": "utter_ask_preferences",
+    "csat": "utter_ask_csat",
+    "nps": "utter_ask_nps",
+    "link_channel": "utter_ask_link_channel",
+    "link_code": "utter_ask_link_code",
+}
 PROFILE_SLOTS = (
     "customer_id",
     "customer_first_name",
@@ -47,9 +61,9 @@ PROFILE_SLOTS = (
 )
 
 
-async def crm_call(fn: Callable[..., T], *args: Any) -> T:
+async def crm_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a blocking CRM call in a worker thread so the action server's event loop stays free."""
-    return await asyncio.to_thread(fn, *args)
+    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def crm() -> CrmService:
@@ -63,6 +77,20 @@ def channel_of(tracker: Tracker) -> str:
         if isinstance(metadata, dict) and isinstance(metadata.get("channel"), str):
             return metadata["channel"]
     return tracker.get_latest_input_channel() or UNKNOWN_CHANNEL
+
+
+def account_of(tracker: Tracker) -> ChannelAccount:
+    return ChannelAccount(channel_of(tracker), tracker.sender_id)
+
+
+def verified_customer(tracker: Tracker) -> str | None:
+    return tracker.get_slot("customer_id") if tracker.get_slot("verified") else None
+
+
+def entity(tracker: Tracker, name: str) -> str | None:
+    """The latest message's first value of entity `name`, as text."""
+    value = next(tracker.get_latest_entity_values(name), None)
+    return str(value) if value is not None else None
 
 
 class CrmAction(Action, ABC):
@@ -92,14 +120,12 @@ class VerifiedCrmAction(CrmAction):
         customer_id = tracker.get_slot("customer_id")
         if not tracker.get_slot("verified") or not customer_id:
             # The failed-attempt count is kept: a locked session stays locked until it ends.
-            locked = (tracker.get_slot("identity_attempts") or 0) >= MAX_IDENTITY_ATTEMPTS
+            locked = session_locked(tracker.get_slot("identity_attempts"))
             dispatcher.utter_message(response="utter_identity_locked" if locked else "utter_not_verified")
             return [SlotSet(slot, None) for slot in IDENTITY_SLOTS]
         events = await self.act_for(customer_id, dispatcher, tracker, domain)
         if not any(e.get("event") == "slot" and e.get("name") == "awaiting" for e in events):
-            from actions.relationship import follow_up  # one question at most: consent, or a preference
-
-            events = [*events, *await follow_up(dispatcher, tracker, customer_id)]
+            events = [*events, *await follow_up(dispatcher, tracker, customer_id)]  # one question at most
         return events
 
     @abstractmethod
@@ -107,6 +133,40 @@ class VerifiedCrmAction(CrmAction):
         self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """The action's work for the verified customer `customer_id`."""
+
+
+async def follow_up(dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str) -> list[EventType]:
+    """After a request is done for a verified customer: a link offer, a consent question or a preference
+    proposal (relationship/follow_up.py), or nothing."""
+    so_far = ConversationSoFar(
+        link_offered=bool(tracker.get_slot("link_offered")),
+        consent_asked=bool(tracker.get_slot("consent_asked")),
+        verified_by=tracker.get_slot("verified_by"),
+    )
+    service = FollowUp(AccountLinking(crm()), get_relationship())
+    return ask(dispatcher, await crm_call(service.next_question, customer_id, account_of(tracker), so_far))
+
+
+def ask(dispatcher: CollectingDispatcher, question: FollowUpQuestion | None) -> list[EventType]:
+    """Put a question to the customer and remember it (`awaiting`); a link offer for an account linked
+    already says so instead."""
+    if isinstance(question, LinkOffer):
+        if question.already_linked:
+            dispatcher.utter_message(response="utter_channel_already_linked", channel=question.label)
+            return []
+        dispatcher.utter_message(response=QUESTIONS["link_channel"], channel=question.label)
+        return [SlotSet("link_offered", True), SlotSet("awaiting", "link_channel")]
+    if isinstance(question, ConsentQuestion):
+        return [SlotSet("consent_asked", True), *ask_consent(dispatcher, question.purpose)]
+    if question is None:
+        return []
+    dispatcher.utter_message(response=QUESTIONS["preferences"], description=question.description)
+    return [SlotSet("proposal", json.dumps(question.values)), SlotSet("awaiting", "preferences")]
+
+
+def ask_consent(dispatcher: CollectingDispatcher, purpose: str) -> list[EventType]:
+    dispatcher.utter_message(response=QUESTIONS[f"consent_{purpose}"])
+    return [SlotSet("awaiting", f"consent_{purpose}")]
 
 
 def ticket_for(tracker: Tracker, kind: TicketKind, subject: str, description: str) -> NewTicket:

@@ -11,10 +11,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.common import IDENTITY_SLOTS, MAX_IDENTITY_ATTEMPTS, crm, crm_call
+from actions.common import IDENTITY_SLOTS, crm, crm_call, entity
 from actions.session import profile_slots
-from crm_adapter.domain import CrmUnavailable, InvalidInput, VerificationFailed
-from crm_adapter.identity import Proof, verify
+from crm_adapter.domain import CrmUnavailable, InvalidInput
+from crm_adapter.identity import Proof, ProofOutcome, Verification, session_locked
 from crm_adapter.validation import normalize_address, normalize_email, normalize_order_number, normalize_phone
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,69 @@ def _free_text(value: Any, limit: int = 2000) -> str | None:
     return text[:limit] if len(text) >= 3 else None
 
 
-def _entity(tracker: Tracker, name: str) -> str | None:
-    value = next(tracker.get_latest_entity_values(name), None)
-    return str(value) if value is not None else None
+def _email_answer(tracker: Tracker) -> dict[str, Any]:
+    requested = tracker.get_slot("requested_slot")
+    if requested is None and (tracker.latest_message.get("intent") or {}).get("name") == "identify":
+        email = entity(tracker, "email")  # "verify me, my email is ..." opens the form with the answer
+        return {"identity_email": email} if email else {}
+    text = _answer_text(tracker) if requested == "identity_email" else None
+    return {"identity_email": entity(tracker, "email") or text} if text else {}
+
+
+def _proof_answer(tracker: Tracker) -> dict[str, Any]:
+    """The proof as the form stores it ("order:JH123456", "code:123456"), "send_code", or "unreadable"."""
+    if tracker.get_slot("requested_slot") != "identity_proof":
+        return {}
+    if (tracker.latest_message.get("intent") or {}).get("name") == "request_code":
+        return {"identity_proof": "send_code"}
+    text = _answer_text(tracker)
+    if text is None:
+        return {}
+    order, code = entity(tracker, "order_number"), entity(tracker, "otp_code")
+    proof = Proof("order", order) if order else Proof("code", code) if code else Proof.from_text(text)
+    return {"identity_proof": proof.encode() if proof else "unreadable"}
+
+
+async def _check_proof(
+    email: str, value: str, failures: float | None, dispatcher: CollectingDispatcher
+) -> dict[str, Any]:
+    """Email a code ("send_code") or check the proof, counting a wrong one (crm_adapter/identity.py)."""
+    verification = Verification(crm())
+    try:
+        if value == "send_code":
+            await crm_call(verification.send_code, email)
+            return {"identity_proof": None, "otp_sent": True}
+        proved = await crm_call(verification.prove, email, value, failures)
+    except CrmUnavailable as exc:
+        log.warning("verification: CRM unavailable: %s", exc)
+        dispatcher.utter_message(response="utter_crm_unavailable")
+        return {"identity_proof": None}
+    return _proved(proved, dispatcher)
+
+
+def _proved(outcome: ProofOutcome, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    """The slots (and reply) for what a proof came to."""
+    if outcome.result == "unreadable":
+        dispatcher.utter_message(response="utter_ask_identity_proof")
+        return {"identity_proof": None}
+    if outcome.context is None:  # failed, or locked
+        dispatcher.utter_message(
+            response="utter_identity_locked" if outcome.result == "locked" else "utter_identity_failed"
+        )
+        return {
+            "identity_email": None,
+            "identity_proof": None,
+            "otp_sent": False,
+            "identity_attempts": outcome.failures,
+        }
+    slots = {event["name"]: event["value"] for event in profile_slots(outcome.context)}
+    return {
+        **slots,
+        "identity_proof": "verified",
+        "verified_by": outcome.by,
+        "identity_attempts": 0.0,
+        "otp_sent": False,
+    }
 
 
 class VerifiedFormValidation(FormValidationAction, ABC):
@@ -54,41 +114,23 @@ class VerifiedFormValidation(FormValidationAction, ABC):
     ) -> list[str]:
         if tracker.get_slot("verified"):
             return [slot for slot in domain_slots if slot not in IDENTITY_SLOTS]
-        if (tracker.get_slot("identity_attempts") or 0) >= MAX_IDENTITY_ATTEMPTS:
+        if session_locked(tracker.get_slot("identity_attempts")):
             return []  # ends the form; the submit action explains
         return domain_slots
 
     async def extract_identity_email(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        requested = tracker.get_slot("requested_slot")
-        if requested is None and (tracker.latest_message.get("intent") or {}).get("name") == "identify":
-            email = _entity(tracker, "email")  # "verify me, my email is ..." opens the form with the answer
-            return {"identity_email": email} if email else {}
-        if requested != "identity_email":
-            return {}
-        text = _answer_text(tracker)
-        if text is None:
-            return {}
-        return {"identity_email": _entity(tracker, "email") or text}
+        return _email_answer(tracker)
 
     async def extract_identity_proof(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if tracker.get_slot("requested_slot") != "identity_proof":
-            return {}
-        if (tracker.latest_message.get("intent") or {}).get("name") == "request_code":
-            return {"identity_proof": "send_code"}
-        text = _answer_text(tracker)
-        if text is None:
-            return {}
-        order, code = _entity(tracker, "order_number"), _entity(tracker, "otp_code")
-        proof = Proof("order", order) if order else Proof("code", code) if code else Proof.from_text(text)
-        return {"identity_proof": proof.encode() if proof else "unreadable"}
+        return _proof_answer(tracker)
 
     def validate_identity_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
+    ):
         try:
             return {"identity_email": normalize_email(str(value))}
         except InvalidInput:
@@ -101,33 +143,7 @@ class VerifiedFormValidation(FormValidationAction, ABC):
         email = tracker.get_slot("identity_email")
         if value == "verified" or not email:
             return {}
-        try:
-            if value == "send_code":
-                await crm_call(crm().send_one_time_code, email)
-                return {"identity_proof": None, "otp_sent": True}
-            proof = Proof.decode(str(value))
-            if proof is None:
-                dispatcher.utter_message(response="utter_ask_identity_proof")
-                return {"identity_proof": None}
-            customer = await crm_call(verify, crm(), email, proof)
-            context = await crm_call(crm().customer_context, customer.customer_id)
-        except VerificationFailed:
-            attempts = (tracker.get_slot("identity_attempts") or 0) + 1
-            locked = attempts >= MAX_IDENTITY_ATTEMPTS
-            dispatcher.utter_message(response="utter_identity_locked" if locked else "utter_identity_failed")
-            return {"identity_email": None, "identity_proof": None, "otp_sent": False, "identity_attempts": attempts}
-        except CrmUnavailable as exc:
-            log.warning("verification: CRM unavailable: %s", exc)
-            dispatcher.utter_message(response="utter_crm_unavailable")
-            return {"identity_proof": None}
-        slots = {event["name"]: event["value"] for event in profile_slots(context)}
-        return {
-            **slots,
-            "identity_proof": "verified",
-            "verified_by": proof.kind,
-            "identity_attempts": 0.0,
-            "otp_sent": False,
-        }
+        return await _check_proof(email, str(value), tracker.get_slot("identity_attempts"), dispatcher)
 
 
 class ValidateIdentifyForm(VerifiedFormValidation):
@@ -219,7 +235,7 @@ class ValidateUpdateEmailForm(ContactFormValidation):
         return "validate_update_email_form"
 
     def validate_new_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
-        return self._validate_contact(_entity(tracker, "email") or value, dispatcher)
+        return self._validate_contact(entity(tracker, "email") or value, dispatcher)
 
 
 class ValidateUpdatePhoneForm(ContactFormValidation):
@@ -230,7 +246,7 @@ class ValidateUpdatePhoneForm(ContactFormValidation):
         return "validate_update_phone_form"
 
     def validate_new_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
-        return self._validate_contact(_entity(tracker, "phone") or value, dispatcher)
+        return self._validate_contact(entity(tracker, "phone") or value, dispatcher)
 
 
 class ValidateUpdateAddressForm(ContactFormValidation):

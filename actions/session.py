@@ -9,9 +9,19 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import IDENTITY_SLOTS, PROFILE_SLOTS, CrmAction, VerifiedCrmAction, channel_of, crm, crm_call
-from actions.linking import offer_link
+from actions.common import (
+    IDENTITY_SLOTS,
+    PROFILE_SLOTS,
+    CrmAction,
+    VerifiedCrmAction,
+    account_of,
+    ask,
+    channel_of,
+    crm,
+    crm_call,
+)
 from crm_adapter.domain import CrmUnavailable, CustomerContext, NotFound
+from crm_adapter.identity import AccountLinking
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +112,15 @@ class ActionConfirmIdentity(VerifiedCrmAction):
         else:
             dispatcher.utter_message(response="utter_identity_already_verified")
         # "Verify me" / "link my account": offer to remember this messaging account, even if offered before.
-        return await offer_link(dispatcher, tracker, customer_id, asked_for=True)
+        offer = await crm_call(
+            AccountLinking(crm()).offer,
+            customer_id,
+            account_of(tracker),
+            offered=bool(tracker.get_slot("link_offered")),
+            verified_by=tracker.get_slot("verified_by"),
+            asked_for=True,
+        )
+        return ask(dispatcher, offer)
 
 
 class ActionLogout(CrmAction):

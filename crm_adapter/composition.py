@@ -67,18 +67,21 @@ def get_history(settings: Settings | None = None) -> HistoryReader | None:
     return SqlHistoryService(make_session_factory(make_engine(settings.database_url)))
 
 
-def build_relationship(settings: Settings) -> RelationshipService | None:
-    """Consent, preferences, surveys, value and data rights live in our own CRM database; None with an
-    external CRM (CRM_BACKEND=http), whose owner provides them."""
+def build_relationship(settings: Settings) -> RelationshipService:
+    """Consent, preferences, surveys, value and data rights live in our own CRM database. With an external CRM
+    (CRM_BACKEND=http), whose owner provides them, a stand-in that keeps nothing and says so
+    (`relationship.unavailable.RelationshipUnavailable`)."""
     if settings.backend != "sql":
-        return None
+        from relationship.unavailable import ExternalCrmRelationship
+
+        return ExternalCrmRelationship()
     from crm_adapter.sql.db import make_engine, make_session_factory
     from relationship.service import SqlRelationshipService
 
     return SqlRelationshipService(make_session_factory(make_engine(settings.database_url)), secret=settings.secret())
 
 
-def get_relationship() -> RelationshipService | None:
+def get_relationship() -> RelationshipService:
     global _relationship
     if _relationship is None:
         with _lock:

@@ -38,6 +38,7 @@ from crm_adapter.domain import (
     VerificationFailed,
 )
 from crm_adapter.ports import CrmService, HistoryReader, RelationshipService
+from relationship.unavailable import RelationshipUnavailable
 from shared import log_redaction
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ _HTTP_CODES = {
 
 
 async def _on_crm_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, RelationshipUnavailable):  # the backend is an external CRM (CRM_BACKEND=http)
+        return error_response(404, "profile_unavailable", str(exc))
     if isinstance(exc, NotFound):
         return error_response(404, "not_found", str(exc) or "Not found.")
     if isinstance(exc, NotAllowed):

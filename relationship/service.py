@@ -53,7 +53,7 @@ from crm_adapter.sql.models import (
 from crm_adapter.sql.service import _customer
 from crm_adapter.validation import clean_text
 from relationship import preferences as prefs
-from relationship import privacy, sentiment, value
+from relationship import privacy, sentiment, surveys, value
 
 SPEND_STATUSES = tuple(s.value for s in OPEN_ORDER_STATUSES | {OrderStatus.DELIVERED, OrderStatus.RETURNED})
 EXPORT_FORMAT = "hearth-customer-export/1"
@@ -187,10 +187,10 @@ class SqlRelationshipService:
             return SurveyPlan(csat=csat, nps=nps)
 
     def record_feedback(self, feedback: NewFeedback) -> int:
-        low, high = {"csat": (1, 5), "nps": (0, 10)}.get(feedback.kind, (None, None))
-        if low is None:
+        if feedback.kind not in surveys.SCORE_RANGES:
             raise InvalidInput("kind", "Feedback is csat or nps.")
-        if feedback.score is None or not low <= feedback.score <= high:  # type: ignore[operator]
+        low, high = surveys.SCORE_RANGES[feedback.kind]
+        if feedback.score is None or not low <= feedback.score <= high:
             raise InvalidInput("score", f"A {feedback.kind.upper()} score is a whole number from {low} to {high}.")
         if feedback.resolution not in (None, "bot", "person"):
             raise InvalidInput("resolution", "Resolution is bot or person.")

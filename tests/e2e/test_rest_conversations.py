@@ -68,7 +68,7 @@ def test_a_new_visitor_verifies_then_changes_their_phone(stack: Stack):
     assert stack.say(sender, "07700 900 777") == ["Done: your phone is now +447700900777. We'll use it from now on."]
 
     assert stack.crm("SELECT phone FROM customers WHERE id = 'cus_demo_omar'") == [("+447700900777",)]
-    # verifying a REST conversation links nothing (REST sender ids are the caller's: actions/linking.py)
+    # verifying a REST conversation links nothing (REST sender ids are the caller's: crm_adapter/identity.py)
     assert stack.crm("SELECT * FROM channel_identities WHERE sender_id = ?", sender) == []
 
     # "forget me" ends the verification of this conversation

@@ -3,7 +3,6 @@ SQLite CRM; and the pure rules behind them (statements, evidence, value, sentime
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from actions.orders import ActionListOrders
 from actions.relationship import ActionAnswerPending, ActionGoodbye, ActionPrivacyRequest
 from crm_adapter.sql.models import ConsentRow, ConversationRow, FeedbackRow, PreferenceRow, PrivacyJobRow
 from relationship import preferences, sentiment, value
+from relationship.surveys import Score, parse_score
 from shared import sentiment as scorer
 from tests.bot import responses, run, slots_set, tracker
 from tests.factories import NOW, add_customer, add_order
@@ -239,11 +239,27 @@ def test_sentiment_labels_and_trend():
 
 
 def test_scores_are_read_from_buttons_digits_and_words():
-    from actions.relationship import parse_score
+    assert parse_score("/rate", 1, 5, rating="4") == Score(4, None)
+    assert parse_score("5 stars, lovely", 1, 5) == Score(5, "lovely")
+    assert parse_score("four out of five", 1, 5) == Score(4, None)
+    assert parse_score("9/10 would buy again", 0, 10) == Score(9, "would buy again")
+    assert parse_score("7", 1, 5) is None
+    assert parse_score("meh", 1, 5) is None
 
-    assert parse_score(tracker(text="/rate", entities=[("rating", "4")]), 1, 5) == (4, None)
-    assert parse_score(tracker(text="5 stars, lovely"), 1, 5) == (5, "lovely")
-    assert parse_score(tracker(text="four out of five"), 1, 5) == (4, None)
-    assert parse_score(tracker(text="9/10 would buy again"), 0, 10) == (9, "would buy again")
-    assert parse_score(tracker(text="7"), 1, 5) == (None, None)
-    assert json.dumps(parse_score(tracker(text="meh"), 1, 5)) == "[null, null]"
+
+def test_with_an_external_crm_nothing_is_asked_and_data_requests_are_declined(crm):
+    from crm_adapter.composition import set_relationship
+    from relationship.unavailable import ExternalCrmRelationship
+
+    set_relationship(ExternalCrmRelationship())  # what the composition root builds for CRM_BACKEND=http
+    greta = add_customer(crm.sessions)
+    events, messages = run(ActionListOrders(), tracker(slots=me(greta), channel="socketio"))
+    assert responses(messages) == ["utter_no_orders"] and slots_set(events) == {}  # no consent question
+    served = [{"event": "user", "text": "where is it", "parse_data": {"intent": {"name": "order_status"}}}]
+    events, messages = run(ActionGoodbye(), tracker(slots=me(greta), intent="goodbye", events=served))
+    assert responses(messages) == ["utter_goodbye"] and slots_set(events) == {"awaiting": None}  # no survey
+    for request in ("summary", "export", "consents", "forget_me", "erase", "preferences"):
+        slots = me(greta, privacy_request=request, preference_text="email me")
+        events, messages = run(ActionPrivacyRequest(), tracker(slots=slots))
+        assert responses(messages) == ["utter_consents_unavailable"]
+        assert slots_set(events) == {"privacy_request": None, "preference_text": None}
