@@ -5,13 +5,13 @@ from collections.abc import Iterator
 import pytest
 
 from crm_adapter.composition import HandoffDesk, set_crm, set_handoff_desk, set_relationship
-from crm_adapter.notify import RecordingCodeSender
 from crm_adapter.sql.db import make_engine, make_session_factory
 from crm_adapter.sql.service import SqlCrmService
 from handoff.agents import SqlAgentService
 from handoff.service import OpeningHours, SqlHandoffService
 from relationship.service import SqlRelationshipService
 from tests.conftest import SqlCrm
+from tests.fakes import RecordingCodeSender
 
 
 @pytest.fixture
