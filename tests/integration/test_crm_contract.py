@@ -247,6 +247,9 @@ def test_a_new_one_time_code_replaces_the_previous_one(crm: Backend) -> None:
         with pytest.raises(VerificationFailed):
             crm.service.verify_one_time_code("anna.berg@example.com", first)
     assert crm.service.verify_one_time_code("anna.berg@example.com", second).customer_id == cid
+    if first != second:
+        with pytest.raises(VerificationFailed):  # nor does it come back once the new one is used
+            crm.service.verify_one_time_code("anna.berg@example.com", first)
 
 
 @pytest.mark.parametrize("email", ["nobody@example.com", "not an email", ""])
@@ -292,7 +295,10 @@ def test_wrong_proofs_stop_every_proof_of_that_customer_for_an_hour(crm: Backend
         with pytest.raises(VerificationFailed):
             crm.service.verify_with_order("anna.berg@example.com", f"JH8{n:05d}")
 
-    crm.clock.advance(minutes=30, seconds=1)  # the first wrong proofs are more than an hour old: one is left
+    crm.clock.advance(minutes=29, seconds=59)
+    with pytest.raises(VerificationFailed):
+        crm.service.verify_with_order("anna.berg@example.com", "JH100001")
+    crm.clock.advance(seconds=1)  # the first wrong proofs are an hour old and no longer count: one is left
     assert crm.service.verify_with_order("anna.berg@example.com", "JH100001").customer_id == anna
 
 
@@ -335,7 +341,11 @@ def test_at_most_a_few_codes_an_hour_are_emailed(crm: Backend) -> None:
         crm.service.send_one_time_code("anna.berg@example.com")
     assert len(crm.codes.sent) == CODES_PER_WINDOW
 
-    crm.clock.advance(hours=1, seconds=1)
+    crm.clock.advance(minutes=59, seconds=59)
+    crm.service.send_one_time_code("anna.berg@example.com")
+    assert len(crm.codes.sent) == CODES_PER_WINDOW
+
+    crm.clock.advance(seconds=1)  # an hour on, the first codes no longer count
     crm.service.send_one_time_code("anna.berg@example.com")
 
     assert len(crm.codes.sent) == CODES_PER_WINDOW + 1
@@ -552,6 +562,23 @@ def test_start_return_on_delivered_order(crm: Backend) -> None:
         crm.service.start_return(cid, "JH100001", "Changed my mind")
     assert caught.value.reason == "already_requested"
     assert crm.service.list_returns(cid) == [ret]
+
+
+def test_list_returns_newest_first(crm: Backend) -> None:
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="delivered", placed_days_ago=10, delivered_days_ago=5)
+    crm.arrange.add_order(cid, "JH100002", status="delivered", placed_days_ago=9, delivered_days_ago=4)
+    other = crm.arrange.add_customer()
+    crm.arrange.add_order(other, "JH200001", status="delivered", delivered_days_ago=1)
+    crm.service.start_return(other, "JH200001", "Not for me")
+
+    first = crm.service.start_return(cid, "JH100002", "Too big")
+    crm.clock.advance(minutes=1)
+    second = crm.service.start_return(cid, "JH100001", "Too small")
+
+    assert crm.service.list_returns(cid) == [second, first]
+    assert (second.order_number, second.created_at) == ("JH100001", NOW + timedelta(minutes=1))
+    assert crm.service.list_returns("cus_nobody") == []
 
 
 def test_start_return_on_last_day_of_window(crm: Backend) -> None:
@@ -787,6 +814,25 @@ def test_context_recent_delivery(crm: Backend, days: float, highlighted: bool) -
 
     expected = Highlight("order_delivered", "JH100001", "Oak side table", "delivered") if highlighted else None
     assert highlight == expected
+
+
+def test_context_the_latest_open_ticket_and_the_latest_delivery(crm: Backend) -> None:
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="delivered", placed_days_ago=9, delivered_days_ago=2)
+    crm.arrange.add_order(cid, "JH100002", status="delivered", placed_days_ago=8, delivered_days_ago=5)
+    assert crm.service.customer_context(cid).highlight == Highlight(
+        "order_delivered", "JH100001", "Oak side table", "delivered"
+    )
+
+    crm.arrange.add_ticket(cid, "First question", status="pending")
+    latest = crm.arrange.add_ticket(cid, "Second question")  # arranged at the same time: the later one counts
+
+    context = crm.service.customer_context(cid)
+
+    assert (context.highlight, context.open_ticket_count) == (
+        Highlight("open_ticket", latest, "Second question", "open"),
+        2,
+    )
 
 
 def test_context_nothing_to_mention(crm: Backend) -> None:
