@@ -55,22 +55,6 @@ def smtp_send(message: EmailMessage) -> None:
         smtp.send_message(message)
 
 
-class RecordingCodeSender:
-    """Keeps every code it is asked to send; for tests and local demos."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def send_code(self, email: str, first_name: str, code: str) -> None:
-        self.sent.append((email, code))
-
-    def last_code_for(self, email: str) -> str | None:
-        for address, code in reversed(self.sent):
-            if address == email:
-                return code
-        return None
-
-
 # ---- data exports -----------------------------------------------------------------
 
 

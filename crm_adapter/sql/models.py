@@ -333,7 +333,7 @@ class OneTimeCodeRow(Base):
 class VerificationFailureRow(Base):
     """A wrong proof (order number or one-time code) given with a customer's email: too many in a while stop
     every verification of that customer for a while, however many conversations they are spread over
-    (crm_adapter/sql/service.py, MAX_VERIFICATION_FAILURES)."""
+    (crm_adapter/rules.py, MAX_VERIFICATION_FAILURES)."""
 
     __tablename__ = "verification_failures"
     __table_args__ = (Index("ix_verification_failures_customer_at", "customer_id", "created_at"),)

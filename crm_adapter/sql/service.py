@@ -5,17 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from crm_adapter.domain import (
-    CANCELLABLE_STATUSES,
     OPEN_ORDER_STATUSES,
     ContactField,
     Customer,
@@ -24,7 +22,6 @@ from crm_adapter.domain import (
     InvalidInput,
     LoyaltyBalance,
     NewTicket,
-    NotAllowed,
     NotFound,
     Order,
     OrderLine,
@@ -36,6 +33,30 @@ from crm_adapter.domain import (
     VerificationFailed,
 )
 from crm_adapter.ports import CodeSender
+from crm_adapter.rules import (
+    CODE_TTL,
+    CODES_PER_WINDOW,
+    MAX_VERIFICATION_FAILURES,
+    check_cancellable,
+    check_channel_identity,
+    check_returnable,
+    code_takes_guesses,
+    email_in_use,
+    guessing_window_start,
+    loyalty_balance,
+    new_one_time_code,
+    new_reference,
+    normalize_contact,
+    order_needs_customer,
+    orders_limit,
+    recent_delivery_start,
+    return_already_requested,
+    return_reason,
+    storable_identity,
+    ticket_priority,
+    ticket_text,
+    utcnow,
+)
 from crm_adapter.sql.db import unavailable_as_crm_error
 from crm_adapter.sql.models import (
     ChannelIdentityRow,
@@ -46,48 +67,9 @@ from crm_adapter.sql.models import (
     TicketRow,
     VerificationFailureRow,
 )
-from crm_adapter.validation import (
-    clean_text,
-    normalize_address,
-    normalize_email,
-    normalize_order_number,
-    normalize_phone,
-)
+from crm_adapter.validation import normalize_email, normalize_order_number
 
 log = logging.getLogger(__name__)
-
-RETURN_WINDOW = timedelta(days=30)
-CODE_TTL = timedelta(minutes=10)
-CODE_MAX_ATTEMPTS = 5
-# Guessing across conversations: the bot stops a conversation after 3 wrong proofs, but anyone can start
-# another. Per customer, at most this many codes are emailed, and this many wrong proofs (order numbers and
-# codes) accepted, per window; beyond that every proof is refused, right or wrong, until the window moves on.
-CODES_PER_WINDOW = 5
-MAX_VERIFICATION_FAILURES = 10
-GUESSING_WINDOW = timedelta(hours=1)
-RECENT_DELIVERY = timedelta(days=14)
-LOYALTY_TIERS = (("Bronze", 0), ("Silver", 500), ("Gold", 2000))
-POINT_VALUE_CENTS = 1  # 100 points = £1
-_REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-
-def utcnow() -> datetime:
-    return datetime.utcnow().replace(microsecond=0)
-
-
-def new_reference(prefix: str) -> str:
-    return prefix + "-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
-
-
-def loyalty_tier(points: int) -> tuple[str, int | None]:
-    """The tier for a balance and the points still needed for the next one (None at the top)."""
-    name, needed = LOYALTY_TIERS[0][0], None
-    for index, (tier, threshold) in enumerate(LOYALTY_TIERS):
-        if points >= threshold:
-            name = tier
-            following = LOYALTY_TIERS[index + 1][1] if index + 1 < len(LOYALTY_TIERS) else None
-            needed = None if following is None else following - points
-    return name, needed
 
 
 class SqlCrmService:
@@ -136,7 +118,7 @@ class SqlCrmService:
     # ---- identity -------------------------------------------------------
 
     def recognize(self, channel: str, sender_id: str) -> CustomerContext | None:
-        if not _storable_identity(channel, sender_id):
+        if not storable_identity(channel, sender_id):
             return None  # no such identity can have been stored
         with self._uow() as s:
             identity = _identity_row(s, channel, sender_id)
@@ -146,7 +128,7 @@ class SqlCrmService:
             return self._context(s, identity.customer_id)
 
     def link_identity(self, customer_id: str, channel: str, sender_id: str) -> None:
-        _check_channel_identity(channel, sender_id)
+        check_channel_identity(channel, sender_id)
         with self._uow() as s:
             self._customer_row(s, customer_id)
             identity = _identity_row(s, channel, sender_id)
@@ -167,7 +149,7 @@ class SqlCrmService:
                 identity.last_seen_at = now
 
     def unlink_identity(self, channel: str, sender_id: str) -> bool:
-        if not _storable_identity(channel, sender_id):
+        if not storable_identity(channel, sender_id):
             return False
         with self._uow() as s:
             identity = _identity_row(s, channel, sender_id)
@@ -218,7 +200,7 @@ class SqlCrmService:
                 select(OneTimeCodeRow).where(OneTimeCodeRow.customer_id == row.id, OneTimeCodeRow.used_at.is_(None))
             ):
                 pending.used_at = now  # a new code replaces every earlier one
-            code = f"{secrets.randbelow(1_000_000):06d}"
+            code = new_one_time_code()
             s.add(
                 OneTimeCodeRow(
                     customer_id=row.id,
@@ -248,7 +230,7 @@ class SqlCrmService:
             now = self._now()
             if self._guessing_stopped(s, row.id):
                 raise VerificationFailed()
-            if pending is None or pending.expires_at < now or pending.attempts >= CODE_MAX_ATTEMPTS:
+            if pending is None or not code_takes_guesses(pending.expires_at, pending.attempts, now):
                 self._failed_proof(s, row.id, "code")
                 matched = False
             else:
@@ -274,7 +256,7 @@ class SqlCrmService:
         self, s: Session, rows: type[OneTimeCodeRow] | type[VerificationFailureRow], customer_id: str
     ) -> int:
         """How many of this customer's `rows` (codes sent, wrong proofs) are from within GUESSING_WINDOW."""
-        since = self._now() - GUESSING_WINDOW
+        since = guessing_window_start(self._now())
         query = select(func.count()).select_from(rows).where(rows.customer_id == customer_id, rows.created_at > since)
         return s.scalar(query) or 0
 
@@ -349,7 +331,7 @@ class SqlCrmService:
             .where(
                 OrderRow.customer_id == customer_id,
                 OrderRow.status == OrderStatus.DELIVERED.value,
-                OrderRow.delivered_at >= self._now() - RECENT_DELIVERY,
+                OrderRow.delivered_at >= recent_delivery_start(self._now()),
             )
             .options(selectinload(OrderRow.items))
             .order_by(OrderRow.delivered_at.desc(), OrderRow.id.desc())
@@ -361,12 +343,7 @@ class SqlCrmService:
 
     def update_contact(self, customer_id: str, field: ContactField, value: str) -> Customer:
         field = ContactField(field)
-        if field is ContactField.EMAIL:
-            normalized = normalize_email(value)
-        elif field is ContactField.PHONE:
-            normalized = normalize_phone(value)
-        else:
-            normalized = normalize_address(value)
+        normalized = normalize_contact(field, value)
         try:
             with self._uow() as s:
                 row = self._customer_row(s, customer_id)
@@ -375,21 +352,18 @@ class SqlCrmService:
                         select(CustomerRow.id).where(CustomerRow.email == normalized, CustomerRow.id != customer_id)
                     )
                     if clash is not None:
-                        raise NotAllowed("email_in_use", "That email address belongs to another account.")
+                        raise email_in_use()
                 setattr(row, field.value, normalized)
                 row.updated_at = self._now()
                 s.flush()
                 return _customer(row)
         except IntegrityError:
-            raise NotAllowed("email_in_use", "That email address belongs to another account.") from None
+            raise email_in_use() from None
 
     def loyalty(self, customer_id: str) -> LoyaltyBalance:
         with self._uow() as s:
             points = self._customer_row(s, customer_id).loyalty_points
-        tier, to_next = loyalty_tier(points)
-        return LoyaltyBalance(
-            points=points, tier=tier, value_cents=points * POINT_VALUE_CENTS, points_to_next_tier=to_next
-        )
+        return loyalty_balance(points)
 
     # ---- orders ---------------------------------------------------------
 
@@ -401,7 +375,7 @@ class SqlCrmService:
                 .where(OrderRow.customer_id == customer_id)
                 .options(selectinload(OrderRow.items))
                 .order_by(OrderRow.placed_at.desc(), OrderRow.id.desc())
-                .limit(max(1, min(limit, 50)))
+                .limit(orders_limit(limit))
             )
             return [_order(r) for r in rows]
 
@@ -412,32 +386,25 @@ class SqlCrmService:
     def cancel_order(self, customer_id: str, order_number: str) -> Order:
         with self._uow() as s:
             row = self._order_row(s, customer_id, order_number)
-            status = OrderStatus(row.status)
-            if status not in CANCELLABLE_STATUSES:
-                raise NotAllowed(f"order_{status.value}", f"Order {row.order_number} is {status.value}.")
+            check_cancellable(row.order_number, OrderStatus(row.status))
             row.status = OrderStatus.CANCELLED.value
             row.cancelled_at = self._now()
             s.flush()
             return _order(row)
 
     def start_return(self, customer_id: str, order_number: str, reason: str) -> ReturnRequest:
-        reason = " ".join(clean_text(reason).split())
-        if len(reason) < 3:
-            raise InvalidInput("reason", "Please tell me briefly why you're returning it.")
+        reason = return_reason(reason)
         with self._uow() as s:
             row = self._order_row(s, customer_id, order_number)
-            if OrderStatus(row.status) is not OrderStatus.DELIVERED or row.delivered_at is None:
-                raise NotAllowed("not_delivered", f"Order {row.order_number} hasn't been delivered yet.")
-            if self._now() - row.delivered_at > RETURN_WINDOW:
-                raise NotAllowed("window_closed", "The 30-day return window for this order has closed.")
+            check_returnable(row.order_number, OrderStatus(row.status), row.delivered_at, self._now())
             existing = s.scalar(select(ReturnRow).where(ReturnRow.order_id == row.id))
             if existing is not None:
-                raise NotAllowed("already_requested", f"A return ({existing.rma_number}) already exists.")
+                raise return_already_requested(existing.rma_number)
             ret = ReturnRow(
                 rma_number=new_reference("RMA"),
                 order_id=row.id,
                 customer_id=customer_id,
-                reason=reason[:2000],
+                reason=reason,
                 status="requested",
                 refund_cents=row.total_cents,
                 created_at=self._now(),
@@ -459,16 +426,13 @@ class SqlCrmService:
     # ---- tickets --------------------------------------------------------
 
     def open_ticket(self, ticket: NewTicket) -> Ticket:
-        subject = " ".join(clean_text(ticket.subject).split())[:200]
-        description = clean_text(ticket.description)[:5000]
-        if not subject:
-            raise InvalidInput("subject", "A ticket needs a subject.")
-        _check_channel_identity(ticket.channel, ticket.sender_id)
+        subject, description = ticket_text(ticket.subject, ticket.description)
+        check_channel_identity(ticket.channel, ticket.sender_id)
         with self._uow() as s:
             order_id = None
             if ticket.order_number:
                 if ticket.customer_id is None:
-                    raise InvalidInput("order_number", "Only a verified customer can refer to an order.")
+                    raise order_needs_customer()
                 order_id = self._order_row(s, ticket.customer_id, ticket.order_number).id
             elif ticket.customer_id is not None:
                 self._customer_row(s, ticket.customer_id)
@@ -479,7 +443,7 @@ class SqlCrmService:
                 order_id=order_id,
                 kind=TicketKind(ticket.kind).value,
                 status=TicketStatus.OPEN.value,
-                priority="high" if ticket.kind in (TicketKind.COMPLAINT, TicketKind.CALLBACK) else "normal",
+                priority=ticket_priority(ticket.kind),
                 subject=subject,
                 description=description,
                 channel=ticket.channel,
@@ -506,24 +470,6 @@ def _identity_row(s: Session, channel: str, sender_id: str) -> ChannelIdentityRo
             ChannelIdentityRow.channel == channel, ChannelIdentityRow.sender_id == sender_id
         )
     )
-
-
-def _check_channel_identity(channel: str | None, sender_id: str | None) -> None:
-    """Refuse what the columns cannot hold: PostgreSQL would raise DataError, SQLite would store it."""
-    if channel is not None and not 0 < len(channel) <= 40:
-        raise InvalidInput("channel", "A channel name has 1 to 40 characters.")
-    if sender_id is not None and not 0 < len(sender_id) <= 255:
-        raise InvalidInput("sender_id", "A sender id has 1 to 255 characters.")
-    if "\x00" in (channel or "") + (sender_id or ""):
-        raise InvalidInput("sender_id", "A channel or sender id cannot contain NUL characters.")
-
-
-def _storable_identity(channel: str, sender_id: str) -> bool:
-    try:
-        _check_channel_identity(channel, sender_id)
-    except InvalidInput:
-        return False
-    return True
 
 
 # ---- row → domain mapping ------------------------------------------------

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from crm_adapter.notify import RecordingCodeSender
 from crm_adapter.seed import seed
 from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
 from crm_adapter.sql.service import SqlCrmService
 from crm_api import create_app
 from tests.asgi_server import serve
 from tests.e2e.stack import Stack, free_port, running_stack
+from tests.fakes import RecordingCodeSender
 
 pytestmark = pytest.mark.e2e
 TOKEN = "outage-test-token"

@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 import requests
 
-from crm_adapter.notify import RecordingCodeSender
 from crm_adapter.sql.db import make_engine, make_session_factory
 from crm_adapter.sql.service import SqlCrmService
 from shared import web_identity
 from tests.e2e.stack import Stack, running_stack
 from tests.fake_messaging_apis import Accounts, FakeMessagingApis, running_fake_apis, telegram_message, twilio_message
+from tests.fakes import RecordingCodeSender
 from tests.smtp_sink import SmtpSink, smtp_sink
 from tests.web_chat_client import WebChatClient, widget_config
 

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from crm_adapter.notify import RecordingCodeSender
 from crm_adapter.sql.db import make_engine, make_session_factory
 from crm_adapter.sql.service import SqlCrmService
 from tests.e2e.stack import Stack, running_stack
@@ -32,6 +31,7 @@ from tests.fake_messaging_apis import (
     twilio_message,
     twilio_signature,
 )
+from tests.fakes import RecordingCodeSender
 from tests.rasa_env import RASA_PY, run
 from tests.smtp_sink import SmtpSink, smtp_sink
 from tests.waiting import wait_for

@@ -1,11 +1,13 @@
-"""One contract suite, three backends: every `CrmService` must behave exactly alike.
+"""One contract suite, four backends: every `CrmService` must behave exactly alike.
 
+* ``memory``     MemoryCrmService (tests/fakes/), the in-memory stand-in; these run in the unit tier
 * ``sqlite``     SqlCrmService on a migrated SQLite file
 * ``postgresql`` SqlCrmService on PostgreSQL (skipped when no server is reachable, fails in CI)
 * ``http``       HttpCrmService -> real uvicorn server -> crm_api.create_app -> SqlCrmService on SQLite
 
-Data is arranged with tests/factories.py straight into the database behind the backend; one-time
-codes are read from the RecordingCodeSender and time moves with the fixture's Clock.
+Data is arranged with the backend's `Arrange` (tests/factories.py) straight into the store behind it,
+bypassing the service; one-time codes are read from the RecordingCodeSender and time moves with the
+fixture's Clock.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from datetime import timedelta
 
 import pytest
 import requests
-from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.domain import (
     ContactField,
@@ -38,13 +39,12 @@ from crm_adapter.domain import (
     VerificationFailed,
 )
 from crm_adapter.http_backend import HttpCrmService
-from crm_adapter.notify import RecordingCodeSender
 from crm_adapter.ports import CrmService
+from crm_adapter.rules import CODE_MAX_ATTEMPTS, CODES_PER_WINDOW, MAX_VERIFICATION_FAILURES
 from crm_api import create_app
 from tests.asgi_server import serve
-from tests.factories import NOW, Clock, add_customer, add_identity, add_order, add_ticket
-
-pytestmark = pytest.mark.integration
+from tests.factories import NOW, Arrange, Clock, SqlArrange
+from tests.fakes import MemoryArrange, MemoryCrmService, MemoryCrmStore, RecordingCodeSender
 
 TOKEN = "t0ken"
 
@@ -53,26 +53,37 @@ TOKEN = "t0ken"
 class Backend:
     name: str
     service: CrmService
-    sessions: sessionmaker[Session]
+    arrange: Arrange
     codes: RecordingCodeSender
     clock: Clock
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "http"])
+@pytest.fixture(
+    params=[
+        pytest.param("memory", marks=pytest.mark.unit),
+        pytest.param("sqlite", marks=pytest.mark.integration),
+        pytest.param("postgresql", marks=pytest.mark.integration),
+        pytest.param("http", marks=pytest.mark.integration),
+    ]
+)
 def crm(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    if request.param == "memory":
+        store, codes, clock = MemoryCrmStore(), RecordingCodeSender(), Clock()
+        yield Backend("memory", MemoryCrmService(store, codes, clock=clock), MemoryArrange(store), codes, clock)
+        return
     if request.param == "http":
         sql = request.getfixturevalue("sqlite_crm")
         with serve(create_app(sql.service, token=TOKEN)) as base_url, requests.Session() as session:
             session.headers["Authorization"] = f"Bearer {TOKEN}"
             service = HttpCrmService(base_url, session=session, timeout=5.0)
-            yield Backend("http", service, sql.sessions, sql.codes, sql.clock)
+            yield Backend("http", service, SqlArrange(sql.sessions), sql.codes, sql.clock)
         return
     sql = request.getfixturevalue("sqlite_crm" if request.param == "sqlite" else "postgres_crm")
-    yield Backend(request.param, sql.service, sql.sessions, sql.codes, sql.clock)
+    yield Backend(request.param, sql.service, SqlArrange(sql.sessions), sql.codes, sql.clock)
 
 
 def customer_of(crm: Backend, customer_id: str, **overrides: object) -> Customer:
-    """The Customer that tests/factories.add_customer builds with default arguments."""
+    """The Customer that `Arrange.add_customer` builds with default arguments."""
     n = int(customer_id.removeprefix("cus_test"))
     values: dict[str, object] = {
         "customer_id": customer_id,
@@ -95,7 +106,7 @@ def customer_of(crm: Backend, customer_id: str, **overrides: object) -> Customer
     ["4f9c2a7e-1b7d-4c1e-9a55-0d5b1f3f2c11", "user/42", "..", ".", "a b?c#d%e&f=g+h", "%2F", "Zoë 😀", "x" * 255],
 )
 def test_link_then_recognize_then_unlink(crm: Backend, sender_id: str) -> None:
-    cid = add_customer(crm.sessions)
+    cid = crm.arrange.add_customer()
     assert crm.service.recognize("rest", sender_id) is None
 
     crm.service.link_identity(cid, "rest", sender_id)
@@ -109,9 +120,9 @@ def test_link_then_recognize_then_unlink(crm: Backend, sender_id: str) -> None:
     assert crm.service.unlink_identity("rest", sender_id) is False
 
 
-def test_recognize_an_identity_arranged_in_the_database(crm: Backend) -> None:
-    cid = add_customer(crm.sessions, first_name="Omar", loyalty_points=2400)
-    add_identity(crm.sessions, cid, "socketio", "sock-77")
+def test_recognize_an_arranged_identity(crm: Backend) -> None:
+    cid = crm.arrange.add_customer(first_name="Omar", loyalty_points=2400)
+    crm.arrange.add_identity(cid, "socketio", "sock-77")
 
     context = crm.service.recognize("socketio", "sock-77")
 
@@ -119,7 +130,7 @@ def test_recognize_an_identity_arranged_in_the_database(crm: Backend) -> None:
 
 
 def test_link_identity_moves_it_to_the_new_customer(crm: Backend) -> None:
-    first, second = add_customer(crm.sessions), add_customer(crm.sessions, first_name="Ben")
+    first, second = crm.arrange.add_customer(), crm.arrange.add_customer(first_name="Ben")
     crm.service.link_identity(first, "rest", "shared-device")
 
     crm.service.link_identity(second, "rest", "shared-device")
@@ -135,7 +146,7 @@ def test_link_identity_to_unknown_customer_is_not_found(crm: Backend) -> None:
 
 
 def test_link_identity_rejects_a_sender_id_longer_than_255_characters(crm: Backend) -> None:
-    cid = add_customer(crm.sessions)
+    cid = crm.arrange.add_customer()
     with pytest.raises(InvalidInput) as caught:
         crm.service.link_identity(cid, "rest", "x" * 256)
     assert caught.value.field == "sender_id"
@@ -145,8 +156,8 @@ def test_link_identity_rejects_a_sender_id_longer_than_255_characters(crm: Backe
 
 
 def test_verify_with_order_normalises_email_and_order_number(crm: Backend) -> None:
-    cid = add_customer(crm.sessions, email="anna.berg@example.com")
-    add_order(crm.sessions, cid, "JH100001")
+    cid = crm.arrange.add_customer(email="anna.berg@example.com")
+    crm.arrange.add_order(cid, "JH100001")
 
     customer = crm.service.verify_with_order("  Anna.Berg@EXAMPLE.com ", "jh-100001")
 
@@ -164,17 +175,17 @@ def test_verify_with_order_normalises_email_and_order_number(crm: Backend) -> No
     ],
 )
 def test_verify_with_order_fails_without_saying_why(crm: Backend, email: str, order_number: str) -> None:
-    anna = add_customer(crm.sessions, email="anna.berg@example.com")
-    add_order(crm.sessions, anna, "JH100001")
-    other = add_customer(crm.sessions, email="someone.else@example.com")
-    add_order(crm.sessions, other, "JH200002")
+    anna = crm.arrange.add_customer(email="anna.berg@example.com")
+    crm.arrange.add_order(anna, "JH100001")
+    other = crm.arrange.add_customer(email="someone.else@example.com")
+    crm.arrange.add_order(other, "JH200002")
 
     with pytest.raises(VerificationFailed):
         crm.service.verify_with_order(email, order_number)
 
 
 def test_one_time_code_verifies_once(crm: Backend) -> None:
-    cid = add_customer(crm.sessions, email="anna.berg@example.com")
+    cid = crm.arrange.add_customer(email="anna.berg@example.com")
 
     crm.service.send_one_time_code(" Anna.Berg@example.com")
 
@@ -189,7 +200,7 @@ def test_one_time_code_verifies_once(crm: Backend) -> None:
 
 
 def test_one_time_code_wrong_code_fails_and_the_right_one_still_works(crm: Backend) -> None:
-    cid = add_customer(crm.sessions, email="anna.berg@example.com")
+    cid = crm.arrange.add_customer(email="anna.berg@example.com")
     crm.service.send_one_time_code("anna.berg@example.com")
     code = crm.codes.last_code_for("anna.berg@example.com")
     assert code is not None
@@ -201,7 +212,7 @@ def test_one_time_code_wrong_code_fails_and_the_right_one_still_works(crm: Backe
 
 
 def test_one_time_code_locks_after_five_wrong_attempts(crm: Backend) -> None:
-    add_customer(crm.sessions, email="anna.berg@example.com")
+    crm.arrange.add_customer(email="anna.berg@example.com")
     crm.service.send_one_time_code("anna.berg@example.com")
     code = crm.codes.last_code_for("anna.berg@example.com")
     assert code is not None
@@ -215,7 +226,7 @@ def test_one_time_code_locks_after_five_wrong_attempts(crm: Backend) -> None:
 
 
 def test_one_time_code_expires_after_ten_minutes(crm: Backend) -> None:
-    add_customer(crm.sessions, email="anna.berg@example.com")
+    crm.arrange.add_customer(email="anna.berg@example.com")
     crm.service.send_one_time_code("anna.berg@example.com")
     code = crm.codes.last_code_for("anna.berg@example.com")
     assert code is not None
@@ -227,7 +238,7 @@ def test_one_time_code_expires_after_ten_minutes(crm: Backend) -> None:
 
 
 def test_a_new_one_time_code_replaces_the_previous_one(crm: Backend) -> None:
-    cid = add_customer(crm.sessions, email="anna.berg@example.com")
+    cid = crm.arrange.add_customer(email="anna.berg@example.com")
     crm.service.send_one_time_code("anna.berg@example.com")
     crm.service.send_one_time_code("anna.berg@example.com")
     (_, first), (_, second) = crm.codes.sent
@@ -236,11 +247,14 @@ def test_a_new_one_time_code_replaces_the_previous_one(crm: Backend) -> None:
         with pytest.raises(VerificationFailed):
             crm.service.verify_one_time_code("anna.berg@example.com", first)
     assert crm.service.verify_one_time_code("anna.berg@example.com", second).customer_id == cid
+    if first != second:
+        with pytest.raises(VerificationFailed):  # nor does it come back once the new one is used
+            crm.service.verify_one_time_code("anna.berg@example.com", first)
 
 
 @pytest.mark.parametrize("email", ["nobody@example.com", "not an email", ""])
 def test_one_time_code_for_unknown_or_invalid_email_is_silent(crm: Backend, email: str) -> None:
-    add_customer(crm.sessions, email="anna.berg@example.com")
+    crm.arrange.add_customer(email="anna.berg@example.com")
 
     crm.service.send_one_time_code(email)  # no error: whether an address is on file stays private
 
@@ -249,11 +263,103 @@ def test_one_time_code_for_unknown_or_invalid_email_is_silent(crm: Backend, emai
         crm.service.verify_one_time_code(email, "123456")
 
 
+def test_one_time_code_still_works_at_ten_minutes(crm: Backend) -> None:
+    cid = crm.arrange.add_customer(email="anna.berg@example.com")
+    crm.service.send_one_time_code("anna.berg@example.com")
+    code = crm.codes.last_code_for("anna.berg@example.com")
+    assert code is not None
+
+    crm.clock.advance(minutes=10)
+
+    assert crm.service.verify_one_time_code("anna.berg@example.com", code).customer_id == cid
+
+
+def test_wrong_proofs_stop_every_proof_of_that_customer_for_an_hour(crm: Backend) -> None:
+    anna = crm.arrange.add_customer(email="anna.berg@example.com")
+    crm.arrange.add_order(anna, "JH100001")
+    for n in range(MAX_VERIFICATION_FAILURES - 1):  # however many conversations they come from
+        with pytest.raises(VerificationFailed):
+            crm.service.verify_with_order("anna.berg@example.com", f"JH9{n:05d}")
+    crm.clock.advance(minutes=30)
+    with pytest.raises(VerificationFailed):
+        crm.service.verify_with_order("anna.berg@example.com", "JH999999")
+
+    with pytest.raises(VerificationFailed):  # now even the right order number is refused ...
+        crm.service.verify_with_order("anna.berg@example.com", "JH100001")
+    crm.service.send_one_time_code("anna.berg@example.com")
+    with pytest.raises(VerificationFailed):  # ... and the right code
+        crm.service.verify_one_time_code(
+            "anna.berg@example.com", crm.codes.last_code_for("anna.berg@example.com") or ""
+        )
+    for n in range(MAX_VERIFICATION_FAILURES):  # and, while stopped, nothing more is counted
+        with pytest.raises(VerificationFailed):
+            crm.service.verify_with_order("anna.berg@example.com", f"JH8{n:05d}")
+
+    crm.clock.advance(minutes=29, seconds=59)
+    with pytest.raises(VerificationFailed):
+        crm.service.verify_with_order("anna.berg@example.com", "JH100001")
+    crm.clock.advance(seconds=1)  # the first wrong proofs are an hour old and no longer count: one is left
+    assert crm.service.verify_with_order("anna.berg@example.com", "JH100001").customer_id == anna
+
+
+def test_wrong_codes_count_towards_the_same_limit(crm: Backend) -> None:
+    anna = crm.arrange.add_customer(email="anna.berg@example.com")
+    crm.arrange.add_order(anna, "JH100001")
+    crm.service.send_one_time_code("anna.berg@example.com")
+    code = crm.codes.last_code_for("anna.berg@example.com") or ""
+    for n in range(CODE_MAX_ATTEMPTS):
+        with pytest.raises(VerificationFailed):
+            crm.service.verify_one_time_code("anna.berg@example.com", f"{(int(code) + n + 1) % 1_000_000:06d}")
+    with pytest.raises(VerificationFailed):  # the code has had its guesses: the right one fails, and counts
+        crm.service.verify_one_time_code("anna.berg@example.com", code)
+    assert crm.service.verify_with_order("anna.berg@example.com", "JH100001").customer_id == anna  # under the limit
+
+    for n in range(MAX_VERIFICATION_FAILURES - CODE_MAX_ATTEMPTS - 1):
+        with pytest.raises(VerificationFailed):
+            crm.service.verify_with_order("anna.berg@example.com", f"JH9{n:05d}")
+    with pytest.raises(VerificationFailed):  # the limit is reached
+        crm.service.verify_with_order("anna.berg@example.com", "JH100001")
+
+
+def test_wrong_proofs_count_against_nobody_else(crm: Backend) -> None:
+    anna = crm.arrange.add_customer(email="anna.berg@example.com")
+    crm.arrange.add_order(anna, "JH100001")
+    omar = crm.arrange.add_customer(email="omar@example.com")
+    crm.arrange.add_order(omar, "JH200002")
+    for _ in range(MAX_VERIFICATION_FAILURES):
+        with pytest.raises(VerificationFailed):
+            crm.service.verify_with_order("omar@example.com", "JH100001")  # Anna's order, Omar's email
+
+    assert crm.service.verify_with_order("anna.berg@example.com", "JH100001").customer_id == anna
+    with pytest.raises(VerificationFailed):
+        crm.service.verify_with_order("omar@example.com", "JH200002")
+
+
+def test_at_most_a_few_codes_an_hour_are_emailed(crm: Backend) -> None:
+    crm.arrange.add_customer(email="anna.berg@example.com")
+    for _ in range(CODES_PER_WINDOW + 3):
+        crm.service.send_one_time_code("anna.berg@example.com")
+    assert len(crm.codes.sent) == CODES_PER_WINDOW
+
+    crm.clock.advance(minutes=59, seconds=59)
+    crm.service.send_one_time_code("anna.berg@example.com")
+    assert len(crm.codes.sent) == CODES_PER_WINDOW
+
+    crm.clock.advance(seconds=1)  # an hour on, the first codes no longer count
+    crm.service.send_one_time_code("anna.berg@example.com")
+
+    assert len(crm.codes.sent) == CODES_PER_WINDOW + 1
+    code = crm.codes.last_code_for("anna.berg@example.com")
+    assert code is not None and crm.service.verify_one_time_code("anna.berg@example.com", code).email == (
+        "anna.berg@example.com"
+    )
+
+
 # ---- profile --------------------------------------------------------------------------------
 
 
 def test_get_customer(crm: Backend) -> None:
-    cid = add_customer(crm.sessions, first_name="Zoë", last_name="O'Neill", loyalty_points=7, phone=None)
+    cid = crm.arrange.add_customer(first_name="Zoë", last_name="O'Neill", loyalty_points=7, phone=None)
 
     assert crm.service.get_customer(cid) == customer_of(
         crm, cid, first_name="Zoë", last_name="O'Neill", loyalty_points=7, phone=None
@@ -272,7 +378,7 @@ def test_get_customer(crm: Backend) -> None:
     ],
 )
 def test_update_contact_normalises(crm: Backend, field: ContactField, value: str, stored: str) -> None:
-    cid = add_customer(crm.sessions)
+    cid = crm.arrange.add_customer()
 
     updated = crm.service.update_contact(cid, field, value)
 
@@ -292,7 +398,7 @@ def test_update_contact_normalises(crm: Backend, field: ContactField, value: str
     ],
 )
 def test_update_contact_rejects_invalid_values(crm: Backend, field: ContactField, value: str) -> None:
-    cid = add_customer(crm.sessions)
+    cid = crm.arrange.add_customer()
 
     with pytest.raises(InvalidInput) as caught:
         crm.service.update_contact(cid, field, value)
@@ -303,8 +409,8 @@ def test_update_contact_rejects_invalid_values(crm: Backend, field: ContactField
 
 
 def test_update_contact_email_used_by_another_customer(crm: Backend) -> None:
-    add_customer(crm.sessions, email="taken@example.com")
-    cid = add_customer(crm.sessions)
+    crm.arrange.add_customer(email="taken@example.com")
+    cid = crm.arrange.add_customer()
 
     with pytest.raises(NotAllowed) as caught:
         crm.service.update_contact(cid, ContactField.EMAIL, "TAKEN@example.com")
@@ -314,7 +420,7 @@ def test_update_contact_email_used_by_another_customer(crm: Backend) -> None:
 
 
 def test_update_contact_own_email_again_is_fine(crm: Backend) -> None:
-    cid = add_customer(crm.sessions, email="anna.berg@example.com")
+    cid = crm.arrange.add_customer(email="anna.berg@example.com")
     updated = crm.service.update_contact(cid, ContactField.EMAIL, "Anna.Berg@example.com")
     assert updated.email == "anna.berg@example.com"
 
@@ -336,7 +442,7 @@ def test_update_contact_of_unknown_customer(crm: Backend) -> None:
     ],
 )
 def test_loyalty_tiers(crm: Backend, points: int, expected: LoyaltyBalance) -> None:
-    cid = add_customer(crm.sessions, loyalty_points=points)
+    cid = crm.arrange.add_customer(loyalty_points=points)
     assert crm.service.loyalty(cid) == expected
 
 
@@ -349,9 +455,9 @@ def test_loyalty_of_unknown_customer(crm: Backend) -> None:
 
 
 def test_get_order_returns_every_field(crm: Backend) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(
-        crm.sessions, cid, "JH100001", status="shipped", items=(("Oak side table", 1, 8900), ("Linen cushion", 2, 1450))
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(
+        cid, "JH100001", status="shipped", items=(("Oak side table", 1, 8900), ("Linen cushion", 2, 1450))
     )
 
     expected = Order(
@@ -374,36 +480,36 @@ def test_get_order_returns_every_field(crm: Backend) -> None:
 
 @pytest.mark.parametrize("order_number", ["JH200002", "JH999999", "nonsense", "JH/100001", ""])
 def test_get_order_of_someone_else_or_nonexistent_is_not_found(crm: Backend, order_number: str) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001")
-    other = add_customer(crm.sessions)
-    add_order(crm.sessions, other, "JH200002")
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001")
+    other = crm.arrange.add_customer()
+    crm.arrange.add_order(other, "JH200002")
 
     with pytest.raises(NotFound):
         crm.service.get_order(cid, order_number)
 
 
 def test_list_orders_newest_first_with_limit(crm: Backend) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001", status="delivered", placed_days_ago=40, delivered_days_ago=35)
-    add_order(crm.sessions, cid, "JH100002", status="shipped", placed_days_ago=5)
-    add_order(crm.sessions, cid, "JH100003", status="placed", placed_days_ago=1)
-    add_order(crm.sessions, add_customer(crm.sessions), "JH200001", placed_days_ago=0)
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="delivered", placed_days_ago=40, delivered_days_ago=35)
+    crm.arrange.add_order(cid, "JH100002", status="shipped", placed_days_ago=5)
+    crm.arrange.add_order(cid, "JH100003", status="placed", placed_days_ago=1)
+    crm.arrange.add_order(crm.arrange.add_customer(), "JH200001", placed_days_ago=0)
 
     assert [o.order_number for o in crm.service.list_orders(cid)] == ["JH100003", "JH100002", "JH100001"]
     assert [o.order_number for o in crm.service.list_orders(cid, limit=2)] == ["JH100003", "JH100002"]
     assert [o.order_number for o in crm.service.list_orders(cid, limit=0)] == ["JH100003"]  # clamped to 1
     assert len(crm.service.list_orders(cid, limit=500)) == 3  # clamped to 50
     assert crm.service.list_orders(cid)[2].delivered_at == NOW - timedelta(days=35)
-    assert crm.service.list_orders(add_customer(crm.sessions)) == []
+    assert crm.service.list_orders(crm.arrange.add_customer()) == []
     with pytest.raises(NotFound):
         crm.service.list_orders("cus_nobody")
 
 
 @pytest.mark.parametrize("status", ["placed", "packed"])
 def test_cancel_order(crm: Backend, status: str) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001", status=status)
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status=status)
 
     cancelled = crm.service.cancel_order(cid, "jh100001")
 
@@ -419,8 +525,8 @@ def test_cancel_order(crm: Backend, status: str) -> None:
     [("shipped", "order_shipped"), ("out_for_delivery", "order_out_for_delivery"), ("delivered", "order_delivered")],
 )
 def test_cancel_order_too_late(crm: Backend, status: str, reason: str) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001", status=status, delivered_days_ago=1 if status == "delivered" else None)
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status=status, delivered_days_ago=1 if status == "delivered" else None)
 
     with pytest.raises(NotAllowed) as caught:
         crm.service.cancel_order(cid, "JH100001")
@@ -430,14 +536,14 @@ def test_cancel_order_too_late(crm: Backend, status: str, reason: str) -> None:
 
 
 def test_cancel_someone_elses_order_is_not_found(crm: Backend) -> None:
-    add_order(crm.sessions, add_customer(crm.sessions), "JH200002", status="placed")
+    crm.arrange.add_order(crm.arrange.add_customer(), "JH200002", status="placed")
     with pytest.raises(NotFound):
-        crm.service.cancel_order(add_customer(crm.sessions), "JH200002")
+        crm.service.cancel_order(crm.arrange.add_customer(), "JH200002")
 
 
 def test_start_return_on_delivered_order(crm: Backend) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001", status="delivered", placed_days_ago=10, delivered_days_ago=5)
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="delivered", placed_days_ago=10, delivered_days_ago=5)
 
     ret = crm.service.start_return(cid, "JH100001", "  Too   small\nfor the room ")
 
@@ -458,9 +564,26 @@ def test_start_return_on_delivered_order(crm: Backend) -> None:
     assert crm.service.list_returns(cid) == [ret]
 
 
+def test_list_returns_newest_first(crm: Backend) -> None:
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="delivered", placed_days_ago=10, delivered_days_ago=5)
+    crm.arrange.add_order(cid, "JH100002", status="delivered", placed_days_ago=9, delivered_days_ago=4)
+    other = crm.arrange.add_customer()
+    crm.arrange.add_order(other, "JH200001", status="delivered", delivered_days_ago=1)
+    crm.service.start_return(other, "JH200001", "Not for me")
+
+    first = crm.service.start_return(cid, "JH100002", "Too big")
+    crm.clock.advance(minutes=1)
+    second = crm.service.start_return(cid, "JH100001", "Too small")
+
+    assert crm.service.list_returns(cid) == [second, first]
+    assert (second.order_number, second.created_at) == ("JH100001", NOW + timedelta(minutes=1))
+    assert crm.service.list_returns("cus_nobody") == []
+
+
 def test_start_return_on_last_day_of_window(crm: Backend) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001", status="delivered", placed_days_ago=35, delivered_days_ago=30)
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="delivered", placed_days_ago=35, delivered_days_ago=30)
     assert crm.service.start_return(cid, "JH100001", "Faulty lamp").order_number == "JH100001"
 
 
@@ -474,8 +597,8 @@ def test_start_return_on_last_day_of_window(crm: Backend) -> None:
     ],
 )
 def test_start_return_not_allowed(crm: Backend, status: str, delivered_days_ago: float | None, reason: str) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001", status=status, placed_days_ago=40, delivered_days_ago=delivered_days_ago)
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status=status, placed_days_ago=40, delivered_days_ago=delivered_days_ago)
 
     with pytest.raises(NotAllowed) as caught:
         crm.service.start_return(cid, "JH100001", "It wobbles")
@@ -486,8 +609,8 @@ def test_start_return_not_allowed(crm: Backend, status: str, delivered_days_ago:
 
 @pytest.mark.parametrize("reason", ["", "  ", "ok"])
 def test_start_return_needs_a_reason(crm: Backend, reason: str) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001", status="delivered", delivered_days_ago=2)
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="delivered", delivered_days_ago=2)
 
     with pytest.raises(InvalidInput) as caught:
         crm.service.start_return(cid, "JH100001", reason)
@@ -496,16 +619,16 @@ def test_start_return_needs_a_reason(crm: Backend, reason: str) -> None:
 
 
 def test_start_return_on_someone_elses_order_is_not_found(crm: Backend) -> None:
-    add_order(crm.sessions, add_customer(crm.sessions), "JH200002", status="delivered", delivered_days_ago=2)
+    crm.arrange.add_order(crm.arrange.add_customer(), "JH200002", status="delivered", delivered_days_ago=2)
     with pytest.raises(NotFound):
-        crm.service.start_return(add_customer(crm.sessions), "JH200002", "Not mine")
+        crm.service.start_return(crm.arrange.add_customer(), "JH200002", "Not mine")
 
 
 # ---- tickets --------------------------------------------------------------------------------
 
 
 def test_open_ticket_for_a_customer(crm: Backend) -> None:
-    cid = add_customer(crm.sessions)
+    cid = crm.arrange.add_customer()
 
     ticket = crm.service.open_ticket(
         NewTicket(
@@ -552,8 +675,8 @@ def test_open_ticket_without_a_customer(crm: Backend) -> None:
 
 
 def test_open_ticket_about_an_order(crm: Backend) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001")
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001")
 
     ticket = crm.service.open_ticket(
         NewTicket(
@@ -570,9 +693,9 @@ def test_open_ticket_about_an_order(crm: Backend) -> None:
 
 
 def test_open_ticket_about_an_order_needs_its_customer(crm: Backend) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001")
-    other = add_customer(crm.sessions)
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001")
+    other = crm.arrange.add_customer()
 
     with pytest.raises(InvalidInput) as caught:
         crm.service.open_ticket(
@@ -603,7 +726,7 @@ def test_open_ticket_for_unknown_customer_is_not_found(crm: Backend) -> None:
 
 
 def test_open_ticket_cuts_long_text_like_every_backend(crm: Backend) -> None:
-    cid = add_customer(crm.sessions)
+    cid = crm.arrange.add_customer()
     ticket = crm.service.open_ticket(
         NewTicket(kind=TicketKind.GENERAL, subject="s" * 5000, description="d" * 30000, customer_id=cid)
     )
@@ -619,11 +742,11 @@ def test_open_ticket_rejects_a_sender_id_longer_than_255_characters(crm: Backend
 
 
 def test_list_tickets_open_only(crm: Backend) -> None:
-    cid = add_customer(crm.sessions)
-    resolved = add_ticket(crm.sessions, cid, "Old complaint", status="resolved")
-    pending = add_ticket(crm.sessions, cid, "Waiting on the carrier", status="pending", kind="delivery_problem")
-    opened = add_ticket(crm.sessions, cid, "Wrong colour")
-    add_ticket(crm.sessions, add_customer(crm.sessions), "Someone else's")
+    cid = crm.arrange.add_customer()
+    resolved = crm.arrange.add_ticket(cid, "Old complaint", status="resolved")
+    pending = crm.arrange.add_ticket(cid, "Waiting on the carrier", status="pending", kind="delivery_problem")
+    opened = crm.arrange.add_ticket(cid, "Wrong colour")
+    crm.arrange.add_ticket(crm.arrange.add_customer(), "Someone else's")
 
     everything = crm.service.list_tickets(cid)
     open_only = crm.service.list_tickets(cid, open_only=True)
@@ -649,10 +772,10 @@ def test_list_tickets_open_only(crm: Backend) -> None:
 
 
 def test_context_open_ticket_beats_order_in_progress(crm: Backend) -> None:
-    cid = add_customer(crm.sessions, loyalty_points=640)
-    add_order(crm.sessions, cid, "JH100001", status="shipped", placed_days_ago=1)
-    add_ticket(crm.sessions, cid, "Old question", status="resolved")
-    reference = add_ticket(crm.sessions, cid, "Scratched table top", status="pending")
+    cid = crm.arrange.add_customer(loyalty_points=640)
+    crm.arrange.add_order(cid, "JH100001", status="shipped", placed_days_ago=1)
+    crm.arrange.add_ticket(cid, "Old question", status="resolved")
+    reference = crm.arrange.add_ticket(cid, "Scratched table top", status="pending")
 
     context = crm.service.customer_context(cid)
 
@@ -667,10 +790,9 @@ def test_context_open_ticket_beats_order_in_progress(crm: Backend) -> None:
 
 @pytest.mark.parametrize("status", ["placed", "packed", "shipped", "out_for_delivery"])
 def test_context_order_in_progress(crm: Backend, status: str) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001", status="delivered", placed_days_ago=60, delivered_days_ago=55)
-    add_order(
-        crm.sessions,
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="delivered", placed_days_ago=60, delivered_days_ago=55)
+    crm.arrange.add_order(
         cid,
         "JH100002",
         status=status,
@@ -685,8 +807,8 @@ def test_context_order_in_progress(crm: Backend, status: str) -> None:
 
 @pytest.mark.parametrize(("days", "highlighted"), [(1, True), (14, True), (15, False), (40, False)])
 def test_context_recent_delivery(crm: Backend, days: float, highlighted: bool) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001", status="delivered", placed_days_ago=days + 3, delivered_days_ago=days)
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="delivered", placed_days_ago=days + 3, delivered_days_ago=days)
 
     highlight = crm.service.customer_context(cid).highlight
 
@@ -694,10 +816,29 @@ def test_context_recent_delivery(crm: Backend, days: float, highlighted: bool) -
     assert highlight == expected
 
 
+def test_context_the_latest_open_ticket_and_the_latest_delivery(crm: Backend) -> None:
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="delivered", placed_days_ago=9, delivered_days_ago=2)
+    crm.arrange.add_order(cid, "JH100002", status="delivered", placed_days_ago=8, delivered_days_ago=5)
+    assert crm.service.customer_context(cid).highlight == Highlight(
+        "order_delivered", "JH100001", "Oak side table", "delivered"
+    )
+
+    crm.arrange.add_ticket(cid, "First question", status="pending")
+    latest = crm.arrange.add_ticket(cid, "Second question")  # arranged at the same time: the later one counts
+
+    context = crm.service.customer_context(cid)
+
+    assert (context.highlight, context.open_ticket_count) == (
+        Highlight("open_ticket", latest, "Second question", "open"),
+        2,
+    )
+
+
 def test_context_nothing_to_mention(crm: Backend) -> None:
-    cid = add_customer(crm.sessions, first_name="Lee")
-    add_ticket(crm.sessions, cid, "Done and dusted", status="resolved")
-    add_order(crm.sessions, cid, "JH100001", status="cancelled", placed_days_ago=3)
+    cid = crm.arrange.add_customer(first_name="Lee")
+    crm.arrange.add_ticket(cid, "Done and dusted", status="resolved")
+    crm.arrange.add_order(cid, "JH100001", status="cancelled", placed_days_ago=3)
 
     context = crm.service.customer_context(cid)
 
@@ -707,10 +848,10 @@ def test_context_nothing_to_mention(crm: Backend) -> None:
 
 
 def test_context_a_newer_cancelled_order_does_not_hide_one_on_its_way(crm: Backend) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001", status="shipped", placed_days_ago=4)
-    add_order(crm.sessions, cid, "JH100002", status="cancelled", placed_days_ago=1)
-    add_order(crm.sessions, cid, "JH100003", status="delivered", placed_days_ago=9, delivered_days_ago=3)
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="shipped", placed_days_ago=4)
+    crm.arrange.add_order(cid, "JH100002", status="cancelled", placed_days_ago=1)
+    crm.arrange.add_order(cid, "JH100003", status="delivered", placed_days_ago=9, delivered_days_ago=3)
 
     highlight = crm.service.customer_context(cid).highlight
 
@@ -718,9 +859,9 @@ def test_context_a_newer_cancelled_order_does_not_hide_one_on_its_way(crm: Backe
 
 
 def test_recognize_carries_the_same_context(crm: Backend) -> None:
-    cid = add_customer(crm.sessions)
-    add_order(crm.sessions, cid, "JH100001", status="out_for_delivery", placed_days_ago=2)
-    add_identity(crm.sessions, cid, "rest", "returning-user")
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="out_for_delivery", placed_days_ago=2)
+    crm.arrange.add_identity(cid, "rest", "returning-user")
 
     assert crm.service.recognize("rest", "returning-user") == crm.service.customer_context(cid)
     assert crm.service.customer_context(cid).highlight == Highlight(
@@ -729,12 +870,13 @@ def test_recognize_carries_the_same_context(crm: Backend) -> None:
 
 
 def test_control_characters_never_reach_the_database(crm: Backend) -> None:
-    cid = add_customer(crm.sessions)
+    cid = crm.arrange.add_customer()
     ticket = crm.service.open_ticket(
         NewTicket(
             kind=TicketKind.COMPLAINT, subject="Bro\x00ken\x07 lamp", description="It\x00 flickers\n", customer_id=cid
         )
     )
     assert (ticket.subject, ticket.description) == ("Broken lamp", "It flickers")
+    assert crm.service.list_tickets(cid) == [ticket]  # as stored
     assert crm.service.recognize("rest", "bad\x00id") is None
     assert crm.service.unlink_identity("rest", "bad\x00id") is False

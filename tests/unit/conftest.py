@@ -5,7 +5,6 @@ from collections.abc import Iterator
 import pytest
 
 from crm_adapter.composition import set_crm, set_handoff_desk, set_relationship
-from crm_adapter.notify import RecordingCodeSender
 from crm_adapter.sql.db import make_engine, make_session_factory
 from crm_adapter.sql.service import SqlCrmService
 from handoff.agents import SqlAgentService
@@ -13,6 +12,7 @@ from handoff.desk import HandoffDesk
 from handoff.service import OpeningHours, SqlHandoffService
 from relationship.service import SqlRelationshipService
 from tests.conftest import SqlCrm
+from tests.fakes import RecordingCodeSender
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from sqlalchemy import delete, func, select
 from actions.orders import ActionCheckOrderStatus, ActionListOrders
 from actions.session import ActionSessionStart
 from crm_adapter.domain import VerificationFailed
+from crm_adapter.rules import CODE_MAX_ATTEMPTS, CODES_PER_WINDOW, MAX_VERIFICATION_FAILURES
 from crm_adapter.sql.models import CustomerRow, VerificationFailureRow
-from crm_adapter.sql.service import CODE_MAX_ATTEMPTS, CODES_PER_WINDOW, MAX_VERIFICATION_FAILURES
 from tests.bot import responses, run, slots_set, tracker
 from tests.factories import add_customer, add_identity, add_order
 

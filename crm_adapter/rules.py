@@ -1,0 +1,172 @@
+"""The CRM's business rules as pure functions and constants, whatever the store behind `CrmService`.
+
+The SQL service (crm_adapter/sql/service.py) applies them to its rows; nothing here touches a store.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from crm_adapter.domain import (
+    CANCELLABLE_STATUSES,
+    ContactField,
+    InvalidInput,
+    LoyaltyBalance,
+    NotAllowed,
+    OrderStatus,
+    TicketKind,
+)
+from crm_adapter.validation import clean_text, normalize_address, normalize_email, normalize_phone
+
+RETURN_WINDOW = timedelta(days=30)
+CODE_TTL = timedelta(minutes=10)
+CODE_MAX_ATTEMPTS = 5
+# Guessing across conversations: the bot stops a conversation after 3 wrong proofs, but anyone can start
+# another. Per customer, at most this many codes are emailed, and this many wrong proofs (order numbers and
+# codes) accepted, per window; beyond that every proof is refused, right or wrong, until the window moves on.
+CODES_PER_WINDOW = 5
+MAX_VERIFICATION_FAILURES = 10
+GUESSING_WINDOW = timedelta(hours=1)
+RECENT_DELIVERY = timedelta(days=14)
+LOYALTY_TIERS = (("Bronze", 0), ("Silver", 500), ("Gold", 2000))
+POINT_VALUE_CENTS = 1  # 100 points = £1
+MAX_ORDERS_LISTED = 50
+TICKET_SUBJECT_LENGTH = 200
+TICKET_DESCRIPTION_LENGTH = 5000
+RETURN_REASON_LENGTH = 2000
+_REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def utcnow() -> datetime:
+    return datetime.utcnow().replace(microsecond=0)
+
+
+def new_reference(prefix: str) -> str:
+    """A ticket reference or RMA number such as TK-7QX2MB."""
+    return prefix + "-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
+
+
+def new_one_time_code() -> str:
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+# ---- verification ---------------------------------------------------------
+
+
+def guessing_window_start(now: datetime) -> datetime:
+    """Codes sent and wrong proofs created after this count towards the per-customer limits."""
+    return now - GUESSING_WINDOW
+
+
+def code_takes_guesses(expires_at: datetime, attempts: int, now: datetime) -> bool:
+    """Whether a pending one-time code may still be compared: not expired, not out of attempts."""
+    return expires_at >= now and attempts < CODE_MAX_ATTEMPTS
+
+
+def check_channel_identity(channel: str | None, sender_id: str | None) -> None:
+    """Refuse what the columns cannot hold: PostgreSQL would raise DataError, SQLite would store it."""
+    if channel is not None and not 0 < len(channel) <= 40:
+        raise InvalidInput("channel", "A channel name has 1 to 40 characters.")
+    if sender_id is not None and not 0 < len(sender_id) <= 255:
+        raise InvalidInput("sender_id", "A sender id has 1 to 255 characters.")
+    if "\x00" in (channel or "") + (sender_id or ""):
+        raise InvalidInput("sender_id", "A channel or sender id cannot contain NUL characters.")
+
+
+def storable_identity(channel: str, sender_id: str) -> bool:
+    try:
+        check_channel_identity(channel, sender_id)
+    except InvalidInput:
+        return False
+    return True
+
+
+# ---- profile --------------------------------------------------------------
+
+
+def normalize_contact(field: ContactField, value: str) -> str:
+    """The value as stored for this contact field; InvalidInput (naming the field) when it is not one."""
+    if field is ContactField.EMAIL:
+        return normalize_email(value)
+    if field is ContactField.PHONE:
+        return normalize_phone(value)
+    return normalize_address(value)
+
+
+def email_in_use() -> NotAllowed:
+    return NotAllowed("email_in_use", "That email address belongs to another account.")
+
+
+def loyalty_tier(points: int) -> tuple[str, int | None]:
+    """The tier for a balance and the points still needed for the next one (None at the top)."""
+    name, needed = LOYALTY_TIERS[0][0], None
+    for index, (tier, threshold) in enumerate(LOYALTY_TIERS):
+        if points >= threshold:
+            name = tier
+            following = LOYALTY_TIERS[index + 1][1] if index + 1 < len(LOYALTY_TIERS) else None
+            needed = None if following is None else following - points
+    return name, needed
+
+
+def loyalty_balance(points: int) -> LoyaltyBalance:
+    tier, to_next = loyalty_tier(points)
+    return LoyaltyBalance(points=points, tier=tier, value_cents=points * POINT_VALUE_CENTS, points_to_next_tier=to_next)
+
+
+# ---- orders ---------------------------------------------------------------
+
+
+def orders_limit(limit: int) -> int:
+    """How many orders a listing returns for the `limit` asked: at least 1, at most MAX_ORDERS_LISTED."""
+    return max(1, min(limit, MAX_ORDERS_LISTED))
+
+
+def recent_delivery_start(now: datetime) -> datetime:
+    """Orders delivered at or after this are still worth mentioning to a returning customer."""
+    return now - RECENT_DELIVERY
+
+
+def check_cancellable(order_number: str, status: OrderStatus) -> None:
+    """NotAllowed("order_<status>") unless the order has not left the warehouse yet."""
+    if status not in CANCELLABLE_STATUSES:
+        raise NotAllowed(f"order_{status.value}", f"Order {order_number} is {status.value}.")
+
+
+def return_reason(text: str) -> str:
+    """The reason as stored (whitespace collapsed, control characters removed); InvalidInput when too short."""
+    reason = " ".join(clean_text(text).split())
+    if len(reason) < 3:
+        raise InvalidInput("reason", "Please tell me briefly why you're returning it.")
+    return reason[:RETURN_REASON_LENGTH]
+
+
+def check_returnable(order_number: str, status: OrderStatus, delivered_at: datetime | None, now: datetime) -> None:
+    """NotAllowed("not_delivered") or ("window_closed") unless delivered within RETURN_WINDOW."""
+    if status is not OrderStatus.DELIVERED or delivered_at is None:
+        raise NotAllowed("not_delivered", f"Order {order_number} hasn't been delivered yet.")
+    if now - delivered_at > RETURN_WINDOW:
+        raise NotAllowed("window_closed", "The 30-day return window for this order has closed.")
+
+
+def return_already_requested(rma_number: str) -> NotAllowed:
+    return NotAllowed("already_requested", f"A return ({rma_number}) already exists.")
+
+
+# ---- tickets --------------------------------------------------------------
+
+
+def ticket_text(subject: str, description: str) -> tuple[str, str]:
+    """Subject and description as stored (cleaned, cut to length); InvalidInput when the subject is empty."""
+    clean_subject = " ".join(clean_text(subject).split())[:TICKET_SUBJECT_LENGTH]
+    if not clean_subject:
+        raise InvalidInput("subject", "A ticket needs a subject.")
+    return clean_subject, clean_text(description)[:TICKET_DESCRIPTION_LENGTH]
+
+
+def ticket_priority(kind: TicketKind) -> str:
+    return "high" if kind in (TicketKind.COMPLAINT, TicketKind.CALLBACK) else "normal"
+
+
+def order_needs_customer() -> InvalidInput:
+    return InvalidInput("order_number", "Only a verified customer can refer to an order.")
