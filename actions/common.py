@@ -15,10 +15,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from crm_adapter.composition import get_crm, get_relationship
 from crm_adapter.domain import CrmUnavailable, NewTicket, TicketKind
 from crm_adapter.identity import UNKNOWN_CHANNEL, AccountLinking, ChannelAccount, LinkOffer, session_locked
 from crm_adapter.ports import CrmService
+from hearth.container import get_crm, get_relationship
 from relationship.follow_up import ConsentQuestion, ConversationSoFar, FollowUp, FollowUpQuestion
 
 log = logging.getLogger(__name__)

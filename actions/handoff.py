@@ -24,8 +24,8 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.common import REQUEST_SLOTS, channel_of, clear_request_slots, crm_call
-from crm_adapter.composition import get_handoff_desk
 from handoff.desk import Conversation, HandoffOutcome, HandoffRequest, Result, Said, trigger_reason
+from hearth.container import get_handoff_desk
 
 REASON_TEXT = {
     "asked": "",

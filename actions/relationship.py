@@ -30,9 +30,9 @@ from actions.common import (
 )
 from actions.handoff import bring_in_person
 from actions.linking import answer_link
-from crm_adapter.composition import get_relationship
 from crm_adapter.domain import PURPOSES, CrmUnavailable
 from crm_adapter.identity import AccountLinking
+from hearth.container import container, get_relationship
 from relationship.consent_flow import ConsentFlow
 from relationship.follow_up import FollowUp, describe_proposal
 from relationship.privacy_requests import PrivacyOutcome, PrivacyRequests
@@ -56,7 +56,7 @@ def surveys() -> Surveys:
 
 
 def privacy() -> PrivacyRequests:
-    return PrivacyRequests(crm(), get_relationship())
+    return PrivacyRequests(crm(), get_relationship(), container().export_mail.deliver)
 
 
 def _intent(tracker: Tracker) -> str | None:

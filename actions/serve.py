@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import sys
 from typing import Any
 
@@ -67,7 +66,9 @@ class TokenPlugin:
 
 
 def token_from_env(env: dict[str, str] | None = None) -> str:
-    token = (os.environ if env is None else env).get(TOKEN_VARIABLE, "").strip()
+    from hearth.settings import Settings
+
+    token = Settings.from_env(env).action_server_token or ""
     if len(token) < MIN_TOKEN_CHARS:
         sys.exit(
             f"{TOKEN_VARIABLE} must be set to a secret of {MIN_TOKEN_CHARS} or more characters (the Rasa server "

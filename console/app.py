@@ -19,7 +19,6 @@ the route policy in `console/policy.py`. Accounts and sessions come from `handof
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -148,24 +147,22 @@ ERROR_HANDLERS: dict[type[Exception], Callable[[Request, Any], Awaitable[Respons
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory console.app:app_from_env` (the run command's `console` process).
     CONSOLE_SECURE_COOKIES=1 marks the session cookie Secure (set it when the console is served over HTTPS)."""
-    from crm_adapter.settings import Settings
-    from crm_adapter.sql.db import make_engine, make_session_factory
+    from hearth.container import container
     from shared import log_redaction
 
     log_redaction.install()  # emails and phone numbers masked in every log line of this process
-    settings = Settings.from_env()
-    sessions = make_session_factory(make_engine(settings.database_url))
-    secure = os.environ.get("CONSOLE_SECURE_COOKIES", "").strip().lower() in {"1", "true", "yes"}
+    box = container()
+    settings = box.settings
     rasa = None
-    if os.environ.get("RASA_URL") and os.environ.get("RASA_API_TOKEN"):
-        rasa = RasaConversations(os.environ["RASA_URL"], os.environ["RASA_API_TOKEN"])
+    if settings.rasa_url and settings.rasa_api_token:
+        rasa = RasaConversations(settings.rasa_url, settings.rasa_api_token)
     return create_app(
-        SqlAnalytics(sessions),
-        SqlHistoryService(sessions),
-        SqlAgentService(sessions),
-        secure,
-        handoffs=SqlHandoffService(sessions),
+        box.analytics,
+        SqlHistoryService(box.sessions),  # the console reads any conversation (analytics examples)
+        box.agents,
+        settings.console_secure_cookies,
+        handoffs=box.handoffs,
         rasa=rasa,
-        tracker=TrackerEvents(settings.tracker_db_url),
-        reviews=ReviewQueue(sessions),
+        tracker=box.tracker,
+        reviews=box.reviews,
     )

@@ -12,7 +12,6 @@ Every error leaves as `{"error": {"code", "message", "field"}}` (see `_on_crm_er
 
 import hmac
 import logging
-import os
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -38,6 +37,7 @@ from crm_adapter.domain import (
     VerificationFailed,
 )
 from crm_adapter.ports import CrmService, HistoryReader, RelationshipService
+from history.unavailable import HistoryUnavailable
 from relationship.unavailable import RelationshipUnavailable
 from shared import log_redaction
 
@@ -85,6 +85,8 @@ _HTTP_CODES = {
 async def _on_crm_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RelationshipUnavailable):  # the backend is an external CRM (CRM_BACKEND=http)
         return error_response(404, "profile_unavailable", str(exc))
+    if isinstance(exc, HistoryUnavailable):
+        return error_response(404, "history_unavailable", str(exc))
     if isinstance(exc, NotFound):
         return error_response(404, "not_found", str(exc) or "Not found.")
     if isinstance(exc, NotAllowed):
@@ -625,11 +627,10 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory`: the configured CRM backend, token from CRM_API_TOKEN."""
-    from crm_adapter.composition import get_crm as configured_crm
-    from crm_adapter.composition import get_history, get_relationship
+    from hearth.container import container
 
     log_redaction.install()  # emails and phone numbers masked in every log line of this process
-    token = os.environ.get("CRM_API_TOKEN")
-    if not token:
+    box = container()
+    if not box.settings.crm_api_token:
         raise RuntimeError("Set CRM_API_TOKEN: the CRM API does not run unauthenticated outside tests.")
-    return create_app(configured_crm(), token, get_history(), get_relationship())
+    return create_app(box.crm, box.settings.crm_api_token, box.history, box.relationship)

@@ -15,12 +15,11 @@ an outcome to what the bot says.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from crm_adapter.domain import (
     OPEN_ORDER_STATUSES,
@@ -33,9 +32,6 @@ from crm_adapter.domain import (
     TicketKind,
 )
 from handoff.service import Handoff, NewHandoff, OpeningHours, QueuePlace, build_packet
-
-if TYPE_CHECKING:
-    from crm_adapter.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -317,22 +313,3 @@ class CallbackDesk:
     def take_message(self, conversation: Conversation, message: str) -> MessageOutcome:
         created = _file_message(self.crm, conversation, message)
         return MessageOutcome(created.reference if created is not None else None)
-
-
-# ---- the factory ------------------------------------------------------------------------------
-
-
-def build_desk(settings: Settings, crm: CustomerRecords, profiles: Profiles | None) -> Desk:
-    """The desk for this deployment: the queue on our own CRM database, or callback tickets in an external CRM."""
-    if settings.backend == "http":
-        return CallbackDesk(crm)
-    from crm_adapter.sql.db import make_engine, make_session_factory
-    from handoff.agents import SqlAgentService
-    from handoff.helpdesk import HelpdeskSettings, enqueue
-    from handoff.service import SqlHandoffService, opening_hours_from_env
-
-    sessions = make_session_factory(make_engine(settings.database_url))
-    helpdesk = HelpdeskSettings.from_env()
-    # With a helpdesk webhook, each handoff's packet is queued for it in the handoff's own transaction.
-    handoffs = SqlHandoffService(sessions, on_request=enqueue if helpdesk.url else None)
-    return HandoffDesk(handoffs, SqlAgentService(sessions), opening_hours_from_env(os.environ), crm, profiles)

@@ -21,10 +21,8 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import socket
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,39 +54,6 @@ class HelpdeskSettings:
     secret: str | None = None  # signs each body when set
     timeout: float = 5.0  # seconds, for connecting and for each read
     max_attempts: int = 6
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> HelpdeskSettings:
-        env = os.environ if env is None else env
-        url = env.get("HELPDESK_WEBHOOK_URL", "").strip() or None
-        if url is not None:
-            try:
-                parts = urlsplit(url)
-                host = parts.hostname
-                parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-            except ValueError as exc:
-                raise ValueError(f"HELPDESK_WEBHOOK_URL is not a valid URL ({exc})") from None
-            if parts.scheme.lower() not in ("http", "https") or not host:
-                raise ValueError(
-                    "HELPDESK_WEBHOOK_URL must be an http:// or https:// URL with a host, "
-                    f"e.g. https://helpdesk.example.com/hooks/hearth (got scheme {parts.scheme or 'none'!r})"
-                )
-        timeout = _number(env, "HELPDESK_TIMEOUT", "5", float)
-        if not 0 < timeout <= 60:
-            raise ValueError(f"HELPDESK_TIMEOUT must be more than 0 and at most 60 seconds, not {timeout:g}")
-        max_attempts = _number(env, "HELPDESK_MAX_ATTEMPTS", "6", int)
-        if max_attempts < 1:
-            raise ValueError(f"HELPDESK_MAX_ATTEMPTS must be at least 1, not {max_attempts}")
-        return cls(url, env.get("HELPDESK_WEBHOOK_SECRET") or None, timeout, max_attempts)
-
-
-def _number(env: Mapping[str, str], name: str, default: str, kind: type[float] | type[int]) -> Any:
-    raw = env.get(name, "").strip() or default
-    try:
-        return kind(raw)
-    except ValueError:
-        what = "a whole number" if kind is int else "a number of seconds"
-        raise ValueError(f"{name} must be {what}, not {raw!r}") from None
 
 
 @dataclass(frozen=True)

@@ -151,12 +151,6 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)  # stored times are naive UTC
 
 
-def opening_hours_from_env(env: Mapping[str, str]) -> OpeningHours:
-    return OpeningHours.parse(
-        env.get("HANDOFF_HOURS", "mon-fri 08:00-20:00; sat 09:00-17:00"), env.get("HANDOFF_TIMEZONE", "Europe/London")
-    )
-
-
 # ---- the packet -------------------------------------------------------------------------------
 
 

@@ -11,8 +11,8 @@ import sys
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.domain import InvalidInput, NotFound
-from crm_adapter.settings import Settings
 from handoff.agents import SqlAgentService, check_password_rules
+from hearth.settings import Settings
 
 # Development accounts: (username, display name, role, password variable, file in the data folder)
 DEV_AGENTS = (
@@ -21,10 +21,17 @@ DEV_AGENTS = (
 )
 
 
+def _given(settings: Settings, variable: str) -> str | None:
+    return {
+        "CONSOLE_ADMIN_PASSWORD": settings.console_admin_password,
+        "CONSOLE_AGENT_PASSWORD": settings.console_agent_password,
+    }[variable]
+
+
 def development_password(settings: Settings, variable: str, filename: str) -> str:
     """The password in `variable`, or a random one kept in the (git-ignored) data folder, made on first use."""
-    if os.environ.get(variable):
-        return os.environ[variable]
+    if given := _given(settings, variable):
+        return given
     path = settings.data_dir / filename
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +97,6 @@ def ensure_dev(agents: SqlAgentService, settings: Settings) -> int:
             raise InvalidInput("password", f"{variable}: {exc}") from None
     for password, (username, name, role, variable, filename) in zip(passwords, DEV_AGENTS, strict=True):
         agents.create_agent(username, name, password, role)
-        where = variable if os.environ.get(variable) else settings.data_dir / filename
+        where = variable if _given(settings, variable) else settings.data_dir / filename
         print(f"added console account {username} ({role}); its password: {where}")
     return 0

@@ -9,36 +9,36 @@ import argparse
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter.settings import Settings
-from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
+from crm_adapter.sql.db import upgrade
+from hearth.container import container
 
 
 def review(argv: list[str]) -> int:
     """`review ...`: the NLU review queue, which parses its own arguments."""
     from nlu_review.queue import main as review_queue
 
-    settings = Settings.from_env()
-    return review_queue(make_session_factory(make_engine(settings.database_url)), argv)
+    return review_queue(container().sessions, argv)
 
 
 def run_command(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    box = container()
+    settings = box.settings
     if settings.backend != "sql":
         print("CRM_BACKEND is not 'sql': the external CRM manages its own schema and data.")
         return 0
     if args.command == "ingest":
         from worker.runner import main as ingest
 
-        return ingest(settings, once=args.once, source_kind=args.source, batch_size=args.batch)
+        return ingest(box, once=args.once, source_kind=args.source, batch_size=args.batch)
     if args.command in ("analytics", "values"):
         from analytics.cli import run as run_analytics
 
-        return run_analytics(args, make_session_factory(make_engine(settings.database_url)))
+        return run_analytics(args, box.sessions)
     if args.command == "migrate":
         upgrade(settings.database_url)
         print(f"CRM schema up to date ({_safe(settings.database_url)})")
         return 0
-    sessions = make_session_factory(make_engine(settings.database_url))
+    sessions = box.sessions
     if args.command == "agents":
         from hearth.agents import run_agents
 

@@ -8,30 +8,17 @@ import sys
 from pathlib import Path
 
 from hearth import ROOT
+from hearth.settings import is_production, machine_problems
 
 
 def production(env: dict[str, str]) -> bool:
-    return env.get("HEARTH_ENV", "").strip().lower() == "production"
-
-
-# In production every secret comes from the environment: the run command makes none, and stops naming what is
-# missing. SQLite files are for one machine's development only.
-PRODUCTION_SECRETS = ("WEB_IDENTITY_SECRET", "RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "CRM_SECRET")
+    return is_production(env)
 
 
 def production_problems(env: dict[str, str]) -> list[str]:
-    needed = [n for n in PRODUCTION_SECRETS if n != "CRM_SECRET" or env.get("CRM_BACKEND", "sql") != "http"]
-    found = [f"{name} is not set" for name in needed if not env.get(name, "").strip()]
-    for name in ("TRACKER_DB_URL", "CRM_DATABASE_URL"):
-        if not env.get(name, "").strip():
-            found.append(f"{name} is not set")
-        elif env[name].startswith("sqlite"):
-            found.append(f"{name} is a SQLite file: use PostgreSQL")
-    if replicas(env, "RASA_REPLICAS") > 1 and not env.get("REDIS_URL"):
-        found.append("REDIS_URL is not set: several Rasa servers must lock conversations in Redis")
-    if not env.get("SMTP_HOST") and env.get("CODE_SENDER", "") != "log":
-        found.append("SMTP_HOST is not set: one-time codes could not be emailed (CODE_SENDER=log logs them)")
-    return found
+    """In production every secret comes from the environment: the run command makes none, and stops naming what
+    is missing (the rules are hearth/settings.py's). SQLite files are for one machine's development only."""
+    return machine_problems(env, rasa_replicas=replicas(env, "RASA_REPLICAS"))
 
 
 def replicas(env: dict[str, str], name: str) -> int:

@@ -16,10 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter.settings import Settings
 from crm_adapter.sql.models import HistoryCheckpointRow
 from history.projector import IDLE_CLOSE_BATCH, HistoryProjector, close_idle
-from history.sources import Batch, EventSource, RabbitMqSource, TrackerStoreSource
+from history.sources import Batch, EventSource
 
 log = logging.getLogger("history")
 
@@ -116,14 +115,3 @@ class HistoryIngestion:
             total += closed
             if closed < IDLE_CLOSE_BATCH:
                 return total
-
-
-def source_from_settings(settings: Settings, kind: str | None = None) -> EventSource:
-    kind = (kind or settings.history_source).lower()
-    if kind == "rabbitmq":
-        if not settings.rabbitmq_url:
-            raise ValueError("HISTORY_SOURCE=rabbitmq needs RABBITMQ_URL")
-        return RabbitMqSource(settings.rabbitmq_url, settings.history_queue)
-    if kind == "tracker":
-        return TrackerStoreSource(settings.tracker_db_url)
-    raise ValueError(f"HISTORY_SOURCE must be 'tracker' or 'rabbitmq', not {kind!r}")

@@ -25,7 +25,6 @@ from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.domain import ErasureReceipt
-from crm_adapter.notify import remove_outbox
 from crm_adapter.sql.models import (
     ChannelIdentityRow,
     ConversationRow,
@@ -104,7 +103,12 @@ def forget_history(s: Session, customer_id: str, now: datetime) -> int:
 
 
 def erase_customer(
-    s: Session, customer_id: str, current_sender: str | None, now: datetime, secret: bytes
+    s: Session,
+    customer_id: str,
+    current_sender: str | None,
+    now: datetime,
+    secret: bytes,
+    remove_outbox: Callable[[str], int],
 ) -> ErasureReceipt:
     """Removes the customer from the CRM now and files the job that finishes the erasure."""
     senders = set(sender_ids_of(s, customer_id))

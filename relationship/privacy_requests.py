@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from crm_adapter.domain import PURPOSES, CustomerProfile
-from crm_adapter.notify import deliver_export
 from crm_adapter.ports import CrmService, RelationshipService
 from relationship import preferences as prefs
 from relationship.consent_flow import FIRST_PURPOSE
@@ -77,7 +76,7 @@ class PrivacyRequests:
         self,
         crm: CrmService,
         relationship: RelationshipService,
-        deliver: Callable[[str, str, dict[str, Any]], int] = deliver_export,
+        deliver: Callable[[str, str, dict[str, Any]], int],
     ) -> None:
         self._crm = crm
         self._relationship = relationship

@@ -2,17 +2,17 @@
 observed), satisfaction and recommendation surveys with their frequency rules, sentiment trend,
 customer value, and the customer's data rights (summary, export, erasure).
 
-Frequency rules (environment variables, read once per process):
+Frequency rules (given by the composition root from CSAT_MIN_HOURS, NPS_PERIOD_DAYS and
+PREFERENCE_PROPOSAL_DAYS; the defaults below):
 - CSAT is asked at most once per conversation (the bot keeps track) and, for a known customer,
-  at most once per `CSAT_MIN_HOURS` (24).
-- NPS is asked only of known customers, at most once per `NPS_PERIOD_DAYS` (90), counted from
+  at most once per `csat_min_interval` (24 hours).
+- NPS is asked only of known customers, at most once per `nps_period` (90 days), counted from
   the last time it was *asked*, answered or not.
-- Observed preferences are proposed at most once per `PREFERENCE_PROPOSAL_DAYS` (30).
+- Observed preferences are proposed at most once per `proposal_interval` (30 days).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -59,11 +59,13 @@ SPEND_STATUSES = tuple(s.value for s in OPEN_ORDER_STATUSES | {OrderStatus.DELIV
 EXPORT_FORMAT = "hearth-customer-export/1"
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
+CSAT_MIN_INTERVAL = timedelta(hours=24)
+NPS_PERIOD = timedelta(days=90)
+PROPOSAL_INTERVAL = timedelta(days=30)
+
+
+def _no_outbox(email: str) -> int:
+    return 0
 
 
 class SqlRelationshipService:
@@ -72,16 +74,19 @@ class SqlRelationshipService:
         sessions: sessionmaker[Session],
         secret: str = "",
         clock: Callable[[], datetime] | None = None,
-        csat_min_interval: timedelta | None = None,
-        nps_period: timedelta | None = None,
-        proposal_interval: timedelta | None = None,
+        csat_min_interval: timedelta = CSAT_MIN_INTERVAL,
+        nps_period: timedelta = NPS_PERIOD,
+        proposal_interval: timedelta = PROPOSAL_INTERVAL,
+        remove_outbox: Callable[[str], int] = _no_outbox,
     ) -> None:
+        """`remove_outbox` deletes the development emails to an address (erasure); see crm_adapter.notify."""
         self._sessions = sessions
         self._secret = secret.encode()
         self._now = clock or (lambda: datetime.utcnow().replace(microsecond=0))
-        self.csat_min_interval = csat_min_interval or timedelta(hours=_env_float("CSAT_MIN_HOURS", 24))
-        self.nps_period = nps_period or timedelta(days=_env_float("NPS_PERIOD_DAYS", 90))
-        self.proposal_interval = proposal_interval or timedelta(days=_env_float("PREFERENCE_PROPOSAL_DAYS", 30))
+        self.csat_min_interval = csat_min_interval
+        self.nps_period = nps_period
+        self.proposal_interval = proposal_interval
+        self._remove_outbox = remove_outbox
 
     @contextmanager
     def _uow(self) -> Iterator[Session]:
@@ -329,7 +334,9 @@ class SqlRelationshipService:
         """Erases the customer from the CRM now; history ingestion finishes the job in the other stores."""
         with self._uow() as s:
             self._customer_row(s, customer_id)
-            return privacy.erase_customer(s, customer_id, current_sender, self._now(), self._secret)
+            return privacy.erase_customer(
+                s, customer_id, current_sender, self._now(), self._secret, self._remove_outbox
+            )
 
 
 # ---- helpers -----------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The relationship port when the CRM is an external one (CRM_BACKEND=http).
 
 Consent, preferences, surveys, value and data rights live in our own CRM database; an external CRM's owner
-provides them. With an external CRM the composition root (crm_adapter/composition.py) hands out
+provides them. With an external CRM the composition root (hearth/container.py) hands out
 `ExternalCrmRelationship`, whose every method raises `RelationshipUnavailable`; the relationship services
 turn that into their "not offered" outcome (no survey, no consent question, "I can't do that here").
 """

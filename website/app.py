@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,12 +148,14 @@ def create_app(settings: SiteSettings, find_customer: FindCustomer) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory website.app:app_from_env` (the run command's `website` process)."""
-    from crm_adapter.composition import build_crm
-    from crm_adapter.settings import Settings
+    from hearth.container import container
 
     log_redaction.install()  # emails and phone numbers masked in every log line of this process
-    crm = build_crm(Settings.from_env())
-    by_email = getattr(crm, "customer_by_email", None)
+    box = container()
+    settings = box.settings
+    if not settings.web_identity_secret:
+        raise RuntimeError("Set WEB_IDENTITY_SECRET: the website signs the widget's identity tokens with it.")
+    by_email = getattr(box.crm, "customer_by_email", None)
 
     def find_customer(email: str) -> tuple[str, str] | None:
         customer = by_email(email) if by_email else None  # an external CRM: no demo accounts
@@ -162,10 +163,10 @@ def app_from_env() -> FastAPI:
 
     return create_app(
         SiteSettings(
-            socket_url=os.environ.get("WEBCHAT_SOCKET_URL", "http://127.0.0.1:5005"),
-            identity_secret=os.environ["WEB_IDENTITY_SECRET"],
-            demo_password=os.environ.get("WEBSITE_DEMO_PASSWORD", "juniper"),
-            token_ttl=int(os.environ.get("WEB_IDENTITY_TTL_SECONDS", "3600")),
+            socket_url=settings.webchat_socket_url,
+            identity_secret=settings.web_identity_secret,
+            demo_password=settings.website_demo_password,
+            token_ttl=settings.web_identity_ttl,
         ),
         find_customer,
     )

@@ -7,14 +7,15 @@ import logging
 import signal
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from crm_adapter.settings import Settings
-from history.ingest import HistoryIngestion, StepResult, source_from_settings
-from history.sources import SourceUnavailable
-from worker.jobs import Housekeeping, Job
+from hearth.container import Container
+from hearth.settings import Settings
+from history.ingest import HistoryIngestion, StepResult
+from history.sources import EventSource, RabbitMqSource, SourceUnavailable, TrackerStoreSource
+from worker.jobs import Housekeeping, Job, standard_jobs
 
 log = logging.getLogger("history")
 
@@ -74,37 +75,43 @@ def _short(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:300]
 
 
-def build(settings: Settings, source_kind: str | None = None, batch_size: int = 500) -> Worker:
-    import os
+def source_from_settings(settings: Settings, kind: str | None = None) -> EventSource:
+    """Where the events come from: Rasa's tracker store (one machine) or its RabbitMQ event broker."""
+    kind = (kind or settings.history_source).lower()
+    if kind == "rabbitmq":
+        if not settings.rabbitmq_url:
+            raise ValueError("HISTORY_SOURCE=rabbitmq needs RABBITMQ_URL")
+        return RabbitMqSource(settings.rabbitmq_url, settings.history_queue)
+    if kind == "tracker":
+        return TrackerStoreSource(settings.tracker_db_url)
+    raise ValueError(f"HISTORY_SOURCE must be 'tracker' or 'rabbitmq', not {kind!r}")
 
-    from crm_adapter.sql.db import make_engine, make_session_factory
-    from handoff.helpdesk import HelpdeskSettings
-    from history.tracker_events import TrackerEvents
-    from worker.jobs import standard_jobs
 
-    sessions = make_session_factory(make_engine(settings.database_url))
+def build(box: Container, source_kind: str | None = None, batch_size: int = 500) -> Worker:
+    """The worker of this process: ingestion from the configured source and the standard jobs."""
+    settings = box.settings
 
     def clock() -> datetime:
         return datetime.utcnow()
 
     source = source_from_settings(settings, source_kind)
-    ingestion = HistoryIngestion(sessions, source, batch_size=batch_size, idle=settings.history_idle, clock=clock)
+    ingestion = HistoryIngestion(box.sessions, source, batch_size=batch_size, idle=settings.history_idle, clock=clock)
     jobs = standard_jobs(
-        sessions,
+        box.sessions,
         clock,
-        tracker=TrackerEvents(settings.tracker_db_url),
-        value_refresh=timedelta(minutes=float(os.environ.get("VALUE_REFRESH_MINUTES", "60"))),
-        helpdesk_settings=HelpdeskSettings.from_env(),
+        tracker=box.tracker,
+        value_refresh=settings.value_refresh,
+        helpdesk_settings=box.helpdesk,
     )
     return Worker(ingestion, jobs)
 
 
-def main(settings: Settings, once: bool = False, source_kind: str | None = None, batch_size: int = 500) -> int:
+def main(box: Container, once: bool = False, source_kind: str | None = None, batch_size: int = 500) -> int:
     from shared import log_redaction
 
     log_redaction.install()  # emails and phone numbers masked in every log line (shared/log_redaction.py)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    worker = build(settings, source_kind, batch_size)
+    worker = build(box, source_kind, batch_size)
     source = worker.ingestion.source
     try:
         if once:

@@ -39,49 +39,13 @@ APP_PYTHON = ROOT / ".venvs" / "app" / "bin" / "python"
 CRM_API_PORT = "5090"  # the CRM API has no port variable: the containers use this one
 ROLE_FILE = Path(tempfile.gettempdir()) / "hearth-role"  # which role this container runs, for `healthcheck`
 HISTORY_STALE_SECONDS = 600  # ingestion that has not finished a step for this long is reported unhealthy
-PLACEHOLDER = "CHANGE_ME"
 
-ROLES = ("rasa", "actions", "history", "console", "website", "crm-api", "migrate")
-DATABASE_URLS = ("TRACKER_DB_URL", "CRM_DATABASE_URL")
+if str(ROOT) not in sys.path:  # run as a file, this folder is on the path, not the repository's root
+    sys.path.insert(0, str(ROOT))
 
-
-def required(role: str, env: Mapping[str, str]) -> tuple[str, ...]:
-    """The variables `role` cannot start without. With CRM_BACKEND=http the actions, the website and the CRM
-    API speak to the external CRM instead of the CRM database."""
-    external_crm = env.get("CRM_BACKEND", "sql").strip().lower() == "http"
-    crm = ("CRM_HTTP_BASE_URL",) if external_crm else ("CRM_DATABASE_URL", "CRM_SECRET")
-    return {
-        "rasa": (
-            "TRACKER_DB_URL",
-            "ACTION_ENDPOINT_URL",
-            "ACTION_SERVER_TOKEN",
-            "WEB_IDENTITY_SECRET",
-            "RASA_API_TOKEN",
-        ),
-        "actions": (*crm, "ACTION_SERVER_TOKEN"),
-        "history": ("CRM_DATABASE_URL", "TRACKER_DB_URL"),
-        "console": ("CRM_DATABASE_URL", "TRACKER_DB_URL", "RASA_URL", "RASA_API_TOKEN"),
-        "website": (*crm, "WEB_IDENTITY_SECRET", "WEBCHAT_SOCKET_URL"),
-        "crm-api": (*crm, "CRM_API_TOKEN"),
-        "migrate": ("CRM_DATABASE_URL",),
-    }[role]
-
-
-def problems(role: str, env: Mapping[str, str]) -> list[str]:
-    """Everything wrong with the environment for `role`, in words; empty when it can start."""
-    found = [f"{name} is not set" for name in required(role, env) if not env.get(name, "").strip()]
-    for name, value in sorted(env.items()):
-        if PLACEHOLDER in value:
-            found.append(f"{name} still holds the {PLACEHOLDER} placeholder of the Secret template")
-    for name in DATABASE_URLS:
-        if env.get(name, "").startswith("sqlite"):
-            found.append(f"{name} is a SQLite file: use PostgreSQL (a file in one container is not shared)")
-    if role in ("actions", "crm-api") and not env.get("SMTP_HOST") and env.get("CODE_SENDER", "") != "log":
-        found.append("SMTP_HOST is not set: one-time codes could not be emailed (CODE_SENDER=log logs them: trials)")
-    if role == "history" and env.get("CRM_BACKEND", "sql").strip().lower() == "http":
-        found.append("CRM_BACKEND=http: history ingestion works on the CRM database only; run no history container")
-    return found
-
+# What each role needs, checked in hearth/settings.py (the same rules as the run command's production mode)
+from hearth.settings import ROLES, Settings  # noqa: E402
+from hearth.settings import role_problems as problems  # noqa: E402
 
 # ---- the Rasa server's endpoints ------------------------------------------------------------------------
 
@@ -91,8 +55,6 @@ REFERENCE = re.compile(r"\$\{([^}]+)\}")
 def prepare_rasa(env: dict[str, str]) -> dict[str, str]:
     """The run command's environment and files for the Rasa server (with the event broker and the Redis lock
     store when RABBITMQ_URL and REDIS_URL are set); HEARTH_MODEL is the model trained into the image unless set."""
-    if str(ROOT) not in sys.path:  # run as a file, this folder is on the path, not the repository's root
-        sys.path.insert(0, str(ROOT))
     from hearth.environment import environment
     from hearth.train import model_path
 
@@ -174,7 +136,6 @@ def history_is_progressing() -> bool:
 
     from sqlalchemy import func, select
 
-    from crm_adapter.settings import Settings
     from crm_adapter.sql.db import make_engine
     from crm_adapter.sql.models import HistoryCheckpointRow
 

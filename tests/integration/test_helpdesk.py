@@ -456,39 +456,3 @@ def test_a_helpdesk_that_is_down_does_not_stop_ingestion(sql_crm: SqlCrm, receiv
     assert time.monotonic() - started < 1.5
     assert runner.housekeeping.run_job("helpdesk_delivery") is None  # paused after a round the helpdesk cut short
     assert len(receiver.received) == 1
-
-
-# ---- settings -------------------------------------------------------------------------------------------
-
-
-def test_settings_from_the_environment() -> None:
-    assert HelpdeskSettings.from_env({}) == HelpdeskSettings(None, None, 5.0, 6)
-    assert HelpdeskSettings.from_env({"HELPDESK_WEBHOOK_URL": "  "}).url is None
-    full = HelpdeskSettings.from_env(
-        {
-            "HELPDESK_WEBHOOK_URL": "https://desk.example.com/hooks/hearth?team=2",
-            "HELPDESK_WEBHOOK_SECRET": "k",
-            "HELPDESK_TIMEOUT": "2.5",
-            "HELPDESK_MAX_ATTEMPTS": "3",
-        }
-    )
-    assert full == HelpdeskSettings("https://desk.example.com/hooks/hearth?team=2", "k", 2.5, 3)
-
-
-@pytest.mark.parametrize(
-    ("env", "message"),
-    [
-        ({"HELPDESK_WEBHOOK_URL": "ftp://desk.example.com/x"}, "must be an http:// or https:// URL"),
-        ({"HELPDESK_WEBHOOK_URL": "desk.example.com/hooks"}, "must be an http:// or https:// URL"),
-        ({"HELPDESK_WEBHOOK_URL": "https:///hooks"}, "with a host"),
-        ({"HELPDESK_WEBHOOK_URL": "http://desk.example.com:port/x"}, "HELPDESK_WEBHOOK_URL is not a valid URL"),
-        ({"HELPDESK_TIMEOUT": "soon"}, "HELPDESK_TIMEOUT must be a number of seconds, not 'soon'"),
-        ({"HELPDESK_TIMEOUT": "0"}, "HELPDESK_TIMEOUT must be more than 0"),
-        ({"HELPDESK_TIMEOUT": "600"}, "at most 60 seconds"),
-        ({"HELPDESK_MAX_ATTEMPTS": "2.5"}, "HELPDESK_MAX_ATTEMPTS must be a whole number"),
-        ({"HELPDESK_MAX_ATTEMPTS": "0"}, "HELPDESK_MAX_ATTEMPTS must be at least 1"),
-    ],
-)
-def test_settings_are_validated(env: dict[str, str], message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace("?", r"\?")):
-        HelpdeskSettings.from_env(env)

@@ -70,7 +70,7 @@ FACTORIES = textwrap.dedent(
     import importlib, json, logging
     from shared import log_redaction
     from worker import runner
-    from crm_adapter.settings import Settings
+    from hearth.container import container
 
     default, installed = logging.getLogRecordFactory(), {}
     for name in ("website.app", "console.app", "crm_api.app"):
@@ -79,7 +79,7 @@ FACTORIES = textwrap.dedent(
         installed[name] = log_redaction.installed()
     logging.setLogRecordFactory(default)
     try:
-        runner.main(Settings.from_env(), once=True)  # no CRM schema here: fails after installing
+        runner.main(container(), once=True)  # no CRM schema here: fails after installing
     except Exception:
         pass
     installed["history ingestion"] = log_redaction.installed()

@@ -149,16 +149,20 @@ def everything_containing(crm: SqlCrm, tracker_url: str, needles: list[str]) -> 
     return found
 
 
-def test_erasure_leaves_nothing_in_any_store(sql_crm: SqlCrm, tracker_url: str, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("HEARTH_DATA_DIR", str(tmp_path))
-    from crm_adapter.notify import deliver_export
+def test_erasure_leaves_nothing_in_any_store(sql_crm: SqlCrm, tracker_url: str, tmp_path: Path) -> None:
+    from crm_adapter.notify import ExportMail
+    from hearth.settings import Smtp
+
+    mail = ExportMail(Smtp(host=None), tmp_path / "outbox")  # no mail server: the development outbox
 
     customer = add_customer(sql_crm.sessions, "Greta", "Lindqvist", email="greta@example.com", phone="+447700900555")
     other = add_customer(sql_crm.sessions, "Kai", "Moreno", email="kai@example.com")
     add_order(sql_crm.sessions, customer, "JH555001", status="delivered", delivered_days_ago=3)
     add_ticket(sql_crm.sessions, customer, "Greta's sofa complaint")
     add_identity(sql_crm.sessions, customer, "telegram", "tg-99001")
-    service = relationship(sql_crm)
+    service = SqlRelationshipService(
+        sql_crm.sessions, secret="test-secret", clock=sql_crm.clock, remove_outbox=mail.remove
+    )
     service.set_consent(customer, "marketing", True)
     service.set_preferences(customer, {"channel": "email"})
     service.record_feedback(NewFeedback("csat", 4, "Greta liked it", customer, "bot", "rest", "web-greta"))
@@ -169,7 +173,7 @@ def test_erasure_leaves_nothing_in_any_store(sql_crm: SqlCrm, tracker_url: str, 
     kai = verified_chat("web-kai", other, "kai@example.com", name="Kai Moreno")
     write_tracker_events(create_engine(tracker_url), [anonymous, chat, kai])
     ingest(sql_crm, tracker_url)
-    deliver_export("greta@example.com", "Greta", service.export(customer))
+    mail.deliver("greta@example.com", "Greta", service.export(customer))
     assert list((tmp_path / "outbox").iterdir())
     # a person was asked for twice: once before she verified (anonymous), once after; notes on both
     from handoff.agents import SqlAgentService

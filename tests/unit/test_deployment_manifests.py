@@ -22,9 +22,9 @@ Which variables "Hearth reads": every upper-case string constant in the Python t
 starts the processes (actions/, bot/, crm_adapter/, crm_api/, console/, website/, hearth/, scripts/ and the containers'
 entrypoint, found with `ast`), every ${VAR} in bot/*.yml and every $VAR in the Procfile. String constants
 rather than a grep for `os.environ.get(...)`, because the code also reads variables through helpers
-(`_env_float("CSAT_MIN_HOURS", ...)`) and tables (the messaging channels' variables in hearth/rasa_config.py); a
-name that appears nowhere in the code cannot be read by it, which is the mistake this catches (a typo, a
-renamed variable).
+(`read.number("CSAT_MIN_HOURS", 24)` in hearth/settings.py) and tables (the messaging channels' variables in
+hearth/rasa_config.py); a name that appears nowhere in the code cannot be read by it, which is the mistake this
+catches (a typo, a renamed variable).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from hearth import settings as hearth_settings
 from hearth.rasa_config import lock_store_section
 from hearth.train import TRAINING_INPUTS
 
@@ -329,11 +330,11 @@ def test_each_container_gets_what_its_role_needs_to_start(entrypoint: ModuleType
         for container in containers(workload):
             role = container["args"][0]
             assert role in entrypoint.ROLES
-            needed = set(entrypoint.required(role, dict.fromkeys(env_names(container), "set")))
+            needed = set(hearth_settings.required(role, dict.fromkeys(env_names(container), "set")))
             missing = needed - env_names(container)
             assert not missing, f"{workload['metadata']['name']} ({role}) lacks {sorted(missing)}"
     helm_env = {entry["name"] for entry in helm_values()["extraEnv"]}
-    assert set(entrypoint.required("rasa", {})) <= helm_env
+    assert set(hearth_settings.required("rasa", {})) <= helm_env
     assert helm_values()["args"] == ["rasa"]
 
 

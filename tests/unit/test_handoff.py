@@ -12,12 +12,12 @@ from actions.common import REQUEST_SLOTS
 from actions.handoff import ActionHandback, ActionLeaveMessage, ActionRequestHuman
 from actions.relationship import ActionAnswerPending
 from actions.service import ActionFileComplaint
-from crm_adapter.composition import get_handoff_desk, set_handoff_desk
 from crm_adapter.domain import InvalidInput, NotAllowed
 from crm_adapter.sql.models import ConsentRow, HandoffRow, TicketRow
 from handoff.agents import SqlAgentService
 from handoff.desk import CallbackDesk, HandoffDesk
 from handoff.service import NewHandoff, OpeningHours, SqlHandoffService
+from hearth.container import get_handoff_desk, set_handoff_desk
 from tests.bot import responses, run, slots_set, tracker
 from tests.factories import NOW, add_customer, add_order
 

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from crm_adapter.domain import CrmUnavailable, InvalidInput, NotFound, TicketKind
-from crm_adapter.settings import Settings
 from crm_adapter.sql.models import ConsentRow, TicketRow
 from handoff.agents import SqlAgentService
 from handoff.desk import (
@@ -20,10 +19,11 @@ from handoff.desk import (
     HandoffRequest,
     Result,
     Said,
-    build_desk,
     trigger_reason,
 )
 from handoff.service import OpeningHours, SqlHandoffService
+from hearth.container import Container
+from hearth.settings import Settings
 from relationship.service import SqlRelationshipService
 from tests.factories import NOW, add_customer, add_order, add_ticket
 
@@ -280,13 +280,16 @@ def test_with_an_external_crm_a_complaint_brings_in_nobody_and_a_crm_outage_is_s
 
 
 def test_the_deployment_chooses_the_desk(tmp_path, crm):
-    external = Settings.from_env(
-        {"CRM_BACKEND": "http", "CRM_HTTP_BASE_URL": "http://crm.example", "HEARTH_DATA_DIR": str(tmp_path)}
+    external = Container(
+        Settings.from_env(
+            {"CRM_BACKEND": "http", "CRM_HTTP_BASE_URL": "http://crm.example", "HEARTH_DATA_DIR": str(tmp_path)}
+        )
     )
-    assert isinstance(build_desk(external, crm.service, None), CallbackDesk)
-    own = Settings.from_env({"CRM_DATABASE_URL": crm.url, "HEARTH_DATA_DIR": str(tmp_path)})
-    desk = build_desk(own, crm.service, None)
-    assert isinstance(desk, HandoffDesk) and desk.crm is crm.service
+    assert isinstance(external.handoff_desk, CallbackDesk)
+    own = Container(Settings.from_env({"CRM_DATABASE_URL": crm.url, "HEARTH_DATA_DIR": str(tmp_path)}))
+    desk = own.handoff_desk
+    assert isinstance(desk, HandoffDesk) and desk.crm is own.crm and desk.handoffs is own.handoffs
+    assert own.crm.get_customer(add_customer(crm.sessions)).first_name == "Anna"  # on the configured database
 
 
 def test_a_reason_outside_the_four_triggers_is_refused(crm):

@@ -248,7 +248,7 @@ def test_scores_are_read_from_buttons_digits_and_words():
 
 
 def test_with_an_external_crm_nothing_is_asked_and_data_requests_are_declined(crm):
-    from crm_adapter.composition import set_relationship
+    from hearth.container import set_relationship
     from relationship.unavailable import ExternalCrmRelationship
 
     set_relationship(ExternalCrmRelationship())  # what the composition root builds for CRM_BACKEND=http

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from crm_adapter.composition import build_relationship
 from crm_adapter.domain import Consents, CrmUnavailable, InvalidInput, NewFeedback, SurveyPlan
 from crm_adapter.identity import AccountLinking, ChannelAccount, LinkOffer
-from crm_adapter.settings import Settings
+from hearth.container import Container
+from hearth.settings import Settings
 from relationship import consent_flow, questions, surveys
 from relationship.consent_flow import ConsentFlow
 from relationship.follow_up import ConsentQuestion, ConversationSoFar, FollowUp, describe_saved
@@ -21,6 +21,10 @@ from relationship.unavailable import ExternalCrmRelationship, RelationshipUnavai
 
 pytestmark = pytest.mark.unit
 EXTERNAL: Any = ExternalCrmRelationship()
+
+
+def NO_MAIL(email: str, first_name: str, bundle: dict[str, Any]) -> int:  # noqa: N802 - a constant's role
+    raise AssertionError("no export is delivered here")
 
 
 class Relationship:
@@ -195,7 +199,7 @@ def test_the_follow_up_offers_a_link_before_consent_and_nothing_where_no_relatio
 
 
 def test_privacy_requests_where_no_relationship_is_kept():
-    requests = PrivacyRequests(Crm(), EXTERNAL)
+    requests = PrivacyRequests(Crm(), EXTERNAL, NO_MAIL)
     for request in ("forget_me", "erase", "consents", "export", "summary", None):
         assert requests.handle("C1", request).result == "unavailable"
     assert requests.handle("C1", "preferences", "by pigeon").result == "unavailable"
@@ -208,15 +212,15 @@ def test_privacy_request_wording():
     assert describe_saved({"channel": "sms", "frequency": "monthly"}) == "channel: sms, how often: monthly"
     assert size_text(900) == "900 bytes" and size_text(2048) == "2.0 KB"
     port = Relationship(consents=Consents(history=True))
-    outcome = PrivacyRequests(Crm(), port).handle("C1", "consents")
+    outcome = PrivacyRequests(Crm(), port, NO_MAIL).handle("C1", "consents")
     assert outcome.question == "history"
     assert outcome.consents == {"history": "yes", "service": "not asked yet", "marketing": "not asked yet"}
-    assert PrivacyRequests(Crm(), port).handle("C1", "erase").question == "erase"
+    assert PrivacyRequests(Crm(), port, NO_MAIL).handle("C1", "erase").question == "erase"
 
 
 def test_an_external_crm_gets_a_relationship_that_says_it_keeps_nothing():
     settings = Settings.from_env({"CRM_BACKEND": "http", "CRM_HTTP_BASE_URL": "http://crm.example"})
-    relationship = build_relationship(settings)
+    relationship = Container(settings).relationship
     assert isinstance(relationship, ExternalCrmRelationship)
     with pytest.raises(RelationshipUnavailable, match="keeps no relationship profile"):
         relationship.profile("C1")

@@ -1,0 +1,264 @@
+"""The composition root: one container per process builds the services from the settings, lazily and once.
+
+One engine and session factory per database: the CRM database's is shared by the CRM service, the relationship,
+handoff, history, analytics and review services; Rasa's tracker store (read by history and the console) has its
+own. A backend that cannot do something gets an explicit implementation that says so (an external CRM's
+relationship stand-in, its callback-ticket handoff desk, its history reader that keeps nothing), never `None`.
+
+Processes take the container with `container()` (built from the environment on first use); tests build their own
+`Container(settings)` or swap single services with `set_crm`, `set_relationship` and `set_handoff_desk`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from hearth.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from analytics.service import SqlAnalytics
+    from crm_adapter.notify import ExportMail
+    from crm_adapter.ports import CodeSender, CrmService, HistoryReader, RelationshipService
+    from handoff.agents import SqlAgentService
+    from handoff.desk import Desk
+    from handoff.helpdesk import HelpdeskSettings
+    from handoff.service import OpeningHours, SqlHandoffService
+    from history.tracker_events import TrackerEvents
+    from nlu_review.queue import ReviewQueue
+
+T = TypeVar("T")
+
+
+class Container:
+    def __init__(self, settings: Settings, code_sender: CodeSender | None = None) -> None:
+        self.settings = settings
+        self._code_sender = code_sender
+        self._built: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    def _once(self, name: str, build: Callable[[], T]) -> T:
+        if name not in self._built:
+            with self._lock:
+                if name not in self._built:
+                    self._built[name] = build()
+        return self._built[name]  # type: ignore[no-any-return]
+
+    def replace(self, name: str, service: Any) -> None:
+        """Swap one service (tests); None builds it from the settings again on next use."""
+        with self._lock:
+            if service is None:
+                self._built.pop(name, None)
+            else:
+                self._built[name] = service
+
+    # ---- databases --------------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The CRM database's engine: the one connection pool of this process to it."""
+
+        def build() -> Engine:
+            from crm_adapter.sql.db import make_engine
+
+            return make_engine(self.settings.database_url)
+
+        return self._once("engine", build)
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        from crm_adapter.sql.db import make_session_factory
+
+        return self._once("sessions", lambda: make_session_factory(self.engine))
+
+    @property
+    def tracker(self) -> TrackerEvents:
+        """Rasa's tracker store (its own database), read by history ingestion, privacy jobs and the console."""
+        from history.tracker_events import TrackerEvents
+
+        return self._once("tracker", lambda: TrackerEvents(self.settings.tracker_db_url))
+
+    # ---- the CRM core -----------------------------------------------------------------------------
+
+    @property
+    def code_sender(self) -> CodeSender:
+        def build() -> CodeSender:
+            from crm_adapter.notify import LogCodeSender, SmtpCodeSender
+
+            return SmtpCodeSender(self.settings.smtp) if self.settings.code_sender == "smtp" else LogCodeSender()
+
+        return self._code_sender or self._once("code_sender", build)
+
+    @property
+    def crm(self) -> CrmService:
+        return self._once("crm", self._build_crm)
+
+    def _build_crm(self) -> CrmService:
+        settings = self.settings
+        if settings.backend == "http":
+            import requests
+
+            from crm_adapter.http_backend import HttpCrmService
+
+            session = requests.Session()
+            if settings.http_token:
+                session.headers["Authorization"] = f"Bearer {settings.http_token}"
+            assert settings.http_base_url
+            return HttpCrmService(settings.http_base_url, session=session, timeout=settings.http_timeout)
+        from crm_adapter.sql.service import SqlCrmService
+
+        return SqlCrmService(self.sessions, code_sender=self.code_sender, secret=settings.secret())
+
+    @property
+    def export_mail(self) -> ExportMail:
+        """Data exports, emailed, or written to the outbox folder in development."""
+        from crm_adapter.notify import ExportMail
+
+        return self._once("export_mail", lambda: ExportMail(self.settings.smtp, self.settings.outbox))
+
+    # ---- capabilities -----------------------------------------------------------------------------
+
+    @property
+    def relationship(self) -> RelationshipService:
+        """Consent, preferences, surveys, value and data rights in our own CRM database; with an external CRM
+        (whose owner provides them) a stand-in that keeps nothing and says so."""
+
+        def build() -> RelationshipService:
+            if self.settings.backend != "sql":
+                from relationship.unavailable import ExternalCrmRelationship
+
+                return ExternalCrmRelationship()
+            from relationship.service import SqlRelationshipService
+
+            s = self.settings
+            return SqlRelationshipService(
+                self.sessions,
+                secret=s.secret(),
+                csat_min_interval=s.csat_min_interval,
+                nps_period=s.nps_period,
+                proposal_interval=s.proposal_interval,
+                remove_outbox=self.export_mail.remove,
+            )
+
+        return self._once("relationship", build)
+
+    @property
+    def history(self) -> HistoryReader:
+        """The relationship history on the CRM database; with an external CRM a reader that keeps none."""
+
+        def build() -> HistoryReader:
+            if self.settings.backend != "sql":
+                from history.unavailable import ExternalCrmHistory
+
+                return ExternalCrmHistory()
+            from history.timeline import SqlHistoryService
+
+            return SqlHistoryService(self.sessions)
+
+        return self._once("history", build)
+
+    @property
+    def helpdesk(self) -> HelpdeskSettings:
+        from handoff.helpdesk import HelpdeskSettings
+
+        h = self.settings.helpdesk
+        return HelpdeskSettings(h.url, h.secret, h.timeout, h.max_attempts)
+
+    @property
+    def opening_hours(self) -> OpeningHours:
+        from handoff.service import OpeningHours
+
+        return self._once(
+            "hours", lambda: OpeningHours.parse(self.settings.handoff_hours, self.settings.handoff_timezone)
+        )
+
+    @property
+    def handoffs(self) -> SqlHandoffService:
+        def build() -> SqlHandoffService:
+            from handoff.helpdesk import enqueue
+            from handoff.service import SqlHandoffService
+
+            # With a helpdesk webhook, each handoff's packet is queued for it in the handoff's own transaction.
+            return SqlHandoffService(self.sessions, on_request=enqueue if self.helpdesk.url else None)
+
+        return self._once("handoffs", build)
+
+    @property
+    def agents(self) -> SqlAgentService:
+        from handoff.agents import SqlAgentService
+
+        return self._once("agents", lambda: SqlAgentService(self.sessions))
+
+    @property
+    def handoff_desk(self) -> Desk:
+        """Bringing in a person: the queue on our own CRM database, or callback tickets in an external CRM."""
+
+        def build() -> Desk:
+            from handoff.desk import CallbackDesk, HandoffDesk
+
+            if self.settings.backend == "http":
+                return CallbackDesk(self.crm)
+            return HandoffDesk(self.handoffs, self.agents, self.opening_hours, self.crm, self.relationship)
+
+        return self._once("desk", build)
+
+    @property
+    def analytics(self) -> SqlAnalytics:
+        from analytics.service import SqlAnalytics
+
+        return self._once("analytics", lambda: SqlAnalytics(self.sessions))
+
+    @property
+    def reviews(self) -> ReviewQueue:
+        from nlu_review.queue import ReviewQueue
+
+        return self._once("reviews", lambda: ReviewQueue(self.sessions))
+
+
+_lock = threading.Lock()
+_container: Container | None = None
+
+
+def container() -> Container:
+    """This process's container, built from the environment on first use."""
+    global _container
+    if _container is None:
+        with _lock:
+            if _container is None:
+                _container = Container(Settings.from_env())
+    return _container
+
+
+def set_container(replacement: Container | None) -> None:
+    """Replace this process's container (tests); None builds it from the environment again on next use."""
+    global _container
+    with _lock:
+        _container = replacement
+
+
+def get_crm() -> CrmService:
+    return container().crm
+
+
+def get_relationship() -> RelationshipService:
+    return container().relationship
+
+
+def get_handoff_desk() -> Desk:
+    return container().handoff_desk
+
+
+def set_crm(service: CrmService | None) -> None:
+    container().replace("crm", service)
+
+
+def set_relationship(service: RelationshipService | None) -> None:
+    container().replace("relationship", service)
+
+
+def set_handoff_desk(desk: Desk | None) -> None:
+    container().replace("desk", desk)
