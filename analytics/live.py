@@ -25,7 +25,9 @@ from analytics.queries import (
     ratings_per_intent,
     with_tier,
 )
-from crm_adapter.sql.models import ConversationRow, CustomerRow, FeedbackRow
+from crm_adapter.sql.models import CustomerRow
+from history.rows import ConversationRow
+from relationship.rows import FeedbackRow
 
 EXAMPLE_DAYS = 14  # example conversations come from the last days of the range
 EXAMPLES_PER_INTENT = 3

@@ -10,7 +10,9 @@ from sqlalchemy import case, func, select, text, true
 from sqlalchemy.orm import Session
 
 from analytics.metrics import Filters
-from crm_adapter.sql.models import ConversationRow, CustomerRow, FeedbackRow
+from crm_adapter.sql.models import CustomerRow
+from history.rows import ConversationRow
+from relationship.rows import FeedbackRow
 
 WORK_MEM = "64MB"
 NOT_INTENTS = frozenset({"nlu_fallback"})

@@ -20,7 +20,8 @@ from analytics.queries import (
     ratings_per_intent,
     with_tier,
 )
-from crm_adapter.sql.models import AnalyticsDayRow, AnalyticsIntentDayRow, ConversationRow, HistoryCheckpointRow
+from analytics.rows import AnalyticsDayRow, AnalyticsIntentDayRow
+from history.rows import ConversationRow, HistoryCheckpointRow
 
 SUMMARY_SOURCE = "analytics:daily-summaries"  # its history_checkpoints row holds the last summarised day
 OPEN_DAYS = 2  # a day is summarised once this many days have passed: its conversations have ended

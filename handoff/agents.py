@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.domain import InvalidInput, NotFound
 from crm_adapter.sql.db import unavailable_as_crm_error
-from crm_adapter.sql.models import AgentRow, AgentSessionRow
+from handoff.rows import AgentRow, AgentSessionRow
 
 ROLES = ("agent", "admin")
 SESSION_HOURS = 12

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.domain import InvalidInput, NotAllowed, NotFound
 from crm_adapter.sql.db import unavailable_as_crm_error
-from crm_adapter.sql.models import HelpdeskDeliveryRow
+from handoff.rows import HelpdeskDeliveryRow
 
 log = logging.getLogger("handoff.helpdesk")
 

@@ -27,7 +27,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.domain import InvalidInput, NotAllowed, NotFound
-from crm_adapter.sql.models import HandoffNoteRow, HandoffRow
+from handoff.rows import HandoffNoteRow, HandoffRow
 
 log = logging.getLogger(__name__)
 

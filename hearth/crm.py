@@ -49,8 +49,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def seed(sessions: sessionmaker[Session], customers: int) -> int:
-    from crm_adapter.seed import DEMO_CUSTOMERS, is_empty
-    from crm_adapter.seed import seed as seed_demo
+    from hearth.seed import DEMO_CUSTOMERS, is_empty
+    from hearth.seed import seed as seed_demo
 
     if not is_empty(sessions):
         print("CRM already has customers: not seeding")
@@ -69,10 +69,10 @@ def status(sessions: sessionmaker[Session]) -> int:
     """Row counts of every table."""
     from sqlalchemy import func, select
 
-    from crm_adapter.sql.models import Base
+    from hearth.schema import metadata
 
     with sessions() as s:
-        for table in Base.metadata.sorted_tables:
+        for table in metadata.sorted_tables:
             print(f"{table.name:20s} {s.scalar(select(func.count()).select_from(table))}")
     return 0
 

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter.sql.models import HistoryCheckpointRow
 from history.projector import IDLE_CLOSE_BATCH, HistoryProjector, close_idle
+from history.rows import HistoryCheckpointRow
 from history.sources import Batch, EventSource
 
 log = logging.getLogger("history")

@@ -35,7 +35,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from crm_adapter.sql.models import ConsentRow, ConversationRow, CustomerRow, MessageRow, NluReviewRow
+from crm_adapter.sql.models import CustomerRow
+from history.rows import ConversationRow, MessageRow
+from nlu_review.rows import NluReviewRow
+from relationship.rows import ConsentRow
 from shared import sentiment
 
 log = logging.getLogger(__name__)

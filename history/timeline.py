@@ -29,16 +29,10 @@ from crm_adapter.domain import (
     TimelinePage,
 )
 from crm_adapter.sql.db import unavailable_as_crm_error
-from crm_adapter.sql.models import (
-    ConversationRow,
-    CustomerRow,
-    FeedbackRow,
-    MessageRow,
-    OrderRow,
-    ReturnRow,
-    TicketRow,
-)
+from crm_adapter.sql.models import CustomerRow, OrderRow, ReturnRow, TicketRow
 from history.projector import OUTCOME_LABELS
+from history.rows import ConversationRow, MessageRow
+from relationship.rows import FeedbackRow
 
 MAX_PAGE = 100
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.domain import InvalidInput, NotAllowed, NotFound
 from crm_adapter.sql.db import unavailable_as_crm_error
-from crm_adapter.sql.models import NluReviewRow
+from nlu_review.rows import NluReviewRow
 
 OUT_OF_SCOPE = "out_of_scope"
 INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,79}$")

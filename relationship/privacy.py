@@ -25,17 +25,12 @@ from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.domain import ErasureReceipt
-from crm_adapter.sql.models import (
-    ChannelIdentityRow,
-    ConversationRow,
-    CustomerRow,
-    FeedbackRow,
-    HandoffRow,
-    PrivacyJobRow,
-    TicketRow,
-)
+from crm_adapter.sql.models import ChannelIdentityRow, CustomerRow, TicketRow
+from handoff.rows import HandoffRow
 from history.projector import forget_content
+from history.rows import ConversationRow
 from history.tracker_events import TrackerEvents
+from relationship.rows import FeedbackRow, PrivacyJobRow
 
 log = logging.getLogger(__name__)
 

@@ -38,22 +38,13 @@ from crm_adapter.domain import (
     TicketStatus,
 )
 from crm_adapter.sql.db import unavailable_as_crm_error
-from crm_adapter.sql.models import (
-    ChannelIdentityRow,
-    ConsentRow,
-    ConversationRow,
-    CustomerRow,
-    FeedbackRow,
-    MessageRow,
-    OrderRow,
-    PreferenceRow,
-    ReturnRow,
-    TicketRow,
-)
+from crm_adapter.sql.models import ChannelIdentityRow, CustomerRow, OrderRow, ReturnRow, TicketRow
 from crm_adapter.sql.service import _customer
 from crm_adapter.validation import clean_text
+from history.rows import ConversationRow, MessageRow
 from relationship import preferences as prefs
 from relationship import privacy, sentiment, surveys, value
+from relationship.rows import ConsentRow, FeedbackRow, PreferenceRow
 
 SPEND_STATUSES = tuple(s.value for s in OPEN_ORDER_STATUSES | {OrderStatus.DELIVERED, OrderStatus.RETURNED})
 EXPORT_FORMAT = "hearth-customer-export/1"

@@ -7,7 +7,8 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter.sql.models import ConversationRow, FeedbackRow, MessageRow
+from history.rows import ConversationRow, MessageRow
+from relationship.rows import FeedbackRow
 from tests.conftest import SqlCrm
 
 DAY1, DAY2 = date(2026, 11, 2), date(2026, 11, 3)

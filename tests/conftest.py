@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter.seed import seed
 from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
 from crm_adapter.sql.service import SqlCrmService
+from hearth.seed import seed
 from tests.factories import Clock
 from tests.fakes import RecordingCodeSender
 from tests.services import temporary_postgres_database

@@ -6,10 +6,10 @@ from alembic import context
 from sqlalchemy import pool
 
 from crm_adapter.sql.db import make_engine
-from crm_adapter.sql.models import Base
+from hearth.schema import metadata  # the core's tables and every capability's, on one metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_migrations_online() -> None:

@@ -137,7 +137,7 @@ def history_is_progressing() -> bool:
     from sqlalchemy import func, select
 
     from crm_adapter.sql.db import make_engine
-    from crm_adapter.sql.models import HistoryCheckpointRow
+    from history.rows import HistoryCheckpointRow
 
     started = ROLE_FILE.stat().st_mtime if ROLE_FILE.exists() else 0.0
     if time.time() - started < HISTORY_STALE_SECONDS:

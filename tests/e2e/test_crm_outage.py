@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from crm_adapter.seed import seed
 from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
 from crm_adapter.sql.service import SqlCrmService
 from crm_api import create_app
+from hearth.seed import seed
 from tests.asgi_server import serve
 from tests.e2e.stack import Stack, free_port, running_stack
 from tests.fakes import RecordingCodeSender

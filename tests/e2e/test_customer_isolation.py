@@ -7,7 +7,7 @@ apps. Every reply an attacker gets is searched for the victim's personal data (n
 address, order and tracking numbers, ticket references), and the victim's records in the CRM are compared
 before and after: nothing of theirs may show, nothing of theirs may change.
 
-Seeded victims (crm_adapter/seed.py): Anna Berg (JH100001, REST sender `demo-anna`), Omar Haddad
+Seeded victims (hearth/seed.py): Anna Berg (JH100001, REST sender `demo-anna`), Omar Haddad
 (JH100002), Lucy Chen (JH100003), and customers of the generated 300.
 """
 

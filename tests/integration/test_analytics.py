@@ -13,9 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 from analytics.metrics import Filters
+from analytics.rows import AnalyticsDayRow
 from analytics.service import SqlAnalytics
 from crm_adapter.domain import InvalidInput
-from crm_adapter.sql.models import AnalyticsDayRow, ConversationRow, CustomerRow, FeedbackRow
+from crm_adapter.sql.models import CustomerRow
+from history.rows import ConversationRow
+from relationship.rows import FeedbackRow
 from relationship.service import SqlRelationshipService, refresh_values
 from tests.analytics_history import DAY1, DAY2, history
 from tests.conftest import SqlCrm

@@ -21,7 +21,6 @@ import requests
 from sqlalchemy import func, select, update
 
 from crm_adapter.domain import InvalidInput, NotAllowed, NotFound
-from crm_adapter.sql.models import HandoffRow, HelpdeskDeliveryRow
 from handoff.helpdesk import (
     DeliveryReport,
     HelpdeskSettings,
@@ -31,6 +30,7 @@ from handoff.helpdesk import (
     enqueue,
     retry,
 )
+from handoff.rows import HandoffRow, HelpdeskDeliveryRow
 from history.ingest import HistoryIngestion
 from history.sources import TrackerStoreSource
 from tests.conftest import SqlCrm

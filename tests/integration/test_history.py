@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import create_engine, func, insert, select, update
 
 from crm_adapter.domain import InvalidInput, NotFound
-from crm_adapter.sql.models import ConversationRow, FeedbackRow, HistoryCheckpointRow, MessageRow
 from history.ingest import HistoryIngestion
 from history.projector import OUTCOME_LABELS
+from history.rows import ConversationRow, HistoryCheckpointRow, MessageRow
 from history.sources import TRACKER_EVENTS, TrackerStoreSource
 from history.timeline import SqlHistoryService
+from relationship.rows import FeedbackRow
 from tests.conftest import SqlCrm
 from tests.factories import Clock, add_customer, add_order, add_ticket
 from tests.history_events import T0, Chat, write_tracker_events

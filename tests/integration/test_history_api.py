@@ -10,8 +10,8 @@ import requests
 from sqlalchemy import select
 
 from crm_adapter.domain import NewFeedback
-from crm_adapter.sql.models import ConversationRow
 from crm_api.app import create_app
+from history.rows import ConversationRow
 from history.timeline import SqlHistoryService
 from relationship.service import SqlRelationshipService
 from tests.asgi_server import serve

@@ -10,8 +10,8 @@ import pika
 import pytest
 from sqlalchemy import func, select
 
-from crm_adapter.sql.models import MessageRow
 from history.ingest import HistoryIngestion
+from history.rows import MessageRow
 from history.sources import RabbitMqSource
 from tests.conftest import SqlCrm
 from tests.factories import add_customer

@@ -12,18 +12,12 @@ from sqlalchemy import func, inspect, select
 from analytics.charts import svg_charts
 from analytics.service import SqlAnalytics
 from console.routes.analytics import filters_from
-from crm_adapter.seed import DEMO_CUSTOMERS, is_empty, seed
 from crm_adapter.sql.db import make_engine
-from crm_adapter.sql.models import (
-    Base,
-    ChannelIdentityRow,
-    ConversationRow,
-    CustomerRow,
-    FeedbackRow,
-    MessageRow,
-    OrderRow,
-    TicketRow,
-)
+from crm_adapter.sql.models import ChannelIdentityRow, CustomerRow, OrderRow, TicketRow
+from hearth.schema import metadata
+from hearth.seed import DEMO_CUSTOMERS, is_empty, seed
+from history.rows import ConversationRow, MessageRow
+from relationship.rows import FeedbackRow
 from tests.factories import NOW
 
 pytestmark = pytest.mark.integration
@@ -33,13 +27,13 @@ def test_upgrade_head_on_an_empty_database_creates_every_table(sql_crm):
     engine = make_engine(sql_crm.url)
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
-    assert tables == set(Base.metadata.tables) | {"alembic_version"}
+    assert tables == set(metadata.tables) | {"alembic_version"}
 
 
 def test_models_and_migrations_do_not_drift(sql_crm):
     engine = make_engine(sql_crm.url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
     engine.dispose()
     assert diff == [], f"models differ from migrations; add an Alembic revision: {diff}"
 

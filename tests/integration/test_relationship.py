@@ -12,19 +12,15 @@ from sqlalchemy import create_engine, select
 from sqlalchemy import text as sql
 
 from crm_adapter.domain import InvalidInput, NewFeedback
-from crm_adapter.sql.models import (
-    Base,
-    ConversationRow,
-    CustomerRow,
-    FeedbackRow,
-    MessageRow,
-    NluReviewRow,
-    PrivacyJobRow,
-)
+from crm_adapter.sql.models import CustomerRow
+from hearth.schema import metadata
 from history.ingest import HistoryIngestion
+from history.rows import ConversationRow, MessageRow
 from history.sources import TRACKER_EVENTS, TrackerStoreSource
 from history.timeline import SqlHistoryService
 from history.tracker_events import TrackerEvents
+from nlu_review.rows import NluReviewRow
+from relationship.rows import FeedbackRow, PrivacyJobRow
 from relationship.service import SqlRelationshipService
 from tests.conftest import SqlCrm
 from tests.factories import NOW, Clock, add_customer, add_identity, add_order, add_ticket
@@ -136,7 +132,7 @@ def everything_containing(crm: SqlCrm, tracker_url: str, needles: list[str]) -> 
     """Every row, in every CRM table and in the tracker store, whose values mention one of the needles."""
     found = []
     with crm.sessions() as s:
-        for table in Base.metadata.sorted_tables:
+        for table in metadata.sorted_tables:
             for row in s.execute(select(table)).all():
                 flat = json.dumps([str(v) for v in row]).lower()
                 found += [f"{table.name}: {n}" for n in needles if n.lower() in flat]

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from crm_adapter.domain import InvalidInput, NotFound
-from crm_adapter.sql.models import AgentRow, AgentSessionRow
 from handoff.agents import (
     SESSION_HOURS,
     Agent,
@@ -17,6 +16,7 @@ from handoff.agents import (
     hash_password,
     verify_password,
 )
+from handoff.rows import AgentRow, AgentSessionRow
 from tests.conftest import SqlCrm
 
 pytestmark = pytest.mark.unit

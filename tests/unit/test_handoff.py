@@ -13,11 +13,13 @@ from actions.handoff import ActionHandback, ActionLeaveMessage, ActionRequestHum
 from actions.relationship import ActionAnswerPending
 from actions.service import ActionFileComplaint
 from crm_adapter.domain import InvalidInput, NotAllowed
-from crm_adapter.sql.models import ConsentRow, HandoffRow, TicketRow
+from crm_adapter.sql.models import TicketRow
 from handoff.agents import SqlAgentService
 from handoff.desk import CallbackDesk, HandoffDesk
+from handoff.rows import HandoffRow
 from handoff.service import NewHandoff, OpeningHours, SqlHandoffService
 from hearth.container import get_handoff_desk, set_handoff_desk
+from relationship.rows import ConsentRow
 from tests.bot import responses, run, slots_set, tracker
 from tests.factories import NOW, add_customer, add_order
 
@@ -285,8 +287,8 @@ def test_the_handback_action_speaks_again_and_closes_the_handoff_slot(crm):
 
 
 def test_with_a_helpdesk_each_handoff_is_queued_for_it_once(crm):
-    from crm_adapter.sql.models import HelpdeskDeliveryRow
     from handoff.helpdesk import enqueue
+    from handoff.rows import HelpdeskDeliveryRow
 
     service = SqlHandoffService(crm.sessions, clock=crm.clock, on_request=enqueue)
     first = service.request(NewHandoff("visitor", "socketio", None, "asked", None, {"reason": "asked"})).handoff

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from crm_adapter.domain import CrmUnavailable, InvalidInput, NotFound, TicketKind
-from crm_adapter.sql.models import ConsentRow, TicketRow
+from crm_adapter.sql.models import TicketRow
 from handoff.agents import SqlAgentService
 from handoff.desk import (
     CallbackDesk,
@@ -24,6 +24,7 @@ from handoff.desk import (
 from handoff.service import OpeningHours, SqlHandoffService
 from hearth.container import Container
 from hearth.settings import Settings
+from relationship.rows import ConsentRow
 from relationship.service import SqlRelationshipService
 from tests.factories import NOW, add_customer, add_order, add_ticket
 

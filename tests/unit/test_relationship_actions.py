@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from actions.orders import ActionListOrders
 from actions.relationship import ActionAnswerPending, ActionGoodbye, ActionPrivacyRequest
-from crm_adapter.sql.models import ConsentRow, ConversationRow, FeedbackRow, PreferenceRow, PrivacyJobRow
+from history.rows import ConversationRow
 from relationship import preferences, sentiment, value
+from relationship.rows import ConsentRow, FeedbackRow, PreferenceRow, PrivacyJobRow
 from relationship.surveys import Score, parse_score
 from shared import sentiment as scorer
 from tests.bot import responses, run, slots_set, tracker

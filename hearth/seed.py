@@ -17,19 +17,9 @@ from faker import Faker
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter.sql.models import (
-    ChannelIdentityRow,
-    ConsentRow,
-    ConversationRow,
-    CustomerRow,
-    FeedbackRow,
-    MessageRow,
-    OrderItemRow,
-    OrderRow,
-    PreferenceRow,
-    ReturnRow,
-    TicketRow,
-)
+from crm_adapter.sql.models import ChannelIdentityRow, CustomerRow, OrderItemRow, OrderRow, ReturnRow, TicketRow
+from history.rows import ConversationRow, MessageRow
+from relationship.rows import ConsentRow, FeedbackRow, PreferenceRow
 from shared import sentiment
 
 CATALOGUE = [

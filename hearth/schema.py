@@ -1,0 +1,16 @@
+"""Every table of the CRM database on one metadata: the CRM core's rows (crm_adapter/sql/models.py) and each
+capability's (analytics, handoff, history, NLU review, relationship). Alembic's environment reads it, so
+migrations and the drift check see every table, and so do the commands that walk them all (`hearth status`).
+"""
+
+from __future__ import annotations
+
+from analytics import rows as analytics_rows
+from crm_adapter.sql.models import Base
+from handoff import rows as handoff_rows
+from history import rows as history_rows
+from nlu_review import rows as nlu_review_rows
+from relationship import rows as relationship_rows
+
+CAPABILITIES = (analytics_rows, handoff_rows, history_rows, nlu_review_rows, relationship_rows)
+metadata = Base.metadata
