@@ -95,7 +95,7 @@ def lock_store_section(env: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# Messaging channels, each switched on by the environment variables it needs (README: "Channels").
+# Messaging channels, each switched on by the environment variables it needs (docs/operator-guide.md: "Channels").
 # The file written to the data folder names the variables, so secrets stay in the environment.
 # `*_API_URL` points a connector at another API server (a local Bot API server, a test double).
 CHANNELS: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {

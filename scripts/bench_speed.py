@@ -19,7 +19,7 @@ For each bot, in this order:
   memory     peak resident memory (RSS) of the Rasa server and, for Hearth, the action server
 Hearth's conversations are multi-turn and touch the CRM: verification against the CRM, order
 status, loyalty points (reads), a complaint ticket and the channel link (writes), plus history
-ingestion of every event. Results: JSON (--out) and a plot (--plot); the README cites them.
+ingestion of every event. Results: JSON (--out) and a plot (--plot); docs/measurements.md cites them.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
 # Training here rather than at start makes the image self-contained and reproducible: every replica serves
 # the very model that was built and can be tested before release, a pod starts in the time it takes to load
 # it (no 23 s of training per pod, no writable model volume, no model server), and a rollback is the previous
-# image. Training is deterministic (README, "The regression gate"), so the same commit gives the same model.
+# image. Training is deterministic (docs/user-guide.md, "The regression gate"), so the same commit gives the same model.
 # No secret is baked in: configuration comes from the environment when the container starts
 # (deploy/docker/entrypoint.py; docs/deployment.md lists every variable).
 
