@@ -17,7 +17,7 @@ from crm_adapter.domain import CrmUnavailable, InvalidInput
 def run(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
     try:
         if args.command == "values":
-            from relationship.service import refresh_values
+            from relationship.value_store import refresh_values
 
             print(f"value scores and tiers refreshed for {refresh_values(sessions)} customers")
             return 0

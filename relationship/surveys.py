@@ -2,7 +2,7 @@
 read from what the customer typed, and what a low score means.
 
 - Only a conversation that served a request is surveyed (not one made only of greetings and small talk),
-  at most once per conversation, within the frequency rules of relationship/service.py (`plan_survey`).
+  at most once per conversation, within the frequency rules of relationship/survey_store.py (`plan_survey`).
 - CSAT is 1 to 5, NPS 0 to 10; a score is read from a rating button, else the first number (digits or a
   word) typed, and whatever follows it is the comment.
 - A CSAT of 2 or less, or an NPS of 6 or less (a detractor), is a low score: the customer hears an apology.
@@ -109,7 +109,7 @@ class Surveys:
         self._relationship = relationship
 
     def start(self, customer_id: str | None, intents: Iterable[str | None], asked_already: bool) -> SurveyStart:
-        """At goodbye: survey this conversation? Marks what it plans as asked (relationship/service.py)."""
+        """At goodbye: survey this conversation? Marks what it plans as asked (relationship/survey_store.py)."""
         if asked_already or not served(intents):
             return SurveyStart(False)
         try:

@@ -34,7 +34,7 @@ from analytics.metrics import Filters  # noqa: E402
 from analytics.service import SqlAnalytics  # noqa: E402
 from crm_adapter.sql.db import make_engine, make_session_factory  # noqa: E402
 from history.rows import ConversationRow  # noqa: E402
-from relationship.service import refresh_values  # noqa: E402
+from relationship.value_store import refresh_values  # noqa: E402
 
 ENRICH = [
     "UPDATE conversations SET sentiment_count = customer_message_count, "

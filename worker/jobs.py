@@ -30,7 +30,7 @@ from crm_adapter.domain import CrmUnavailable
 from handoff import helpdesk
 from history.tracker_events import TrackerEvents
 from relationship import privacy
-from relationship.service import refresh_values
+from relationship.value_store import refresh_values
 
 log = logging.getLogger("worker")
 

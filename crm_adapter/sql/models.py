@@ -49,11 +49,11 @@ class CustomerRow(Base):
     # Advocacy: who recommended this customer to us (their referral counts towards the recommender's value).
     referred_by: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     # When the bot last asked for a rating or a recommendation score, or proposed contact preferences
-    # (the frequency rules in relationship/service.py read these).
+    # (the frequency rules in relationship/survey_store.py and preference_store.py read these).
     csat_asked_at: Mapped[datetime | None] = mapped_column(DateTime)
     nps_asked_at: Mapped[datetime | None] = mapped_column(DateTime)
     preferences_proposed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # The value score and tier as last computed for everyone (relationship.service.refresh_values);
+    # The value score and tier as last computed for everyone (relationship.value_store.refresh_values);
     # the profile always computes them afresh.
     value_score: Mapped[float | None] = mapped_column(Float)
     value_tier: Mapped[str | None] = mapped_column(String(12), index=True)

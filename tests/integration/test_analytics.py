@@ -19,7 +19,8 @@ from crm_adapter.domain import InvalidInput
 from crm_adapter.sql.models import CustomerRow
 from history.rows import ConversationRow
 from relationship.rows import FeedbackRow
-from relationship.service import SqlRelationshipService, refresh_values
+from relationship.service import SqlRelationshipService
+from relationship.value_store import refresh_values
 from tests.analytics_history import DAY1, DAY2, history
 from tests.conftest import SqlCrm
 from tests.factories import NOW, add_customer, add_order

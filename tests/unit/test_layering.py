@@ -71,5 +71,5 @@ def test_a_capability_reads_no_environment_and_imports_no_web_app(package: str):
 
 def test_the_rule_finds_an_offender(tmp_path: Path):
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from relationship.service import refresh_values\n")
+    module.write_text("def f():\n    from relationship.value_store import refresh_values\n")
     assert imports(module) == {"relationship"}
