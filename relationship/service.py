@@ -38,8 +38,8 @@ from crm_adapter.domain import (
     TicketStatus,
 )
 from crm_adapter.sql.db import unavailable_as_crm_error
+from crm_adapter.sql.mapping import to_customer
 from crm_adapter.sql.models import ChannelIdentityRow, CustomerRow, OrderRow, ReturnRow, TicketRow
-from crm_adapter.sql.service import _customer
 from crm_adapter.validation import clean_text
 from history.rows import ConversationRow, MessageRow
 from relationship import preferences as prefs
@@ -231,7 +231,7 @@ class SqlRelationshipService:
             row = self._customer_row(s, customer_id)
             now = self._now()
             return CustomerProfile(
-                customer=_customer(row),
+                customer=to_customer(row),
                 value=_value(s, customer_id, now),
                 consents=_consents(s, customer_id),
                 preferences=_preferences(s, customer_id),
@@ -273,7 +273,7 @@ class SqlRelationshipService:
                 {
                     "format": EXPORT_FORMAT,
                     "exported_at": now,
-                    "profile": asdict(_customer(row)) | {"created_at": row.created_at},
+                    "profile": asdict(to_customer(row)) | {"created_at": row.created_at},
                     "consents": asdict(_consents(s, customer_id)),
                     "preferences": _preferences(s, customer_id),
                     "value": {
