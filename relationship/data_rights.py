@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from crm_adapter.domain import ErasureReceipt
+from crm_adapter.sql.mapping import to_customer
 from crm_adapter.sql.models import ChannelIdentityRow, CustomerRow, OrderRow, ReturnRow, TicketRow
-from crm_adapter.sql.service import _customer
 from history.rows import ConversationRow, MessageRow
 from relationship import privacy
 from relationship.consent_store import consents_of
@@ -66,7 +66,7 @@ def _export(s: Session, row: CustomerRow, now: datetime) -> dict[str, Any]:
     return {
         "format": EXPORT_FORMAT,
         "exported_at": now,
-        "profile": asdict(_customer(row)) | {"created_at": row.created_at},
+        "profile": asdict(to_customer(row)) | {"created_at": row.created_at},
         "consents": asdict(consents_of(s, customer_id)),
         "preferences": preferences_of(s, customer_id),
         "value": {

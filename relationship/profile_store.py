@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_adapter.domain import CustomerProfile, SentimentTrend, TicketStatus
+from crm_adapter.sql.mapping import to_customer
 from crm_adapter.sql.models import ChannelIdentityRow, OrderRow, TicketRow
-from crm_adapter.sql.service import _customer
 from history.rows import ConversationRow
 from relationship import sentiment
 from relationship.consent_store import consents_of
@@ -36,7 +36,7 @@ class ProfileStore(Store):
         with self._uow() as s:
             row = customer_row(s, customer_id)
             return CustomerProfile(
-                customer=_customer(row),
+                customer=to_customer(row),
                 value=value_of(s, customer_id, self._now()),
                 consents=consents_of(s, customer_id),
                 preferences=preferences_of(s, customer_id),

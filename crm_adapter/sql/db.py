@@ -61,6 +61,14 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 @contextmanager
+def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in a transaction: commits when the block succeeds, rolls back otherwise; an unreachable
+    database raises `CrmUnavailable`."""
+    with unavailable_as_crm_error(), sessions() as session, session.begin():
+        yield session
+
+
+@contextmanager
 def unavailable_as_crm_error() -> Iterator[None]:
     """Turns "the database cannot be reached" into `CrmUnavailable`; every other error passes."""
     try:

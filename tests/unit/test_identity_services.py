@@ -13,7 +13,7 @@ from crm_adapter.identity import (
     Verification,
     session_locked,
 )
-from crm_adapter.sql.service import MAX_VERIFICATION_FAILURES
+from crm_adapter.rules import MAX_VERIFICATION_FAILURES
 from tests.factories import add_customer, add_order
 
 pytestmark = pytest.mark.unit
