@@ -60,7 +60,7 @@ CHANNELS = ["web", "telegram", "whatsapp", "rest"]
 # (the last 30 days; a margin for time zones), none in the last hour; the rest up to 400 days back.
 RECENT_SHARE = 2 / 3
 RECENT_DAYS = 28
-EARLIEST_HOURS = 1
+EARLIEST_HOURS = 48  # the seeded history ends two days ago: today's figures are the live conversations'
 # What analytics shows of them: misunderstandings, and the survey answers.
 FALLBACK_SHARE = 0.12
 UNCLEAR = ("the thing from before", "hmm what about it", "can you sort the thing", "??", "and the other one")

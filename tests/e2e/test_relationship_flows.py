@@ -8,6 +8,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 import requests
@@ -45,7 +46,11 @@ def test_first_conversation_asks_consent_enforces_it_and_ends_with_a_survey(stac
     assert stack.say(sender, "bye")[0].startswith("Before you go: how did I do today")
     assert stack.say(sender, "4, quick but I had to repeat myself")[0].startswith("One last question")
     assert stack.say(sender, "9")[0].startswith("Thank you for the feedback")
-    assert stack.crm("SELECT kind, score, resolution, comment, customer_id FROM feedback ORDER BY id") == [
+    # the seeded history has other customers' answers: this conversation's are Lucy's, and only these two
+    answers = (
+        "SELECT kind, score, resolution, comment, customer_id FROM feedback WHERE customer_id = ? OR sender_id = ?"
+    )
+    assert stack.crm(answers + " ORDER BY id", "cus_demo_lucy", sender) == [
         ("csat", 4, "bot", "quick but I had to repeat myself", "cus_demo_lucy"),
         ("nps", 9, None, None, "cus_demo_lucy"),
     ]
@@ -80,7 +85,10 @@ def test_first_conversation_asks_consent_enforces_it_and_ends_with_a_survey(stac
     with requests.Session() as admin:
         admin.post(f"{stack.console_url}/login", data={"username": "admin", "password": password}, timeout=10)
         page = admin.get(f"{stack.console_url}/analytics", timeout=30)
-    assert page.status_code == 200 and 'data-figure="csat_bot">4.0<' in page.text
+        today = date.today().isoformat()  # the seeded history ends two days ago: today is this conversation's
+        only_today = admin.get(f"{stack.console_url}/analytics?start={today}&end={today}", timeout=30)
+    assert page.status_code == 200 and 'data-figure="csat_bot">' in page.text
+    assert only_today.status_code == 200 and 'data-figure="csat_bot">4.0<' in only_today.text
 
 
 def test_a_customer_sees_exports_and_erases_their_data(stack: Stack) -> None:
