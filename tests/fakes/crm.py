@@ -15,6 +15,7 @@ from datetime import datetime
 from crm_adapter.domain import (
     OPEN_ORDER_STATUSES,
     ContactField,
+    CrmUnavailable,
     Customer,
     CustomerContext,
     Highlight,
@@ -162,7 +163,12 @@ class MemoryCrmStore:
     tickets: list[TicketRecord] = field(default_factory=list)
     codes: list[CodeRecord] = field(default_factory=list)
     failures: list[FailureRecord] = field(default_factory=list)
+    down: bool = False  # the database cannot be reached: every service on this store raises CrmUnavailable
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def reach(self) -> None:
+        if self.down:
+            raise CrmUnavailable("CRM database unavailable: the in-memory store is down")
 
     def next_id(self) -> int:
         """Increasing, as the tables' autoincrement keys, so ties in time sort by insertion."""
@@ -212,7 +218,8 @@ class MemoryArrange(Arrange):
 
 
 class MemoryCrmService:
-    """Implements `crm_adapter.ports.CrmService` on a `MemoryCrmStore`; never unavailable."""
+    """Implements `crm_adapter.ports.CrmService` on a `MemoryCrmStore`; raises `CrmUnavailable` from every
+    method while the store is down (`MemoryCrmStore.down`)."""
 
     def __init__(
         self,
@@ -243,6 +250,7 @@ class MemoryCrmService:
     # ---- identity -------------------------------------------------------
 
     def recognize(self, channel: str, sender_id: str) -> CustomerContext | None:
+        self.store.reach()
         if not storable_identity(channel, sender_id):
             return None
         identity = self.store.identities.get((channel, sender_id))
@@ -252,17 +260,20 @@ class MemoryCrmService:
         return self._context(identity.customer_id)
 
     def link_identity(self, customer_id: str, channel: str, sender_id: str) -> None:
+        self.store.reach()
         check_channel_identity(channel, sender_id)
         self._customer_record(customer_id)
         now = self._now()
         self.store.identities[(channel, sender_id)] = IdentityRecord(customer_id, channel, sender_id, now, now)
 
     def unlink_identity(self, channel: str, sender_id: str) -> bool:
+        self.store.reach()
         if not storable_identity(channel, sender_id):
             return False
         return self.store.identities.pop((channel, sender_id), None) is not None
 
     def verify_with_order(self, email: str, order_number: str) -> Customer:
+        self.store.reach()
         try:
             address = normalize_email(email)
             number = normalize_order_number(order_number)
@@ -277,6 +288,7 @@ class MemoryCrmService:
         return _customer(record)
 
     def send_one_time_code(self, email: str) -> None:
+        self.store.reach()
         try:
             address = normalize_email(email)
         except InvalidInput:
@@ -296,6 +308,7 @@ class MemoryCrmService:
         self._code_sender.send_code(record.email, record.first_name, code)
 
     def verify_one_time_code(self, email: str, code: str) -> Customer:
+        self.store.reach()
         try:
             address = normalize_email(email)
         except InvalidInput:
@@ -332,9 +345,11 @@ class MemoryCrmService:
     # ---- profile --------------------------------------------------------
 
     def get_customer(self, customer_id: str) -> Customer:
+        self.store.reach()
         return _customer(self._customer_record(customer_id))
 
     def customer_context(self, customer_id: str) -> CustomerContext:
+        self.store.reach()
         return self._context(customer_id)
 
     def _context(self, customer_id: str) -> CustomerContext:
@@ -376,6 +391,7 @@ class MemoryCrmService:
         return None
 
     def update_contact(self, customer_id: str, field: ContactField, value: str) -> Customer:
+        self.store.reach()
         field = ContactField(field)
         normalized = normalize_contact(field, value)
         record = self._customer_record(customer_id)
@@ -388,11 +404,13 @@ class MemoryCrmService:
         return _customer(record)
 
     def loyalty(self, customer_id: str) -> LoyaltyBalance:
+        self.store.reach()
         return loyalty_balance(self._customer_record(customer_id).loyalty_points)
 
     # ---- orders ---------------------------------------------------------
 
     def list_orders(self, customer_id: str, limit: int = 5) -> list[Order]:
+        self.store.reach()
         self._customer_record(customer_id)
         orders = sorted(
             (o for o in self.store.orders.values() if o.customer_id == customer_id),
@@ -402,9 +420,11 @@ class MemoryCrmService:
         return [_order(o) for o in orders[: orders_limit(limit)]]
 
     def get_order(self, customer_id: str, order_number: str) -> Order:
+        self.store.reach()
         return _order(self._order_record(customer_id, order_number))
 
     def cancel_order(self, customer_id: str, order_number: str) -> Order:
+        self.store.reach()
         record = self._order_record(customer_id, order_number)
         check_cancellable(record.order_number, OrderStatus(record.status))
         record.status = OrderStatus.CANCELLED.value
@@ -412,6 +432,7 @@ class MemoryCrmService:
         return _order(record)
 
     def start_return(self, customer_id: str, order_number: str, reason: str) -> ReturnRequest:
+        self.store.reach()
         reason = return_reason(reason)
         order = self._order_record(customer_id, order_number)
         check_returnable(order.order_number, OrderStatus(order.status), order.delivered_at, self._now())
@@ -432,6 +453,7 @@ class MemoryCrmService:
         return self._return(record)
 
     def list_returns(self, customer_id: str) -> list[ReturnRequest]:
+        self.store.reach()
         mine = (r for r in self.store.returns if r.customer_id == customer_id)
         return [self._return(r) for r in sorted(mine, key=lambda r: (r.created_at, r.id), reverse=True)]
 
@@ -449,6 +471,7 @@ class MemoryCrmService:
     # ---- tickets --------------------------------------------------------
 
     def open_ticket(self, ticket: NewTicket) -> Ticket:
+        self.store.reach()
         subject, description = ticket_text(ticket.subject, ticket.description)
         check_channel_identity(ticket.channel, ticket.sender_id)
         order_id = None
@@ -478,6 +501,7 @@ class MemoryCrmService:
         return self._ticket(record)
 
     def list_tickets(self, customer_id: str, open_only: bool = False) -> list[Ticket]:
+        self.store.reach()
         mine = [t for t in self.store.tickets if t.customer_id == customer_id]
         if open_only:
             mine = [t for t in mine if t.status != TicketStatus.RESOLVED.value]
