@@ -83,6 +83,12 @@ class MemoryHandoffQueue:
             self.store.handoffs.append(record)
         return self._place(record, agents_online)
 
+    def assign(self, handoff_id: int) -> None:
+        """An agent takes the handoff (the console's side, arranged straight into the store)."""
+        record = next(h for h in self.store.handoffs if h.id == handoff_id)
+        assert record.status == "waiting"
+        record.status = "assigned"
+
     def open_for(self, sender_id: str) -> Handoff | None:
         record = self._open(sender_id)
         return _handoff(record) if record is not None else None

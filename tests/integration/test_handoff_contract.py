@@ -6,13 +6,14 @@ in-memory stand-ins and the SQL services must behave alike in what the desk asks
 * ``postgresql`` the same on PostgreSQL (skipped when no server is reachable, fails in CI)
 
 The agent's side of a handoff (taking, notes, closing, expected waits learnt from closed handoffs) is the SQL
-service's alone and is tested in tests/integration/test_handoff_queue.py.
+service's alone and is tested in tests/integration/test_handoff_sql.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
@@ -31,6 +32,7 @@ class Backend:
     queue: HandoffQueue
     roster: AgentRoster
     sign_in: Callable[[str], int]  # an agent signs in to the console; returns their id
+    take: Callable[[int, int], object]  # the agent takes the handoff in the console
     clock: Clock
 
 
@@ -45,7 +47,14 @@ def desk_ports(request: pytest.FixtureRequest) -> Iterator[Backend]:
     if request.param == "memory":
         store, clock = MemoryHandoffStore(), Clock()
         roster = MemoryAgentRoster(store, clock=clock)
-        yield Backend(MemoryHandoffQueue(store, clock=clock), roster, lambda name: roster.sign_in(name).agent_id, clock)
+        queue = MemoryHandoffQueue(store, clock=clock)
+        yield Backend(
+            queue,
+            roster,
+            lambda name: roster.sign_in(name).agent_id,
+            lambda handoff_id, agent_id: queue.assign(handoff_id),
+            clock,
+        )
         return
     sql = request.getfixturevalue("sqlite_crm" if request.param == "sqlite" else "postgres_crm")
     agents = SqlAgentService(sql.sessions, clock=sql.clock)
@@ -55,7 +64,8 @@ def desk_ports(request: pytest.FixtureRequest) -> Iterator[Backend]:
         agents.start_session(agent.agent_id)
         return agent.agent_id
 
-    yield Backend(SqlHandoffService(sql.sessions, clock=sql.clock), agents, sign_in, sql.clock)
+    queue = SqlHandoffService(sql.sessions, clock=sql.clock)
+    yield Backend(queue, agents, sign_in, queue.take, sql.clock)
 
 
 def new(sender: str, tier: str | None = None, customer_id: str | None = None, reason: str = "asked") -> NewHandoff:
@@ -111,6 +121,20 @@ def test_the_queue_puts_higher_value_first_then_longest_waiting(desk_ports: Back
     assert places["low"].expected_wait == DEFAULT_HANDLING * 4
     assert desk_ports.queue.place(ids["low"], agents_online=2).expected_wait == DEFAULT_HANDLING * 2
     assert desk_ports.queue.place(ids["low"], agents_online=0).expected_wait == DEFAULT_HANDLING * 4
+
+
+def test_a_handoff_an_agent_has_taken_stays_open_for_its_sender_out_of_the_queue(desk_ports: Backend) -> None:
+    sam = desk_ports.sign_in("sam")
+    taken = desk_ports.queue.request(new("web-1")).handoff.handoff_id
+    waiting = desk_ports.queue.request(new("web-2")).handoff.handoff_id
+    desk_ports.take(taken, sam)
+
+    handoff = desk_ports.queue.open_for("web-1")
+    assert handoff is not None and (handoff.handoff_id, handoff.status) == (taken, "assigned")
+    assert (desk_ports.queue.place(taken).position, desk_ports.queue.place(taken).expected_wait) == (0, timedelta(0))
+    again = desk_ports.queue.request(new("web-1"))
+    assert (again.handoff.handoff_id, again.position) == (taken, 0)
+    assert desk_ports.queue.place(waiting).position == 1  # the one still waiting moves up
 
 
 def test_a_request_with_an_unknown_reason_or_a_place_of_an_unknown_handoff_is_refused(desk_ports: Backend) -> None:
