@@ -218,8 +218,9 @@ class MemoryArrange(Arrange):
 
 
 class MemoryCrmService:
-    """Implements `crm_adapter.ports.CrmService` on a `MemoryCrmStore`; raises `CrmUnavailable` from every
-    method while the store is down (`MemoryCrmStore.down`)."""
+    """Implements `crm_adapter.ports.CrmService` on a `MemoryCrmStore`. While the store is down
+    (`MemoryCrmStore.down`) every method raises `CrmUnavailable` where the SQL service would open a session,
+    i.e. after checking its input."""
 
     def __init__(
         self,
@@ -250,9 +251,9 @@ class MemoryCrmService:
     # ---- identity -------------------------------------------------------
 
     def recognize(self, channel: str, sender_id: str) -> CustomerContext | None:
-        self.store.reach()
         if not storable_identity(channel, sender_id):
             return None
+        self.store.reach()
         identity = self.store.identities.get((channel, sender_id))
         if identity is None:
             return None
@@ -260,25 +261,25 @@ class MemoryCrmService:
         return self._context(identity.customer_id)
 
     def link_identity(self, customer_id: str, channel: str, sender_id: str) -> None:
-        self.store.reach()
         check_channel_identity(channel, sender_id)
+        self.store.reach()
         self._customer_record(customer_id)
         now = self._now()
         self.store.identities[(channel, sender_id)] = IdentityRecord(customer_id, channel, sender_id, now, now)
 
     def unlink_identity(self, channel: str, sender_id: str) -> bool:
-        self.store.reach()
         if not storable_identity(channel, sender_id):
             return False
+        self.store.reach()
         return self.store.identities.pop((channel, sender_id), None) is not None
 
     def verify_with_order(self, email: str, order_number: str) -> Customer:
-        self.store.reach()
         try:
             address = normalize_email(email)
             number = normalize_order_number(order_number)
         except InvalidInput:
             raise VerificationFailed() from None
+        self.store.reach()
         record = self.store.customer_by_email(address)
         if record is None or self._guessing_stopped(record.id):
             raise VerificationFailed()
@@ -288,11 +289,11 @@ class MemoryCrmService:
         return _customer(record)
 
     def send_one_time_code(self, email: str) -> None:
-        self.store.reach()
         try:
             address = normalize_email(email)
         except InvalidInput:
             return
+        self.store.reach()
         record = self.store.customer_by_email(address)
         if record is None:
             return
@@ -308,11 +309,11 @@ class MemoryCrmService:
         self._code_sender.send_code(record.email, record.first_name, code)
 
     def verify_one_time_code(self, email: str, code: str) -> Customer:
-        self.store.reach()
         try:
             address = normalize_email(email)
         except InvalidInput:
             raise VerificationFailed() from None
+        self.store.reach()
         record = self.store.customer_by_email(address)
         if record is None:
             raise VerificationFailed()
@@ -391,9 +392,9 @@ class MemoryCrmService:
         return None
 
     def update_contact(self, customer_id: str, field: ContactField, value: str) -> Customer:
-        self.store.reach()
         field = ContactField(field)
         normalized = normalize_contact(field, value)
+        self.store.reach()
         record = self._customer_record(customer_id)
         if field is ContactField.EMAIL and any(
             c.email == normalized and c.id != customer_id for c in self.store.customers.values()
@@ -432,8 +433,8 @@ class MemoryCrmService:
         return _order(record)
 
     def start_return(self, customer_id: str, order_number: str, reason: str) -> ReturnRequest:
-        self.store.reach()
         reason = return_reason(reason)
+        self.store.reach()
         order = self._order_record(customer_id, order_number)
         check_returnable(order.order_number, OrderStatus(order.status), order.delivered_at, self._now())
         existing = next((r for r in self.store.returns if r.order_id == order.id), None)
@@ -471,9 +472,9 @@ class MemoryCrmService:
     # ---- tickets --------------------------------------------------------
 
     def open_ticket(self, ticket: NewTicket) -> Ticket:
-        self.store.reach()
         subject, description = ticket_text(ticket.subject, ticket.description)
         check_channel_identity(ticket.channel, ticket.sender_id)
+        self.store.reach()
         order_id = None
         if ticket.order_number:
             if ticket.customer_id is None:
