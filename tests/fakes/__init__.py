@@ -1,5 +1,7 @@
-"""In-memory stand-ins for the CRM's ports, held to the same contract suite as the real backends
-(tests/integration/test_crm_contract.py)."""
+"""In-memory stand-ins for the ports, each held to a contract suite with the real backends:
+the CRM (crm.py, tests/integration/test_crm_contract.py), the relationship (relationship.py,
+test_relationship_contract.py) and the handoff desk's queue and agent roster (handoff.py,
+test_handoff_contract.py)."""
 
 from tests.fakes.codes import RecordingCodeSender
 from tests.fakes.crm import MemoryArrange, MemoryCrmService, MemoryCrmStore

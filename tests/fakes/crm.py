@@ -15,6 +15,7 @@ from datetime import datetime
 from crm_adapter.domain import (
     OPEN_ORDER_STATUSES,
     ContactField,
+    CrmUnavailable,
     Customer,
     CustomerContext,
     Highlight,
@@ -162,7 +163,12 @@ class MemoryCrmStore:
     tickets: list[TicketRecord] = field(default_factory=list)
     codes: list[CodeRecord] = field(default_factory=list)
     failures: list[FailureRecord] = field(default_factory=list)
+    down: bool = False  # the database cannot be reached: every service on this store raises CrmUnavailable
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def reach(self) -> None:
+        if self.down:
+            raise CrmUnavailable("CRM database unavailable: the in-memory store is down")
 
     def next_id(self) -> int:
         """Increasing, as the tables' autoincrement keys, so ties in time sort by insertion."""
@@ -212,7 +218,9 @@ class MemoryArrange(Arrange):
 
 
 class MemoryCrmService:
-    """Implements `crm_adapter.ports.CrmService` on a `MemoryCrmStore`; never unavailable."""
+    """Implements `crm_adapter.ports.CrmService` on a `MemoryCrmStore`. While the store is down
+    (`MemoryCrmStore.down`) every method raises `CrmUnavailable` where the SQL service would open a session,
+    i.e. after checking its input."""
 
     def __init__(
         self,
@@ -245,6 +253,7 @@ class MemoryCrmService:
     def recognize(self, channel: str, sender_id: str) -> CustomerContext | None:
         if not storable_identity(channel, sender_id):
             return None
+        self.store.reach()
         identity = self.store.identities.get((channel, sender_id))
         if identity is None:
             return None
@@ -253,6 +262,7 @@ class MemoryCrmService:
 
     def link_identity(self, customer_id: str, channel: str, sender_id: str) -> None:
         check_channel_identity(channel, sender_id)
+        self.store.reach()
         self._customer_record(customer_id)
         now = self._now()
         self.store.identities[(channel, sender_id)] = IdentityRecord(customer_id, channel, sender_id, now, now)
@@ -260,6 +270,7 @@ class MemoryCrmService:
     def unlink_identity(self, channel: str, sender_id: str) -> bool:
         if not storable_identity(channel, sender_id):
             return False
+        self.store.reach()
         return self.store.identities.pop((channel, sender_id), None) is not None
 
     def verify_with_order(self, email: str, order_number: str) -> Customer:
@@ -268,6 +279,7 @@ class MemoryCrmService:
             number = normalize_order_number(order_number)
         except InvalidInput:
             raise VerificationFailed() from None
+        self.store.reach()
         record = self.store.customer_by_email(address)
         if record is None or self._guessing_stopped(record.id):
             raise VerificationFailed()
@@ -281,6 +293,7 @@ class MemoryCrmService:
             address = normalize_email(email)
         except InvalidInput:
             return
+        self.store.reach()
         record = self.store.customer_by_email(address)
         if record is None:
             return
@@ -300,6 +313,7 @@ class MemoryCrmService:
             address = normalize_email(email)
         except InvalidInput:
             raise VerificationFailed() from None
+        self.store.reach()
         record = self.store.customer_by_email(address)
         if record is None:
             raise VerificationFailed()
@@ -332,9 +346,11 @@ class MemoryCrmService:
     # ---- profile --------------------------------------------------------
 
     def get_customer(self, customer_id: str) -> Customer:
+        self.store.reach()
         return _customer(self._customer_record(customer_id))
 
     def customer_context(self, customer_id: str) -> CustomerContext:
+        self.store.reach()
         return self._context(customer_id)
 
     def _context(self, customer_id: str) -> CustomerContext:
@@ -378,6 +394,7 @@ class MemoryCrmService:
     def update_contact(self, customer_id: str, field: ContactField, value: str) -> Customer:
         field = ContactField(field)
         normalized = normalize_contact(field, value)
+        self.store.reach()
         record = self._customer_record(customer_id)
         if field is ContactField.EMAIL and any(
             c.email == normalized and c.id != customer_id for c in self.store.customers.values()
@@ -388,11 +405,13 @@ class MemoryCrmService:
         return _customer(record)
 
     def loyalty(self, customer_id: str) -> LoyaltyBalance:
+        self.store.reach()
         return loyalty_balance(self._customer_record(customer_id).loyalty_points)
 
     # ---- orders ---------------------------------------------------------
 
     def list_orders(self, customer_id: str, limit: int = 5) -> list[Order]:
+        self.store.reach()
         self._customer_record(customer_id)
         orders = sorted(
             (o for o in self.store.orders.values() if o.customer_id == customer_id),
@@ -402,9 +421,11 @@ class MemoryCrmService:
         return [_order(o) for o in orders[: orders_limit(limit)]]
 
     def get_order(self, customer_id: str, order_number: str) -> Order:
+        self.store.reach()
         return _order(self._order_record(customer_id, order_number))
 
     def cancel_order(self, customer_id: str, order_number: str) -> Order:
+        self.store.reach()
         record = self._order_record(customer_id, order_number)
         check_cancellable(record.order_number, OrderStatus(record.status))
         record.status = OrderStatus.CANCELLED.value
@@ -413,6 +434,7 @@ class MemoryCrmService:
 
     def start_return(self, customer_id: str, order_number: str, reason: str) -> ReturnRequest:
         reason = return_reason(reason)
+        self.store.reach()
         order = self._order_record(customer_id, order_number)
         check_returnable(order.order_number, OrderStatus(order.status), order.delivered_at, self._now())
         existing = next((r for r in self.store.returns if r.order_id == order.id), None)
@@ -432,6 +454,7 @@ class MemoryCrmService:
         return self._return(record)
 
     def list_returns(self, customer_id: str) -> list[ReturnRequest]:
+        self.store.reach()
         mine = (r for r in self.store.returns if r.customer_id == customer_id)
         return [self._return(r) for r in sorted(mine, key=lambda r: (r.created_at, r.id), reverse=True)]
 
@@ -451,6 +474,7 @@ class MemoryCrmService:
     def open_ticket(self, ticket: NewTicket) -> Ticket:
         subject, description = ticket_text(ticket.subject, ticket.description)
         check_channel_identity(ticket.channel, ticket.sender_id)
+        self.store.reach()
         order_id = None
         if ticket.order_number:
             if ticket.customer_id is None:
@@ -478,6 +502,7 @@ class MemoryCrmService:
         return self._ticket(record)
 
     def list_tickets(self, customer_id: str, open_only: bool = False) -> list[Ticket]:
+        self.store.reach()
         mine = [t for t in self.store.tickets if t.customer_id == customer_id]
         if open_only:
             mine = [t for t in mine if t.status != TicketStatus.RESOLVED.value]

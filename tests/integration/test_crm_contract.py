@@ -7,7 +7,8 @@
 
 Data is arranged with the backend's `Arrange` (tests/factories.py) straight into the store behind it,
 bypassing the service; one-time codes are read from the RecordingCodeSender and time moves with the
-fixture's Clock.
+fixture's Clock. An unreachable database (the in-memory store while down; SqlCrmService where nothing listens)
+is its own pair of rows at the end (an unreachable external CRM: tests/integration/test_http_backend_failures.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import requests
 
 from crm_adapter.domain import (
     ContactField,
+    CrmUnavailable,
     Customer,
     CustomerContext,
     Highlight,
@@ -41,6 +43,8 @@ from crm_adapter.domain import (
 from crm_adapter.http_backend import HttpCrmService
 from crm_adapter.ports import CrmService
 from crm_adapter.rules import CODE_MAX_ATTEMPTS, CODES_PER_WINDOW, MAX_VERIFICATION_FAILURES
+from crm_adapter.sql.db import make_engine, make_session_factory
+from crm_adapter.sql.service import SqlCrmService
 from crm_api import create_app
 from tests.asgi_server import serve
 from tests.factories import NOW, Arrange, Clock, SqlArrange
@@ -880,3 +884,67 @@ def test_control_characters_never_reach_the_database(crm: Backend) -> None:
     assert crm.service.list_tickets(cid) == [ticket]  # as stored
     assert crm.service.recognize("rest", "bad\x00id") is None
     assert crm.service.unlink_identity("rest", "bad\x00id") is False
+
+
+# ---- an unreachable database ----------------------------------------------------------------
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", marks=pytest.mark.unit),
+        pytest.param("sql", marks=pytest.mark.integration),
+    ]
+)
+def unreachable(request: pytest.FixtureRequest) -> Iterator[CrmService]:
+    """A CRM whose database cannot be reached: the in-memory store while down, or PostgreSQL where nothing
+    listens (port 1)."""
+    if request.param == "memory":
+        store = MemoryCrmStore(down=True)
+        yield MemoryCrmService(store, RecordingCodeSender())
+        return
+    engine = make_engine("postgresql+psycopg2://hearth@127.0.0.1:1/hearth")
+    yield SqlCrmService(make_session_factory(engine), RecordingCodeSender(), secret="x")
+    engine.dispose()
+
+
+def test_every_method_says_the_database_is_unavailable(unreachable: CrmService) -> None:
+    calls = [
+        lambda: unreachable.recognize("rest", "web-1"),
+        lambda: unreachable.link_identity("cus_x", "rest", "web-1"),
+        lambda: unreachable.unlink_identity("rest", "web-1"),
+        lambda: unreachable.verify_with_order("anna@example.com", "JH100001"),
+        lambda: unreachable.send_one_time_code("anna@example.com"),
+        lambda: unreachable.verify_one_time_code("anna@example.com", "123456"),
+        lambda: unreachable.get_customer("cus_x"),
+        lambda: unreachable.customer_context("cus_x"),
+        lambda: unreachable.update_contact("cus_x", ContactField.PHONE, "+447700900111"),
+        lambda: unreachable.loyalty("cus_x"),
+        lambda: unreachable.list_orders("cus_x"),
+        lambda: unreachable.get_order("cus_x", "JH100001"),
+        lambda: unreachable.cancel_order("cus_x", "JH100001"),
+        lambda: unreachable.start_return("cus_x", "JH100001", "too small"),
+        lambda: unreachable.list_returns("cus_x"),
+        lambda: unreachable.open_ticket(NewTicket(TicketKind.COMPLAINT, "Broken", "It broke", "cus_x")),
+        lambda: unreachable.list_tickets("cus_x"),
+    ]
+    for call in calls:
+        with pytest.raises(CrmUnavailable):
+            call()
+
+
+def test_input_is_checked_before_the_database_is_needed(unreachable: CrmService) -> None:
+    assert unreachable.recognize("rest", "") is None  # no such identity can have been stored
+    assert unreachable.unlink_identity("rest", "x" * 256) is False
+    assert unreachable.send_one_time_code("not an email") is None
+    with pytest.raises(VerificationFailed):
+        unreachable.verify_with_order("not an email", "JH100001")
+    with pytest.raises(VerificationFailed):
+        unreachable.verify_one_time_code("not an email", "123456")
+    with pytest.raises(InvalidInput):
+        unreachable.link_identity("cus_x", "rest", "")
+    with pytest.raises(InvalidInput):
+        unreachable.update_contact("cus_x", ContactField.EMAIL, "not an email")
+    with pytest.raises(InvalidInput):
+        unreachable.start_return("cus_x", "JH100001", " ")
+    with pytest.raises(InvalidInput):
+        unreachable.open_ticket(NewTicket(TicketKind.COMPLAINT, " ", "It broke", "cus_x"))

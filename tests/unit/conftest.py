@@ -1,63 +1,72 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from crm_adapter.sql.db import make_engine, make_session_factory
-from crm_adapter.sql.service import SqlCrmService
-from handoff.agents import SqlAgentService
 from handoff.desk import HandoffDesk
-from handoff.service import OpeningHours, SqlHandoffService
+from handoff.service import OpeningHours
 from hearth.container import Container, set_container
 from hearth.settings import Settings
-from relationship.service import SqlRelationshipService
-from tests.conftest import SqlCrm
-from tests.fakes import RecordingCodeSender
+from tests.factories import Clock
+from tests.fakes import MemoryArrange, MemoryCrmService, MemoryCrmStore, RecordingCodeSender
+from tests.fakes.handoff import MemoryAgentRoster, MemoryHandoffQueue, MemoryHandoffStore
+from tests.fakes.relationship import MemoryRelationship, MemoryRelationshipArrange, MemoryRelationshipStore
 
 
-def container_for(data_dir: Path, engine_url: str, sessions, crm, clock=None) -> Container:  # type: ignore[no-untyped-def]
-    """The actions' container for one test: the given CRM, with relationship and handoff services on its
-    database; the data folder (development outbox) in the test's temporary folder."""
-    clock = clock or (lambda: datetime.utcnow().replace(microsecond=0))
-    box = Container(Settings.from_env({"HEARTH_DATA_DIR": str(data_dir), "CRM_DATABASE_URL": engine_url}))
-    relationship = SqlRelationshipService(
-        sessions, secret="test-secret", clock=clock, remove_outbox=box.export_mail.remove
-    )
-    box.replace("crm", crm)
-    box.replace("relationship", relationship)
-    box.replace(
-        "desk",
-        HandoffDesk(
-            SqlHandoffService(sessions, clock=clock),
-            SqlAgentService(sessions, clock=clock),
-            OpeningHours.parse("always"),
-            crm,
-            relationship,
-            clock=clock,
-        ),
-    )
-    return box
+@dataclass
+class MemoryCrm:
+    """The actions' CRM for one test, in memory: the CRM, relationship and handoff stand-ins (tests/fakes/, each
+    held to its contract suite) on one store, with handles to arrange data and to read what was written."""
+
+    clock: Clock = field(default_factory=Clock)
+    codes: RecordingCodeSender = field(default_factory=RecordingCodeSender)
+    store: MemoryCrmStore = field(default_factory=MemoryCrmStore)
+    handoff_store: MemoryHandoffStore = field(default_factory=MemoryHandoffStore)
+
+    def __post_init__(self) -> None:
+        self.service = MemoryCrmService(self.store, self.codes, clock=self.clock)
+        self.arrange = MemoryArrange(self.store)
+        self.relationship_store = MemoryRelationshipStore(self.store)
+        self.history = MemoryRelationshipArrange(self.relationship_store)
+        self.relationship = MemoryRelationship(self.relationship_store, clock=self.clock)
+        self.handoffs = MemoryHandoffQueue(self.handoff_store, clock=self.clock)
+        self.agents = MemoryAgentRoster(self.handoff_store, clock=self.clock)
+
+    def container(self, data_dir: Path) -> Container:
+        """The actions' container: these services, with erasure removing exports from the development outbox
+        in `data_dir`."""
+        box = Container(Settings.from_env({"HEARTH_DATA_DIR": str(data_dir)}))
+        relationship = MemoryRelationship(
+            self.relationship_store, clock=self.clock, remove_outbox=box.export_mail.remove
+        )
+        box.replace("crm", self.service)
+        box.replace("relationship", relationship)
+        box.replace(
+            "desk",
+            HandoffDesk(
+                self.handoffs, self.agents, OpeningHours.parse("always"), self.service, relationship, clock=self.clock
+            ),
+        )
+        return box
 
 
 @pytest.fixture
-def crm(sqlite_crm: SqlCrm, tmp_path: Path) -> Iterator[SqlCrm]:
-    """The actions' CRM for one test: a real, migrated SQLite file."""
-    set_container(container_for(tmp_path, sqlite_crm.url, sqlite_crm.sessions, sqlite_crm.service, sqlite_crm.clock))
-    yield sqlite_crm
+def crm(tmp_path: Path) -> Iterator[MemoryCrm]:
+    """The actions' CRM for one test, in memory; no database is opened (the test fails if one is made)."""
+    memory = MemoryCrm()
+    set_container(memory.container(tmp_path))
+    yield memory
     set_container(None)
+    assert not list(tmp_path.glob("*.db")), "an action test opened a database"
 
 
 @pytest.fixture
-def crm_down(tmp_path: Path) -> Iterator[SqlCrmService]:
-    """A CRM whose database cannot be reached (nothing listens on port 1)."""
-    url = "postgresql+psycopg2://hearth@127.0.0.1:1/hearth"
-    engine = make_engine(url)
-    sessions = make_session_factory(engine)
-    service = SqlCrmService(sessions, RecordingCodeSender(), secret="x")
-    set_container(container_for(tmp_path, url, sessions, service))
-    yield service
+def crm_down(tmp_path: Path) -> Iterator[MemoryCrmService]:
+    """A CRM whose database cannot be reached: every CRM and relationship call raises CrmUnavailable."""
+    memory = MemoryCrm(store=MemoryCrmStore(down=True))
+    set_container(memory.container(tmp_path))
+    yield memory.service
     set_container(None)
-    engine.dispose()

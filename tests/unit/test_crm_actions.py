@@ -1,9 +1,9 @@
-"""Actions that read and write the CRM: right response, right rows, graceful when the CRM is down."""
+"""Actions that read and write the CRM: right response, right records, graceful when the CRM is down (on the
+in-memory CRM, tests/fakes/)."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from actions.account import ActionShowLoyalty, ActionUpdateContact
 from actions.orders import (
@@ -15,16 +15,19 @@ from actions.orders import (
     ActionStartReturn,
 )
 from actions.service import ActionFileComplaint
-from crm_adapter.sql.models import CustomerRow, OrderRow, ReturnRow, TicketRow
 from tests.bot import responses, run, slots_set, tracker
-from tests.factories import add_customer, add_order
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
 def anna(crm):
-    return add_customer(crm.sessions, first_name="Anna", email="anna@example.com", loyalty_points=560)
+    return crm.arrange.add_customer(first_name="Anna", email="anna@example.com", loyalty_points=560)
+
+
+def order_status(crm, order_number: str) -> str:
+    [status] = [o.status for o in crm.store.orders.values() if o.order_number == order_number]
+    return status
 
 
 def verified(customer_id: str, **slots):
@@ -33,7 +36,7 @@ def verified(customer_id: str, **slots):
 
 
 def test_order_status_reports_the_state_with_tracking(crm, anna):
-    add_order(crm.sessions, anna, "JH400001", status="shipped", items=(("Linen armchair", 1, 34900),))
+    crm.arrange.add_order(anna, "JH400001", status="shipped", items=(("Linen armchair", 1, 34900),))
 
     events, messages = run(ActionCheckOrderStatus(), tracker(slots=verified(anna, order_number="JH400001")))
 
@@ -44,8 +47,8 @@ def test_order_status_reports_the_state_with_tracking(crm, anna):
 
 
 def test_someone_elses_order_is_never_disclosed(crm, anna):
-    ben = add_customer(crm.sessions, first_name="Ben")
-    add_order(crm.sessions, ben, "JH400002")
+    ben = crm.arrange.add_customer(first_name="Ben")
+    crm.arrange.add_order(ben, "JH400002")
 
     _, messages = run(ActionCheckOrderStatus(), tracker(slots=verified(anna, order_number="JH400002")))
 
@@ -54,14 +57,14 @@ def test_someone_elses_order_is_never_disclosed(crm, anna):
 
 
 def test_nothing_is_disclosed_without_verification(crm, anna):
-    add_order(crm.sessions, anna, "JH400003")
+    crm.arrange.add_order(anna, "JH400003")
     events, messages = run(ActionCheckOrderStatus(), tracker(slots={"customer_id": anna, "order_number": "JH400003"}))
     assert responses(messages) == ["utter_not_verified"]
 
 
 def test_list_orders_newest_first(crm, anna):
-    add_order(crm.sessions, anna, "JH400010", placed_days_ago=30, status="delivered", delivered_days_ago=25)
-    add_order(crm.sessions, anna, "JH400011", placed_days_ago=1, status="placed")
+    crm.arrange.add_order(anna, "JH400010", placed_days_ago=30, status="delivered", delivered_days_ago=25)
+    crm.arrange.add_order(anna, "JH400011", placed_days_ago=1, status="placed")
 
     _, messages = run(ActionListOrders(), tracker(slots=verified(anna)))
 
@@ -71,56 +74,52 @@ def test_list_orders_newest_first(crm, anna):
 
 
 def test_cancel_a_placed_order(crm, anna):
-    add_order(crm.sessions, anna, "JH400020", status="placed")
+    crm.arrange.add_order(anna, "JH400020", status="placed")
 
     _, messages = run(ActionCancelOrder(), tracker(slots=verified(anna, order_number="JH400020", confirm_cancel=True)))
 
     assert responses(messages) == ["utter_order_cancelled"]
-    with crm.sessions() as s:
-        assert s.scalar(select(OrderRow.status).where(OrderRow.order_number == "JH400020")) == "cancelled"
+    assert order_status(crm, "JH400020") == "cancelled"
 
 
 def test_a_shipped_order_cannot_be_cancelled(crm, anna):
-    add_order(crm.sessions, anna, "JH400021", status="shipped")
+    crm.arrange.add_order(anna, "JH400021", status="shipped")
 
     _, messages = run(ActionCancelOrder(), tracker(slots=verified(anna, order_number="JH400021", confirm_cancel=True)))
 
     assert responses(messages) == ["utter_cancel_not_allowed"] and messages[0]["status"] == "shipped"
-    with crm.sessions() as s:
-        assert s.scalar(select(OrderRow.status).where(OrderRow.order_number == "JH400021")) == "shipped"
+    assert order_status(crm, "JH400021") == "shipped"
 
 
 def test_saying_no_keeps_the_order(crm, anna):
-    add_order(crm.sessions, anna, "JH400022", status="placed")
+    crm.arrange.add_order(anna, "JH400022", status="placed")
 
     _, messages = run(ActionCancelOrder(), tracker(slots=verified(anna, order_number="JH400022", confirm_cancel=False)))
 
     assert responses(messages) == ["utter_cancel_kept"]
-    with crm.sessions() as s:
-        assert s.scalar(select(OrderRow.status).where(OrderRow.order_number == "JH400022")) == "placed"
+    assert order_status(crm, "JH400022") == "placed"
 
 
 def test_start_a_return_within_thirty_days(crm, anna):
-    add_order(crm.sessions, anna, "JH400030", status="delivered", placed_days_ago=10, delivered_days_ago=7)
+    crm.arrange.add_order(anna, "JH400030", status="delivered", placed_days_ago=10, delivered_days_ago=7)
 
     _, messages = run(
         ActionStartReturn(), tracker(slots=verified(anna, order_number="JH400030", return_reason="Too small"))
     )
 
     assert responses(messages) == ["utter_return_started"] and messages[0]["refund"] == "£89.00"
-    with crm.sessions() as s:
-        row = s.scalars(select(ReturnRow)).one()
+    [row] = crm.store.returns
     assert (row.reason, row.status, row.rma_number) == ("Too small", "requested", messages[0]["rma"])
 
 
 def test_an_undelivered_order_cannot_be_returned(crm, anna):
-    add_order(crm.sessions, anna, "JH400031", status="shipped")
+    crm.arrange.add_order(anna, "JH400031", status="shipped")
     _, messages = run(ActionStartReturn(), tracker(slots=verified(anna, order_number="JH400031", return_reason="x y")))
     assert responses(messages) == ["utter_return_not_allowed_not_delivered"]
 
 
 def test_refund_status_lists_returns(crm, anna):
-    add_order(crm.sessions, anna, "JH400032", status="delivered", placed_days_ago=10, delivered_days_ago=7)
+    crm.arrange.add_order(anna, "JH400032", status="delivered", placed_days_ago=10, delivered_days_ago=7)
     run(ActionStartReturn(), tracker(slots=verified(anna, order_number="JH400032", return_reason="Changed my mind")))
 
     _, messages = run(ActionRefundStatus(), tracker(slots=verified(anna)))
@@ -130,7 +129,7 @@ def test_refund_status_lists_returns(crm, anna):
 
 
 def test_delivery_problem_opens_a_ticket_on_the_order(crm, anna):
-    add_order(crm.sessions, anna, "JH400040", status="delivered", delivered_days_ago=1)
+    crm.arrange.add_order(anna, "JH400040", status="delivered", delivered_days_ago=1)
 
     _, messages = run(
         ActionReportDeliveryProblem(),
@@ -138,14 +137,13 @@ def test_delivery_problem_opens_a_ticket_on_the_order(crm, anna):
     )
 
     assert responses(messages) == ["utter_delivery_problem_logged"]
-    with crm.sessions() as s:
-        ticket = s.scalars(select(TicketRow)).one()
-        assert (ticket.kind, ticket.customer_id, ticket.order.order_number, ticket.reference) == (
-            "delivery_problem",
-            anna,
-            "JH400040",
-            messages[0]["reference"],
-        )
+    [ticket] = crm.store.tickets
+    assert (ticket.kind, ticket.customer_id, crm.store.order_number_of(ticket.order_id), ticket.reference) == (
+        "delivery_problem",
+        anna,
+        "JH400040",
+        messages[0]["reference"],
+    )
 
 
 def test_update_email_is_saved(crm, anna):
@@ -153,16 +151,14 @@ def test_update_email_is_saved(crm, anna):
 
     assert responses(messages) == ["utter_contact_updated"] and messages[0]["value"] == "anna.new@example.com"
     assert slots_set(events)["new_email"] is None
-    with crm.sessions() as s:
-        assert s.get(CustomerRow, anna).email == "anna.new@example.com"
+    assert crm.store.customers[anna].email == "anna.new@example.com"
 
 
 def test_an_email_of_another_account_is_refused(crm, anna):
-    add_customer(crm.sessions, email="taken@example.com")
+    crm.arrange.add_customer(email="taken@example.com")
     _, messages = run(ActionUpdateContact(), tracker(slots=verified(anna, new_email="taken@example.com")))
     assert responses(messages) == ["utter_email_in_use"]
-    with crm.sessions() as s:
-        assert s.get(CustomerRow, anna).email == "anna@example.com"
+    assert crm.store.customers[anna].email == "anna@example.com"
 
 
 def test_loyalty_points_with_the_next_tier(crm, anna):
@@ -176,8 +172,7 @@ def test_a_complaint_from_a_verified_customer_is_on_their_record(crm, anna):
     events, messages = run(ActionFileComplaint(), tracker(slots=verified(anna, complaint_text=text)))
 
     assert responses(messages) == ["utter_complaint_logged"]
-    with crm.sessions() as s:
-        ticket = s.scalars(select(TicketRow)).one()
+    [ticket] = crm.store.tickets
     assert (ticket.kind, ticket.customer_id, ticket.description, ticket.priority) == ("complaint", anna, text, "high")
     assert slots_set(events) == {"complaint_text": None}
 
@@ -189,8 +184,7 @@ def test_an_anonymous_complaint_is_kept_with_the_channel_account(crm):
     )
 
     assert responses(messages) == ["utter_complaint_logged_anonymous"]
-    with crm.sessions() as s:
-        ticket = s.scalars(select(TicketRow)).one()
+    [ticket] = crm.store.tickets
     assert (ticket.customer_id, ticket.channel, ticket.sender_id) == (None, "rest", "visitor-9")
 
 

@@ -1,5 +1,5 @@
 """One customer's data never reaches another: session start on a shared sender id, linked messaging accounts,
-and the limits on guessing a proof of identity across conversations, on a real SQLite CRM.
+and the limits on guessing a proof of identity across conversations, on the in-memory CRM (tests/fakes/).
 
 The end-to-end attacks are in tests/e2e/test_customer_isolation.py; these pin the rules they rely on.
 """
@@ -7,15 +7,12 @@ The end-to-end attacks are in tests/e2e/test_customer_isolation.py; these pin th
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, func, select
 
 from actions.orders import ActionCheckOrderStatus, ActionListOrders
 from actions.session import ActionSessionStart
 from crm_adapter.domain import VerificationFailed
 from crm_adapter.rules import CODE_MAX_ATTEMPTS, CODES_PER_WINDOW, MAX_VERIFICATION_FAILURES
-from crm_adapter.sql.models import CustomerRow, VerificationFailureRow
 from tests.bot import responses, run, slots_set, tracker
-from tests.factories import add_customer, add_identity, add_order
 
 pytestmark = pytest.mark.unit
 CHAT = "5377000001"  # a Telegram chat id: also a valid REST sender id or web chat session id
@@ -23,15 +20,15 @@ CHAT = "5377000001"  # a Telegram chat id: also a valid REST sender id or web ch
 
 @pytest.fixture
 def anna(crm) -> str:
-    customer = add_customer(crm.sessions, first_name="Anna", email="anna@example.com")
-    add_order(crm.sessions, customer, "JH300001")
+    customer = crm.arrange.add_customer(first_name="Anna", email="anna@example.com")
+    crm.arrange.add_order(customer, "JH300001")
     return customer
 
 
 @pytest.fixture
 def omar(crm) -> str:
-    customer = add_customer(crm.sessions, first_name="Omar", last_name="Haddad", email="omar@example.com")
-    add_order(crm.sessions, customer, "JH300002", status="delivered", delivered_days_ago=2)
+    customer = crm.arrange.add_customer(first_name="Omar", last_name="Haddad", email="omar@example.com")
+    crm.arrange.add_order(customer, "JH300002", status="delivered", delivered_days_ago=2)
     return customer
 
 
@@ -41,7 +38,7 @@ def omar(crm) -> str:
 def test_a_session_started_from_another_channel_is_not_recognised_by_the_previous_ones_link(crm, anna):
     """The tracker's latest message at session start is still the previous session's (here: Anna's, on the
     Telegram chat she linked); the session belongs to the channel of the message that starts it."""
-    add_identity(crm.sessions, anna, "telegram", CHAT)
+    crm.arrange.add_identity(anna, "telegram", CHAT)
     started_on_web_chat = tracker(
         sender_id=CHAT, channel="telegram", slots={"session_started_metadata": {"channel": "socketio"}}
     )
@@ -54,7 +51,7 @@ def test_a_session_started_from_another_channel_is_not_recognised_by_the_previou
 
 
 def test_a_website_identity_starting_the_session_wins_over_a_previous_link(crm, anna, omar):
-    add_identity(crm.sessions, anna, "socketio", CHAT)  # cannot be made by the bot; here as the worst case
+    crm.arrange.add_identity(anna, "socketio", CHAT)  # cannot be made by the bot; here as the worst case
     metadata = {"channel": "socketio", "identity": {"customer_id": omar, "source": "website"}}
     events, _ = run(
         ActionSessionStart(), tracker(sender_id=CHAT, channel="socketio", slots={"session_started_metadata": metadata})
@@ -66,7 +63,7 @@ def test_a_website_identity_starting_the_session_wins_over_a_previous_link(crm, 
 
 
 def test_a_linked_telegram_account_cannot_read_another_customers_order(crm, anna, omar):
-    add_identity(crm.sessions, anna, "telegram", CHAT)
+    crm.arrange.add_identity(anna, "telegram", CHAT)
     events, _ = run(ActionSessionStart(), tracker(sender_id=CHAT, channel="telegram"))
     recognised = {k: v for k, v in slots_set(events).items() if k in ("customer_id", "verified")}
     assert recognised == {"customer_id": anna, "verified": True}
@@ -84,9 +81,7 @@ def test_a_linked_telegram_account_cannot_read_another_customers_order(crm, anna
 
 
 def failures(crm, customer_id: str) -> int:
-    with crm.sessions() as s:
-        query = select(func.count()).select_from(VerificationFailureRow)
-        return s.scalar(query.where(VerificationFailureRow.customer_id == customer_id)) or 0
+    return sum(1 for f in crm.store.failures if f.customer_id == customer_id)
 
 
 def test_wrong_order_numbers_stop_verification_for_that_customer_for_an_hour(crm, anna):
@@ -133,11 +128,3 @@ def test_at_most_a_few_codes_an_hour_are_emailed(crm, anna):
     crm.clock.advance(hours=1, seconds=1)
     crm.service.send_one_time_code("anna@example.com")
     assert len(crm.codes.sent) == CODES_PER_WINDOW + 1
-
-
-def test_erasing_a_customer_removes_their_failed_attempts(crm, anna):
-    with pytest.raises(VerificationFailed):
-        crm.service.verify_with_order("anna@example.com", "JH999999")
-    with crm.sessions.begin() as s:
-        s.execute(delete(CustomerRow).where(CustomerRow.id == anna))
-    assert failures(crm, anna) == 0

@@ -1,42 +1,34 @@
-"""Bringing in a person, on a real SQLite CRM: each trigger, the packet, the queue and its order, the bot's
-silence, the nobody-available path, and the agent's side of a handoff."""
+"""Bringing in a person, on the in-memory CRM, relationship and handoff queue (tests/fakes/): each trigger, the
+packet, the queue, the bot's silence and the nobody-available path. The queue's order and the agent's side of
+a handoff are the SQL service's (tests/integration/test_handoff_sql.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
-from sqlalchemy import select
 
 from actions.common import REQUEST_SLOTS
 from actions.handoff import ActionHandback, ActionLeaveMessage, ActionRequestHuman
 from actions.relationship import ActionAnswerPending
 from actions.service import ActionFileComplaint
-from crm_adapter.domain import InvalidInput, NotAllowed
-from crm_adapter.sql.models import TicketRow
-from handoff.agents import SqlAgentService
 from handoff.desk import CallbackDesk, HandoffDesk
-from handoff.rows import HandoffRow
-from handoff.service import NewHandoff, OpeningHours, SqlHandoffService
+from handoff.service import OpeningHours
 from hearth.container import get_handoff_desk, set_handoff_desk
-from relationship.rows import ConsentRow
 from tests.bot import responses, run, slots_set, tracker
-from tests.factories import NOW, add_customer, add_order
+from tests.factories import NOW
+from tests.fakes.handoff import HandoffRecord
+from tests.fakes.relationship import ConsentRecord
 
 pytestmark = pytest.mark.unit
-PASSWORD = "a-long-agent-password"
 
 
 def agent_online(crm, username: str = "sam") -> int:
-    agents = SqlAgentService(crm.sessions, clock=crm.clock)
-    agent = agents.create_agent(username, username.title(), PASSWORD, "agent")
-    agents.start_session(agent.agent_id)
-    return agent.agent_id
+    return crm.agents.sign_in(username).agent_id
 
 
-def handoffs(crm) -> list[HandoffRow]:
-    with crm.sessions() as s:
-        return list(s.scalars(select(HandoffRow).order_by(HandoffRow.id)))
+def handoffs(crm) -> list[HandoffRecord]:
+    return list(crm.handoff_store.handoffs)
 
 
 def paused(events: list[dict]) -> bool:
@@ -55,8 +47,8 @@ HISTORY = [
 
 @pytest.fixture
 def anna(crm) -> str:
-    customer = add_customer(crm.sessions, first_name="Anna", email="anna@example.com")
-    add_order(crm.sessions, customer, "JH500001", status="shipped")
+    customer = crm.arrange.add_customer(first_name="Anna", email="anna@example.com")
+    crm.arrange.add_order(customer, "JH500001", status="shipped")
     return customer
 
 
@@ -108,8 +100,7 @@ def test_a_second_request_while_waiting_does_not_queue_twice(crm, anna):
 
 def test_history_refused_keeps_no_transcript_in_the_packet(crm, anna):
     agent_online(crm)
-    with crm.sessions.begin() as s:
-        s.add(ConsentRow(customer_id=anna, purpose="history", granted=False, source="chat", updated_at=NOW))
+    crm.relationship_store.consents.append(ConsentRecord(anna, "history", False, "chat", NOW))
     run(
         ActionRequestHuman(),
         tracker(slots=verified(anna), text="a person please", intent="request_human", events=HISTORY),
@@ -147,8 +138,8 @@ def test_two_fallbacks_in_a_row_bring_in_a_person_one_does_not(crm):
 
 def test_a_complaint_from_a_high_value_customer_goes_to_a_person(crm, anna):
     agent_online(crm)
-    ben = add_customer(crm.sessions, first_name="Ben", email="ben@example.com")
-    add_order(crm.sessions, anna, "JH500002", status="delivered", items=(("Dining set", 1, 260000),))
+    ben = crm.arrange.add_customer(first_name="Ben", email="ben@example.com")
+    crm.arrange.add_order(anna, "JH500002", status="delivered", items=(("Dining set", 1, 260000),))
     _, messages = run(ActionFileComplaint(), tracker(slots=verified(ben, complaint_text="The chair wobbles badly")))
     assert responses(messages) == ["utter_complaint_logged"] and handoffs(crm) == []  # Ben: low value
     events, messages = run(
@@ -175,8 +166,7 @@ def test_with_nobody_online_the_bot_takes_a_message_that_becomes_a_ticket(crm, a
     )
     assert responses(messages) == ["utter_handoff_message_taken"]
     assert "4 working hours" in messages[0]["reply_when"]
-    with crm.sessions() as s:
-        ticket = s.scalars(select(TicketRow)).one()
+    [ticket] = crm.store.tickets
     assert ticket.kind == "callback" and ticket.customer_id == anna
     assert "Please call me about the lamp" in ticket.description and "my lamp flickers" in ticket.description
 
@@ -218,8 +208,7 @@ def test_with_an_external_crm_asking_for_a_person_files_a_callback_ticket(crm, a
     )
     assert responses(messages) == ["utter_human_callback"] and not paused(events)
     assert slots_set(events) == dict.fromkeys(REQUEST_SLOTS)  # only the request is dropped
-    with crm.sessions() as s:
-        ticket = s.scalars(select(TicketRow)).one()
+    [ticket] = crm.store.tickets
     assert (ticket.reference, ticket.kind, ticket.customer_id) == (messages[0]["reference"], "callback", anna)
     assert ticket.description.endswith("> my lamp flickers\n> a person please")
     _, messages = run(ActionRequestHuman(), tracker(sender_id="visitor", intent="request_human"))
@@ -237,46 +226,6 @@ def test_opening_hours_are_read_and_checked():
         OpeningHours.parse("weekdays 9-5")
 
 
-def test_the_queue_puts_higher_value_first_then_longest_waiting(crm):
-    service = SqlHandoffService(crm.sessions, clock=crm.clock)
-
-    def ask(sender: str, tier: str | None) -> None:
-        service.request(NewHandoff(sender, "socketio", None, "asked", tier, {}))
-        crm.clock.advance(minutes=1)
-
-    ask("standard-early", "standard")
-    ask("low", None)
-    ask("vip-late", "vip")
-    ask("standard-late", "standard")
-    order = [p.handoff.sender_id for p in service.queue()]
-    assert order == ["vip-late", "standard-early", "standard-late", "low"]
-    assert [p.position for p in service.queue()] == [1, 2, 3, 4]
-
-
-def test_one_agent_takes_a_conversation_notes_tags_and_hands_it_back(crm):
-    service = SqlHandoffService(crm.sessions, clock=crm.clock)
-    sam, kim = agent_online(crm, "sam"), agent_online(crm, "kim")
-    place = service.request(NewHandoff("visitor", "socketio", None, "asked", None, {}))
-    handoff_id = place.handoff.handoff_id
-    assert service.take(handoff_id, sam).status == "assigned"
-    with pytest.raises(NotAllowed):
-        service.take(handoff_id, kim)
-    with pytest.raises(NotAllowed):
-        service.close(handoff_id, kim, "resolved")
-    service.add_note(handoff_id, sam, "Customer prefers email")
-    with pytest.raises(InvalidInput):
-        service.add_note(handoff_id, sam, "   ")
-    assert service.set_tags(handoff_id, ["Lamp", "lamp", " refund "]).tags == ("lamp", "refund")
-    crm.clock.advance(minutes=6)
-    closed = service.close(handoff_id, sam, "returned", "Refund agreed; bot can confirm the label")
-    assert (closed.status, closed.close_note) == ("returned", "Refund agreed; bot can confirm the label")
-    assert [n.text for n in service.notes(handoff_id)] == ["Customer prefers email"]
-    assert service.open_for("visitor") is None
-    # the next customer's expected wait is now based on how long handoffs take here
-    nxt = service.request(NewHandoff("next", "socketio", None, "asked", None, {}))
-    assert nxt.expected_wait == timedelta(minutes=6)
-
-
 def test_the_handback_action_speaks_again_and_closes_the_handoff_slot(crm):
     events, messages = run(
         ActionHandback(),
@@ -284,18 +233,3 @@ def test_the_handback_action_speaks_again_and_closes_the_handoff_slot(crm):
     )
     assert responses(messages) == ["utter_handback"] and messages[0]["agent"] == "Sam Taylor"
     assert slots_set(events)["handoff_id"] is None
-
-
-def test_with_a_helpdesk_each_handoff_is_queued_for_it_once(crm):
-    from handoff.helpdesk import enqueue
-    from handoff.rows import HelpdeskDeliveryRow
-
-    service = SqlHandoffService(crm.sessions, clock=crm.clock, on_request=enqueue)
-    first = service.request(NewHandoff("visitor", "socketio", None, "asked", None, {"reason": "asked"})).handoff
-    service.request(NewHandoff("visitor", "socketio", None, "asked", None, {"reason": "asked"}))  # already queued
-    with crm.sessions() as s:
-        rows = [
-            (r.handoff_id, r.status, r.payload["handoff_id"], r.payload["reason"])
-            for r in s.scalars(select(HelpdeskDeliveryRow))
-        ]
-    assert rows == [(first.handoff_id, "pending", first.handoff_id, "asked")]

@@ -1,4 +1,5 @@
-"""The handoff desk's rules on their own (handoff/desk.py), on a real SQLite CRM: the triggers, whether
+"""The handoff desk's rules on their own (handoff/desk.py), on the in-memory CRM, relationship and handoff
+queue (tests/fakes/): the triggers, whether
 someone is available, the queue place, the packet, the message ticket, and the desk for an external CRM."""
 
 from __future__ import annotations
@@ -7,11 +8,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
 from crm_adapter.domain import CrmUnavailable, InvalidInput, NotFound, TicketKind
-from crm_adapter.sql.models import TicketRow
-from handoff.agents import SqlAgentService
 from handoff.desk import (
     CallbackDesk,
     Conversation,
@@ -21,15 +19,11 @@ from handoff.desk import (
     Said,
     trigger_reason,
 )
-from handoff.service import OpeningHours, SqlHandoffService
-from hearth.container import Container
-from hearth.settings import Settings
-from relationship.rows import ConsentRow
-from relationship.service import SqlRelationshipService
-from tests.factories import NOW, add_customer, add_order, add_ticket
+from handoff.service import OpeningHours
+from tests.factories import NOW
+from tests.fakes.relationship import ConsentRecord, MemoryRelationship
 
 pytestmark = pytest.mark.unit
-PASSWORD = "a-long-agent-password"
 SUNDAY = datetime(2026, 11, 22, 12, 0)
 MONDAY = datetime(2026, 11, 23, 10, 0)
 LINES = (
@@ -40,18 +34,15 @@ LINES = (
 
 
 def sign_in(crm, username: str = "sam") -> int:
-    agents = SqlAgentService(crm.sessions, clock=crm.clock)
-    agent = agents.create_agent(username, username.title(), PASSWORD, "agent")
-    agents.start_session(agent.agent_id)
-    return agent.agent_id
+    return crm.agents.sign_in(username).agent_id
 
 
 def desk_for(crm, hours: str = "always", clock=None, profiles="real") -> HandoffDesk:
     if profiles == "real":
-        profiles = SqlRelationshipService(crm.sessions, secret="test-secret", clock=crm.clock)
+        profiles = crm.relationship
     return HandoffDesk(
-        SqlHandoffService(crm.sessions, clock=crm.clock),
-        SqlAgentService(crm.sessions, clock=crm.clock),
+        crm.handoffs,
+        crm.agents,
         OpeningHours.parse(hours, "UTC"),
         crm.service,
         profiles,
@@ -69,7 +60,7 @@ class Tiers:
 
     def __init__(self, tier: str | None = None, error: Exception | None = None) -> None:
         self.tier, self.error = tier, error
-        self.crm: SqlRelationshipService | None = None
+        self.crm: MemoryRelationship | None = None
 
     def profile(self, customer_id: str):
         if self.error is not None:
@@ -81,7 +72,7 @@ class Tiers:
 
 def desk_with_tiers(crm, tiers: Tiers | None) -> HandoffDesk:
     if tiers is not None:
-        tiers.crm = SqlRelationshipService(crm.sessions, secret="test-secret", clock=crm.clock)
+        tiers.crm = crm.relationship
     return desk_for(crm, profiles=tiers)
 
 
@@ -94,7 +85,7 @@ def test_the_message_itself_says_why_a_person_is_brought_in():
 @pytest.mark.parametrize("reason", ["asked", "fallbacks", "negative_sentiment"])
 def test_every_trigger_but_a_complaint_brings_in_a_person_whatever_the_tier(crm, reason):
     sign_in(crm)
-    outcome = desk_with_tiers(crm, Tiers("low")).bring_in(ask(reason, add_customer(crm.sessions)))
+    outcome = desk_with_tiers(crm, Tiers("low")).bring_in(ask(reason, crm.arrange.add_customer()))
     assert (outcome.result, outcome.reason, outcome.position) == (Result.QUEUED, reason, 1)
 
 
@@ -113,11 +104,11 @@ def test_every_trigger_but_a_complaint_brings_in_a_person_whatever_the_tier(crm,
 )
 def test_a_complaint_brings_in_a_person_only_from_a_high_value_customer(crm, tiers, verified, result):
     sign_in(crm)
-    customer_id = add_customer(crm.sessions) if verified else None
+    customer_id = crm.arrange.add_customer() if verified else None
     outcome = desk_with_tiers(crm, tiers).bring_in(ask("vip_complaint", customer_id))
     assert outcome.result is result
     if result is Result.QUEUED:
-        handoff = SqlHandoffService(crm.sessions).get(outcome.handoff_id)
+        handoff = crm.handoffs.place(outcome.handoff_id).handoff
         assert (handoff.reason, handoff.tier) == ("vip_complaint", tiers.tier)
 
 
@@ -133,8 +124,7 @@ def test_outside_opening_hours_nobody_is_available_until_the_next_opening(crm):
 def test_within_opening_hours_with_nobody_signed_in_nobody_is_available(crm):
     outcome = desk_for(crm, "mon-fri 09:00-17:00", clock=lambda: MONDAY).bring_in(ask())
     assert (outcome.result, outcome.closed, outcome.next_opening) == (Result.NOBODY_AVAILABLE, False, None)
-    with crm.sessions() as s:
-        assert s.scalars(select(TicketRow)).all() == []  # a ticket only once the customer leaves a message
+    assert crm.store.tickets == []  # a ticket only once the customer leaves a message
 
 
 def test_the_queue_place_and_the_wait_count_who_is_ahead_and_who_is_online(crm):
@@ -150,11 +140,11 @@ def test_the_queue_place_and_the_wait_count_who_is_ahead_and_who_is_online(crm):
 
 
 def test_a_conversation_an_agent_already_has_is_already_queued_at_place_one(crm):
-    sam = sign_in(crm)
+    sign_in(crm)
     desk = desk_for(crm)
     queued = desk.bring_in(ask())
     assert queued.handoff_id is not None
-    SqlHandoffService(crm.sessions, clock=crm.clock).take(queued.handoff_id, sam)
+    crm.handoffs.assign(queued.handoff_id)  # sam takes it in the console
     again = desk.bring_in(ask())
     assert (again.result, again.handoff_id, again.position) == (Result.ALREADY_QUEUED, queued.handoff_id, 1)
 
@@ -170,12 +160,12 @@ def test_an_unreachable_queue_is_unavailable(crm):
 
 
 def test_the_packet_has_the_customer_their_open_orders_and_tickets_and_the_conversation(crm):
-    anna = add_customer(crm.sessions, first_name="Anna", email="anna@example.com")
-    add_order(crm.sessions, anna, "JH500001", status="shipped")
-    add_order(crm.sessions, anna, "JH500002", status="delivered")
-    add_order(crm.sessions, anna, "JH500003", status="cancelled")
-    add_ticket(crm.sessions, anna, "Lamp flickers")
-    add_ticket(crm.sessions, anna, "Old one", status="resolved")
+    anna = crm.arrange.add_customer(first_name="Anna", email="anna@example.com")
+    crm.arrange.add_order(anna, "JH500001", status="shipped")
+    crm.arrange.add_order(anna, "JH500002", status="delivered")
+    crm.arrange.add_order(anna, "JH500003", status="cancelled")
+    crm.arrange.add_ticket(anna, "Lamp flickers")
+    crm.arrange.add_ticket(anna, "Old one", status="resolved")
     request = ask(
         "negative_sentiment",
         anna,
@@ -200,9 +190,8 @@ def test_the_packet_has_the_customer_their_open_orders_and_tickets_and_the_conve
 
 
 def test_the_packet_keeps_no_transcript_for_a_customer_who_refused_history(crm):
-    anna = add_customer(crm.sessions)
-    with crm.sessions.begin() as s:
-        s.add(ConsentRow(customer_id=anna, purpose="history", granted=False, source="chat", updated_at=NOW))
+    anna = crm.arrange.add_customer()
+    crm.relationship_store.consents.append(ConsentRecord(anna, "history", False, "chat", NOW))
     packet, _ = desk_for(crm).packet(ask(customer_id=anna, transcript=LINES))
     assert packet["conversation"]["transcript"] == [] and "my lamp" not in str(packet)
 
@@ -216,21 +205,20 @@ def test_the_packet_of_a_visitor_names_nobody(crm):
 
 def test_a_queued_handoff_carries_the_packet_and_the_tier(crm):
     sign_in(crm)
-    anna = add_customer(crm.sessions)
+    anna = crm.arrange.add_customer()
     outcome = desk_for(crm).bring_in(ask("asked", anna, transcript=LINES))
     assert outcome.handoff_id is not None
-    handoff = SqlHandoffService(crm.sessions).get(outcome.handoff_id)
+    handoff = crm.handoffs.place(outcome.handoff_id).handoff
     assert (handoff.reason, handoff.customer_id, handoff.channel) == ("asked", anna, "socketio")
     assert handoff.tier == handoff.packet["customer"]["value"]["tier"]
 
 
 def test_a_message_for_the_team_becomes_a_ticket_with_the_conversation(crm):
-    anna = add_customer(crm.sessions)
+    anna = crm.arrange.add_customer()
     many = tuple(Said("customer", f"line {n}") for n in range(25))
     taken = desk_for(crm).take_message(Conversation("sender-1", "socketio", anna, True, many), "Please call me")
     assert taken.reference and taken.back_at is None  # always open: no "when they're back"
-    with crm.sessions() as s:
-        ticket = s.scalars(select(TicketRow)).one()
+    [ticket] = crm.store.tickets
     assert (ticket.reference, ticket.kind, ticket.customer_id) == (taken.reference, "callback", anna)
     assert (ticket.subject, ticket.channel, ticket.sender_id) == ("Message: Please call me", "socketio", "sender-1")
     assert ticket.description.startswith("Message for the team: Please call me\n\nThe conversation:\n")
@@ -257,12 +245,11 @@ def test_a_message_is_not_lost_when_the_crm_is_down(crm_down):
 
 
 def test_with_an_external_crm_a_request_for_a_person_is_a_callback_ticket(crm):
-    anna = add_customer(crm.sessions)
+    anna = crm.arrange.add_customer()
     said = (*LINES, *(Said("customer", f"more {n}") for n in range(5)))
     outcome = CallbackDesk(crm.service).bring_in(ask("fallbacks", anna, transcript=said))
     assert (outcome.result, outcome.customer_known) == (Result.CALLBACK, True)
-    with crm.sessions() as s:
-        ticket = s.scalars(select(TicketRow)).one()
+    [ticket] = crm.store.tickets
     assert (ticket.reference, ticket.kind, ticket.subject) == (
         outcome.ticket_reference,
         TicketKind.CALLBACK.value,
@@ -278,19 +265,6 @@ def test_with_an_external_crm_a_request_for_a_person_is_a_callback_ticket(crm):
 def test_with_an_external_crm_a_complaint_brings_in_nobody_and_a_crm_outage_is_said(crm_down):
     assert CallbackDesk(crm_down).bring_in(ask("vip_complaint", "cus_x")).result is Result.NOT_TRIGGERED
     assert CallbackDesk(crm_down).bring_in(ask()).result is Result.CALLBACK_FAILED
-
-
-def test_the_deployment_chooses_the_desk(tmp_path, crm):
-    external = Container(
-        Settings.from_env(
-            {"CRM_BACKEND": "http", "CRM_HTTP_BASE_URL": "http://crm.example", "HEARTH_DATA_DIR": str(tmp_path)}
-        )
-    )
-    assert isinstance(external.handoff_desk, CallbackDesk)
-    own = Container(Settings.from_env({"CRM_DATABASE_URL": crm.url, "HEARTH_DATA_DIR": str(tmp_path)}))
-    desk = own.handoff_desk
-    assert isinstance(desk, HandoffDesk) and desk.crm is own.crm and desk.handoffs is own.handoffs
-    assert own.crm.get_customer(add_customer(crm.sessions)).first_name == "Anna"  # on the configured database
 
 
 def test_a_reason_outside_the_four_triggers_is_refused(crm):

@@ -1,4 +1,4 @@
-"""Verification's lockout and account linking on their own, on a real SQLite CRM: wrong proofs are counted
+"""Verification's lockout and account linking on their own, on the in-memory CRM: wrong proofs are counted
 per conversation in one place (crm_adapter/identity.py), and per customer by the CRM."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from crm_adapter.identity import (
     session_locked,
 )
 from crm_adapter.rules import MAX_VERIFICATION_FAILURES
-from tests.factories import add_customer, add_order
 
 pytestmark = pytest.mark.unit
 TELEGRAM = ChannelAccount("telegram", "777000111")
@@ -22,8 +21,8 @@ TELEGRAM = ChannelAccount("telegram", "777000111")
 
 @pytest.fixture
 def anna(crm) -> str:
-    customer = add_customer(crm.sessions, first_name="Anna", email="anna@example.com")
-    add_order(crm.sessions, customer, "JH600001")
+    customer = crm.arrange.add_customer(first_name="Anna", email="anna@example.com")
+    crm.arrange.add_order(customer, "JH600001")
     return customer
 
 
@@ -62,7 +61,7 @@ def test_the_crm_still_refuses_a_customer_guessed_at_from_many_conversations(crm
 
 
 def test_a_code_proves_only_its_own_customer(crm, anna):
-    ben = add_customer(crm.sessions, first_name="Ben", email="ben@example.com")
+    ben = crm.arrange.add_customer(first_name="Ben", email="ben@example.com")
     verification = Verification(crm.service)
     crm.service.send_one_time_code("ben@example.com")
     bens = crm.codes.last_code_for("ben@example.com")

@@ -1,17 +1,14 @@
 """One customer across channels: a messaging account is linked to the customer record only with a one-time
-code sent to the email on file and the customer's yes, on a real SQLite CRM."""
+code sent to the email on file and the customer's yes (on the in-memory CRM, tests/fakes/)."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from actions.orders import ActionListOrders
 from actions.relationship import ActionAnswerPending
 from actions.session import ActionConfirmIdentity, ActionSessionStart
-from crm_adapter.sql.models import ChannelIdentityRow
 from tests.bot import responses, run, slots_set, tracker
-from tests.factories import add_customer, add_order
 
 pytestmark = pytest.mark.unit
 CHAT = "777000111"  # a Telegram chat id
@@ -22,14 +19,13 @@ def asked(*utterances: str) -> list[dict]:
 
 
 def links(crm) -> list[tuple[str, str, str]]:
-    with crm.sessions() as s:
-        return [(r.customer_id, r.channel, r.sender_id) for r in s.scalars(select(ChannelIdentityRow))]
+    return [(r.customer_id, r.channel, r.sender_id) for r in crm.store.identities.values()]
 
 
 @pytest.fixture
 def anna(crm) -> str:
-    customer = add_customer(crm.sessions, first_name="Anna", email="anna@example.com")
-    add_order(crm.sessions, customer, "JH300001")
+    customer = crm.arrange.add_customer(first_name="Anna", email="anna@example.com")
+    crm.arrange.add_order(customer, "JH300001")
     return customer
 
 
@@ -105,9 +101,7 @@ def test_a_replayed_code_links_nothing(crm, anna):
     waiting = verified(anna, "order", awaiting="link_code")
     answer(crm, waiting, "utter_ask_link_code", text=code, entities=[("otp_code", code)])
     assert len(links(crm)) == 1
-    with crm.sessions() as s:  # undo the link, then try the same code again from another chat
-        s.query(ChannelIdentityRow).delete()
-        s.commit()
+    crm.store.identities.clear()  # undo the link, then try the same code again from another chat
     t = tracker(slots=waiting, channel="telegram", sender_id="888", events=asked("utter_ask_link_code"), text=code)
     events, messages = run(ActionAnswerPending(), t)
     assert responses(messages) == ["utter_link_code_wrong", "utter_ask_link_code"]
@@ -132,7 +126,7 @@ def test_three_wrong_codes_stop_the_linking(crm, anna):
 
 
 def test_someone_elses_code_does_not_link_to_me(crm, anna):
-    ben = add_customer(crm.sessions, first_name="Ben", email="ben@example.com")
+    ben = crm.arrange.add_customer(first_name="Ben", email="ben@example.com")
     crm.service.send_one_time_code("ben@example.com")
     bens_code = crm.codes.last_code_for("ben@example.com")
     answer(crm, verified(anna, "order", awaiting="link_channel"), "utter_ask_link_channel", intent="affirm")

@@ -1,22 +1,20 @@
-"""Consent questions, surveys, preference proposals and privacy requests in the conversation, on a real
-SQLite CRM; and the pure rules behind them (statements, evidence, value, sentiment, scores)."""
+"""Consent questions, surveys, preference proposals and privacy requests in the conversation, on the
+in-memory CRM and relationship (tests/fakes/); and the pure rules behind them (statements, evidence, value,
+sentiment, scores)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
 from actions.orders import ActionListOrders
 from actions.relationship import ActionAnswerPending, ActionGoodbye, ActionPrivacyRequest
-from history.rows import ConversationRow
 from relationship import preferences, sentiment, value
-from relationship.rows import ConsentRow, FeedbackRow, PreferenceRow, PrivacyJobRow
 from relationship.surveys import Score, parse_score
 from shared import sentiment as scorer
 from tests.bot import responses, run, slots_set, tracker
-from tests.factories import NOW, add_customer, add_order
+from tests.factories import NOW
 
 pytestmark = pytest.mark.unit
 
@@ -31,8 +29,8 @@ def me(customer_id: str, **slots):
 
 
 def test_a_verified_request_is_followed_by_the_first_consent_question_once(crm):
-    greta = add_customer(crm.sessions)
-    add_order(crm.sessions, greta, "JH410001")
+    greta = crm.arrange.add_customer()
+    crm.arrange.add_order(greta, "JH410001")
     events, messages = run(ActionListOrders(), tracker(slots=me(greta), channel="socketio"))
     assert responses(messages) == ["utter_orders_list", "utter_ask_consent_history"]
     assert slots_set(events) == {"consent_asked": True, "awaiting": "consent_history"}
@@ -41,7 +39,7 @@ def test_a_verified_request_is_followed_by_the_first_consent_question_once(crm):
 
 
 def test_consent_answers_are_recorded_one_purpose_at_a_time(crm):
-    greta = add_customer(crm.sessions)
+    greta = crm.arrange.add_customer()
     events, messages = run(
         ActionAnswerPending(),
         tracker(slots=me(greta, awaiting="consent_history"), intent="deny", events=asked("utter_ask_consent_history")),
@@ -61,13 +59,12 @@ def test_consent_answers_are_recorded_one_purpose_at_a_time(crm):
         ),  # fmt: skip
     )
     assert responses(messages) == ["utter_consents_saved"] and slots_set(events)["awaiting"] is None
-    with crm.sessions() as s:
-        rows = s.execute(select(ConsentRow.purpose, ConsentRow.granted).order_by(ConsentRow.purpose)).all()
+    rows = sorted((c.purpose, c.granted) for c in crm.relationship_store.consents)
     assert rows == [("history", False), ("marketing", False), ("service", True)]
 
 
 def test_a_yes_to_an_older_question_consents_to_nothing(crm):
-    greta = add_customer(crm.sessions)
+    greta = crm.arrange.add_customer()
     stale = asked("utter_ask_consent_marketing") + [
         {"event": "user", "text": "where is my order", "parse_data": {"intent": {"name": "order_status"}}},
         {"event": "bot", "text": "It's on its way.", "metadata": {"utter_action": "utter_order_status_shipped"}},
@@ -76,12 +73,11 @@ def test_a_yes_to_an_older_question_consents_to_nothing(crm):
         ActionAnswerPending(), tracker(slots=me(greta, awaiting="consent_marketing"), intent="affirm", events=stale)
     )
     assert responses(messages) == ["utter_anything_else"] and slots_set(events) == {"awaiting": None}
-    with crm.sessions() as s:
-        assert s.scalars(select(ConsentRow)).all() == []
+    assert crm.relationship_store.consents == []
 
 
 def test_goodbye_asks_for_a_rating_only_after_a_served_request_and_once(crm):
-    greta = add_customer(crm.sessions)
+    greta = crm.arrange.add_customer()
     served = [{"event": "user", "text": "where is it", "parse_data": {"intent": {"name": "order_status"}}}]
     _, messages = run(ActionGoodbye(), tracker(slots=me(greta), intent="goodbye"))
     assert responses(messages) == ["utter_goodbye"]  # only small talk: nothing to rate
@@ -96,7 +92,7 @@ def test_goodbye_asks_for_a_rating_only_after_a_served_request_and_once(crm):
 
 
 def test_a_rating_with_a_comment_then_nps(crm):
-    greta = add_customer(crm.sessions)
+    greta = crm.arrange.add_customer()
     handed = asked("utter_ask_csat") + [{"event": "action", "name": "action_request_human"}]
     events, messages = run(
         ActionAnswerPending(),
@@ -118,18 +114,14 @@ def test_a_rating_with_a_comment_then_nps(crm):
         tracker(slots=me(greta, awaiting="csat"), intent="rate", text="great", events=asked("utter_ask_csat")),
     )
     assert responses(messages) == ["utter_ask_score_again"]
-    with crm.sessions() as s:
-        rows = s.execute(select(FeedbackRow.kind, FeedbackRow.score, FeedbackRow.resolution, FeedbackRow.comment)).all()
+    rows = [(f.kind, f.score, f.resolution, f.comment) for f in crm.relationship_store.feedback]
     assert rows == [("csat", 2, "person", "slow, had to repeat myself"), ("nps", 7, None, None)]
 
 
 def test_a_proposal_is_stored_only_on_yes(crm):
-    greta = add_customer(crm.sessions)
-    with crm.sessions.begin() as s:
-        for day in range(2, 7):
-            at = datetime(2026, 11, day, 20, 0)
-            s.add(ConversationRow(customer_id=greta, channel="twilio", sender_id="whatsapp:+447700900001",
-                                  started_at=at, ended_at=at, customer_message_count=2))  # fmt: skip
+    greta = crm.arrange.add_customer()
+    for day in range(2, 7):
+        crm.history.add_conversation(greta, "twilio", "whatsapp:+447700900001", datetime(2026, 11, day, 20, 0))
     events, messages = run(ActionListOrders(), tracker(slots=me(greta, consent_asked=True)))
     assert responses(messages) == ["utter_no_orders", "utter_ask_preferences"]
     assert messages[1]["description"] == "you usually message us in the evening on WhatsApp"
@@ -143,8 +135,7 @@ def test_a_proposal_is_stored_only_on_yes(crm):
         ),  # fmt: skip
     )
     assert responses(messages) == ["utter_preferences_not_saved"]
-    with crm.sessions() as s:
-        assert s.scalars(select(PreferenceRow)).all() == []
+    assert crm.relationship_store.preferences == []
     run(
         ActionAnswerPending(),
         tracker(
@@ -153,14 +144,13 @@ def test_a_proposal_is_stored_only_on_yes(crm):
             events=asked("utter_ask_preferences"),
         ),  # fmt: skip
     )
-    with crm.sessions() as s:
-        saved = s.execute(select(PreferenceRow.key, PreferenceRow.value, PreferenceRow.source)).all()
+    saved = [(p.key, p.value, p.source) for p in crm.relationship_store.preferences]
     assert sorted(saved) == [("channel", "whatsapp", "observed"), ("time_of_day", "evening", "observed")]
 
 
 def test_privacy_requests(crm, tmp_path, monkeypatch):
     monkeypatch.setenv("HEARTH_DATA_DIR", str(tmp_path))
-    greta = add_customer(crm.sessions, first_name="Greta", email="greta@example.com")
+    greta = crm.arrange.add_customer(first_name="Greta", email="greta@example.com")
     base = me(greta, consent_asked=True)
     _, messages = run(ActionPrivacyRequest(), tracker(slots={**base, "privacy_request": "summary"}))
     assert responses(messages) == ["utter_my_data"]
@@ -184,8 +174,7 @@ def test_privacy_requests(crm, tmp_path, monkeypatch):
         tracker(slots={**base, "awaiting": "erase"}, intent="affirm", events=asked("utter_ask_erase")),
     )
     assert responses(messages) == ["utter_erased"] and events[-1]["event"] == "reset_slots"
-    with crm.sessions() as s:
-        assert s.scalar(select(PrivacyJobRow.kind)) == "erase"
+    assert [j.kind for j in crm.relationship_store.privacy_jobs] == ["erase"]
     assert not list((tmp_path / "outbox").glob("*.eml"))
 
 
@@ -253,7 +242,7 @@ def test_with_an_external_crm_nothing_is_asked_and_data_requests_are_declined(cr
     from relationship.unavailable import ExternalCrmRelationship
 
     set_relationship(ExternalCrmRelationship())  # what the composition root builds for CRM_BACKEND=http
-    greta = add_customer(crm.sessions)
+    greta = crm.arrange.add_customer()
     events, messages = run(ActionListOrders(), tracker(slots=me(greta), channel="socketio"))
     assert responses(messages) == ["utter_no_orders"] and slots_set(events) == {}  # no consent question
     served = [{"event": "user", "text": "where is it", "parse_data": {"intent": {"name": "order_status"}}}]

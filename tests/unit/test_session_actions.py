@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from actions.session import ActionGreet, ActionLogout, ActionSessionStart
-from crm_adapter.sql.models import ChannelIdentityRow
 from tests.bot import responses, run, slots_set, tracker
-from tests.factories import add_customer, add_identity, add_order, add_ticket
 
 pytestmark = pytest.mark.unit
 
 
 def test_session_start_recognises_a_linked_channel_account(crm):
-    anna = add_customer(crm.sessions, first_name="Anna")
-    add_identity(crm.sessions, anna, "rest", "anna-phone")
-    ticket = add_ticket(crm.sessions, anna, "Item arrived scratched")
+    anna = crm.arrange.add_customer(first_name="Anna")
+    crm.arrange.add_identity(anna, "rest", "anna-phone")
+    ticket = crm.arrange.add_ticket(anna, "Item arrived scratched")
 
     events, messages = run(ActionSessionStart(), tracker(sender_id="anna-phone", channel="rest"))
 
@@ -35,8 +32,8 @@ def test_session_start_recognises_a_linked_channel_account(crm):
 
 
 def test_the_same_sender_id_on_another_channel_is_a_stranger(crm):
-    anna = add_customer(crm.sessions)
-    add_identity(crm.sessions, anna, "rest", "anna-phone")
+    anna = crm.arrange.add_customer()
+    crm.arrange.add_identity(anna, "rest", "anna-phone")
 
     events, _ = run(ActionSessionStart(), tracker(sender_id="anna-phone", channel="telegram"))
 
@@ -44,9 +41,9 @@ def test_the_same_sender_id_on_another_channel_is_a_stranger(crm):
 
 
 def test_highlight_is_an_order_in_progress_when_no_ticket_is_open(crm):
-    omar = add_customer(crm.sessions, first_name="Omar")
-    add_identity(crm.sessions, omar, "rest", "omar")
-    add_order(crm.sessions, omar, "JH300001", status="shipped", items=(("Brass floor lamp", 1, 12900),))
+    omar = crm.arrange.add_customer(first_name="Omar")
+    crm.arrange.add_identity(omar, "rest", "omar")
+    crm.arrange.add_order(omar, "JH300001", status="shipped", items=(("Brass floor lamp", 1, 12900),))
 
     events, _ = run(ActionSessionStart(), tracker(sender_id="omar"))
 
@@ -85,8 +82,8 @@ def test_the_highlight_is_mentioned_once_per_session():
 
 
 def test_logout_forgets_the_channel_account(crm):
-    anna = add_customer(crm.sessions)
-    add_identity(crm.sessions, anna, "rest", "anna-phone")
+    anna = crm.arrange.add_customer()
+    crm.arrange.add_identity(anna, "rest", "anna-phone")
 
     events, messages = run(
         ActionLogout(), tracker(slots={"customer_id": anna, "verified": True}, sender_id="anna-phone", intent="logout")
@@ -94,8 +91,7 @@ def test_logout_forgets_the_channel_account(crm):
 
     assert responses(messages) == ["utter_logged_out"]
     assert slots_set(events)["verified"] is False and slots_set(events)["customer_id"] is None
-    with crm.sessions() as s:
-        assert s.scalars(select(ChannelIdentityRow)).all() == []
+    assert crm.store.identities == {}
 
 
 def test_stopping_a_request_forgets_what_it_collected():

@@ -6,12 +6,9 @@ import asyncio
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select
 
 from actions.forms import ValidateIdentifyForm, ValidateOrderStatusForm, ValidateUpdatePhoneForm
-from crm_adapter.sql.models import ChannelIdentityRow
 from tests.bot import domain, responses, run, slots_set, tracker
-from tests.factories import add_customer, add_order
 
 pytestmark = pytest.mark.unit
 
@@ -39,10 +36,10 @@ def _prove_with_order(number: str, slots: dict | None = None, **message):
 
 @pytest.fixture
 def anna(crm):
-    customer = add_customer(crm.sessions, first_name="Anna", email="anna@example.com")
-    add_order(crm.sessions, customer, "JH200001")
-    other = add_customer(crm.sessions, first_name="Ben", email="ben@example.com")
-    add_order(crm.sessions, other, "JH200002")
+    customer = crm.arrange.add_customer(first_name="Anna", email="anna@example.com")
+    crm.arrange.add_order(customer, "JH200001")
+    other = crm.arrange.add_customer(first_name="Ben", email="ben@example.com")
+    crm.arrange.add_order(other, "JH200002")
     return customer
 
 
@@ -53,8 +50,7 @@ def test_email_and_own_order_number_verify_the_conversation_and_link_nothing(crm
     assert slots["verified"] is True and slots["customer_id"] == anna and slots["customer_first_name"] == "Anna"
     assert slots["identity_proof"] == "verified" and slots["verified_by"] == "order"
     assert slots["requested_slot"] is None  # identify form has nothing more to ask
-    with crm.sessions() as s:  # remembering the channel account is the customer's choice (tests/unit/test_linking.py)
-        assert s.scalars(select(ChannelIdentityRow)).all() == []
+    assert crm.store.identities == {}  # remembering the channel account is the customer's choice (test_linking.py)
 
 
 def test_someone_elses_order_number_does_not_verify(crm, anna):
@@ -63,8 +59,7 @@ def test_someone_elses_order_number_does_not_verify(crm, anna):
     assert said == ["utter_identity_failed"]
     assert slots["identity_email"] is None and slots["identity_proof"] is None and slots["identity_attempts"] == 1
     assert "verified" not in slots
-    with crm.sessions() as s:
-        assert s.scalars(select(ChannelIdentityRow)).all() == []
+    assert crm.store.identities == {}
 
 
 def test_three_failures_lock_verification_and_end_the_form(crm, anna):
