@@ -22,6 +22,7 @@ import pytest
 from crm_adapter.domain import Consents, CrmUnavailable, InvalidInput, NewFeedback, NotFound, SurveyPlan
 from crm_adapter.ports import CrmService, RelationshipService
 from crm_adapter.sql.db import make_engine, make_session_factory
+from crm_adapter.sql.service import SqlCrmService
 from relationship.service import SqlRelationshipService
 from tests.factories import NOW, Arrange, Clock, SqlArrange
 from tests.fakes import MemoryArrange, MemoryCrmService, MemoryCrmStore, RecordingCodeSender
@@ -50,8 +51,8 @@ class Backend:
         """Another service on the same store, with other frequency rules."""
         if isinstance(self.service, MemoryRelationship):
             return MemoryRelationship(self.service.store, clock=self.clock, **intervals)
-        assert isinstance(self.service, SqlRelationshipService)
-        return SqlRelationshipService(self.service._sessions, clock=self.clock, **intervals)
+        assert isinstance(self.service, SqlRelationshipService) and isinstance(self.crm, SqlCrmService)
+        return SqlRelationshipService(self.crm._sessions, clock=self.clock, **intervals)
 
 
 @pytest.fixture(
