@@ -146,7 +146,8 @@ ERROR_HANDLERS: dict[type[Exception], Callable[[Request, Any], Awaitable[Respons
 
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory console.app:app_from_env` (the run command's `console` process).
-    CONSOLE_SECURE_COOKIES=1 marks the session cookie Secure (set it when the console is served over HTTPS)."""
+    The console's cookies are Secure in production (HEARTH_ENV=production); CONSOLE_SECURE_COOKIES=1 makes them
+    Secure in development too (when the console is served over HTTPS)."""
     from hearth.container import container
     from shared import log_redaction
 

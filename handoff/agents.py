@@ -5,6 +5,13 @@ stored as ``scrypt$n$r$p$salt$hash`` (salt and hash in hex), so the cost can be 
 breaking existing hashes. A session token is 32 random bytes handed to the browser once; the database
 keeps only its SHA-256, so a copy of the table cannot be replayed as a cookie. Each session also carries a
 CSRF token that the console's forms send back.
+
+Sign-in is throttled (`sign_in`): wrong passwords are counted per username and per client address in the
+CRM database, so every console process sees the same counts. After LOGIN_LIMITS failures within
+LOGIN_WINDOW, further attempts for that username or from that address are refused (`TooManyAttempts`) until
+the oldest counted failure leaves the window; refused attempts are not counted, so a stranger guessing an
+agent's username can hold the account for at most LOGIN_WINDOW after the last counted failure. A success
+clears the username's count.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.domain import InvalidInput, NotFound
 from crm_adapter.sql.db import unavailable_as_crm_error
-from handoff.rows import AgentRow, AgentSessionRow
+from handoff.rows import AgentRow, AgentSessionRow, ConsoleLoginFailureRow
 
 ROLES = ("agent", "admin")
 SESSION_HOURS = 12
@@ -33,6 +40,8 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 SEEN_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often per session
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+LOGIN_WINDOW = timedelta(minutes=5)
+LOGIN_LIMITS = {"user": 5, "addr": 20}  # wrong passwords within LOGIN_WINDOW per username, per client address
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}")
 
 
@@ -54,6 +63,15 @@ class AgentSession:
     agent: Agent
     csrf_token: str
     expires_at: datetime
+
+
+class TooManyAttempts(Exception):
+    """Too many wrong passwords lately for this username or from this address: try again in `retry_after`
+    seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many sign-in attempts; retry after {retry_after} s")
+        self.retry_after = retry_after
 
 
 def utcnow() -> datetime:
@@ -197,6 +215,34 @@ class SqlAgentService:
         password_ok = verify_password(password[:MAX_PASSWORD_LENGTH], encoded)
         if agent is None or not password_ok or not agent.active:
             return None
+        return agent
+
+    def sign_in(self, username: str, password: str, address: str) -> Agent | None:
+        """`authenticate`, throttled per username and per client `address`: raises TooManyAttempts (whether
+        or not the username exists) before checking the password when either has too many recent failures."""
+        keys = {"user": "user:" + normalize_username(username)[:40], "addr": "addr:" + address[:60]}
+        now = self._now()
+        with self._uow() as s:
+            s.execute(delete(ConsoleLoginFailureRow).where(ConsoleLoginFailureRow.created_at <= now - LOGIN_WINDOW))
+            waits = []
+            for kind, key in keys.items():
+                times = list(
+                    s.scalars(
+                        select(ConsoleLoginFailureRow.created_at)
+                        .where(ConsoleLoginFailureRow.key == key)
+                        .order_by(ConsoleLoginFailureRow.created_at)
+                    )
+                )
+                if len(times) >= LOGIN_LIMITS[kind]:  # free again once the failure that tipped it leaves the window
+                    waits.append((times[len(times) - LOGIN_LIMITS[kind]] + LOGIN_WINDOW - now).total_seconds())
+        if waits:
+            raise TooManyAttempts(max(1, int(max(waits) + 0.999)))
+        agent = self.authenticate(username, password)
+        with self._uow() as s:
+            if agent is None:
+                s.add_all(ConsoleLoginFailureRow(key=key, created_at=now) for key in keys.values())
+            else:
+                s.execute(delete(ConsoleLoginFailureRow).where(ConsoleLoginFailureRow.key == keys["user"]))
         return agent
 
     # ---- sessions -------------------------------------------------------

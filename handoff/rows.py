@@ -53,6 +53,18 @@ class AgentSessionRow(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
 
 
+class ConsoleLoginFailureRow(Base):
+    """A wrong password at the console's sign-in, counted per key (`user:<username>` and `addr:<client address>`)
+    to throttle guessing; rows older than the throttling window are deleted (handoff/agents.py)."""
+
+    __tablename__ = "console_login_failures"
+    __table_args__ = (Index("ix_console_login_failures_key_at", "key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = _ts()
+
+
 class HandoffRow(Base):
     """A conversation handed to a person: waiting in the queue, taken by an agent, then resolved or handed back
     to the bot (handoff/service.py). `packet` is what the agent sees first: who, what they value, what

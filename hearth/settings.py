@@ -78,7 +78,7 @@ class Settings:
     # the web processes
     rasa_url: str | None
     rasa_api_token: str | None
-    console_secure_cookies: bool
+    console_secure_cookies: bool  # always in production; CONSOLE_SECURE_COOKIES=1 also in development
     crm_api_token: str | None
     webchat_socket_url: str
     web_identity_secret: str | None
@@ -136,7 +136,7 @@ class Settings:
             proposal_interval=timedelta(days=read.number("PREFERENCE_PROPOSAL_DAYS", 30)),
             rasa_url=read.text("RASA_URL"),
             rasa_api_token=read.text("RASA_API_TOKEN"),
-            console_secure_cookies=read.flag("CONSOLE_SECURE_COOKIES"),
+            console_secure_cookies=is_production(env) or read.flag("CONSOLE_SECURE_COOKIES"),
             crm_api_token=read.text("CRM_API_TOKEN"),
             webchat_socket_url=read.text("WEBCHAT_SOCKET_URL") or "http://127.0.0.1:5005",
             web_identity_secret=read.text("WEB_IDENTITY_SECRET"),

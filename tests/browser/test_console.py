@@ -20,6 +20,7 @@ from history.timeline import SqlHistoryService
 from tests.analytics_history import history
 from tests.asgi_server import serve
 from tests.conftest import SqlCrm
+from tests.console_client import post_login
 from tests.services import unavailable
 
 pytestmark = pytest.mark.browser
@@ -68,7 +69,7 @@ def page(console):  # type: ignore[no-untyped-def]
 
 def signed_in(url: str, username: str, password: str) -> requests.Session:
     session = requests.Session()
-    response = session.post(f"{url}/login", data={"username": username, "password": password}, timeout=10)
+    response = post_login(url, {"username": username, "password": password}, http=session)
     assert response.status_code == 200 and response.url == f"{url}/"
     return session
 
@@ -117,7 +118,7 @@ def test_filters_and_bad_input(console, page) -> None:  # type: ignore[no-untype
 
 def test_only_the_admin_gets_in(console) -> None:  # type: ignore[no-untyped-def]
     url, ids = console
-    wrong = requests.post(f"{url}/login", data={"username": "admin", "password": "wrong-password!"}, timeout=10)
+    wrong = post_login(url, {"username": "admin", "password": "wrong-password!"})
     assert wrong.status_code == 401 and not wrong.cookies
     agent = signed_in(url, "agent", AGENT_PASSWORD)
     for path in ("/analytics", "/analytics/report.csv", f"/analytics/conversations/{ids['c1']}"):

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from tests.browser.test_web_chat import bot_texts, open_chat, send, session_id, wait_for_reply
+from tests.console_client import post_login
 from tests.e2e.stack import Stack, running_stack
 
 pytestmark = pytest.mark.browser
@@ -144,6 +145,6 @@ def test_the_console_refuses_handoff_actions_without_a_session_or_token(stack: S
     anonymous = requests.post(f"{stack.console_url}/handoffs/1/reply", data={"text": "hi"}, timeout=10)
     assert anonymous.status_code in (401, 403)
     with requests.Session() as s:
-        s.post(f"{stack.console_url}/login", data={"username": "agent", "password": AGENT_PASSWORD}, timeout=10)
+        post_login(stack.console_url, {"username": "agent", "password": AGENT_PASSWORD}, http=s)
         no_csrf = s.post(f"{stack.console_url}/handoffs/1/reply", data={"text": "hi"}, timeout=10)
         assert no_csrf.status_code == 403

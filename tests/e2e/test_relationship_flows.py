@@ -13,6 +13,7 @@ from datetime import date
 import pytest
 import requests
 
+from tests.console_client import post_login
 from tests.e2e.stack import Stack, running_stack
 from tests.waiting import wait_for
 
@@ -83,7 +84,7 @@ def test_first_conversation_asks_consent_enforces_it_and_ends_with_a_survey(stac
     signed_out = requests.get(f"{stack.console_url}/analytics", timeout=10, allow_redirects=False)
     assert signed_out.status_code == 303 and "/login" in signed_out.headers["location"]
     with requests.Session() as admin:
-        admin.post(f"{stack.console_url}/login", data={"username": "admin", "password": password}, timeout=10)
+        post_login(stack.console_url, {"username": "admin", "password": password}, http=admin)
         page = admin.get(f"{stack.console_url}/analytics", timeout=30)
         today = date.today().isoformat()  # the seeded history ends two days ago: today is this conversation's
         only_today = admin.get(f"{stack.console_url}/analytics?start={today}&end={today}", timeout=30)

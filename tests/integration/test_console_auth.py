@@ -23,12 +23,14 @@ from analytics.service import SqlAnalytics
 from console.app import create_app
 from console.deps import SESSION_COOKIE
 from console.policy import PUBLIC_PATHS, check_route_policy, required_role
-from handoff.agents import SqlAgentService
+from console.routes.auth import LOGIN_CSRF_COOKIE
+from handoff.agents import LOGIN_LIMITS, LOGIN_WINDOW, SqlAgentService
 from handoff.service import SqlHandoffService
 from history.timeline import SqlHistoryService
 from nlu_review.queue import ReviewQueue
 from tests.asgi_server import serve
 from tests.conftest import SqlCrm
+from tests.console_client import LOGIN_CSRF, post_login
 
 pytestmark = pytest.mark.integration
 ADMIN_PASSWORD = "an admin's long password"
@@ -51,10 +53,14 @@ class Console:
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return requests.request(method, self.url + path, allow_redirects=False, timeout=10, **kwargs)
 
+    def login(self, form: dict[str, str]) -> requests.Response:
+        """POST /login with `form`, from a fresh browser that opened the sign-in form first."""
+        return post_login(self.url, form, allow_redirects=False)
+
     def sign_in(self, username: str, password: str, next_: str | None = None) -> requests.Session:
         browser = requests.Session()
         form = {"username": username, "password": password} | ({"next": next_} if next_ is not None else {})
-        response = browser.post(f"{self.url}/login", data=form, allow_redirects=False, timeout=10)
+        response = post_login(self.url, form, http=browser, allow_redirects=False)
         assert response.status_code == 303, response.text
         return browser
 
@@ -202,7 +208,7 @@ def test_the_app_refuses_a_router_route_without_a_policy(console: Console) -> No
 
 
 def test_signing_in_sets_a_strict_http_only_cookie_and_shows_who_is_signed_in(console: Console) -> None:
-    response = console.request("POST", "/login", data={"username": "Agent", "password": AGENT_PASSWORD})
+    response = console.login({"username": "Agent", "password": AGENT_PASSWORD})
     assert response.status_code == 303 and response.headers["location"] == "/"
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
@@ -221,23 +227,80 @@ def test_secure_cookies(sqlite_crm: SqlCrm) -> None:
     agents = SqlAgentService(sqlite_crm.sessions)
     agents.create_agent("admin", "Ada Admin", ADMIN_PASSWORD, "admin")
     with serve(build_app(sqlite_crm, agents, secure_cookies=True)) as url:
-        response = requests.post(
-            f"{url}/login", data={"username": "admin", "password": ADMIN_PASSWORD}, allow_redirects=False, timeout=10
-        )
+        response = post_login(url, {"username": "admin", "password": ADMIN_PASSWORD}, allow_redirects=False)
     assert response.status_code == 303 and "Secure" in response.headers["set-cookie"]
+    with serve(build_app(sqlite_crm, agents, secure_cookies=True)) as url:
+        form = requests.get(f"{url}/login", timeout=10)
+    assert form.headers["set-cookie"].startswith(f"{LOGIN_CSRF_COOKIE}=") and "Secure" in form.headers["set-cookie"]
+
+
+def test_the_login_form_carries_a_token_bound_to_a_pre_session_cookie(console: Console) -> None:
+    form = requests.get(f"{console.url}/login", timeout=10)
+    cookie = form.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/login" in cookie
+    token = LOGIN_CSRF.search(form.text).group(1)  # type: ignore[union-attr]
+    assert token == form.cookies[LOGIN_CSRF_COOKIE]
+    again = requests.get(f"{console.url}/login", cookies={LOGIN_CSRF_COOKIE: token}, timeout=10)
+    assert LOGIN_CSRF.search(again.text).group(1) == token  # type: ignore[union-attr]  # a second tab's form works too
+    other = LOGIN_CSRF.search(requests.get(f"{console.url}/login", timeout=10).text).group(1)  # type: ignore[union-attr]
+    assert other != token  # each browser its own
+
+
+def test_a_login_post_without_the_forms_token_is_refused(console: Console) -> None:
+    """Login CSRF: another site's page posting the console's sign-in form (with the attacker's own account)
+    would sign the agent's browser in as the attacker."""
+    form = {"username": "agent", "password": AGENT_PASSWORD}
+    token = LOGIN_CSRF.search(requests.get(f"{console.url}/login", timeout=10).text).group(1)  # type: ignore[union-attr]
+    for data, cookies in [
+        (form, {}),  # a cross-site form: no token, and the SameSite cookie is not sent
+        (form | {"csrf": token}, {}),  # a token without its cookie
+        (form, {LOGIN_CSRF_COOKIE: token}),  # the cookie without the form's field
+        (form | {"csrf": token}, {LOGIN_CSRF_COOKIE: token[::-1]}),  # another browser's cookie
+        (form | {"csrf": ""}, {LOGIN_CSRF_COOKIE: ""}),
+    ]:
+        response = console.request("POST", "/login", data=data, cookies=cookies)
+        assert response.status_code == 403 and "reload the page" in response.text, (data, cookies)
+        assert "set-cookie" not in response.headers
+    assert console.login(form).status_code == 303
+
+
+def test_wrong_passwords_are_throttled_whether_or_not_the_username_exists(console: Console) -> None:
+    """Guessing: 30 wrong passwords in a row used to be answered as fast as they came, then the right one worked."""
+    for username in ("agent", "nobody"):
+        for _ in range(LOGIN_LIMITS["user"]):
+            assert console.login({"username": username, "password": "a wrong password"}).status_code == 401
+        refused = console.login({"username": username, "password": AGENT_PASSWORD})
+        assert refused.status_code == 429 and "set-cookie" not in refused.headers
+        assert 0 < int(refused.headers["retry-after"]) <= LOGIN_WINDOW.total_seconds()
+        assert re.search(r'id="login-error">Too many sign-in attempts. Wait 5 minutes and try again.<', refused.text)
+    assert console.login({"username": "admin", "password": ADMIN_PASSWORD}).status_code == 303  # others get in
+
+
+def test_a_successful_sign_in_clears_the_usernames_count(console: Console) -> None:
+    for _ in range(2):
+        for _ in range(LOGIN_LIMITS["user"] - 1):
+            assert console.login({"username": "agent", "password": "a wrong password"}).status_code == 401
+        assert console.login({"username": "agent", "password": AGENT_PASSWORD}).status_code == 303
+
+
+def test_an_address_trying_many_usernames_is_throttled(console: Console) -> None:
+    for i in range(LOGIN_LIMITS["addr"]):
+        assert console.login({"username": f"user{i}", "password": "a wrong password"}).status_code == 401
+    refused = console.login({"username": "admin", "password": ADMIN_PASSWORD})
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
 
 
 def test_a_wrong_password_or_unknown_user_gets_a_401_and_no_cookie(console: Console) -> None:
     messages = []
     for username, password in [("admin", AGENT_PASSWORD), ("nobody", ADMIN_PASSWORD), ("admin", "")]:
-        response = console.request("POST", "/login", data={"username": username, "password": password})
+        response = console.login({"username": username, "password": password})
         assert response.status_code == 401
         assert "set-cookie" not in response.headers and not response.cookies
         messages.append(re.search(r'id="login-error">([^<]*)<', response.text).group(1))  # type: ignore[union-attr]
     assert len(set(messages)) == 1  # the same words whichever part was wrong
     assert "match an active account" in messages[0]
     console.agents.deactivate("agent")
-    refused = console.request("POST", "/login", data={"username": "agent", "password": AGENT_PASSWORD})
+    refused = console.login({"username": "agent", "password": AGENT_PASSWORD})
     assert refused.status_code == 401 and "set-cookie" not in refused.headers
 
 
@@ -279,7 +342,7 @@ def test_after_signing_in_the_page_asked_for_opens(console: Console) -> None:
     assert next_ == "/analytics?start=2026-11-01&tier=vip"
     form = console.request("GET", asked.headers["location"])
     assert f'name="next" value="{next_.replace("&", "&amp;")}"' in form.text
-    response = console.request("POST", "/login", data={"username": "admin", "password": ADMIN_PASSWORD, "next": next_})
+    response = console.login({"username": "admin", "password": ADMIN_PASSWORD, "next": next_})
     assert response.status_code == 303 and response.headers["location"] == next_
 
 
@@ -297,7 +360,7 @@ def test_after_signing_in_the_page_asked_for_opens(console: Console) -> None:
     ],  # fmt: skip
 )
 def test_next_never_leaves_the_console(console: Console, next_: str) -> None:
-    response = console.request("POST", "/login", data={"username": "admin", "password": ADMIN_PASSWORD, "next": next_})
+    response = console.login({"username": "admin", "password": ADMIN_PASSWORD, "next": next_})
     assert response.status_code == 303 and response.headers["location"] == "/"
     form = console.request("GET", "/login", params={"next": next_})
     assert 'name="next" value="/"' in form.text

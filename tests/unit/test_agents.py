@@ -10,9 +10,12 @@ from sqlalchemy import select
 
 from crm_adapter.domain import InvalidInput, NotFound
 from handoff.agents import (
+    LOGIN_LIMITS,
+    LOGIN_WINDOW,
     SESSION_HOURS,
     Agent,
     SqlAgentService,
+    TooManyAttempts,
     hash_password,
     verify_password,
 )
@@ -207,3 +210,52 @@ def test_online_agents(agents: SqlAgentService, sam: Agent, sqlite_crm: SqlCrm) 
     assert agents.online_agents(within=timedelta(minutes=10)) == [kim, sam]
     clock.advance(hours=SESSION_HOURS)
     assert agents.online_agents(within=timedelta(days=1)) == []  # every session has expired
+
+
+# ---- sign-in throttling -----------------------------------------------------
+
+
+def test_wrong_passwords_lock_the_username_for_a_short_window_only(
+    agents: SqlAgentService, sam: Agent, sqlite_crm: SqlCrm
+) -> None:
+    for i in range(LOGIN_LIMITS["user"]):
+        assert agents.sign_in("sam", f"guess number {i}", f"10.0.0.{i}") is None  # from several addresses
+    with pytest.raises(TooManyAttempts) as refused:
+        agents.sign_in("SAM", PASSWORD, "10.0.1.1")  # even the right password, from a fresh address
+    assert refused.value.retry_after == LOGIN_WINDOW.total_seconds()
+    sqlite_crm.clock.advance(minutes=2)
+    for _ in range(10):  # refused attempts are not counted: they cannot stretch the lock
+        with pytest.raises(TooManyAttempts):
+            agents.sign_in("sam", "another guess!!", "10.0.1.2")
+    sqlite_crm.clock.advance(seconds=LOGIN_WINDOW.total_seconds() - 120)
+    assert agents.sign_in("sam", PASSWORD, "10.0.1.1") == sam
+
+
+def test_an_unknown_username_is_throttled_the_same_way(agents: SqlAgentService, sam: Agent) -> None:
+    for name in ("sam", "nobody"):
+        for _ in range(LOGIN_LIMITS["user"]):
+            assert agents.sign_in(name, "a wrong password", "10.0.0.1" if name == "sam" else "10.0.0.2") is None
+        with pytest.raises(TooManyAttempts) as refused:
+            agents.sign_in(name, PASSWORD, "10.0.0.3")
+        assert refused.value.retry_after == LOGIN_WINDOW.total_seconds()
+
+
+def test_a_success_clears_the_usernames_count(agents: SqlAgentService, sam: Agent) -> None:
+    for _ in range(3):
+        for _ in range(LOGIN_LIMITS["user"] - 1):
+            assert agents.sign_in("sam", "a wrong password", "10.0.0.1") is None
+        assert agents.sign_in("sam", PASSWORD, "10.0.0.1") == sam
+
+
+def test_one_address_trying_many_usernames_is_throttled(
+    agents: SqlAgentService, sam: Agent, sqlite_crm: SqlCrm
+) -> None:
+    for i in range(LOGIN_LIMITS["addr"]):
+        assert agents.sign_in(f"user{i}", "a wrong password", "10.9.9.9") is None
+        sqlite_crm.clock.advance(seconds=1)
+    with pytest.raises(TooManyAttempts) as refused:
+        agents.sign_in("sam", PASSWORD, "10.9.9.9")
+    assert refused.value.retry_after == LOGIN_WINDOW.total_seconds() - LOGIN_LIMITS["addr"]
+    assert agents.sign_in("sam", PASSWORD, "10.0.0.1") == sam  # another address is not held up
+    sqlite_crm.clock.advance(seconds=LOGIN_WINDOW.total_seconds() - LOGIN_LIMITS["addr"])
+    assert agents.sign_in("sam", PASSWORD, "10.9.9.9") == sam

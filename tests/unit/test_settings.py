@@ -46,6 +46,14 @@ def test_what_the_environment_sets() -> None:
     assert settings.secret() == "s" * 40
 
 
+def test_the_console_cookies_are_secure_in_production_whatever_the_flag() -> None:
+    assert not Settings.from_env({}).console_secure_cookies  # development over plain HTTP
+    assert Settings.from_env({"CONSOLE_SECURE_COOKIES": "1"}).console_secure_cookies
+    production = {"HEARTH_ENV": "production", "CRM_SECRET": "s" * 40}
+    assert Settings.from_env(production).console_secure_cookies
+    assert Settings.from_env(production | {"CONSOLE_SECURE_COOKIES": "0"}).console_secure_cookies
+
+
 def test_the_helpdesk_settings_from_the_environment() -> None:
     assert Container(Settings.from_env({})).helpdesk == HelpdeskSettings(None, None, 5.0, 6)
     assert Settings.from_env({"HELPDESK_WEBHOOK_URL": "  "}).helpdesk.url is None
