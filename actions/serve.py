@@ -9,10 +9,14 @@ and `run`, with the routes of `rasa_sdk.endpoint.create_app`), plus:
   <token>`` (bot/endpoints.yml makes the Rasa server send it); without it, or with another one, the answer is
   401 ``{"error": ...}``. The server does not start without a token of 32 or more characters
   (`python -m hearth` makes a development one in the data folder);
-- emails and phone numbers are masked in every log line (shared/log_redaction.py).
+- emails and phone numbers are masked in every log line (shared/log_redaction.py);
+- a request the routes do not take (a wrong method, an unknown path, a body that is not JSON) gets Sanic's own
+  4xx answer (405 with an ``Allow`` header, 404, 400) as ``{"error": ...}``, logged in one line without a
+  traceback: rasa-sdk's catch-all handler would turn it into a 500 with one. ``HEAD /health`` answers like
+  ``GET /health``.
 
-The token is added through rasa-sdk's plugin hook (`attach_sanic_app_extensions`), which `run` calls on the
-app it builds, so the server is otherwise exactly rasa-sdk's.
+The token and the answers are added through rasa-sdk's plugin hook (`attach_sanic_app_extensions`), which `run`
+calls on the app it builds, so the server is otherwise exactly rasa-sdk's.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 import pluggy
 from sanic import Sanic, response
+from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -54,8 +59,26 @@ def require_token(app: Sanic, token: str) -> None:
         return response.json({"error": f"{problem}: the Rasa server sends Authorization: Bearer <token>"}, 401)
 
 
+def answer_request_errors(app: Sanic) -> None:
+    """Answer Sanic's request errors (wrong method, unknown path, malformed body) with their own 4xx status and
+    headers, in one log line; and take ``HEAD /health`` as rasa-sdk takes ``GET /health``."""
+
+    @app.exception(SanicException)  # more specific than rasa-sdk's handler for Exception, so it wins
+    async def request_error(request: Request, exception: SanicException) -> HTTPResponse:
+        status = exception.status_code or 500
+        log.info("answered %s %s with %d: %s", request.method, request.path, status, exception)
+        headers = getattr(exception, "headers", None) or {}
+        return response.json({"error": str(exception)}, status=status, headers=dict(headers))
+
+    async def health_head(request: Request) -> HTTPResponse:
+        return response.empty(status=200)
+
+    app.add_route(health_head, "/health", methods=["HEAD"], name="health_head")
+
+
 class TokenPlugin:
-    """rasa-sdk plugin (pluggy) that puts `require_token` on the app `rasa_sdk.endpoint.run` builds."""
+    """rasa-sdk plugin (pluggy) that puts `require_token` and `answer_request_errors` on the app
+    `rasa_sdk.endpoint.run` builds."""
 
     def __init__(self, token: str) -> None:
         self.token = token
@@ -63,6 +86,7 @@ class TokenPlugin:
     @hookimpl
     def attach_sanic_app_extensions(self, app: Sanic) -> None:
         require_token(app, self.token)
+        answer_request_errors(app)
 
 
 def token_from_env(env: dict[str, str] | None = None) -> str:

@@ -1,6 +1,6 @@
-"""Delivery of one-time codes and of data exports: by email through an SMTP server, or in development to the log
-(codes) and the data folder's outbox (exports). The mail server's settings are given (hearth/settings.py reads
-them from SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS and SMTP_FROM)."""
+"""Delivery of one-time codes and of data exports: by email through an SMTP server, or in development to the data
+folder's outbox (files only their owner can read, never the log). The mail server's settings are given
+(hearth/settings.py reads them from SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS and SMTP_FROM)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 import logging
 import smtplib
 import time
+from email import parser as email_parser
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,11 +40,28 @@ class SmtpServer(Protocol):
     def sender(self) -> str | None: ...
 
 
-class LogCodeSender:
-    """Development delivery: writes the code to the log instead of emailing it."""
+def code_message(email: str, first_name: str, code: str, sender: str | None = None) -> EmailMessage:
+    message = EmailMessage()
+    message["To"] = email
+    message["From"] = sender or CODES_FROM
+    message["Subject"] = f"Your Juniper Home code: {code}"
+    message.set_content(
+        f"Hello {first_name},\n\nYour one-time code is {code}. Type it in the chat; it is valid for 10 minutes "
+        "and works once.\n\nIf you didn't ask for it, ignore this email: nothing happens without the code.\n"
+    )
+    return message
+
+
+class OutboxCodeSender:
+    """Development delivery: writes the code's email to the outbox folder (a file only its owner can read, named
+    like the exports so erasure removes it too) instead of sending it; the log says only where it went."""
+
+    def __init__(self, outbox: Path) -> None:
+        self.outbox = outbox
 
     def send_code(self, email: str, first_name: str, code: str) -> None:
-        log.warning("one-time code for %s: %s (development delivery, not emailed)", mask_email(email), code)
+        path = write_to_outbox(self.outbox, email, code_message(email, first_name, code), CODE_SUFFIX)
+        log.warning("one-time code for %s written to %s (development delivery, not emailed)", mask_email(email), path)
 
 
 class SmtpCodeSender:
@@ -53,16 +71,8 @@ class SmtpCodeSender:
         self.smtp = smtp
 
     def send_code(self, email: str, first_name: str, code: str) -> None:
-        message = EmailMessage()
-        message["To"] = email
-        message["From"] = self.smtp.sender or CODES_FROM
-        message["Subject"] = f"Your Juniper Home code: {code}"
-        message.set_content(
-            f"Hello {first_name},\n\nYour one-time code is {code}. Type it in the chat; it is valid for 10 minutes "
-            "and works once.\n\nIf you didn't ask for it, ignore this email: nothing happens without the code.\n"
-        )
         try:
-            smtp_send(message, self.smtp)
+            smtp_send(code_message(email, first_name, code, self.smtp.sender), self.smtp)
         except OSError as exc:  # the customer hears that it can't be done now, and can ask again
             raise CrmUnavailable(f"could not email the one-time code: {exc}") from exc
         log.info("one-time code emailed to %s", mask_email(email))
@@ -82,9 +92,32 @@ def smtp_send(message: EmailMessage, server: SmtpServer) -> None:
 # ---- data exports -----------------------------------------------------------------
 
 
+CODE_SUFFIX = ".code"  # one-time codes' emails in the outbox
+EXPORT_SUFFIX = ".eml"  # data exports' emails in the outbox
+
+
 def outbox_prefix(email: str) -> str:
     """Development outbox files are named by a hash of the address, so erasure can find and remove them."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+
+
+def write_to_outbox(outbox: Path, email: str, message: EmailMessage, suffix: str) -> Path:
+    """Writes `message` to `<outbox>/<outbox_prefix(email)>-<time><suffix>`, readable by its owner only."""
+    outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = outbox / f"{outbox_prefix(email)}-{time.time_ns()}{suffix}"
+    path.touch(mode=0o600)
+    path.chmod(0o600)  # whatever the umask
+    path.write_bytes(bytes(message))
+    return path
+
+
+def outbox_code(outbox: Path, email: str) -> str | None:
+    """The one-time code in the newest development code email to `email` in the outbox, if any."""
+    paths = sorted(outbox.glob(f"{outbox_prefix(email)}-*{CODE_SUFFIX}")) if outbox.exists() else []
+    if not paths:
+        return None
+    subject = str(email_parser.BytesParser().parsebytes(paths[-1].read_bytes())["Subject"])
+    return subject.rsplit(" ", 1)[-1]
 
 
 def export_message(email: str, first_name: str, payload: bytes, sender: str | None = None) -> EmailMessage:
@@ -117,17 +150,14 @@ class ExportMail:
             smtp_send(message, self.smtp)
             log.info("data export emailed to %s (%d bytes)", mask_email(email), size)
             return size
-        self.outbox.mkdir(parents=True, exist_ok=True)
-        path = self.outbox / f"{outbox_prefix(email)}-{time.time_ns()}.eml"
-        path.write_bytes(bytes(message))
-        path.chmod(0o600)
+        path = write_to_outbox(self.outbox, email, message, EXPORT_SUFFIX)
         log.warning("data export for %s written to %s (development delivery, not emailed)", mask_email(email), path)
         return size
 
     def remove(self, email: str) -> int:
-        """Deletes development outbox emails to this address (part of erasure)."""
+        """Deletes development outbox emails to this address, data exports and one-time codes (part of erasure)."""
         removed = 0
-        for path in self.outbox.glob(f"{outbox_prefix(email)}-*.eml") if self.outbox.exists() else ():
+        for path in self.outbox.glob(f"{outbox_prefix(email)}-*") if self.outbox.exists() else ():
             path.unlink(missing_ok=True)
             removed += 1
         return removed

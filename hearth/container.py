@@ -87,9 +87,13 @@ class Container:
     @property
     def code_sender(self) -> CodeSender:
         def build() -> CodeSender:
-            from crm_adapter.notify import LogCodeSender, SmtpCodeSender
+            from crm_adapter.notify import OutboxCodeSender, SmtpCodeSender
 
-            return SmtpCodeSender(self.settings.smtp) if self.settings.code_sender == "smtp" else LogCodeSender()
+            return (
+                SmtpCodeSender(self.settings.smtp)
+                if self.settings.code_sender == "smtp"
+                else OutboxCodeSender(self.settings.outbox)
+            )
 
         return self._code_sender or self._once("code_sender", build)
 

@@ -18,7 +18,7 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
     if production(env) and (problems := production_problems(env)):
         sys.exit("HEARTH_ENV=production, but:\n  " + "\n  ".join(problems))
     data_dir = Path(env.setdefault("HEARTH_DATA_DIR", str(ROOT / "var"))).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_folder(data_dir)
     env.setdefault("RASA_PORT", "5005")
     env.setdefault("ACTION_PORT", "5055")
     env.setdefault("CONSOLE_PORT", "5070")
@@ -43,6 +43,16 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env["HEARTH_CREDENTIALS"] = credentials_file(env, data_dir)
     env["HEARTH_PROCFILE"] = procfile(env, data_dir)
     return env
+
+
+def private_data_folder(data_dir: Path) -> None:
+    """Make the data folder (secrets, databases, the outbox) its owner's only: the folder 0700 and the SQLite files
+    already in it 0600 (the run command starts its processes with a umask of 0o077 for the files they make).
+    A folder or file someone else owns (a mounted volume) is left as it is."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in (data_dir, *data_dir.glob("*.db"), *data_dir.glob("*.db-*")):
+        if path.stat().st_uid == os.getuid():
+            path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def development_secret(path: Path) -> str:

@@ -15,6 +15,8 @@ from hearth import APP_BIN, ROOT
 from hearth.production import production, replica_ports
 from hearth.train import train
 
+PRIVATE_UMASK = 0o077
+
 
 def prepare_crm(env: dict[str, str]) -> None:
     """Migrate; on embedded defaults also add the demo shop's customers and the development console accounts
@@ -29,6 +31,7 @@ def prepare_crm(env: dict[str, str]) -> None:
 
 
 def run(env: dict[str, str]) -> None:
+    os.umask(PRIVATE_UMASK)  # inherited by every process started: their databases and files are their owner's only
     prepare_crm(env)
     env["HEARTH_MODEL"] = str(train(env))
     honcho = shutil.which("honcho", path=str(APP_BIN))

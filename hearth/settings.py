@@ -32,7 +32,7 @@ TRUE = frozenset({"1", "true", "yes"})
 
 @dataclass(frozen=True)
 class Smtp:
-    host: str | None  # None: no mail server; codes go to the log and exports to the outbox (development)
+    host: str | None  # None: no mail server; codes and exports go to the outbox (development)
     port: int = 25
     user: str | None = None
     password: str = ""

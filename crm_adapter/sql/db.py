@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 15}, **kwargs)  # type: ignore[arg-type]
 
         @event.listens_for(engine, "connect")
@@ -38,6 +39,19 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     if url.startswith("postgresql"):
         kwargs.setdefault("connect_args", {"connect_timeout": 5})
     return create_engine(url, **kwargs)  # type: ignore[arg-type]
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create the SQLite file of a file URL (and its folder) readable by its owner only, before SQLite opens it:
+    SQLite gives its -wal and -shm files the database file's mode. An existing file of ours is made 0600 too."""
+    if "///" not in url:
+        return
+    path = Path(url.split("///", 1)[1])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_uid == os.getuid():
+            file.chmod(0o600)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -56,7 +70,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(url)
     command.upgrade(alembic_config(url), revision)
 
 

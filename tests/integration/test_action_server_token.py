@@ -169,3 +169,50 @@ def test_the_action_server_masks_emails_and_phone_numbers_in_its_log(action_serv
     log = action_server.log.read_text()
     assert "No registered action found for name 'a***@example.com_on_+**********23'" in log
     assert "anna.berg" not in log and "447700900123" not in log
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_health_answers_other_methods_with_a_clean_405(action_server: ActionServer, method: str) -> None:
+    response = requests.request(method, f"{action_server.url}/health", json={"x": 1}, timeout=10)
+    assert response.status_code == 405, response.text
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD"}
+    assert response.json() == {"error": f"Method {method} not allowed for URL /health"}
+    time.sleep(0.2)
+    log = action_server.log.read_text()
+    assert f"answered {method} /health with 405" in log
+    assert "Traceback" not in log and "Exception occurred" not in log
+
+
+def test_health_answers_head_like_get(action_server: ActionServer) -> None:
+    assert requests.head(f"{action_server.url}/health", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [("GET", "/webhook", 405, "POST"), ("PUT", "/actions", 405, "GET"), ("DELETE", "/webhook", 405, "POST")],
+)
+def test_wrong_methods_on_the_other_routes_get_a_clean_405(
+    action_server: ActionServer, method: str, path: str, status: int, allow: str
+) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    response = requests.request(method, f"{action_server.url}{path}", headers=auth, timeout=10)
+    assert response.status_code == status and response.headers["Allow"] == allow, response.text
+    time.sleep(0.2)
+    assert "Traceback" not in action_server.log.read_text()
+
+
+def test_unknown_paths_and_malformed_bodies_get_a_clean_4xx(action_server: ActionServer) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    unknown = requests.get(f"{action_server.url}/no-such-route", headers=auth, timeout=10)
+    assert unknown.status_code == 404 and unknown.json() == {"error": "Requested URL /no-such-route not found"}
+    malformed = requests.post(
+        f"{action_server.url}/webhook",
+        data=b"{not json",
+        headers={**auth, "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert malformed.status_code == 400, malformed.text
+    assert "error" in malformed.json()
+    time.sleep(0.2)
+    log = action_server.log.read_text()
+    assert "Traceback" not in log and "Exception occurred" not in log

@@ -146,10 +146,11 @@ def everything_containing(crm: SqlCrm, tracker_url: str, needles: list[str]) -> 
 
 
 def test_erasure_leaves_nothing_in_any_store(sql_crm: SqlCrm, tracker_url: str, tmp_path: Path) -> None:
-    from crm_adapter.notify import ExportMail
+    from crm_adapter.notify import ExportMail, OutboxCodeSender
     from hearth.settings import Smtp
 
     mail = ExportMail(Smtp(host=None), tmp_path / "outbox")  # no mail server: the development outbox
+    OutboxCodeSender(tmp_path / "outbox").send_code("greta@example.com", "Greta", "123456")  # and its codes
 
     customer = add_customer(sql_crm.sessions, "Greta", "Lindqvist", email="greta@example.com", phone="+447700900555")
     other = add_customer(sql_crm.sessions, "Kai", "Moreno", email="kai@example.com")
