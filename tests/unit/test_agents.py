@@ -13,10 +13,9 @@ from handoff.agents import (
     SESSION_HOURS,
     Agent,
     SqlAgentService,
-    hash_password,
-    verify_password,
 )
 from handoff.rows import AgentRow, AgentSessionRow
+from shared.passwords import hash_password, verify_password
 from tests.conftest import SqlCrm
 
 pytestmark = pytest.mark.unit
