@@ -1,10 +1,8 @@
 """Console accounts (agents and admins), their passwords and their signed-in sessions.
 
-Passwords are hashed with the standard library's scrypt (n=2**14, r=8, p=1, a 16-byte random salt) and
-stored as ``scrypt$n$r$p$salt$hash`` (salt and hash in hex), so the cost can be raised later without
-breaking existing hashes. A session token is 32 random bytes handed to the browser once; the database
-keeps only its SHA-256, so a copy of the table cannot be replayed as a cookie. Each session also carries a
-CSRF token that the console's forms send back.
+Passwords are kept as salted scrypt hashes (shared/passwords.py). A session token is 32 random bytes
+handed to the browser once; the database keeps only its SHA-256, so a copy of the table cannot be replayed
+as a cookie. Each session also carries a CSRF token that the console's forms send back.
 
 Sign-in is throttled (`sign_in`): wrong passwords are counted per username and per client address in the
 CRM database, so every console process sees the same counts. After LOGIN_LIMITS failures within
@@ -17,14 +15,12 @@ clears the username's count.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -33,13 +29,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm_adapter.domain import InvalidInput, NotFound
 from crm_adapter.sql.db import unavailable_as_crm_error
 from handoff.rows import AgentRow, AgentSessionRow, ConsoleLoginFailureRow
+from shared.passwords import dummy_hash, hash_password, verify_password
 
 ROLES = ("agent", "admin")
 SESSION_HOURS = 12
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 SEEN_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often per session
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 LOGIN_WINDOW = timedelta(minutes=5)
 LOGIN_LIMITS = {"user": 5, "addr": 20}  # wrong passwords within LOGIN_WINDOW per username, per client address
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}")
@@ -86,34 +82,6 @@ def check_password_rules(password: str) -> None:
         raise InvalidInput("password", f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise InvalidInput("password", f"A password can have at most {MAX_PASSWORD_LENGTH} characters.")
-
-
-def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    maxmem = 128 * r * (n + p + 2) + 1024 * 1024
-    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=32)
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, encoded: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = encoded.split("$")
-        if scheme != "scrypt":
-            return False
-        computed = _scrypt(password, bytes.fromhex(salt), int(n), int(r), int(p))
-        return hmac.compare_digest(computed, bytes.fromhex(digest))
-    except ValueError:  # not a hash this module wrote
-        return False
-
-
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    """Checked against when the username is unknown, so a wrong username takes as long as a wrong password."""
-    return hash_password(secrets.token_urlsafe(24))
 
 
 def token_hash(token: str) -> str:
@@ -211,7 +179,7 @@ class SqlAgentService:
         with self._uow() as s:
             row = s.scalar(select(AgentRow).where(AgentRow.username == normalize_username(username)[:80]))
             agent = _agent(row) if row is not None else None
-            encoded = row.password_hash if row is not None else _dummy_hash()
+            encoded = row.password_hash if row is not None else dummy_hash()
         password_ok = verify_password(password[:MAX_PASSWORD_LENGTH], encoded)
         if agent is None or not password_ok or not agent.active:
             return None

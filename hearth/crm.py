@@ -44,18 +44,18 @@ def run_command(args: argparse.Namespace) -> int:
 
         return run_agents(args, sessions, settings)
     if args.command == "seed":
-        return seed(sessions, args.customers)
+        return seed(sessions, args.customers, settings.website_demo_password)
     return status(sessions)
 
 
-def seed(sessions: sessionmaker[Session], customers: int) -> int:
+def seed(sessions: sessionmaker[Session], customers: int, website_password: str) -> int:
     from hearth.seed import DEMO_CUSTOMERS, is_empty
     from hearth.seed import seed as seed_demo
 
     if not is_empty(sessions):
         print("CRM already has customers: not seeding")
         return 0
-    counts = seed_demo(sessions, customers=customers)
+    counts = seed_demo(sessions, customers=customers, website_password=website_password)
     print("seeded demo data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     for demo in DEMO_CUSTOMERS:
         print(

@@ -18,9 +18,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.sql.models import ChannelIdentityRow, CustomerRow, OrderItemRow, OrderRow, ReturnRow, TicketRow
+from hearth.settings import DEFAULT_WEBSITE_DEMO_PASSWORD
 from history.rows import ConversationRow, MessageRow
 from relationship.rows import ConsentRow, FeedbackRow, PreferenceRow
 from shared import sentiment
+from shared.passwords import hash_password
 
 CATALOGUE = [
     ("FUR-001", "Oak side table", 8900),
@@ -175,14 +177,19 @@ def is_empty(sessions: sessionmaker[Session]) -> bool:
 
 
 def seed(
-    sessions: sessionmaker[Session], customers: int = 300, seed_value: int = 20261122, now: datetime | None = None
+    sessions: sessionmaker[Session],
+    customers: int = 300,
+    seed_value: int = 20261122,
+    now: datetime | None = None,
+    website_password: str = DEFAULT_WEBSITE_DEMO_PASSWORD,
 ) -> dict[str, int]:
-    """Fill an empty CRM. Returns row counts per table."""
+    """Fill an empty CRM. Returns row counts per table. Only the demo customers can sign in on the shop's
+    website, with `website_password` (WEBSITE_DEMO_PASSWORD); nobody else has a password there."""
     now = (now or datetime.utcnow()).replace(microsecond=0)
     fake = Faker("en_GB")
     fake.seed_instance(seed_value)
     with sessions.begin() as s:
-        seeder = _Seeder(s, random.Random(seed_value), random.Random(seed_value + 1), fake, now)
+        seeder = _Seeder(s, random.Random(seed_value), random.Random(seed_value + 1), fake, now, website_password)
         people = seeder.people(customers)
         for index, person in enumerate(people):
             seeder.customer(index, person, people)
@@ -202,6 +209,7 @@ class _Seeder:
     details: random.Random
     fake: Faker
     now: datetime
+    website_password: str
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
             ("customers", "orders", "returns", "tickets", "conversations", "messages", "feedback",
@@ -244,6 +252,7 @@ class _Seeder:
                 updated_at=joined,
                 # about one in ten came on a friend's recommendation (advocacy in relationship/value.py)
                 referred_by=people[rng.randrange(index)][0] if index > 3 and rng.random() < 0.1 else None,
+                website_password_hash=hash_password(self.website_password) if demo else None,
             )
         )
         self.counts["customers"] += 1

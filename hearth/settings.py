@@ -28,6 +28,7 @@ PLACEHOLDER = "CHANGE_ME"  # what the Kubernetes Secret template holds until an 
 DATABASE_URLS = ("TRACKER_DB_URL", "CRM_DATABASE_URL")
 PRODUCTION_SECRETS = ("WEB_IDENTITY_SECRET", "RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "CRM_SECRET")
 TRUE = frozenset({"1", "true", "yes"})
+DEFAULT_WEBSITE_DEMO_PASSWORD = "juniper"  # the demo customers' password on the shop's website, when not set
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ class Settings:
             crm_api_token=read.text("CRM_API_TOKEN"),
             webchat_socket_url=read.text("WEBCHAT_SOCKET_URL") or "http://127.0.0.1:5005",
             web_identity_secret=read.text("WEB_IDENTITY_SECRET"),
-            website_demo_password=env.get("WEBSITE_DEMO_PASSWORD", "juniper"),
+            website_demo_password=env.get("WEBSITE_DEMO_PASSWORD", DEFAULT_WEBSITE_DEMO_PASSWORD),
             web_identity_ttl=int(read.number("WEB_IDENTITY_TTL_SECONDS", 3600, whole=True)),
             action_server_token=read.text("ACTION_SERVER_TOKEN"),
             console_admin_password=env.get("CONSOLE_ADMIN_PASSWORD") or None,

@@ -6,9 +6,18 @@ a signed-in customer sees hands the chat widget a short-lived token signed with 
 could invent. A real site does the same from its own login; only the signing is needed from it.
 
     GET  /             the shop's page, with the widget
-    GET  /signin       the demo sign-in form (a seeded customer's email and WEBSITE_DEMO_PASSWORD)
-    POST /signin       sign in; POST /signout signs out
+    GET  /signin       the sign-in form
+    POST /signin       sign in with a customer's website password; POST /signout signs out
     GET  /static/webchat.js   the widget (rasa-webchat from the npm registry, website/node_modules)
+
+Only customers with a website password can sign in: the password is kept as a salted scrypt hash
+(shared/passwords.py) on the customer's record; the seed gives one (WEBSITE_DEMO_PASSWORD) to the demo
+customers alone. An unknown email is checked against a dummy hash, so it is refused with the same words in
+about the same time as a wrong password. With an external CRM nobody can sign in.
+
+Every response carries frame protection, nosniff and a referrer policy; every page carries a Content
+Security Policy that allows its own scripts (the widget from /static, the page's one inline script by a
+nonce), the Rasa server's socket.io URL and nothing else, and is never cached (it may hold a token).
 
 The widget is rasa-webchat: the web chat widget made for Rasa's socket.io channel, with buttons, quick
 replies, a typing indicator and a conversation that survives page loads, ready made and maintained.
@@ -19,10 +28,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
+import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -30,6 +41,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from shared import log_redaction, web_identity
+from shared.passwords import dummy_hash, verify_password
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -37,16 +49,53 @@ WIDGET = HERE / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 SESSION_COOKIE = "juniper_session"
 SESSION_HOURS = 8
 
-# email -> (customer id, first name), or None; the demo site's stand-in for a shop's own account database
-FindCustomer = Callable[[str], "tuple[str, str] | None"]
+
+@dataclass(frozen=True)
+class Account:
+    """A customer as the site's sign-in sees them."""
+
+    customer_id: str
+    first_name: str
+    password_hash: str | None  # None: no website password, no sign-in
+
+
+# email -> the account, or None; the demo site's stand-in for a shop's own account database
+FindCustomer = Callable[[str], "Account | None"]
 
 
 @dataclass(frozen=True)
 class SiteSettings:
     socket_url: str  # where browsers reach the Rasa server's socket.io channel
     identity_secret: str  # shared with the Rasa server
-    demo_password: str  # the one password of the demo site's accounts
     token_ttl: int = 3600  # seconds a widget's identity token stays valid
+
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def socket_sources(socket_url: str) -> str:
+    """The origins the widget connects to: the socket.io URL's, over HTTP (polling) and WebSocket."""
+    parts = urlsplit(socket_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    websocket = "wss" if parts.scheme == "https" else "ws"
+    return f" {parts.scheme}://{parts.netloc} {websocket}://{parts.netloc}"
+
+
+def content_security_policy(socket_url: str, nonce: str) -> str:
+    return (
+        "default-src 'none'; "
+        f"script-src 'self' 'nonce-{nonce}'; "
+        # the widget adds its own <style> elements and style attributes
+        "style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; "
+        f"connect-src 'self'{socket_sources(socket_url)}; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
 
 
 def _session_secret(identity_secret: str) -> str:
@@ -59,6 +108,14 @@ def create_app(settings: SiteSettings, find_customer: FindCustomer) -> FastAPI:
     web_identity.sign(settings.identity_secret, "check", 60)  # refuse to start with a secret too short
     app = FastAPI(title="Juniper Home (demo website)", docs_url=None, redoc_url=None, openapi_url=None)
     cookie_secret = _session_secret(settings.identity_secret)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        response.headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+        return response
 
     def name_mac(token: str, first_name: str) -> str:
         return hmac.new(cookie_secret.encode(), f"{token}|{first_name}".encode(), hashlib.sha256).hexdigest()
@@ -92,17 +149,22 @@ def create_app(settings: SiteSettings, find_customer: FindCustomer) -> FastAPI:
             }
         # Signing in or out starts a new chat, so one person's conversation never shows up for the next.
         chat_owner = hashlib.sha256(f"{visitor[0] if visitor else ''}|{cookie_secret}".encode()).hexdigest()[:16]
-        return TEMPLATES.TemplateResponse(
+        nonce = secrets.token_urlsafe(18)
+        response = TEMPLATES.TemplateResponse(
             request,
             template,
             {
                 "visitor": visitor,
                 "widget": Markup(json.dumps(widget).replace("<", "\\u003c")),
                 "chat_owner": chat_owner,
+                "nonce": nonce,
                 **context,
             },
             status_code=status,
         )
+        response.headers["Content-Security-Policy"] = content_security_policy(settings.socket_url, nonce)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
@@ -117,10 +179,12 @@ def create_app(settings: SiteSettings, find_customer: FindCustomer) -> FastAPI:
         request: Request, email: Annotated[str, Form(max_length=254)] = "", password: Annotated[str, Form()] = ""
     ) -> Response:
         found = find_customer(email.strip())
-        ok = found is not None and hmac.compare_digest(password.encode(), settings.demo_password.encode())
-        if not ok or found is None:
+        password_hash = found.password_hash if found is not None else None
+        # one scrypt either way: an unknown email takes as long to refuse as a wrong password
+        matches = verify_password(password, password_hash or dummy_hash())
+        if found is None or password_hash is None or not matches:
             return page(request, "signin.html", 401, error="That email and password don't match an account.")
-        customer_id, first_name = found
+        customer_id, first_name = found.customer_id, found.first_name
         session = web_identity.sign(cookie_secret, customer_id, SESSION_HOURS * 3600)
         redirect = RedirectResponse("/", status_code=303)
         cookie = f"{session}|{first_name}|{name_mac(session, first_name)}"
@@ -155,18 +219,28 @@ def app_from_env() -> FastAPI:
     settings = box.settings
     if not settings.web_identity_secret:
         raise RuntimeError("Set WEB_IDENTITY_SECRET: the website signs the widget's identity tokens with it.")
-    by_email = getattr(box.crm, "customer_by_email", None)
-
-    def find_customer(email: str) -> tuple[str, str] | None:
-        customer = by_email(email) if by_email else None  # an external CRM: no demo accounts
-        return (customer.customer_id, customer.first_name) if customer else None
-
     return create_app(
         SiteSettings(
             socket_url=settings.webchat_socket_url,
             identity_secret=settings.web_identity_secret,
-            demo_password=settings.website_demo_password,
             token_ttl=settings.web_identity_ttl,
         ),
-        find_customer,
+        accounts_of(box.crm),
     )
+
+
+def accounts_of(crm: object) -> FindCustomer:
+    """The sign-in's accounts on the CRM: the SQL CRM's customers and their website passwords. An external
+    CRM keeps no website passwords: nobody can sign in."""
+    by_email = getattr(crm, "customer_by_email", None)
+    password_hash_of = getattr(crm, "website_password_hash", None)
+
+    def find_customer(email: str) -> Account | None:
+        if by_email is None or password_hash_of is None:
+            return None
+        customer = by_email(email)
+        if customer is None:
+            return None
+        return Account(customer.customer_id, customer.first_name, password_hash_of(customer.customer_id))
+
+    return find_customer

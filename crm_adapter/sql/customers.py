@@ -46,6 +46,13 @@ class Customers:
             row = customer_with_email(s, address)
             return to_customer(row) if row is not None else None
 
+    def website_password_hash(self, customer_id: str) -> str | None:
+        """The hash of the customer's password on the shop's website, or None: no such customer, or one who
+        cannot sign in there."""
+        with unit_of_work(self._sessions) as s:
+            row = s.get(CustomerRow, customer_id)
+            return row.website_password_hash if row is not None else None
+
     def get_customer(self, customer_id: str) -> Customer:
         with unit_of_work(self._sessions) as s:
             return to_customer(customer_row(s, customer_id))

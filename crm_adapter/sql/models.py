@@ -58,6 +58,9 @@ class CustomerRow(Base):
     value_score: Mapped[float | None] = mapped_column(Float)
     value_tier: Mapped[str | None] = mapped_column(String(12), index=True)
     value_updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The salted scrypt hash of the customer's password on the shop's demo website (shared/passwords.py);
+    # None: the customer cannot sign in there.
+    website_password_hash: Mapped[str | None] = mapped_column(String(200))
 
     orders: Mapped[list[OrderRow]] = relationship(back_populates="customer")
 

@@ -74,6 +74,9 @@ class SqlCrmService:
         """The customer with this address on file, or None (also for an address that is not one)."""
         return self._customers.customer_by_email(email)
 
+    def website_password_hash(self, customer_id: str) -> str | None:
+        return self._customers.website_password_hash(customer_id)
+
     def get_customer(self, customer_id: str) -> Customer:
         return self._customers.get_customer(customer_id)
 

@@ -52,7 +52,7 @@ from shared import web_identity
 from tests.conftest import SqlCrm, sql_crm_at
 from tests.web_chat_client import widget_config
 from website.app import SESSION_COOKIE as WEBSITE_COOKIE
-from website.app import SiteSettings, _session_secret
+from website.app import SiteSettings, _session_secret, accounts_of
 from website.app import create_app as create_website
 
 pytestmark = pytest.mark.integration
@@ -289,12 +289,8 @@ SITE_SECRET = "the-website-identity-secret-0123456789abcdef"
 
 @pytest.fixture
 def website(seeded: SqlCrm) -> Iterator[tuple[FastAPI, TestClient]]:
-    def find_customer(email: str) -> tuple[str, str] | None:
-        customer = seeded.service.customer_by_email(email)
-        return (customer.customer_id, customer.first_name) if customer else None
-
-    settings = SiteSettings(socket_url="http://rasa.example", identity_secret=SITE_SECRET, demo_password="juniper")
-    app = create_website(settings, find_customer)
+    settings = SiteSettings(socket_url="http://rasa.example", identity_secret=SITE_SECRET)
+    app = create_website(settings, accounts_of(seeded.service))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield app, client
 

@@ -16,10 +16,9 @@ from handoff.agents import (
     Agent,
     SqlAgentService,
     TooManyAttempts,
-    hash_password,
-    verify_password,
 )
 from handoff.rows import AgentRow, AgentSessionRow
+from shared.passwords import hash_password, verify_password
 from tests.conftest import SqlCrm
 
 pytestmark = pytest.mark.unit
