@@ -3,7 +3,7 @@ JSON format) and erasure (relationship/privacy.py carries it out across every st
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -104,12 +104,12 @@ def _orders(s: Session, customer_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def _service(s: Session, customer_id: str) -> dict[str, list[dict[str, Any]]]:
-    """Returns, tickets and feedback."""
+def service_export(returns: Iterable[Any], tickets: Iterable[Any], feedback: Iterable[Any]) -> dict[str, list[Any]]:
+    """The export's returns, tickets and feedback, from their rows (or records with the same fields)."""
     return {
         "returns": [
             {"rma_number": r.rma_number, "status": r.status, "reason": r.reason, "created_at": r.created_at}
-            for r in s.scalars(select(ReturnRow).where(ReturnRow.customer_id == customer_id))
+            for r in returns
         ],
         "tickets": [
             {
@@ -120,13 +120,21 @@ def _service(s: Session, customer_id: str) -> dict[str, list[dict[str, Any]]]:
                 "description": t.description,
                 "created_at": t.created_at,
             }
-            for t in s.scalars(select(TicketRow).where(TicketRow.customer_id == customer_id))
+            for t in tickets
         ],
         "feedback": [
-            {"kind": f.kind, "score": f.score, "comment": f.comment, "created_at": f.created_at}
-            for f in s.scalars(select(FeedbackRow).where(FeedbackRow.customer_id == customer_id))
+            {"kind": f.kind, "score": f.score, "comment": f.comment, "created_at": f.created_at} for f in feedback
         ],
     }
+
+
+def _service(s: Session, customer_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Returns, tickets and feedback."""
+    return service_export(
+        s.scalars(select(ReturnRow).where(ReturnRow.customer_id == customer_id)),
+        s.scalars(select(TicketRow).where(TicketRow.customer_id == customer_id)),
+        s.scalars(select(FeedbackRow).where(FeedbackRow.customer_id == customer_id)),
+    )
 
 
 def _conversations(s: Session, customer_id: str) -> list[dict[str, Any]]:

@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter.domain import InvalidInput, NewFeedback, SurveyPlan
+from crm_adapter.domain import NewFeedback, SurveyPlan
 from crm_adapter.sql.models import CustomerRow
-from crm_adapter.validation import clean_text
 from history.rows import ConversationRow
 from relationship import surveys
 from relationship.rows import FeedbackRow
@@ -48,24 +47,19 @@ class SurveyStore(Store):
             if customer is None:
                 return SurveyPlan(csat=True, nps=False)
             now = self._now()
-            csat = customer.csat_asked_at is None or now - customer.csat_asked_at >= self.csat_min_interval
-            nps = csat and (customer.nps_asked_at is None or now - customer.nps_asked_at >= self.nps_period)
-            if csat:
+            plan = surveys.due(
+                customer.csat_asked_at, customer.nps_asked_at, now, self.csat_min_interval, self.nps_period
+            )
+            if plan.csat:
                 customer.csat_asked_at = now
-            if nps:
+            if plan.nps:
                 customer.nps_asked_at = now
-            return SurveyPlan(csat=csat, nps=nps)
+            return plan
 
     def record_feedback(self, feedback: NewFeedback) -> int:
         """Stores a score (with its comment); an unknown customer's is kept without the link."""
-        if feedback.kind not in surveys.SCORE_RANGES:
-            raise InvalidInput("kind", "Feedback is csat or nps.")
-        low, high = surveys.SCORE_RANGES[feedback.kind]
-        if feedback.score is None or not low <= feedback.score <= high:
-            raise InvalidInput("score", f"A {feedback.kind.upper()} score is a whole number from {low} to {high}.")
-        if feedback.resolution not in (None, "bot", "person"):
-            raise InvalidInput("resolution", "Resolution is bot or person.")
-        comment = " ".join(clean_text(feedback.comment or "").split())[:2000] or None
+        comment = surveys.checked_comment(feedback)
+        assert feedback.score is not None  # checked
         with self._uow() as s:
             known = feedback.customer_id and s.get(CustomerRow, feedback.customer_id) is not None
             customer_id = feedback.customer_id if known else None

@@ -14,10 +14,12 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
-from crm_adapter.domain import CrmUnavailable, InvalidInput, NewFeedback
+from crm_adapter.domain import CrmUnavailable, InvalidInput, NewFeedback, SurveyPlan
 from crm_adapter.ports import RelationshipService
+from crm_adapter.validation import clean_text
 from relationship.unavailable import RelationshipUnavailable
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,32 @@ DECLINING = frozenset({"deny", "stop", "goodbye"})
 NUMBER_WORDS = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten".split())}
 _NUMBER = re.compile(r"\b(10|[0-9])\b|\b(" + "|".join(NUMBER_WORDS) + r")\b")
 _SCALE = re.compile(r"^\s*(/\s*(5|10)|out of (5|10|five|ten)|stars?)", re.IGNORECASE)
+
+
+def due(
+    csat_asked_at: datetime | None,
+    nps_asked_at: datetime | None,
+    now: datetime,
+    csat_min_interval: timedelta,
+    nps_period: timedelta,
+) -> SurveyPlan:
+    """Which surveys a known customer may be asked now: CSAT at most once per `csat_min_interval`, NPS (only
+    with CSAT) at most once per `nps_period`, both counted from the last time they were asked."""
+    csat = csat_asked_at is None or now - csat_asked_at >= csat_min_interval
+    nps = csat and (nps_asked_at is None or now - nps_asked_at >= nps_period)
+    return SurveyPlan(csat=csat, nps=nps)
+
+
+def checked_comment(feedback: NewFeedback) -> str | None:
+    """Refuses feedback that cannot be stored (InvalidInput naming the field); returns its comment, cleaned."""
+    if feedback.kind not in SCORE_RANGES:
+        raise InvalidInput("kind", "Feedback is csat or nps.")
+    low, high = SCORE_RANGES[feedback.kind]
+    if feedback.score is None or not low <= feedback.score <= high:
+        raise InvalidInput("score", f"A {feedback.kind.upper()} score is a whole number from {low} to {high}.")
+    if feedback.resolution not in (None, "bot", "person"):
+        raise InvalidInput("resolution", "Resolution is bot or person.")
+    return " ".join(clean_text(feedback.comment or "").split())[:2000] or None
 
 
 def served(intents: Iterable[str | None]) -> bool:

@@ -57,6 +57,7 @@ from crm_adapter.rules import (
     ticket_text,
     utcnow,
 )
+from crm_adapter.sql.mapping import to_customer
 from crm_adapter.validation import normalize_email, normalize_order_number
 from tests.factories import Arrange, Values
 
@@ -523,15 +524,7 @@ class MemoryCrmService:
 
 
 def _customer(record: CustomerRecord) -> Customer:
-    return Customer(
-        customer_id=record.id,
-        first_name=record.first_name,
-        last_name=record.last_name,
-        email=record.email,
-        phone=record.phone,
-        address=record.address,
-        loyalty_points=record.loyalty_points,
-    )
+    return to_customer(record)  # type: ignore[arg-type] # a record has the row's fields
 
 
 def _order(record: OrderRecord) -> Order:

@@ -32,11 +32,10 @@ from crm_adapter.domain import (
 )
 from crm_adapter.rules import utcnow
 from crm_adapter.sql.models import CustomerRow
-from crm_adapter.validation import clean_text
 from history.rows import ConversationRow
 from relationship import preferences as prefs
 from relationship import sentiment, surveys, value
-from relationship.data_rights import EXPORT_FORMAT
+from relationship.data_rights import EXPORT_FORMAT, service_export
 from relationship.preference_store import PROPOSAL_INTERVAL
 from relationship.privacy import DEIDENTIFIED
 from relationship.survey_store import CSAT_MIN_INTERVAL, NPS_PERIOD
@@ -339,23 +338,15 @@ class MemoryRelationship:
         if customer_id not in self.store.crm.customers:
             return SurveyPlan(csat=True, nps=False)
         marks, now = self._marks(customer_id), self._now()
-        csat = marks.csat_asked_at is None or now - marks.csat_asked_at >= self.csat_min_interval
-        nps = csat and (marks.nps_asked_at is None or now - marks.nps_asked_at >= self.nps_period)
-        if csat:
+        plan = surveys.due(marks.csat_asked_at, marks.nps_asked_at, now, self.csat_min_interval, self.nps_period)
+        if plan.csat:
             marks.csat_asked_at = now
-        if nps:
+        if plan.nps:
             marks.nps_asked_at = now
-        return SurveyPlan(csat=csat, nps=nps)
+        return plan
 
     def record_feedback(self, feedback: NewFeedback) -> int:
-        if feedback.kind not in surveys.SCORE_RANGES:
-            raise InvalidInput("kind", "Feedback is csat or nps.")
-        low, high = surveys.SCORE_RANGES[feedback.kind]
-        if feedback.score is None or not low <= feedback.score <= high:
-            raise InvalidInput("score", f"A {feedback.kind.upper()} score is a whole number from {low} to {high}.")
-        if feedback.resolution not in (None, "bot", "person"):
-            raise InvalidInput("resolution", "Resolution is bot or person.")
-        comment = " ".join(clean_text(feedback.comment or "").split())[:2000] or None
+        comment = surveys.checked_comment(feedback)
         self.store.crm.reach()
         known = feedback.customer_id and feedback.customer_id in self.store.crm.customers
         conversation_id = None
@@ -485,28 +476,11 @@ class MemoryRelationship:
                     }
                     for o in orders
                 ],
-                "returns": [
-                    {"rma_number": r.rma_number, "status": r.status, "reason": r.reason, "created_at": r.created_at}
-                    for r in crm.returns
-                    if r.customer_id == customer_id
-                ],
-                "tickets": [
-                    {
-                        "reference": t.reference,
-                        "kind": t.kind,
-                        "status": t.status,
-                        "subject": t.subject,
-                        "description": t.description,
-                        "created_at": t.created_at,
-                    }
-                    for t in crm.tickets
-                    if t.customer_id == customer_id
-                ],
-                "feedback": [
-                    {"kind": f.kind, "score": f.score, "comment": f.comment, "created_at": f.created_at}
-                    for f in self.store.feedback
-                    if f.customer_id == customer_id
-                ],
+                **service_export(
+                    (r for r in crm.returns if r.customer_id == customer_id),
+                    (t for t in crm.tickets if t.customer_id == customer_id),
+                    (f for f in self.store.feedback if f.customer_id == customer_id),
+                ),
                 "conversations": [
                     {
                         "channel": c.channel,
