@@ -7,9 +7,10 @@ read twice never doubles a message.
 
 A conversation is a Rasa session: it starts at `session_started` (or `restart`), and
 ends when the next one starts or when it has been idle longer than the session
-expiry. Its customer is whoever the bot identified in it (the `customer_id` slot);
-earlier anonymous conversations on the same sender id are attached then too, back to
-the last conversation in which someone was identified.
+expiry. Its customer is whoever the bot identified in it (the `customer_id` slot), and
+nothing else: an earlier anonymous conversation on the same sender id stays anonymous,
+because a sender id proves nothing about who typed in an earlier session (a shared
+device, a REST caller's id, a session id named by someone else).
 
 Each customer message gets a sentiment score (shared/sentiment.py), summed up per
 conversation.
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_adapter.sql.models import CustomerRow
@@ -388,29 +389,9 @@ class HistoryProjector:
             return
         conv.customer_id = customer_id
         if not self.remembers(customer_id):
-            # What was said before they were identified is theirs too: keep none of its content, and do
-            # not link their earlier anonymous conversations to them.
+            # What was said before they were identified in this conversation is theirs too: keep none of it.
             self._s.flush()
             forget_content(self._s, [conv.id])
-            return
-        boundary = self._s.scalar(
-            select(func.max(ConversationRow.id)).where(
-                ConversationRow.sender_id == conv.sender_id,
-                ConversationRow.id < conv.id,
-                ConversationRow.customer_id.is_not(None),
-            )
-        )
-        self._s.execute(
-            update(ConversationRow)
-            .where(
-                ConversationRow.sender_id == conv.sender_id,
-                ConversationRow.id < conv.id,
-                ConversationRow.id > (boundary or 0),
-                ConversationRow.customer_id.is_(None),
-            )
-            .values(customer_id=customer_id)
-            .execution_options(synchronize_session="fetch")
-        )
 
     def close(self, conv: ConversationRow) -> None:
         close(conv)
