@@ -9,6 +9,7 @@ and `run`, with the routes of `rasa_sdk.endpoint.create_app`), plus:
   <token>`` (bot/endpoints.yml makes the Rasa server send it); without it, or with another one, the answer is
   401 ``{"error": ...}``. The server does not start without a token of 32 or more characters
   (`python -m hearth` makes a development one in the data folder);
+- it listens on the loopback address unless BIND_ADDRESS names another (rasa-sdk's default is every interface);
 - emails and phone numbers are masked in every log line (shared/log_redaction.py);
 - a request the routes do not take (a wrong method, an unknown path, a body that is not JSON) gets Sanic's own
   4xx answer (405 with an ``Allow`` header, 404, 400) as ``{"error": ...}``, logged in one line without a
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import sys
 from typing import Any
 
@@ -109,6 +111,9 @@ def main(argv: list[str] | None = None) -> None:
 
     args: Any = create_argument_parser().parse_args(argv)
     plugin_manager().register(TokenPlugin(token_from_env()))
+    # rasa-sdk listens on SANIC_HOST, by default every interface: here the loopback address unless BIND_ADDRESS
+    # says otherwise (a container sets 0.0.0.0)
+    os.environ["SANIC_HOST"] = os.environ.get("BIND_ADDRESS") or "127.0.0.1"
     main_from_args(args)
 
 

@@ -48,9 +48,17 @@ def website_identity(metadata: object) -> str | None:
     return None
 
 
+def sender_proven(metadata: object) -> bool:
+    """Whether the channel vouched for the sender id (a platform's signed webhook, a REST integration that signs
+    its users in): only the connectors set it (bot/channels.py), after removing any the client sends. A sender
+    id nobody vouched for (web chat's self-chosen session id, a REST integration that does not vouch, Rasa's
+    HTTP API) is never recognised as a linked account."""
+    return isinstance(metadata, dict) and metadata.get("sender_proven") is True
+
+
 class ActionSessionStart(Action):
     """Starts every session by recognising the customer: from the website's signed token in web chat, else
-    from a channel account they linked."""
+    from a channel account they linked, when the channel proves the sender id."""
 
     def name(self) -> str:
         return "action_session_start"
@@ -68,8 +76,10 @@ class ActionSessionStart(Action):
         try:
             if vouched:
                 context = await crm_call(crm().customer_context, vouched)
-            else:
+            elif sender_proven(metadata):
                 context = await crm_call(crm().recognize, channel, tracker.sender_id)
+            else:
+                context = None
         except NotFound:
             log.warning("the website vouched for a customer the CRM does not have; the visitor stays anonymous")
             context = None

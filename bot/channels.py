@@ -25,7 +25,7 @@ from sanic.request import Request
 
 from bot import session_binding
 from bot.message_rules import rest_message_problem, sender_problem, socket_message_problem
-from shared import log_redaction, sentiment, web_identity
+from shared import log_redaction, rest_clients, sentiment, web_identity, web_origins
 
 # Every Rasa process that runs Hearth's bot imports this module (the credentials name its connectors, and
 # bot/policies.py imports it at training): from here on no log line carries an email address or phone number
@@ -41,24 +41,45 @@ log = logging.getLogger(__name__)
 IDENTITY_KEY = "identity"  # set only by a connector, from a checked website token
 SENTIMENT_KEY = "sentiment"  # VADER's compound score of the message, -1..1, set by the connector
 TOKEN_KEY = "identity_token"  # where the website's widget puts its signed token (customData)
+# set only by a connector whose channel authenticates the sender id (a platform's signed webhook, a REST
+# integration that vouches for its users): only then may the sender id be recognised as a linked account
+SENDER_PROVEN_KEY = "sender_proven"
+REST_CLIENT_KEY = "rest_client"  # the name of the REST integration that sent the message
+SERVER_KEYS = (IDENTITY_KEY, SENTIMENT_KEY, TOKEN_KEY, SENDER_PROVEN_KEY, REST_CLIENT_KEY)
 
 
-def stamp_channel(metadata: Any, channel: str, identity: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The message metadata as actions see it: the client's keys, minus any identity it claims, plus the
-    channel's name and the identity this server checked (if any)."""
+def stamp_channel(
+    metadata: Any,
+    channel: str,
+    identity: dict[str, Any] | None = None,
+    *,
+    sender_proven: bool = False,
+    rest_client: str | None = None,
+) -> dict[str, Any]:
+    """The message metadata as actions see it: the client's keys, minus anything only this server may say
+    (who the sender is, whether the sender id is proven, the mood, a bearer token), plus the channel's name and
+    what this server checked."""
     clean = dict(metadata) if isinstance(metadata, dict) else {}
-    clean.pop(IDENTITY_KEY, None)
-    clean.pop(SENTIMENT_KEY, None)
-    clean.pop(TOKEN_KEY, None)  # a bearer credential: checked here, never stored with the conversation
+    for key in SERVER_KEYS:  # the token is a bearer credential: checked here, never stored with the conversation
+        clean.pop(key, None)
     clean["channel"] = channel
     if identity:
         clean[IDENTITY_KEY] = identity
+    if sender_proven:
+        clean[SENDER_PROVEN_KEY] = True
+    if rest_client:
+        clean[REST_CLIENT_KEY] = rest_client
     return clean
 
 
 class StampedChannel:
     """Mixin for a Rasa input channel: whatever route a connector takes, each message reaches the bot with
-    server-side metadata (see `stamp_channel`). Put it before the Rasa connector in the bases."""
+    server-side metadata (see `stamp_channel`). Put it before the Rasa connector in the bases.
+
+    `proves_sender`: whether the channel authenticates its sender ids. The messaging apps' connectors refuse a
+    webhook without the platform's signature (bot/messaging.py), so their chat ids are the platform's word."""
+
+    proves_sender = True
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def stamped(message: UserMessage) -> Any:
@@ -72,24 +93,61 @@ class StampedChannel:
         return super().blueprint(stamped)  # type: ignore[misc]
 
     def server_metadata(self, metadata: Any) -> dict[str, Any]:
-        return stamp_channel(metadata, self.name())  # type: ignore[attr-defined]
+        return stamp_channel(metadata, self.name(), sender_proven=self.proves_sender)  # type: ignore[attr-defined]
+
+
+def accepted_origins(origins: tuple[str, ...]) -> Callable[..., bool]:
+    """python-socketio's origin check: the configured website origins, and the server's own (same origin)."""
+
+    def accepted(origin: str | None, environ: dict[str, Any] | None = None) -> bool:
+        if origin in origins:
+            return True
+        host = (environ or {}).get("HTTP_HOST")
+        return bool(host) and origin == f"{(environ or {}).get('wsgi.url_scheme', 'http')}://{host}"
+
+    return accepted
+
+
+_CLIENT = "hearth.rest_client"  # where the authenticated integration travels from the request to server_metadata
 
 
 class RestInput(StampedChannel, _RestInput):
-    """Rasa's REST channel (same URL: /webhooks/rest/webhook) with the channel stamped into metadata.
+    """Rasa's REST channel (same URL: /webhooks/rest/webhook) for integrations that authenticate.
+
+    Every message needs `Authorization: Bearer <token>` of an integration named in REST_CLIENTS
+    (shared/rest_clients.py); anything else gets a 401 and reaches no conversation. The caller picks the sender
+    id, so a sender id is recognised as a customer's linked account only when the integration vouches for its
+    users, and a conversation started by one integration is a new session for any other (bot/session_binding.py).
 
     It also refuses malformed bodies with a 400 that says what is wrong, where Rasa's own
     connector answers a 500, silently drops the message, or files every sender-less
     request under one shared 'default' conversation.
     """
 
+    proves_sender = False  # decided per integration
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
+        clients = rest_clients.parse(os.environ.get(rest_clients.VARIABLE))
+        if not clients:
+            log.warning("REST_CLIENTS names no integration: the REST channel refuses every message")
 
         @blueprint.middleware("request")
-        async def refuse_malformed(request: Request) -> Any:
+        async def authenticate_and_check(request: Request) -> Any:
             if request.method != "POST" or not request.path.endswith("/webhook"):
                 return None
+            client = rest_clients.authenticate(clients, request.headers.get("Authorization"))
+            if client is None:
+                return response.json(
+                    {
+                        "error": "unauthorized",
+                        "message": "The REST channel needs 'Authorization: Bearer <token>' of an integration "
+                        "named in REST_CLIENTS.",
+                    },
+                    status=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="hearth-rest"'},
+                )
+            request.ctx.rest_client = client
             try:
                 payload = request.json
             except Exception:  # noqa: BLE001 - Sanic raises its own error type for a bad body
@@ -101,6 +159,20 @@ class RestInput(StampedChannel, _RestInput):
 
         return blueprint
 
+    def get_metadata(self, request: Request) -> dict[str, Any]:
+        # The body's metadata, with the integration the middleware authenticated under a key the body cannot
+        # set (it is overwritten here), taken out again by server_metadata before anything else sees it.
+        metadata = request.json.get("metadata")
+        clean = dict(metadata) if isinstance(metadata, dict) else {}
+        clean[_CLIENT] = request.ctx.rest_client
+        return clean
+
+    def server_metadata(self, metadata: Any) -> dict[str, Any]:
+        client = metadata.pop(_CLIENT, None) if isinstance(metadata, dict) else None
+        if not isinstance(client, rest_clients.RestClient):  # cannot happen: the middleware refused the call
+            raise RuntimeError("a REST message reached the bot without an authenticated integration")
+        return stamp_channel(metadata, self.name(), sender_proven=client.vouches, rest_client=client.name)
+
 
 class WebChatInput(StampedChannel, SocketIOInput):
     """Rasa's socket.io channel for the web chat widget, which trusts who a visitor is only from a token the
@@ -108,6 +180,8 @@ class WebChatInput(StampedChannel, SocketIOInput):
 
     The widget sends its metadata as `customData` (set `metadata_key: customData` in credentials).
     """
+
+    proves_sender = False  # the widget names its own session id; who the visitor is comes only from the token
 
     @classmethod
     def name(cls) -> str:
@@ -117,6 +191,13 @@ class WebChatInput(StampedChannel, SocketIOInput):
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
         assert sio is not None
+        # Rasa opens socket.io to every origin: a page anywhere could drive a visitor's chat from their browser.
+        # Only the website's own origins (WEB_CHAT_ORIGINS) and the server's own may connect; a WebSocket
+        # handshake from any other page is refused (browsers apply CORS to HTTP only, so the check is here).
+        sio.eio.cors_allowed_origins = accepted_origins(web_origins.parse(os.environ.get(web_origins.VARIABLE)))
+        # The CORS headers themselves come from Rasa's CORS (the same origins, bot/run_rasa.py), which covers every
+        # route: a second Access-Control-Allow-Origin from engine.io would make browsers refuse the answer.
+        sio.eio._cors_headers = lambda environ: []  # type: ignore[method-assign]
         if os.environ.get("REDIS_URL"):
             # With several Rasa servers, a reply produced on one (an agent's message through the HTTP API) must
             # reach a socket held by another: python-socketio's Redis manager passes emits between servers.

@@ -1,4 +1,5 @@
-"""One session, one party: a conversation session stays with the channel and the website identity it began with.
+"""One session, one party: a conversation session stays with the channel, the website identity and the REST
+integration it began with.
 
 Rasa keys a conversation by its sender id alone, whatever channel a message arrives on, and keeps the
 session's slots (who the customer is, that they are verified) until the session expires. Sender ids are not
@@ -7,8 +8,9 @@ app's is a chat id or a phone number. Without this, a web chat message sent with
 number as its session id would continue that customer's verified session, and a visitor reusing a
 signed-in visitor's session id (without their token, or with someone else's) would be served as them.
 
-The connectors stamp every message with its channel and the identity they checked (bot/channels.py). When
-a message's channel, or the website customer its token proves, differs from the ones the current session
+The connectors stamp every message with its channel, the identity they checked and, for REST, the integration
+that authenticated (bot/channels.py). When a message's channel, the website customer its token proves, or its
+REST integration differs from the ones the current session
 started with (the `session_started_metadata` slot), a new session starts with the message's metadata, as
 if the old one had expired: `action_session_start` recognises whoever the new message proves to be
 (nobody, for an unproven claim), and no slot of the earlier session carries over
@@ -31,13 +33,19 @@ log = logging.getLogger(__name__)
 _update_tracker_session = MessageProcessor._update_tracker_session
 
 
-def party(metadata: Any) -> tuple[str, str | None] | None:
-    """(channel, website customer id or None) of a message stamped by a connector; None when not stamped."""
+def party(metadata: Any) -> tuple[str, str | None, str | None] | None:
+    """(channel, website customer id or None, REST integration or None) of a message stamped by a connector;
+    None when not stamped."""
     if not isinstance(metadata, dict) or not isinstance(metadata.get("channel"), str):
         return None
     identity = metadata.get("identity")
     customer_id = identity.get("customer_id") if isinstance(identity, dict) else None
-    return metadata["channel"], customer_id if isinstance(customer_id, str) else None
+    client = metadata.get("rest_client")
+    return (
+        metadata["channel"],
+        customer_id if isinstance(customer_id, str) else None,
+        client if isinstance(client, str) else None,
+    )
 
 
 def changed_hands(session_metadata: Any, message_metadata: Any) -> bool:

@@ -38,6 +38,15 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
         env["RASA_API_TOKEN"] = development_secret(data_dir / "rasa_api_token")
     if not env.get("ACTION_SERVER_TOKEN"):  # the Rasa server sends it (bot/endpoints.yml), the action server checks it
         env["ACTION_SERVER_TOKEN"] = development_secret(data_dir / "action_server_token")
+    if not env.get("REST_CLIENTS") and not production(env):
+        # Who may post to the REST channel (shared/rest_clients.py): on one's own machine, whoever can read the data
+        # folder, as the demo's integration that vouches for its senders. In production only the integrations the
+        # operator names (none: the REST channel refuses every call).
+        env["REST_CLIENTS"] = f"dev:{development_secret(data_dir / 'rest_client_token')}:vouches"
+    # Every process listens on the loopback address unless told otherwise (a container sets 0.0.0.0), and the web
+    # chat's socket.io and Rasa's CORS answer only the website's own origins.
+    env.setdefault("BIND_ADDRESS", "127.0.0.1")
+    env.setdefault("WEB_CHAT_ORIGINS", f"http://127.0.0.1:{env['WEBSITE_PORT']},http://localhost:{env['WEBSITE_PORT']}")
     env.setdefault("RASA_URL", f"http://127.0.0.1:{env['RASA_PORT']}")
     env["HEARTH_ENDPOINTS"] = endpoints_file(env, data_dir)
     env["HEARTH_CREDENTIALS"] = credentials_file(env, data_dir)

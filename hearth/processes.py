@@ -81,6 +81,7 @@ def ready_message(env: dict[str, str], seconds: float) -> str:
         f"  WEBSITE_DEMO_PASSWORD, by default 'juniper', and Juno greets you by name).\n"
         f"  Talk to the bot over REST:\n"
         f"    curl -s -X POST {rasa}/webhooks/rest/webhook -H 'Content-Type: application/json' \\\n"
+        f'         -H "Authorization: Bearer $(cat {env["HEARTH_DATA_DIR"]}/rest_client_token)" \\\n'
         f'         -d \'{{"sender": "demo-anna", "message": "hi"}}\'\n'
         f"  ('demo-anna' is a seeded returning customer; any other sender starts anonymous.)\n"
         f"  Agent console: {console}/ (sign in as `agent` or `admin`; passwords CONSOLE_AGENT_PASSWORD /\n"

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hearth import ROOT
+from shared import rest_clients, web_origins
 
 ROLES = ("rasa", "actions", "history", "console", "website", "crm-api", "migrate")
 PLACEHOLDER = "CHANGE_ME"  # what the Kubernetes Secret template holds until an operator fills it in
@@ -88,6 +89,9 @@ class Settings:
     action_server_token: str | None
     console_admin_password: str | None  # the development accounts' passwords (`hearth agents ensure-dev`)
     console_agent_password: str | None
+    # the Rasa server's (checked here so a malformed value stops every process at start, not the first request)
+    rest_clients: tuple[rest_clients.RestClient, ...]  # who may post to the REST channel
+    web_chat_origins: tuple[str, ...]  # the website origins allowed to open the web chat
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -146,6 +150,8 @@ class Settings:
             action_server_token=read.text("ACTION_SERVER_TOKEN"),
             console_admin_password=env.get("CONSOLE_ADMIN_PASSWORD") or None,
             console_agent_password=env.get("CONSOLE_AGENT_PASSWORD") or None,
+            rest_clients=rest_clients.parse(env.get(rest_clients.VARIABLE)),
+            web_chat_origins=web_origins.parse(env.get(web_origins.VARIABLE)),
         )
 
     def secret(self) -> str:

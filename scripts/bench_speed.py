@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import secrets
 import shutil
 import signal
 import socket
@@ -113,6 +114,7 @@ class Bot:
     script: list[str]
     long_script: list[str]
     process: subprocess.Popen[bytes]
+    headers: dict[str, str] = field(default_factory=dict)  # Hearth's REST channel needs an integration's token
     memory_pids: dict[str, list[int]] = field(default_factory=dict)
     peak_mb: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -121,7 +123,10 @@ class Bot:
         started = time.perf_counter()
         try:
             response = session.post(
-                f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60
+                f"{self.url}/webhooks/rest/webhook",
+                json={"sender": sender, "message": text},
+                headers=self.headers,
+                timeout=60,
             )
             if response.status_code != 200 or not isinstance(response.json(), list):
                 self.errors.append(f"{response.status_code}: {response.text[:200]}")
@@ -135,14 +140,19 @@ class Bot:
                 self.peak_mb[role] = max(self.peak_mb.get(role, 0.0), sum(rss_mb(p) for p in pids))
 
 
-def wait_ready(url: str, started: float, process: subprocess.Popen[bytes], timeout: float = 600) -> float:
+def wait_ready(
+    url: str, started: float, process: subprocess.Popen[bytes], headers: dict[str, str], timeout: float = 600
+) -> float:
     with requests.Session() as session:
         while time.monotonic() - started < timeout:
             if process.poll() is not None:
                 raise RuntimeError("the server exited before it was ready")
             try:
                 response = session.post(
-                    f"{url}/webhooks/rest/webhook", json={"sender": "bench-ready", "message": "hi"}, timeout=30
+                    f"{url}/webhooks/rest/webhook",
+                    json={"sender": "bench-ready", "message": "hi"},
+                    headers=headers,
+                    timeout=30,
                 )
                 if response.status_code == 200 and response.json():
                     return time.monotonic() - started
@@ -166,13 +176,15 @@ def reference_project() -> tuple[Path, float | None]:
     return project, time.monotonic() - started
 
 
-def launch(command: list[str], cwd: Path, env: dict[str, str], url: str) -> tuple[subprocess.Popen[bytes], float]:
+def launch(
+    command: list[str], cwd: Path, env: dict[str, str], url: str, headers: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], float]:
     """Starts a server in its own process group; returns it and the seconds until it answered."""
     started = time.monotonic()
     process = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    return process, wait_ready(url, started, process)
+    return process, wait_ready(url, started, process, headers or {})
 
 
 def start_reference(project: Path) -> tuple[Bot, float]:
@@ -191,10 +203,12 @@ def start_hearth(data_dir: Path) -> tuple[Bot, float]:
     subprocess.run([str(APP_PYTHON), "-m", "hearth", "train"], cwd=ROOT, check=True)  # not part of readiness
     rasa_port, action_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "TRACKER_", "ACTION_", "RASA_PORT"))}
+    token = secrets.token_hex(32)  # the benchmark's own REST integration, which vouches for its senders
     env.update(HEARTH_DATA_DIR=str(data_dir), RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port))
-    url = f"http://127.0.0.1:{rasa_port}"
-    process, ready = launch([str(APP_PYTHON), "-m", "hearth", "run"], ROOT, env, url)
-    bot = Bot("hearth", url, HEARTH_SCRIPT, LONG_HEARTH, process)
+    env.update(REST_CLIENTS=f"bench:{token}:vouches")
+    url, headers = f"http://127.0.0.1:{rasa_port}", {"Authorization": f"Bearer {token}"}
+    process, ready = launch([str(APP_PYTHON), "-m", "hearth", "run"], ROOT, env, url, headers)
+    bot = Bot("hearth", url, HEARTH_SCRIPT, LONG_HEARTH, process, headers)
     bot.memory_pids = {
         "rasa_server": processes(data_dir, b"bot.run_rasa\x00run"),
         "action_server": processes(data_dir, b"actions.serve"),

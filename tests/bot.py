@@ -37,18 +37,21 @@ def tracker(
     active_loop: str | None = None,
     events: list[dict[str, Any]] | None = None,
     mapped: dict[str, Any] | None = None,
+    sender_proven: bool = False,
 ) -> Tracker:
-    """A tracker whose latest event is the user's message; `mapped` are slots Rasa's mappings set from it."""
+    """A tracker whose latest event is the user's message; `mapped` are slots Rasa's mappings set from it.
+    `sender_proven`: the connector vouched for the sender id (bot/channels.py), as a messaging app's does."""
     all_slots = {name: spec.get("initial_value") for name, spec in domain()["slots"].items()}
     all_slots["requested_slot"] = None
-    all_slots["session_started_metadata"] = {"channel": channel}
+    stamped: dict[str, Any] = {"channel": channel, **({"sender_proven": True} if sender_proven else {})}
+    all_slots["session_started_metadata"] = stamped
     all_slots.update(slots or {})
     all_slots.update(mapped or {})
     latest = {
         "text": text,
         "intent": {"name": intent, "confidence": 0.95},
         "entities": [{"entity": e, "value": v} for e, v in (entities or [])],
-        "metadata": {"channel": channel},
+        "metadata": dict(stamped),
     }
     user_event = {"event": "user", "text": text, "parse_data": latest, "input_channel": channel}
     return Tracker(

@@ -95,8 +95,8 @@ def command(role: str, env: Mapping[str, str]) -> list[str]:
             env["HEARTH_CREDENTIALS"],
             "--port",
             env.get("RASA_PORT", "5005"),
-            "--cors",
-            "*",
+            "--interface",
+            "0.0.0.0",  # noqa: S104 - a container listens on its own network interface; CORS: WEB_CHAT_ORIGINS
             "--enable-api",
         ]
     if role == "actions":
@@ -179,6 +179,7 @@ def main(argv: list[str]) -> int:
     if role not in ROLES:
         os.execvp(role, argv)  # the operator's own command, e.g. `python -m hearth agents list`
     env = dict(os.environ)
+    env.setdefault("BIND_ADDRESS", "0.0.0.0")  # noqa: S104 - the container's interface (the action server reads it)
     found = problems(role, env)
     if found:
         print(f"hearth {role}: cannot start:\n" + "\n".join(f"  - {problem}" for problem in found), file=sys.stderr)

@@ -181,6 +181,7 @@ def test_a_client_cannot_claim_an_identity_in_metadata(stack: Stack) -> None:
     response = requests.post(
         f"{stack.rasa_url}/webhooks/rest/webhook",
         json={"sender": "claims-to-be-anna", "message": "hi", "metadata": claim},
+        headers=stack.rest_headers(),
         timeout=30,
     )
     assert response.status_code == 200

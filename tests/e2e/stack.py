@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -23,7 +24,24 @@ from tests.rasa_env import ROOT, trained_model
 READY_TIMEOUT = 300
 # Settings a stack gets from its caller only, never from the environment the tests run in
 OWN_SETTINGS = ("CRM_", "TRACKER_", "ACTION_", "RASA_PORT", "CONSOLE_", "WEBSITE_", "WEB_IDENTITY_", "WEBCHAT_")
-OWN_SETTINGS += ("SMTP_", "CODE_SENDER", "RASA_URL", "RASA_API_TOKEN", "HANDOFF_", "HELPDESK_")
+OWN_SETTINGS += ("SMTP_", "CODE_SENDER", "RASA_URL", "RASA_API_TOKEN", "HANDOFF_", "HELPDESK_", "REST_CLIENTS")
+OWN_SETTINGS += ("BIND_ADDRESS",)
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses a TCP socket of this machine listens on at `port` (Linux /proc/net/tcp and tcp6)."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            address, _, hex_port = fields[1].partition(":")
+            if fields[3] != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            # the kernel prints each 32-bit word in host (little-endian) order
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add(str(ipaddress.ip_address(words)) if width == 8 else str(ipaddress.IPv6Address(words)))
+    return found
 
 
 def free_port() -> int:
@@ -43,17 +61,27 @@ class Stack:
     output: list[str] = field(default_factory=list)
     reply_times: list[float] = field(default_factory=list)
 
-    def send(self, sender: str, text: str, timeout: float = 30) -> requests.Response:
-        """One message over the REST channel, whatever the answer."""
+    # The bearer token of the REST integration messages are sent as: the run command's 'dev' (which vouches for
+    # its senders), or the first of REST_CLIENTS when the stack was started with its own.
+    rest_token: str = ""
+
+    def rest_headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.rest_token}"}
+
+    def send(self, sender: str, text: str, timeout: float = 30, token: str | None = None) -> requests.Response:
+        """One message over the REST channel as an integration (by default the run command's), whatever the answer."""
         started = time.perf_counter()
         response = requests.post(
-            f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=timeout
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": text},
+            headers=self.rest_headers(token),
+            timeout=timeout,
         )
         self.reply_times.append(time.perf_counter() - started)
         return response
 
-    def say(self, sender: str, text: str) -> list[str]:
-        response = self.send(sender, text)
+    def say(self, sender: str, text: str, token: str | None = None) -> list[str]:
+        response = self.send(sender, text, token=token)
         assert response.status_code == 200, response.text
         return [m.get("text", "") for m in response.json()]
 
@@ -75,13 +103,7 @@ def running_stack(data_dir: Path, **extra_env: str) -> Iterator[Stack]:
     """`python -m hearth run` (what `make run` does), ready to serve; killed afterwards if still running."""
     trained_model()  # train (once) before the clock for readiness starts
     rasa_port, action_port, console_port, website_port = free_port(), free_port(), free_port(), free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(
-            ("CRM_", "TRACKER_", "ACTION_", "RASA_PORT", "CONSOLE_", "WEBSITE_", "WEB_IDENTITY_", "WEBCHAT_")
-        )
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OWN_SETTINGS)}
     env.update(
         HEARTH_DATA_DIR=str(data_dir),
         RASA_PORT=str(rasa_port),
@@ -115,6 +137,8 @@ def running_stack(data_dir: Path, **extra_env: str) -> Iterator[Stack]:
             stop(s, timeout=10)
             pytest.fail("the run command did not become ready:\n" + "".join(s.output[-80:]))
         time.sleep(0.5)
+    own = extra_env.get("REST_CLIENTS")
+    s.rest_token = own.split(",")[0].split(":")[1] if own else (data_dir / "rest_client_token").read_text().strip()
     try:
         yield s
     finally:

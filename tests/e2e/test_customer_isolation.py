@@ -27,7 +27,7 @@ import requests
 from crm_adapter.sql.db import make_engine, make_session_factory
 from crm_adapter.sql.service import SqlCrmService
 from shared import web_identity
-from tests.e2e.stack import Stack, running_stack
+from tests.e2e.stack import Stack, listening_addresses, running_stack
 from tests.fake_messaging_apis import Accounts, FakeMessagingApis, running_fake_apis, telegram_message, twilio_message
 from tests.fakes import RecordingCodeSender
 from tests.smtp_sink import SmtpSink, smtp_sink
@@ -480,6 +480,57 @@ def test_a_forged_tampered_expired_or_claimed_identity_leaves_a_web_chat_visitor
         visitor.close()
 
 
+# ---- who may reach the bot at all --------------------------------------------------------------
+
+
+def test_the_rest_channel_refuses_every_caller_without_an_integrations_token(stack: Stack) -> None:
+    """POST /webhooks/rest/webhook {"sender": "demo-anna", ...} answered Anna's name, email, phone and address to
+    anyone who could reach the port. Now only an integration named in REST_CLIENTS, with its bearer token, reaches
+    a conversation; any other caller gets a 401 and nothing of the message is kept."""
+    url, anna = f"{stack.rasa_url}/webhooks/rest/webhook", person(stack, ANNA)
+    before = stack.user_texts("demo-anna")
+    token = stack.rest_token
+    for header in (None, "Bearer " + "0" * 64, f"Basic {token}", f"Bearer {token[:-1]}", token, "Bearer"):
+        for text in ("what do you know about me?", "list my orders", "change my email to evil@example.com"):
+            response = requests.post(
+                url,
+                json={"sender": "demo-anna", "message": text},
+                headers={"Authorization": header} if header else {},
+                timeout=30,
+            )
+            assert response.status_code == 401, (header, response.text)
+            assert response.json()["error"] == "unauthorized"
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+            assert traces(anna, [response.text]) == []
+    assert stack.user_texts("demo-anna") == before  # none of it reached the conversation
+    assert stack.say("demo-anna", "hi")[0].startswith("Welcome back, Anna!")  # the integration that vouches
+
+
+def test_only_the_websites_own_pages_may_drive_the_bot_from_a_browser(stack: Stack) -> None:
+    """Rasa's CORS answer echoed any Origin with credentials allowed, and socket.io took any page's connection."""
+    evil, own = "https://evil.example", stack.website_url
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    for path in ("/webhooks/rest/webhook", "/conversations/demo-anna/messages", "/"):
+        refused = requests.options(f"{stack.rasa_url}{path}", headers={"Origin": evil, **preflight}, timeout=10)
+        assert "Access-Control-Allow-Origin" not in refused.headers, (path, dict(refused.headers))
+    handshake = f"{stack.rasa_url}/socket.io/?EIO=4&transport=polling"
+    refused = requests.get(handshake, headers={"Origin": evil}, timeout=10)
+    assert refused.status_code == 400 and "Access-Control-Allow-Origin" not in refused.headers
+    allowed = requests.get(handshake, headers={"Origin": own}, timeout=10)
+    assert allowed.status_code == 200 and allowed.headers["Access-Control-Allow-Origin"] == own
+
+
+def test_every_process_listens_on_the_loopback_address_only(stack: Stack) -> None:
+    """The Rasa server and the action server listened on 0.0.0.0: reachable from the whole network."""
+    ports = {
+        "rasa": int(stack.rasa_url.rsplit(":", 1)[1]),
+        "actions": stack.action_port,
+        "console": int(stack.console_url.rsplit(":", 1)[1]),
+        "website": int(stack.website_url.rsplit(":", 1)[1]),
+    }
+    assert {name: listening_addresses(port) for name, port in ports.items()} == {name: {"127.0.0.1"} for name in ports}
+
+
 def test_a_rest_caller_cannot_claim_a_website_identity(stack: Stack) -> None:
     claim = {"identity": {"customer_id": ANNA, "source": "website"}, "identity_token": _tampered(secret(stack))}
     replies = []
@@ -487,6 +538,7 @@ def test_a_rest_caller_cannot_claim_a_website_identity(stack: Stack) -> None:
         response = requests.post(
             f"{stack.rasa_url}/webhooks/rest/webhook",
             json={"sender": "attacker-rest-claims", "message": text, "metadata": claim},
+            headers=stack.rest_headers(),
             timeout=30,
         )
         assert response.status_code == 200

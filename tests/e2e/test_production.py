@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from hearth.processes import processes
-from tests.e2e.stack import Stack, free_port, running_stack
+from tests.e2e.stack import Stack, free_port, listening_addresses, running_stack
 from tests.e2e.test_history_ingestion import history_of
 from tests.rasa_env import ROOT
 from tests.services import delete_queue, nginx_path, rabbitmq_url, redis_url, temporary_postgres_database
@@ -147,6 +147,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
             "RASA_API_TOKEN": secrets.token_hex(32),
             "ACTION_SERVER_TOKEN": secrets.token_hex(32),
             "CRM_SECRET": secrets.token_hex(32),
+            "REST_CLIENTS": f"shop-app:{secrets.token_hex(32)}",  # an integration that does not vouch for senders
             "CODE_SENDER": "log",
             "RASA_REPLICAS": "2",
             "ACTION_REPLICAS": "2",
@@ -261,6 +262,26 @@ def test_rasas_http_api_needs_its_token_and_no_command_line_shows_it(production:
         assert requests.get(url, timeout=10).status_code == 401
         assert requests.get(url, params={"token": "wrong"}, timeout=10).status_code == 401
         assert requests.get(url, params={"token": token}, timeout=10).status_code == 200
+
+
+def test_rest_needs_an_integrations_token_and_names_nobody_for_one_that_does_not_vouch(production: Production):
+    """Production runs the same REST channel: without an integration's token nothing gets in, and an integration
+    that does not vouch for its users (REST_CLIENTS without ':vouches') cannot name a seeded customer's linked
+    sender id, not even by claiming it in the metadata. Every server listens on the loopback address."""
+    url = f"{production.stack.rasa_url}/webhooks/rest/webhook"
+    body = {"sender": "demo-anna", "message": "what do you know about me?"}
+    assert requests.post(url, json=body, timeout=30).status_code == 401
+    assert requests.post(url, json=body, headers={"Authorization": "Bearer " + "0" * 64}, timeout=30).status_code == 401
+    claim = {"sender_proven": True, "rest_client": "dev", "identity": {"customer_id": "cus_demo_anna", "source": "x"}}
+    response = requests.post(
+        url, json={**body, "message": "hi", "metadata": claim}, headers=production.stack.rest_headers(), timeout=120
+    )
+    assert response.status_code == 200 and "Anna" not in response.text
+    status, texts = say(production.stack, "demo-anna", "what do you know about me?")
+    assert status == 200 and "anna.berg@example.com" not in " ".join(texts) and "Berg" not in " ".join(texts)
+    front = [int(production.stack.rasa_url.rsplit(":", 1)[1]), production.stack.action_port]
+    for port in [*production.rasa_ports, *production.action_ports, *front]:
+        assert listening_addresses(port) == {"127.0.0.1"}, port
 
 
 def test_an_agents_replies_reach_the_web_chat_whichever_rasa_server_sends_them(production: Production):

@@ -136,7 +136,10 @@ def test_a_dropped_change_is_not_saved_later(stack: Stack):
 )
 def test_malformed_requests_get_a_clear_400(stack: Stack, body: bytes):
     response = requests.post(
-        f"{stack.rasa_url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}, timeout=30
+        f"{stack.rasa_url}/webhooks/rest/webhook",
+        data=body,
+        headers={"Content-Type": "application/json", **stack.rest_headers()},
+        timeout=30,
     )
     assert response.status_code == 400
     assert response.json()["error"] == "bad_request" and response.json()["message"]

@@ -39,6 +39,26 @@ JSON = {"Content-Type": "application/json"}
 SEED = 20261123
 
 
+def bad_authorizations(rng: random.Random, token: str) -> Iterator[dict[str, str]]:
+    """Authorization headers that must not let a request in: none, other schemes, the token altered, junk."""
+    yield {}
+    for value in ("", "Bearer", "Bearer ", f"Basic {token}", f"Token {token}", token, f"Bearer  {token[:-1]}"):
+        yield {"Authorization": value}
+    for _ in range(40):
+        position = rng.randrange(len(token))
+        altered = token[:position] + rng.choice("0123456789abcdef".replace(token[position], "")) + token[position + 1 :]
+        yield {"Authorization": f"Bearer {altered}"}
+    yield {"Authorization": f"Bearer {token}x"}
+    yield {"Authorization": f"Bearer {token[: len(token) // 2]}"}
+    for text in texts(SEED + 3, 60, 200):
+        try:
+            text.encode("latin-1")
+        except UnicodeEncodeError:
+            continue  # an HTTP header is bytes: requests refuses to send other text
+        if text.isprintable() and text.strip() == text and text:  # a header value holds no control characters
+            yield {"Authorization": f"Bearer {text}"}
+
+
 def _bad_sender(rng: random.Random) -> Any:
     return rng.choice(
         [
@@ -167,6 +187,16 @@ def test_the_rest_webhook_refuses_malformed_requests(live_stack: Stack, fuzz_cou
     rng = random.Random(SEED)
     session = requests.Session()
     unexpected = []
+    # Without the token of an integration in REST_CLIENTS, a good body reaches no conversation: 401, whatever
+    # the Authorization header holds (other schemes, near misses of the token, junk, hostile text).
+    token = stack.rest_token
+    good = json.dumps({"sender": "fuzz-rest-unauthorized", "message": "what do you know about me"}).encode()
+    for header in bad_authorizations(rng, token):
+        response = session.post(url, data=good, headers={**JSON, **header}, timeout=60)
+        fuzz_counts.record(TARGET, response.status_code)
+        if response.status_code != 401 or response.json().get("error") != "unauthorized":
+            unexpected.append((f"Authorization {str(header)[:80]}", response.status_code, response.text[:200]))
+    session.headers.update(stack.rest_headers())
     for body, headers in refused_bodies(rng):
         response = session.post(url, data=body, headers=headers, timeout=60)
         fuzz_counts.record(TARGET, response.status_code)
@@ -203,6 +233,7 @@ def test_hostile_text_reaches_the_bot_and_gets_an_answer(live_stack: Stack, fuzz
     stack, started, first_line = live_stack, time.monotonic(), len(live_stack.output)
     url = stack.rasa_url + PATH
     session = requests.Session()
+    session.headers.update(stack.rest_headers())
     unexpected, answered = [], 0
     for message in bot_messages(random.Random(SEED + 2)):
         response = session.post(url, json=message, timeout=60)

@@ -160,9 +160,7 @@ def test_small_batches_give_the_same_history_as_one_big_batch(sql_crm: SqlCrm, t
         ]
 
 
-def test_an_earlier_anonymous_chat_stays_anonymous_when_someone_identifies_later(
-    sql_crm: SqlCrm, tracker
-) -> None:  # type: ignore[no-untyped-def]
+def test_an_earlier_anonymous_chat_stays_anonymous_when_someone_identifies_later(sql_crm: SqlCrm, tracker) -> None:  # type: ignore[no-untyped-def]
     # A sender id proves nothing about who typed in an earlier session: a complaint written by one person, then
     # a verification by another on the same id, must not put the first person's words on the second's record.
     customer = add_customer(sql_crm.sessions)

@@ -39,15 +39,28 @@ def test_a_session_started_from_another_channel_is_not_recognised_by_the_previou
     """The tracker's latest message at session start is still the previous session's (here: Anna's, on the
     Telegram chat she linked); the session belongs to the channel of the message that starts it."""
     crm.arrange.add_identity(anna, "telegram", CHAT)
-    started_on_web_chat = tracker(
-        sender_id=CHAT, channel="telegram", slots={"session_started_metadata": {"channel": "socketio"}}
+    started_on_slack = {"channel": "slack", "sender_proven": True}
+    started_on_slack_chat = tracker(
+        sender_id=CHAT, channel="telegram", slots={"session_started_metadata": started_on_slack}
     )
 
-    events, messages = run(ActionSessionStart(), started_on_web_chat)
+    events, messages = run(ActionSessionStart(), started_on_slack_chat)
 
     assert "customer_id" not in slots_set(events) and messages == []
-    events, _ = run(ActionSessionStart(), tracker(sender_id=CHAT, channel="telegram"))
+    events, _ = run(ActionSessionStart(), tracker(sender_id=CHAT, channel="telegram", sender_proven=True))
     assert slots_set(events)["customer_id"] == anna  # on Telegram itself she is still recognised
+
+
+def test_a_linked_sender_id_is_a_stranger_when_the_channel_does_not_vouch_for_it(crm, anna):
+    """The REST caller names the sender id: a seeded REST sender id, sent by an integration that does not vouch
+    for its users (or with the flag forged in the body, which the connector strips), is nobody until verified."""
+    crm.arrange.add_identity(anna, "rest", "demo-anna")
+
+    events, messages = run(ActionSessionStart(), tracker(sender_id="demo-anna", channel="rest"))
+
+    assert "customer_id" not in slots_set(events) and "verified" not in slots_set(events) and messages == []
+    events, _ = run(ActionSessionStart(), tracker(sender_id="demo-anna", channel="rest", sender_proven=True))
+    assert slots_set(events)["customer_id"] == anna  # an integration that signs its users in may name them
 
 
 def test_a_website_identity_starting_the_session_wins_over_a_previous_link(crm, anna, omar):
@@ -64,7 +77,7 @@ def test_a_website_identity_starting_the_session_wins_over_a_previous_link(crm, 
 
 def test_a_linked_telegram_account_cannot_read_another_customers_order(crm, anna, omar):
     crm.arrange.add_identity(anna, "telegram", CHAT)
-    events, _ = run(ActionSessionStart(), tracker(sender_id=CHAT, channel="telegram"))
+    events, _ = run(ActionSessionStart(), tracker(sender_id=CHAT, channel="telegram", sender_proven=True))
     recognised = {k: v for k, v in slots_set(events).items() if k in ("customer_id", "verified")}
     assert recognised == {"customer_id": anna, "verified": True}
 

@@ -45,8 +45,13 @@ def test_production_refuses_sqlite_and_several_rasa_servers_without_redis(tmp_pa
     prepared = environment(env)  # everything given: it starts, with exactly the given secrets
     assert all(prepared[k] == v for k, v in SECRETS.items())
     assert not any(p.name.endswith(("_secret", "_token")) for p in tmp_path.iterdir())
-    # development (no HEARTH_ENV) still makes its own
-    assert environment({"HEARTH_DATA_DIR": str(tmp_path / "dev")})["RASA_API_TOKEN"]
+    assert "REST_CLIENTS" not in prepared  # only the integrations the operator names may post to REST
+    # development (no HEARTH_ENV) still makes its own, and listens on the loopback address only
+    dev = environment({"HEARTH_DATA_DIR": str(tmp_path / "dev")})
+    assert dev["RASA_API_TOKEN"] and dev["BIND_ADDRESS"] == "127.0.0.1"
+    token = (tmp_path / "dev" / "rest_client_token").read_text().strip()
+    assert dev["REST_CLIENTS"] == f"dev:{token}:vouches" and len(token) >= 32
+    assert dev["WEB_CHAT_ORIGINS"] == f"http://127.0.0.1:{dev['WEBSITE_PORT']},http://localhost:{dev['WEBSITE_PORT']}"
 
 
 def test_broker_keeps_tls_and_virtual_host_and_the_lock_store_comes_from_redis_url(tmp_path: Path):

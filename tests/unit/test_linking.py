@@ -63,7 +63,7 @@ def test_verified_by_code_a_yes_links_the_account(crm, anna):
     assert said == ["utter_channel_linked"] and slots["awaiting"] is None
     assert links(crm) == [(anna, "telegram", CHAT)]
     # the next conversation on this Telegram chat starts recognised
-    events, _ = run(ActionSessionStart(), tracker(channel="telegram", sender_id=CHAT))
+    events, _ = run(ActionSessionStart(), tracker(channel="telegram", sender_id=CHAT, sender_proven=True))
     assert slots_set(events)["customer_first_name"] == "Anna"
 
 

@@ -15,12 +15,12 @@ def test_session_start_recognises_a_linked_channel_account(crm):
     crm.arrange.add_identity(anna, "rest", "anna-phone")
     ticket = crm.arrange.add_ticket(anna, "Item arrived scratched")
 
-    events, messages = run(ActionSessionStart(), tracker(sender_id="anna-phone", channel="rest"))
+    events, messages = run(ActionSessionStart(), tracker(sender_id="anna-phone", channel="rest", sender_proven=True))
 
     assert [e["event"] for e in events] == ["session_started", "slot"] + ["slot"] * 6 + ["action"]
     assert events[-1]["name"] == "action_listen"
     assert slots_set(events) == {
-        "session_started_metadata": {"channel": "rest"},
+        "session_started_metadata": {"channel": "rest", "sender_proven": True},
         "customer_id": anna,
         "customer_first_name": "Anna",
         "verified": True,
@@ -45,7 +45,7 @@ def test_highlight_is_an_order_in_progress_when_no_ticket_is_open(crm):
     crm.arrange.add_identity(omar, "rest", "omar")
     crm.arrange.add_order(omar, "JH300001", status="shipped", items=(("Brass floor lamp", 1, 12900),))
 
-    events, _ = run(ActionSessionStart(), tracker(sender_id="omar"))
+    events, _ = run(ActionSessionStart(), tracker(sender_id="omar", sender_proven=True))
 
     slots = slots_set(events)
     assert (slots["highlight_kind"], slots["highlight_reference"], slots["highlight_detail"]) == (
