@@ -266,7 +266,10 @@ def role_problems(role: str, env: Mapping[str, str]) -> list[str]:
         if env.get(name, "").startswith("sqlite"):
             found.append(f"{name} is a SQLite file: use PostgreSQL (a file in one container is not shared)")
     if role in ("actions", "crm-api") and not env.get("SMTP_HOST") and env.get("CODE_SENDER", "") != "log":
-        found.append("SMTP_HOST is not set: one-time codes could not be emailed (CODE_SENDER=log logs them: trials)")
+        found.append(
+            "SMTP_HOST is not set: one-time codes could not be emailed "
+            "(CODE_SENDER=log writes them to the outbox in the data folder: trials)"
+        )
     if role == "history" and env.get("CRM_BACKEND", "sql").strip().lower() == "http":
         found.append("CRM_BACKEND=http: history ingestion works on the CRM database only; run no history container")
     return found + _malformed(env)
@@ -285,7 +288,10 @@ def machine_problems(env: Mapping[str, str], rasa_replicas: int = 1) -> list[str
     if rasa_replicas > 1 and not env.get("REDIS_URL"):
         found.append("REDIS_URL is not set: several Rasa servers must lock conversations in Redis")
     if not env.get("SMTP_HOST") and env.get("CODE_SENDER", "") != "log":
-        found.append("SMTP_HOST is not set: one-time codes could not be emailed (CODE_SENDER=log logs them)")
+        found.append(
+            "SMTP_HOST is not set: one-time codes could not be emailed "
+            "(CODE_SENDER=log writes them to the outbox in the data folder)"
+        )
     return found + _malformed(env)
 
 
