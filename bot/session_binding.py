@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from rasa.core.actions.action import ActionRestart
 from rasa.core.policies.policy import PolicyPrediction
 from rasa.core.processor import MessageProcessor
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME, SESSION_START_METADATA_SLOT
@@ -76,5 +77,20 @@ async def _bound_tracker_session(
     )
 
 
+_restart_run = ActionRestart.run
+
+
+async def _restart_keeping_the_party(self: ActionRestart, output_channel: Any, nlg: Any, tracker: Any, domain: Any):
+    # After "/restart" Rasa starts the next session itself (action_session_start, predicted after action_restart)
+    # without the message's metadata: carry the connector's stamp of the "/restart" over the restart, so the new
+    # session knows its channel and whether the sender id is proven, like a session started by a message.
+    events = await _restart_run(self, output_channel, nlg, tracker, domain)
+    metadata = tracker.latest_message.metadata if tracker.latest_message else None
+    if party(metadata) is not None:
+        events.append(SlotSet(SESSION_START_METADATA_SLOT, metadata))
+    return events
+
+
 def install() -> None:
     MessageProcessor._update_tracker_session = _bound_tracker_session  # type: ignore[method-assign]
+    ActionRestart.run = _restart_keeping_the_party  # type: ignore[method-assign]

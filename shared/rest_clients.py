@@ -76,6 +76,10 @@ def authenticate(clients: tuple[RestClient, ...], authorization: str | None) -> 
     """The integration whose token the header carries; None for a missing or unknown token. Every client's token
     is compared in constant time, so the answer takes as long whichever token is close."""
     token = bearer_token(authorization)
+    if token is not None and not token.isascii():
+        # Tokens are ASCII (parse() checks); a header the server decoded with escaped bytes could not even be
+        # encoded for the comparison, so it is refused here as an unknown token.
+        return None
     found = None
     for client in clients:
         if hmac.compare_digest(client.token.encode(), (token or "").encode()) and token:

@@ -59,3 +59,11 @@ def test_web_chat_origins_are_origins_and_never_every_page():
             web_origins.parse(bad)
     with pytest.raises(ValueError, match="WEB_CHAT_ORIGINS"):
         Settings.from_env({"WEB_CHAT_ORIGINS": "*"})
+
+
+@pytest.mark.parametrize("header", ["Bearer éa", "Bearer \udce9a", f"Bearer {APP[:-1]}\udcff", "Bearer 令牌"])
+def test_a_token_with_bytes_outside_ascii_is_unknown_rather_than_an_error(header: str):
+    # The web server hands over a header's undecodable bytes as escaped surrogates; encoding those for the
+    # comparison used to raise, and the REST channel answered 500 instead of 401.
+    clients = rest_clients.parse(f"shop-app:{APP}:vouches")
+    assert rest_clients.authenticate(clients, header) is None
