@@ -47,14 +47,15 @@ class RasaConversations:
         self.http = session or requests.Session()
         self.clock = clock
 
-    def _authorization(self) -> str:
+    def authorization(self) -> str:
+        """The Authorization header of one request: a JWT made now, valid for JWT_LIFETIME seconds."""
         now = int(self.clock())
         claims = {"user": JWT_USER, "iat": now, "exp": now + JWT_LIFETIME}
         return "Bearer " + jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM)
 
     def _post(self, sender_id: str, path: str, body: Any, **params: str) -> Any:
         url = f"{self.base_url}/conversations/{urllib.parse.quote(sender_id, safe='')}/{path}"
-        headers = {"Authorization": self._authorization()}
+        headers = {"Authorization": self.authorization()}
         try:
             response = self.http.post(url, json=body, params=params, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
