@@ -15,7 +15,8 @@
 4. A JWT on Rasa's HTTP API that is not HS256 with the key (`alg: none`, another algorithm), or that has a claim
    PyJWT refuses but sanic-jwt 1.8 does not expect (a `sub` that is not a string, ...), gets 401 like a wrong
    signature: sanic-jwt lets those errors escape, so Rasa answered 500 and logged a traceback. A token without an
-   expiry (`exp`) is refused too: one that leaked would otherwise work for good (the console's live 60 s).
+   expiry (`exp`) is refused too: one that leaked would otherwise work for good (the console's live 60 s); and
+   one whose expiry is more than 10 s past, where sanic-jwt would allow 3 minutes for clocks that differ.
 
 5. A performance fix that changes no behaviour:
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -163,6 +165,7 @@ def _socketio_message_guard(handle: Any) -> Any:
 
 
 _jwt_decode = Authentication._decode
+JWT_LEEWAY = 10  # seconds a JWT's expiry may be past (clocks that differ); sanic-jwt's default is 180
 # what sanic-jwt's own check turns into a 401 (Authentication._verify); every other refusal of PyJWT escaped it
 _JWT_ERRORS_ANSWERED = (
     jwt.exceptions.DecodeError,
@@ -183,8 +186,12 @@ async def _decode_or_refuse(self: Authentication, token: str, verify: bool = Tru
         if isinstance(exc, _JWT_ERRORS_ANSWERED):
             raise
         raise jwt.exceptions.DecodeError(f"{type(exc).__name__}: {exc}") from None
-    if verify and (not isinstance(payload, dict) or "exp" not in payload):
-        raise jwt.exceptions.DecodeError("the token has no expiry (exp)")
+    if verify:
+        expiry = payload.get("exp") if isinstance(payload, dict) else None
+        if not isinstance(expiry, (int, float)):  # PyJWT has checked that a present one is a number
+            raise jwt.exceptions.DecodeError("the token has no expiry (exp)")
+        if expiry < time.time() - JWT_LEEWAY:
+            raise jwt.exceptions.ExpiredSignatureError("Signature has expired")
     return payload
 
 

@@ -2,7 +2,8 @@
 bot/run_rasa.py adds from RASA_API_TOKEN, read by Rasa's own argument parser; bot/rasa_patches.py applied) lets in
 an admin's HS256 JWT signed with the key, and refuses with 401 everything else: no token, the key itself in the
 query string (Rasa's `--auth-token` way), a JWT signed with another key, with `alg: none` or another algorithm,
-expired, without an expiry, or with a claim PyJWT refuses. Prints "ok".
+expired (even within sanic-jwt's 3 minutes of leeway), without an expiry, or with a claim PyJWT refuses. Prints
+"ok".
 
     python tests/rasa_side/check_api_auth.py
 """
@@ -71,6 +72,7 @@ def main() -> None:
         "alg None": bearer(unsigned({"alg": "None", "typ": "JWT"}, admin)),
         "another algorithm with the key": bearer(jwt.encode(admin, KEY, algorithm="HS384")),
         "expired": bearer(jwt.encode({**admin, "iat": now - 900, "exp": now - 600}, KEY, algorithm="HS256")),
+        "expired a minute ago": bearer(jwt.encode({**admin, "exp": now - 60}, KEY, algorithm="HS256")),
         "without an expiry": bearer(jwt.encode({"user": admin["user"]}, KEY, algorithm="HS256")),
         "a subject that is not a string": bearer(jwt.encode({**admin, "sub": 5}, KEY, algorithm="HS256")),
         "garbage": bearer("not.a.jwt"),
