@@ -12,7 +12,13 @@
    4.15 lets the error escape its websocket loop (a traceback, the socket's writer task left pending) and
    python-socketio 5.18 logs a traceback for a packet it cannot decode.
 
-4. A performance fix that changes no behaviour:
+4. A JWT on Rasa's HTTP API that is not HS256 with the key (`alg: none`, another algorithm), or that has a claim
+   PyJWT refuses but sanic-jwt 1.8 does not expect (a `sub` that is not a string, ...), gets 401 like a wrong
+   signature: sanic-jwt lets those errors escape, so Rasa answered 500 and logged a traceback. A token without an
+   expiry (`exp`) is refused too: one that leaked would otherwise work for good (the console's live 60 s); and
+   one whose expiry is more than 10 s past, where sanic-jwt would allow 3 minutes for clocks that differ.
+
+5. A performance fix that changes no behaviour:
 
 Rasa validates every action server response with `jsonschema.validate(result, schema)`,
 which first checks the *schema* against its meta-schema: about 30 ms of CPU per custom
@@ -26,9 +32,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from functools import lru_cache
 from typing import Any
 
+import jwt
 from engineio import packet as engineio_packet
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
@@ -39,6 +47,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUtt
 from rasa.shared.exceptions import RasaException
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
+from sanic_jwt.authentication import Authentication
 
 log = logging.getLogger(__name__)
 APOLOGY = "utter_crm_unavailable"  # "I can't reach our customer system right now ... nothing you've told me is lost"
@@ -155,6 +164,37 @@ def _socketio_message_guard(handle: Any) -> Any:
     return handle_eio_message
 
 
+_jwt_decode = Authentication._decode
+JWT_LEEWAY = 10  # seconds a JWT's expiry may be past (clocks that differ); sanic-jwt's default is 180
+# what sanic-jwt's own check turns into a 401 (Authentication._verify); every other refusal of PyJWT escaped it
+_JWT_ERRORS_ANSWERED = (
+    jwt.exceptions.DecodeError,
+    jwt.exceptions.ExpiredSignatureError,
+    jwt.exceptions.InvalidIssuerError,
+    jwt.exceptions.ImmatureSignatureError,
+    jwt.exceptions.InvalidIssuedAtError,
+    jwt.exceptions.InvalidAudienceError,
+)
+
+
+async def _decode_or_refuse(self: Authentication, token: str, verify: bool = True, inline_claims: Any = None) -> Any:
+    """sanic-jwt's decoding, with every token PyJWT refuses, and one without an expiry, refused as a bad signature
+    is (DecodeError: 401 "User is not authenticated.")."""
+    try:
+        payload = await _jwt_decode(self, token, verify=verify, inline_claims=inline_claims)
+    except jwt.exceptions.InvalidTokenError as exc:
+        if isinstance(exc, _JWT_ERRORS_ANSWERED):
+            raise
+        raise jwt.exceptions.DecodeError(f"{type(exc).__name__}: {exc}") from None
+    if verify:
+        expiry = payload.get("exp") if isinstance(payload, dict) else None
+        if not isinstance(expiry, (int, float)):  # PyJWT has checked that a present one is a number
+            raise jwt.exceptions.DecodeError("the token has no expiry (exp)")
+        if expiry < time.time() - JWT_LEEWAY:
+            raise jwt.exceptions.ExpiredSignatureError("Signature has expired")
+    return payload
+
+
 def apply() -> None:
     import socketio
 
@@ -162,6 +202,7 @@ def apply() -> None:
     # patched on the class before Rasa creates its server, which binds the method when it is built
     socketio.AsyncServer._handle_eio_message = _socketio_message_guard(socketio.AsyncServer._handle_eio_message)  # type: ignore[method-assign]
     Request.__init__ = _checked_request_init  # type: ignore[method-assign]
+    Authentication._decode = _decode_or_refuse  # type: ignore[method-assign]
     rasa_actions.RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     rasa_actions.RemoteAction.run = _run_or_apologise  # type: ignore[method-assign]
 

@@ -1,4 +1,8 @@
-"""The Rasa server's HTTP API, as the agent console uses it (requests; Rasa runs with --enable-api and a token).
+"""The Rasa server's HTTP API, as the agent console uses it (requests; Rasa runs with --enable-api and a JWT key).
+
+- Each request carries `Authorization: Bearer <JWT>`: HS256, signed with the key the Rasa server checks
+  (RASA_API_TOKEN, bot/run_rasa.py), for Rasa's admin role (any conversation), valid for 60 seconds. The key
+  itself never leaves the process: not in a URL (access logs keep those), not in a header.
 
 - An agent's reply is appended to the conversation as a bot message with the agent's name in its metadata,
   and Rasa sends it through the channel the customer is on (`execute_side_effects`, `output_channel`): web
@@ -8,9 +12,12 @@
 
 from __future__ import annotations
 
+import time
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
+import jwt
 import requests
 
 from crm_adapter.domain import CrmUnavailable
@@ -20,17 +27,37 @@ class RasaUnavailable(CrmUnavailable):
     """The Rasa server could not be reached or refused the request."""
 
 
+JWT_ALGORITHM = "HS256"  # what the Rasa server checks (bot/run_rasa.py: --jwt-method)
+JWT_LIFETIME = 60  # seconds; a fresh token per request
+JWT_USER = {"username": "hearth-console", "role": "admin"}  # Rasa's admin role: any conversation
+
+
 class RasaConversations:
-    def __init__(self, base_url: str, token: str, timeout: float = 10, session: requests.Session | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        timeout: float = 10,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.base_url = base_url.rstrip("/")
-        self.token = token
+        self._key = token  # RASA_API_TOKEN: signs the JWTs, is never sent
         self.timeout = timeout
         self.http = session or requests.Session()
+        self.clock = clock
+
+    def authorization(self) -> str:
+        """The Authorization header of one request: a JWT made now, valid for JWT_LIFETIME seconds."""
+        now = int(self.clock())
+        claims = {"user": JWT_USER, "iat": now, "exp": now + JWT_LIFETIME}
+        return "Bearer " + jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM)
 
     def _post(self, sender_id: str, path: str, body: Any, **params: str) -> Any:
         url = f"{self.base_url}/conversations/{urllib.parse.quote(sender_id, safe='')}/{path}"
+        headers = {"Authorization": self.authorization()}
         try:
-            response = self.http.post(url, json=body, params={"token": self.token, **params}, timeout=self.timeout)
+            response = self.http.post(url, json=body, params=params, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             raise RasaUnavailable(f"Rasa server unreachable: {type(exc).__name__}") from exc
         if response.status_code >= 300:

@@ -29,6 +29,7 @@ PLACEHOLDER = "CHANGE_ME"  # what the Kubernetes Secret template holds until an 
 DATABASE_URLS = ("TRACKER_DB_URL", "CRM_DATABASE_URL")
 PRODUCTION_SECRETS = ("WEB_IDENTITY_SECRET", "RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "CRM_SECRET")
 TRUE = frozenset({"1", "true", "yes"})
+MIN_RASA_API_KEY_CHARS = 32  # RASA_API_TOKEN in production: the HS256 key of the Rasa server's HTTP API
 DEFAULT_WEBSITE_DEMO_PASSWORD = "juniper"  # the demo customers' password on the shop's website, when not set
 
 
@@ -107,6 +108,14 @@ class Settings:
         if backend == "http" and not read.text("CRM_HTTP_BASE_URL"):
             raise ValueError("CRM_BACKEND=http needs CRM_HTTP_BASE_URL")
         rabbitmq_url = read.text("RABBITMQ_URL")
+        rasa_api_token = read.text("RASA_API_TOKEN")
+        if is_production(env) and rasa_api_token and PLACEHOLDER not in rasa_api_token:
+            if len(rasa_api_token) < MIN_RASA_API_KEY_CHARS:
+                raise ValueError(
+                    f"RASA_API_TOKEN must be at least {MIN_RASA_API_KEY_CHARS} characters in production, not "
+                    f"{len(rasa_api_token)}: it signs the console's tokens for the Rasa server's HTTP API "
+                    "(e.g. the output of `openssl rand -hex 32`)"
+                )
         return cls(
             production=is_production(env),
             data_dir=data_dir,
@@ -140,7 +149,7 @@ class Settings:
             nps_period=timedelta(days=read.number("NPS_PERIOD_DAYS", 90)),
             proposal_interval=timedelta(days=read.number("PREFERENCE_PROPOSAL_DAYS", 30)),
             rasa_url=read.text("RASA_URL"),
-            rasa_api_token=read.text("RASA_API_TOKEN"),
+            rasa_api_token=rasa_api_token,
             console_secure_cookies=is_production(env) or read.flag("CONSOLE_SECURE_COOKIES"),
             crm_api_token=read.text("CRM_API_TOKEN"),
             webchat_socket_url=read.text("WEBCHAT_SOCKET_URL") or "http://127.0.0.1:5005",

@@ -85,7 +85,7 @@ def command(role: str, env: Mapping[str, str]) -> list[str]:
         return [
             str(RASA_PYTHON),
             "-m",
-            "bot.run_rasa",  # `rasa run`, with the API token from RASA_API_TOKEN rather than the command line
+            "bot.run_rasa",  # `rasa run`, with its HTTP API's JWT key from RASA_API_TOKEN, never on the command line
             "run",
             "--model",
             env["HEARTH_MODEL"],

@@ -102,7 +102,22 @@ echo "ok: history ingestion wrote the conversation into the CRM database"
 
 status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 [ "$(status http://127.0.0.1:15005/conversations/$sender/tracker)" = 401 ] || { echo "FAIL: Rasa's API without its token" >&2; exit 1; }
-[ "$(status "http://127.0.0.1:15005/conversations/$sender/tracker?token=$rasa_token")" = 200 ] || { echo "FAIL: Rasa's API with its token" >&2; exit 1; }
+# The console's way in: an admin JWT (HS256, 60 s) signed with RASA_API_TOKEN, in the Authorization header (the key
+# is handed over in the environment, never on a command line). The key itself in the URL, Rasa's --auth-token way, is
+# refused, and so is a token with alg "none".
+rasa_jwt() {  # rasa_jwt [alg]: a token as crm_adapter/rasa_api.py makes it (alg none: unsigned)
+    RASA_API_TOKEN="$rasa_token" python3 -c '
+import base64, hashlib, hmac, json, os, sys, time
+part = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+alg, now = sys.argv[1], int(time.time())
+signing = part({"alg": alg, "typ": "JWT"}) + "." + part({"user": {"username": "smoke", "role": "admin"}, "iat": now, "exp": now + 60})
+key = os.environ["RASA_API_TOKEN"].encode()
+signature = hmac.new(key, signing.encode(), hashlib.sha256).digest() if alg == "HS256" else b""
+print(signing + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode())' "${1:-HS256}"
+}
+[ "$(status -H "Authorization: Bearer $(rasa_jwt)" http://127.0.0.1:15005/conversations/$sender/tracker)" = 200 ] || { echo "FAIL: Rasa's API with the console's JWT" >&2; exit 1; }
+[ "$(status -H "Authorization: Bearer $(rasa_jwt none)" http://127.0.0.1:15005/conversations/$sender/tracker)" = 401 ] || { echo "FAIL: Rasa's API took an unsigned JWT" >&2; exit 1; }
+[ "$(status "http://127.0.0.1:15005/conversations/$sender/tracker?token=$rasa_token")" = 401 ] || { echo "FAIL: Rasa's API took its key in the URL" >&2; exit 1; }
 [ "$(status -X POST http://127.0.0.1:15055/webhook -d '{}')" = 401 ] || { echo "FAIL: the action server without its token" >&2; exit 1; }
 [ "$(status http://127.0.0.1:5090/v1/customers/1)" = 401 ] || { echo "FAIL: the CRM API without its token" >&2; exit 1; }
 [ "$(status -H "Authorization: Bearer $crm_api_token" http://127.0.0.1:5090/v1/customers/1)" = 404 ] || { echo "FAIL: the CRM API with its token" >&2; exit 1; }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import os
@@ -15,7 +16,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import jwt
 import pytest
 import requests
 
@@ -48,6 +51,30 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def rasa_api_refusals(key: str) -> dict[str, dict[str, Any]]:
+    """Ways of calling Rasa's HTTP API that must get 401 (requests' keyword arguments), given its key
+    (RASA_API_TOKEN): no credentials, the key in the query string (Rasa's --auth-token way, which put it in access
+    logs), the key as a bearer token, and admin JWTs signed with another key, unsigned (alg none) or expired."""
+    now = int(time.time())
+    admin = {"user": {"username": "hearth-console", "role": "admin"}, "iat": now, "exp": now + 60}
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    def bearer(token: str) -> dict[str, Any]:
+        return {"headers": {"Authorization": f"Bearer {token}"}}
+
+    return {
+        "no token": {},
+        "the key in the query string": {"params": {"token": key}},
+        "another token in the query string": {"params": {"token": "not-the-token"}},
+        "the key as a bearer token": bearer(key),
+        "a JWT signed with another key": bearer(jwt.encode(admin, "another-key-" + "0" * 40, algorithm="HS256")),
+        "an unsigned JWT (alg none)": bearer(f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(admin)}."),
+        "an expired JWT": bearer(jwt.encode({**admin, "iat": now - 900, "exp": now - 600}, key, algorithm="HS256")),
+    }
 
 
 @dataclass

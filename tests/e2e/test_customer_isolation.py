@@ -24,10 +24,11 @@ from typing import Any
 import pytest
 import requests
 
+from crm_adapter.rasa_api import RasaConversations
 from crm_adapter.sql.db import make_engine, make_session_factory
 from crm_adapter.sql.service import SqlCrmService
 from shared import web_identity
-from tests.e2e.stack import Stack, listening_addresses, running_stack
+from tests.e2e.stack import Stack, listening_addresses, rasa_api_refusals, running_stack
 from tests.fake_messaging_apis import Accounts, FakeMessagingApis, running_fake_apis, telegram_message, twilio_message
 from tests.fakes import RecordingCodeSender
 from tests.smtp_sink import SmtpSink, smtp_sink
@@ -643,11 +644,18 @@ RASA_API = [  # Rasa's HTTP API (--enable-api): what the console uses to speak a
 
 
 def test_the_bot_servers_apis_refuse_callers_without_their_token(stack: Stack) -> None:
+    """Rasa's HTTP API takes only a JWT signed with RASA_API_TOKEN (security finding 10): on every route, no token,
+    the key itself in the query string (the old `--auth-token` way, which put it in access logs), a JWT signed with
+    another key and an unsigned one (alg none) get 401, and the console's JWT gets in."""
     body = {"event": "bot", "text": "an agent's words from someone who is not one"}
+    key = (stack.data_dir / "rasa_api_token").read_text().strip()
     for method, path in RASA_API:
-        for params in ({}, {"token": "not-the-token"}):
-            response = requests.request(method, stack.rasa_url + path, params=params, json=body, timeout=30)
-            assert response.status_code in (401, 403), (method, path, params, response.status_code)
+        for way, credentials in rasa_api_refusals(key).items():
+            response = requests.request(method, stack.rasa_url + path, json=body, timeout=30, **credentials)
+            assert response.status_code == 401, (method, path, way, response.status_code, response.text[:200])
+    console = {"Authorization": RasaConversations(stack.rasa_url, key).authorization()}
+    response = requests.get(stack.rasa_url + "/conversations/demo-anna/tracker", headers=console, timeout=30)
+    assert response.status_code == 200 and response.json()["sender_id"] == "demo-anna", response.text[:200]
     # public: the hello and version pages, and the customer channels themselves
     assert requests.get(stack.rasa_url + "/", timeout=10).status_code == 200
     assert requests.get(stack.rasa_url + "/version", timeout=10).status_code == 200

@@ -31,8 +31,9 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from crm_adapter.rasa_api import RasaConversations
 from hearth.processes import processes
-from tests.e2e.stack import Stack, free_port, listening_addresses, running_stack
+from tests.e2e.stack import Stack, free_port, listening_addresses, rasa_api_refusals, running_stack
 from tests.e2e.test_history_ingestion import history_of
 from tests.rasa_env import ROOT
 from tests.services import delete_queue, nginx_path, rabbitmq_url, redis_url, temporary_postgres_database
@@ -253,15 +254,33 @@ def test_concurrent_conversations_through_both_servers_stay_complete_and_in_orde
         assert history.get(sender) == stored, f"history of {sender} differs from its tracker"
 
 
+def command_lines() -> dict[int, bytes]:
+    """Every process's command line on this machine (/proc/<pid>/cmdline), as any local user can read them."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes()
+            except OSError:  # ended meanwhile
+                pass
+    return found
+
+
 def test_rasas_http_api_needs_its_token_and_no_command_line_shows_it(production: Production):
-    token = production.env["RASA_API_TOKEN"]
+    """Security finding 10: Rasa's HTTP API takes a short-lived JWT signed with RASA_API_TOKEN in the Authorization
+    header (the console's way), and refuses the key in the query string, a JWT signed with another key and an
+    unsigned one; the key is on no process's command line."""
+    key = production.env["RASA_API_TOKEN"]
+    servers = [production.server_pid(b"bot.run_rasa\x00run", port) for port in production.rasa_ports]
+    lines = command_lines()
+    assert all(pid in lines for pid in servers)  # the Rasa servers' own are among those read
+    assert [pid for pid, line in lines.items() if key.encode() in line] == []
+    console = RasaConversations(production.stack.rasa_url, key)
     for port in production.rasa_ports:
-        pid = production.server_pid(b"bot.run_rasa\x00run", port)
-        assert token.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
         url = f"http://127.0.0.1:{port}/conversations/nobody/tracker"
-        assert requests.get(url, timeout=10).status_code == 401
-        assert requests.get(url, params={"token": "wrong"}, timeout=10).status_code == 401
-        assert requests.get(url, params={"token": token}, timeout=10).status_code == 200
+        for way, credentials in rasa_api_refusals(key).items():
+            assert requests.get(url, timeout=10, **credentials).status_code == 401, (port, way)
+        assert requests.get(url, headers={"Authorization": console.authorization()}, timeout=10).status_code == 200
 
 
 def test_rest_needs_an_integrations_token_and_names_nobody_for_one_that_does_not_vouch(production: Production):
@@ -287,8 +306,6 @@ def test_rest_needs_an_integrations_token_and_names_nobody_for_one_that_does_not
 def test_an_agents_replies_reach_the_web_chat_whichever_rasa_server_sends_them(production: Production):
     """The widget's socket lives on one Rasa server; the console's replies go through Rasa's HTTP API, which
     nginx spreads over both. python-socketio's Redis manager must carry them to the socket."""
-    from crm_adapter.rasa_api import RasaConversations
-
     stack = production.stack
     chat = WebChatClient(stack.rasa_url, transports=["polling", "websocket"])  # as the widget starts
 

@@ -36,6 +36,16 @@ def test_sentence_encoder_matches_the_reference_and_refuses_tampered_weights() -
     )
 
 
+def test_rasas_http_api_takes_only_an_hs256_jwt_signed_with_the_key() -> None:
+    """bot/run_rasa.py starts Rasa with the key as its JWT secret (not --auth-token, whose key goes in URLs);
+    bot/rasa_patches.py answers alg none, another algorithm, a token without an expiry and PyJWT's other refusals
+    with 401, where Rasa 3.6 and sanic-jwt answered 500 or let a token that never expires in."""
+    result = run([str(RASA_PY), "tests/rasa_side/check_api_auth.py"], timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), (
+        result.stdout[-2000:] + result.stderr[-4000:]
+    )
+
+
 def test_the_configured_lock_store_serialises_a_conversation_across_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,9 +9,10 @@ here and what was not"). What it does check, so that a wrong manifest fails here
   filesystem and no capabilities, request CPU and memory and limit memory; every Deployment has a liveness
   probe, and a readiness probe when a Service sends it traffic; Services, Ingress rules and probes name ports
   and Services that exist;
-- every environment variable the manifests and the Helm values set is one Hearth reads, and is described in
-  docs/deployment.md; each container gets every variable its role needs to start; each shared secret reaches
-  both sides (ACTION_SERVER_TOKEN the Rasa server and the action server, and so on);
+- every environment variable the manifests and the Helm values set is one Hearth reads (or, named here, one its
+  servers read), and is described in docs/deployment.md; each container gets every variable its role needs to
+  start; each shared secret reaches both sides (ACTION_SERVER_TOKEN the Rasa server and the action server, and so
+  on); the demo website gets no shared password; the console trusts X-Forwarded-For from private addresses only;
 - no Secret or ConfigMap holds a real-looking value, and nothing secret is set as a literal;
 - every path a Dockerfile copies exists and is not excluded by .dockerignore, each image installs its lock
   file with --no-deps as scripts/bootstrap.sh does, and the Rasa image copies every training input;
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import ipaddress
 import re
 import shlex
 import subprocess
@@ -300,6 +302,10 @@ def variables_hearth_reads() -> set[str]:
     return found
 
 
+# Read by the servers Hearth runs rather than by Hearth's code: uvicorn's trusted proxies (the console)
+READ_BY_SERVERS = {"FORWARDED_ALLOW_IPS"}
+
+
 def variables_the_manifests_set() -> dict[str, str]:
     """Variable name -> where it is set."""
     found = {name: "configmap.yaml" for name in config_map()}
@@ -315,7 +321,11 @@ def variables_the_manifests_set() -> dict[str, str]:
 def test_every_variable_the_manifests_set_is_one_hearth_reads():
     known = variables_hearth_reads()
     assert {"TRACKER_DB_URL", "CSAT_MIN_HOURS", "TELEGRAM_WEBHOOK_URL", "HISTORY_BATCH"} <= known  # the finder works
-    unknown = {name: where for name, where in variables_the_manifests_set().items() if name not in known}
+    unknown = {
+        name: where
+        for name, where in variables_the_manifests_set().items()
+        if name not in known and name not in READ_BY_SERVERS
+    }
     assert not unknown, f"set in the manifests but read nowhere in Hearth: {unknown}"
 
 
@@ -355,6 +365,32 @@ def test_shared_secrets_reach_both_sides():
     (rasa,) = [d for d in of_kind("Deployment") if component(d) == "rasa"]
     k8s_secrets = {name for name, _ in secret_refs(containers(rasa)[0]["env"])}
     assert {name for name, _ in secret_refs(helm_values()["extraEnv"])} == k8s_secrets
+
+
+def test_the_demo_website_runs_without_a_shared_password():
+    """WEBSITE_DEMO_PASSWORD is the password the seed gives the demo customers (one machine, demonstrations): no
+    container of a deployment gets it, and the Secret template does not offer it."""
+    for workload in workloads():
+        for container in containers(workload):
+            assert "WEBSITE_DEMO_PASSWORD" not in env_names(container), workload["metadata"]["name"]
+    assert "WEBSITE_DEMO_PASSWORD" not in SECRET_TEMPLATE.read_text()
+    assert "WEBSITE_DEMO_PASSWORD" not in config_map()
+
+
+def test_the_console_sees_each_clients_address_behind_the_ingress(entrypoint: ModuleType):
+    """The console's sign-in throttle counts failures per client address. Behind the ingress every request comes
+    from the ingress controller, so uvicorn must trust its X-Forwarded-For, but only from private addresses (the
+    cluster's pods): with "*" any client on the internet could name its own address and escape the throttle."""
+    (console,) = [d for d in of_kind("Deployment") if component(d) == "console"]
+    (container,) = containers(console)
+    [value] = [entry["value"] for entry in container["env"] if entry["name"] == "FORWARDED_ALLOW_IPS"]
+    networks = [ipaddress.ip_network(part.strip()) for part in value.split(",")]
+    assert networks and all(network.is_private for network in networks), value
+    assert not any(network.prefixlen == 0 for network in networks), value
+    # nothing overrides it: the manifest's arguments and the command the entrypoint runs for them
+    command = " ".join(container.get("command", []) + container.get("args", []))
+    command += " " + " ".join(entrypoint.command(container["args"][0], {}))
+    assert "forwarded-allow-ips" not in command and "proxy-headers" not in command, command
 
 
 def test_every_secret_and_config_key_referenced_is_in_the_templates():

@@ -121,6 +121,21 @@ def test_production_on_one_machine() -> None:
     ]
 
 
+def test_production_needs_a_rasa_api_key_of_32_characters_or_more() -> None:
+    """RASA_API_TOKEN is the HS256 key the console signs the Rasa server's API tokens with (security finding 10)."""
+    short = {**PRODUCTION, "RASA_API_TOKEN": "r" * 31}
+    message = "RASA_API_TOKEN must be at least 32 characters in production, not 31"
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(short)
+    assert machine_problems(short)[0].startswith(message)
+    containers = {**short, "RASA_URL": "http://rasa:5005", "ACTION_ENDPOINT_URL": "http://actions:5055/webhook"}
+    for role in ("rasa", "console"):
+        (problem,) = role_problems(role, containers)
+        assert problem.startswith(message), role
+    assert Settings.from_env({**PRODUCTION, "RASA_API_TOKEN": "r" * 32}).rasa_api_token == "r" * 32
+    assert Settings.from_env({"RASA_API_TOKEN": "short"}).rasa_api_token == "short"  # development: any
+
+
 def test_a_container_role_is_refused_a_malformed_variable_too() -> None:
     assert role_problems("actions", PRODUCTION) == []
     assert role_problems("actions", {**PRODUCTION, "HELPDESK_TIMEOUT": "0"}) == [
