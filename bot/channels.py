@@ -279,6 +279,8 @@ class WebChatInput(StampedChannel, SocketIOInput):
                     raise web_identity.InvalidToken("WEB_IDENTITY_SECRET is not set on the Rasa server")
                 checked = web_identity.verify(secret, token)
                 identity = {"customer_id": checked.customer_id, "source": "website"}
+                if checked.sign_in:  # the action server checks the sign-in still lasts (actions/session.py)
+                    identity["sign_in"] = checked.sign_in
             except (web_identity.InvalidToken, ValueError) as exc:
                 log.info("web chat identity token refused (%s); the visitor stays anonymous", exc)
         return stamp_channel(metadata, self.name(), identity)
