@@ -17,8 +17,8 @@ from rasa_sdk.types import DomainDict
 
 from crm_adapter.domain import CrmUnavailable, NewTicket, TicketKind
 from crm_adapter.identity import UNKNOWN_CHANNEL, AccountLinking, ChannelAccount, LinkOffer, session_locked
-from crm_adapter.ports import CrmService
-from hearth.container import get_crm, get_relationship
+from crm_adapter.ports import CrmService, WebsiteSignIns
+from hearth.container import get_crm, get_relationship, get_website_sign_ins
 from relationship.follow_up import ConsentQuestion, ConversationSoFar, FollowUp, FollowUpQuestion
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,10 @@ async def crm_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 def crm() -> CrmService:
     return get_crm()
+
+
+def website_sign_ins() -> WebsiteSignIns:
+    return get_website_sign_ins()
 
 
 def channel_of(tracker: Tracker) -> str:

@@ -19,6 +19,7 @@ from actions.common import (
     channel_of,
     crm,
     crm_call,
+    website_sign_ins,
 )
 from crm_adapter.domain import CrmUnavailable, CustomerContext, NotFound
 from crm_adapter.identity import AccountLinking
@@ -38,13 +39,15 @@ def profile_slots(context: CustomerContext) -> list[EventType]:
     ]
 
 
-def website_identity(metadata: object) -> str | None:
-    """The customer id the host website vouched for with a signed token. Only the web chat connector puts
-    `identity` into metadata, after checking the token (bot/channels.py); it removes any the client sends."""
+def website_identity(metadata: object) -> tuple[str, str] | None:
+    """(customer id, sign-in id) the host website vouched for with a signed token. Only the web chat connector
+    puts `identity` into metadata, after checking the token's signature and expiry (bot/channels.py); it removes
+    any the client sends. A token that names no sign-in (none the website makes) vouches for nobody."""
     identity = metadata.get("identity") if isinstance(metadata, dict) else None
     if isinstance(identity, dict) and identity.get("source") == "website":
-        customer_id = identity.get("customer_id")
-        return customer_id if isinstance(customer_id, str) and customer_id else None
+        customer_id, sign_in = identity.get("customer_id"), identity.get("sign_in")
+        if isinstance(customer_id, str) and customer_id and isinstance(sign_in, str) and sign_in:
+            return customer_id, sign_in
     return None
 
 
@@ -57,8 +60,8 @@ def sender_proven(metadata: object) -> bool:
 
 
 class ActionSessionStart(Action):
-    """Starts every session by recognising the customer: from the website's signed token in web chat, else
-    from a channel account they linked, when the channel proves the sender id."""
+    """Starts every session by recognising the customer: from the website's signed token in web chat (while the
+    sign-in it names lasts), else from a channel account they linked, when the channel proves the sender id."""
 
     def name(self) -> str:
         return "action_session_start"
@@ -74,8 +77,12 @@ class ActionSessionStart(Action):
         stamped = metadata.get("channel") if isinstance(metadata, dict) else None
         channel = stamped if isinstance(stamped, str) and stamped else channel_of(tracker)
         try:
-            if vouched:
-                context = await crm_call(crm().customer_context, vouched)
+            # the token counts only while the website sign-in it was made for lasts: signing out ends it
+            if vouched and not await crm_call(website_sign_ins().is_active, vouched[1], vouched[0]):
+                log.info("a website token whose sign-in has ended or lapsed; the visitor stays anonymous")
+                context = None
+            elif vouched:
+                context = await crm_call(crm().customer_context, vouched[0])
             elif sender_proven(metadata):
                 context = await crm_call(crm().recognize, channel, tracker.sender_id)
             else:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,8 +23,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot import session_binding
-from bot.message_rules import rest_message_problem, sender_problem, socket_message_problem
-from shared import log_redaction, rest_clients, sentiment, web_identity, web_origins
+from bot.message_rules import rest_message_problem, socket_message_problem
+from shared import log_redaction, rest_clients, sentiment, web_chat, web_identity, web_origins
 
 # Every Rasa process that runs Hearth's bot imports this module (the credentials name its connectors, and
 # bot/policies.py imports it at training): from here on no log line carries an email address or phone number
@@ -174,11 +173,16 @@ class RestInput(StampedChannel, _RestInput):
         return stamp_channel(metadata, self.name(), sender_proven=client.vouches, rest_client=client.name)
 
 
+_SESSIONS = "web_chat_sessions"  # where a socket's own web chat sessions are kept (its socket.io session)
+
+
 class WebChatInput(StampedChannel, SocketIOInput):
     """Rasa's socket.io channel for the web chat widget, which trusts who a visitor is only from a token the
     host website signed (shared/web_identity.py); a missing, forged, tampered or expired one leaves them anonymous.
 
-    The widget sends its metadata as `customData` (set `metadata_key: customData` in credentials).
+    The conversation's sender id is derived from the widget's secret session id (shared/web_chat.py), and a
+    socket talks only in the sessions it opened. The widget sends its metadata as `customData` (set
+    `metadata_key: customData` in credentials).
     """
 
     proves_sender = False  # the widget names its own session id; who the visitor is comes only from the token
@@ -205,35 +209,63 @@ class WebChatInput(StampedChannel, SocketIOInput):
             sio.manager = socketio.AsyncRedisManager(os.environ["REDIS_URL"], channel="hearth-socketio")
             sio.manager.set_server(sio)
 
+        # Who may talk in which conversation (shared/web_chat.py): the session id the widget keeps is a secret; the
+        # conversation's sender id, and the room its replies go to, is derived from it here, so a sender id seen in
+        # the console, the history or a log gives no way into the conversation. A socket talks only in the sessions
+        # it asked for itself (at most a few), and a message naming any other is refused.
+        key = web_chat.sender_key(os.environ.get("WEB_IDENTITY_SECRET", ""))
+        namespace = self.namespace or "/"
+
+        async def refuse(sid: str, problem: str, error: str = "bad_request") -> None:
+            log.info("web chat message refused: %s", problem)
+            refusal = {"text": f"Sorry, I couldn't read that message. {problem}", "error": error}
+            await sio.emit(self.bot_message_evt, refusal, room=sid, namespace=self.namespace)
+
+        async def opened(sid: str) -> web_chat.SocketSessions:
+            session = await sio.get_session(sid, namespace=namespace)
+            sessions = session.get(_SESSIONS)
+            if not isinstance(sessions, web_chat.SocketSessions):
+                sessions = session[_SESSIONS] = web_chat.SocketSessions(key)
+                await sio.save_session(sid, session, namespace=namespace)
+            return sessions
+
         # Rasa 3.6's handler calls `sio.enter_room` without awaiting it, which python-socketio 5.10+ made a
         # coroutine: the socket never joins the conversation's room and replies reach nobody. Same handler,
-        # awaited (replacing a handler is python-socketio's documented `on`), and a session id that could not
-        # name a conversation (not text, too long, control characters) is replaced by a fresh one.
+        # awaited (replacing a handler is python-socketio's documented `on`), joining the room of the derived
+        # sender id; a session id that could not be a secret (not text, too short or too long, control characters)
+        # is replaced by a fresh one, which the widget keeps from `session_confirm`.
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: Any = None, *_extra: Any) -> None:  # any arguments a client sends
-            session_id = data.get("session_id") if isinstance(data, dict) else None
-            if sender_problem(session_id):
-                session_id = uuid.uuid4().hex
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            try:
+                session_id, sender = (await opened(sid)).open(requested)
+            except web_chat.TooManySessions as exc:
+                await refuse(sid, f"{exc}.", "too_many_sessions")
+                return
             if self.session_persistence:
-                await sio.enter_room(sid, session_id, namespace=self.namespace)
+                await sio.enter_room(sid, sender, namespace=self.namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
 
         # Rasa's message handler trusts the payload's shape: a payload that is not an object, a message that is
         # not text or metadata that is not JSON logs a traceback and the message vanishes, and a session id
         # holding an unpaired surrogate reaches the SQL tracker store, which stops the server on the database
-        # error. Such a message is refused here, and the sender is told why in the chat.
-        namespace = self.namespace or "/"
+        # error. Such a message is refused here, and the sender is told why in the chat; so is a message naming a
+        # session this socket did not open. Rasa's handler gets the conversation's sender id as the session id.
         handle_message = sio.handlers[namespace][self.user_message_evt]
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def checked_message(sid: str, data: Any = None, *_extra: Any) -> Any:
             problem = socket_message_problem(data, self.metadata_key, self.session_persistence)
-            if problem is None:
+            if problem is not None:
+                await refuse(sid, problem)
+                return None
+            if not self.session_persistence:  # the socket is the conversation (Rasa's sender id: the socket's id)
                 return await handle_message(sid, data)
-            log.info("web chat message refused: %s", problem)
-            refusal = {"text": f"Sorry, I couldn't read that message. {problem}", "error": "bad_request"}
-            await sio.emit(self.bot_message_evt, refusal, room=sid, namespace=self.namespace)
-            return None
+            sender = (await opened(sid)).sender_of(data.get("session_id"))
+            if sender is None:
+                await refuse(sid, "This chat did not open that session: ask for one first.", "unknown_session")
+                return None
+            return await handle_message(sid, {**data, "session_id": sender})
 
         return blueprint
 
@@ -247,6 +279,8 @@ class WebChatInput(StampedChannel, SocketIOInput):
                     raise web_identity.InvalidToken("WEB_IDENTITY_SECRET is not set on the Rasa server")
                 checked = web_identity.verify(secret, token)
                 identity = {"customer_id": checked.customer_id, "source": "website"}
+                if checked.sign_in:  # the action server checks the sign-in still lasts (actions/session.py)
+                    identity["sign_in"] = checked.sign_in
             except (web_identity.InvalidToken, ValueError) as exc:
                 log.info("web chat identity token refused (%s); the visitor stays anonymous", exc)
         return stamp_channel(metadata, self.name(), identity)

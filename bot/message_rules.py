@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from shared.web_chat import SENDER_PREFIX, is_web_chat_sender
+
 MAX_MESSAGE_CHARS = 5000
 MAX_SENDER_CHARS = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -47,6 +49,8 @@ def rest_message_problem(payload: Any) -> str | None:
     problem = sender_problem(payload.get("sender")) or text_problem(payload.get("message"))
     if problem:
         return problem
+    if is_web_chat_sender(payload["sender"]):  # the web chat's conversations: none of REST's business
+        return f"'sender' must not start with '{SENDER_PREFIX}': such ids name web chat conversations."
     metadata = payload.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return "'metadata' must be a JSON object when given."

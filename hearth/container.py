@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from analytics.service import SqlAnalytics
     from crm_adapter.notify import ExportMail
-    from crm_adapter.ports import CodeSender, CrmService, HistoryReader, RelationshipService
+    from crm_adapter.ports import CodeSender, CrmService, HistoryReader, RelationshipService, WebsiteSignIns
     from handoff.agents import SqlAgentService
     from handoff.desk import Desk
     from handoff.helpdesk import HelpdeskSettings
@@ -116,6 +116,22 @@ class Container:
         from crm_adapter.sql.service import SqlCrmService
 
         return SqlCrmService(self.sessions, code_sender=self.code_sender, secret=settings.secret())
+
+    @property
+    def website_sign_ins(self) -> WebsiteSignIns:
+        """The shop website's sign-ins (signing out ends one, and the tokens naming it): in our own CRM database;
+        with an external CRM, which keeps no website accounts, nobody is signed in."""
+
+        def build() -> WebsiteSignIns:
+            if self.settings.backend != "sql":
+                from crm_adapter.website import NoWebsiteSignIns
+
+                return NoWebsiteSignIns()
+            from crm_adapter.sql.website_sessions import SqlWebsiteSignIns
+
+            return SqlWebsiteSignIns(self.sessions)
+
+        return self._once("website_sign_ins", build)
 
     @property
     def export_mail(self) -> ExportMail:
@@ -250,6 +266,10 @@ def get_crm() -> CrmService:
 
 def get_relationship() -> RelationshipService:
     return container().relationship
+
+
+def get_website_sign_ins() -> WebsiteSignIns:
+    return container().website_sign_ins
 
 
 def get_handoff_desk() -> Desk:

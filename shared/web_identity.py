@@ -6,9 +6,13 @@ a known version, a customer id and an expiry still in the future identifies anyo
 visitor anonymous. Standard library only, so the website (app environment) and the Rasa server (Rasa
 environment) share this one file.
 
+A token also names the website sign-in it was made for (``sid``): signing out ends that sign-in on the server
+(the CRM's website_sessions), and the action that recognises a website customer refuses a token whose sign-in
+has ended, long before the token itself expires.
+
 Format: ``v1.<payload>.<signature>``, each part base64url without padding; the payload is JSON
-``{"sub": customer_id, "iat": issued, "exp": expires}`` (Unix seconds) and the signature is HMAC-SHA256
-over ``v1.<payload>``.
+``{"sub": customer_id, "sid": sign_in_id, "iat": issued, "exp": expires}`` (Unix seconds; ``sid`` only in
+tokens made for a sign-in) and the signature is HMAC-SHA256 over ``v1.<payload>``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ MAX_LIFETIME = 24 * 3600  # a token that claims to live longer than this was not
 CLOCK_SKEW = 60  # seconds a token's issue time may lie in the future (servers' clocks differ a little)
 MIN_SECRET_BYTES = 32
 MAX_TOKEN_CHARS = 2048
+MAX_SIGN_IN_CHARS = 64
 
 
 class InvalidToken(ValueError):
@@ -36,6 +41,7 @@ class InvalidToken(ValueError):
 class WebIdentity:
     customer_id: str
     expires_at: int
+    sign_in: str | None = None  # the website sign-in the token was made for
 
 
 def _b64(data: bytes) -> str:
@@ -57,14 +63,22 @@ def _signature(secret: str, signed: str) -> str:
     return _b64(hmac.new(_key(secret), signed.encode(), hashlib.sha256).digest())
 
 
-def sign(secret: str, customer_id: str, ttl_seconds: int = 3600, now: float | None = None) -> str:
-    """A token saying the website's signed-in customer is `customer_id`, valid for `ttl_seconds`."""
+def sign(
+    secret: str, customer_id: str, ttl_seconds: int = 3600, now: float | None = None, sign_in: str | None = None
+) -> str:
+    """A token saying the website's signed-in customer is `customer_id`, valid for `ttl_seconds` (and, with
+    `sign_in`, only as long as that sign-in lasts)."""
     if not customer_id:
         raise ValueError("a token needs a customer id")
     if not 0 < ttl_seconds <= MAX_LIFETIME:
         raise ValueError(f"a token lives between 1 s and {MAX_LIFETIME} s")
+    if sign_in is not None and not 0 < len(sign_in) <= MAX_SIGN_IN_CHARS:
+        raise ValueError("a sign-in id is 1 to 64 characters")
     issued = int(time.time() if now is None else now)
-    payload = _b64(json.dumps({"sub": customer_id, "iat": issued, "exp": issued + ttl_seconds}).encode())
+    claims: dict[str, object] = {"sub": customer_id, "iat": issued, "exp": issued + ttl_seconds}
+    if sign_in is not None:
+        claims["sid"] = sign_in
+    payload = _b64(json.dumps(claims).encode())
     signed = f"{VERSION}.{payload}"
     return f"{signed}.{_signature(secret, signed)}"
 
@@ -90,6 +104,9 @@ def verify(secret: str, token: object, now: float | None = None) -> WebIdentity:
     subject, issued, expires = claims.get("sub"), claims.get("iat"), claims.get("exp")
     if not isinstance(subject, str) or not subject or len(subject) > 64:
         raise InvalidToken("no customer id")
+    sign_in = claims.get("sid")
+    if sign_in is not None and (not isinstance(sign_in, str) or not 0 < len(sign_in) <= MAX_SIGN_IN_CHARS):
+        raise InvalidToken("unreadable sign-in id")
     if not isinstance(issued, int) or not isinstance(expires, int) or isinstance(issued, bool):
         raise InvalidToken("no validity period")
     current = time.time() if now is None else now
@@ -97,4 +114,4 @@ def verify(secret: str, token: object, now: float | None = None) -> WebIdentity:
         raise InvalidToken("expired")
     if issued > current + CLOCK_SKEW or expires - issued > MAX_LIFETIME:
         raise InvalidToken("implausible validity period")
-    return WebIdentity(subject, expires)
+    return WebIdentity(subject, expires, sign_in)

@@ -10,6 +10,12 @@ could invent. A real site does the same from its own login; only the signing is 
     POST /signin       sign in with a customer's website password; POST /signout signs out
     GET  /static/webchat.js   the widget (rasa-webchat from the npm registry, website/node_modules)
 
+Each sign-in is a record on the server (the CRM's website_sessions, through `WebsiteSignIns`): the session
+cookie and every identity token handed to the widget name it, and count only while it lasts. Signing out ends
+it, so a cookie or a token kept from before recognises nobody any more (the bot's session start checks the
+token's sign-in: actions/session.py), and tells the browser to clear the site's storage (`Clear-Site-Data`),
+where the widget keeps its chat.
+
 Only customers with a website password can sign in: the password is kept as a salted scrypt hash
 (shared/passwords.py) on the customer's record; the seed gives one (WEBSITE_DEMO_PASSWORD) to the demo
 customers alone. An unknown email is checked against a dummy hash, so it is refused with the same words in
@@ -28,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,9 +47,12 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from crm_adapter.domain import CrmError, CrmUnavailable
+from crm_adapter.ports import WebsiteSignIns
 from shared import log_redaction, web_identity
 from shared.passwords import dummy_hash, verify_password
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 WIDGET = HERE / "node_modules" / "rasa-webchat" / "lib" / "index.js"
@@ -61,6 +71,15 @@ class Account:
 
 # email -> the account, or None; the demo site's stand-in for a shop's own account database
 FindCustomer = Callable[[str], "Account | None"]
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """A signed-in visitor: who, and the sign-in their cookie names."""
+
+    customer_id: str
+    first_name: str
+    sign_in: str
 
 
 @dataclass(frozen=True)
@@ -104,7 +123,7 @@ def _session_secret(identity_secret: str) -> str:
     return hmac.new(identity_secret.encode(), b"juniper-site-session", hashlib.sha256).hexdigest()
 
 
-def create_app(settings: SiteSettings, find_customer: FindCustomer) -> FastAPI:
+def create_app(settings: SiteSettings, find_customer: FindCustomer, sign_ins: WebsiteSignIns) -> FastAPI:
     web_identity.sign(settings.identity_secret, "check", 60)  # refuse to start with a secret too short
     app = FastAPI(title="Juniper Home (demo website)", docs_url=None, redoc_url=None, openapi_url=None)
     cookie_secret = _session_secret(settings.identity_secret)
@@ -120,16 +139,22 @@ def create_app(settings: SiteSettings, find_customer: FindCustomer) -> FastAPI:
     def name_mac(token: str, first_name: str) -> str:
         return hmac.new(cookie_secret.encode(), f"{token}|{first_name}".encode(), hashlib.sha256).hexdigest()
 
-    def signed_in(request: Request) -> tuple[str, str] | None:
+    def signed_in(request: Request) -> Visitor | None:
+        """The visitor the session cookie names, while the sign-in it names lasts."""
         token, _, rest = request.cookies.get(SESSION_COOKIE, "").partition("|")
         first_name, _, mac = rest.rpartition("|")
         try:
             checked = web_identity.verify(cookie_secret, token)
         except web_identity.InvalidToken:
             return None
-        if not hmac.compare_digest(mac, name_mac(token, first_name)):
+        if not hmac.compare_digest(mac, name_mac(token, first_name)) or checked.sign_in is None:
             return None
-        return checked.customer_id, first_name
+        try:
+            if not sign_ins.is_active(checked.sign_in, checked.customer_id):
+                return None  # signed out (here or in another tab), or lapsed
+        except CrmUnavailable:
+            return None
+        return Visitor(checked.customer_id, first_name, checked.sign_in)
 
     def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
         visitor = signed_in(request)
@@ -144,17 +169,19 @@ def create_app(settings: SiteSettings, find_customer: FindCustomer) -> FastAPI:
             "customData": {},
         }
         if visitor:
-            widget["customData"] = {
-                "identity_token": web_identity.sign(settings.identity_secret, visitor[0], settings.token_ttl)
-            }
+            token = web_identity.sign(
+                settings.identity_secret, visitor.customer_id, settings.token_ttl, sign_in=visitor.sign_in
+            )
+            widget["customData"] = {"identity_token": token}
         # Signing in or out starts a new chat, so one person's conversation never shows up for the next.
-        chat_owner = hashlib.sha256(f"{visitor[0] if visitor else ''}|{cookie_secret}".encode()).hexdigest()[:16]
+        owner = visitor.customer_id if visitor else ""
+        chat_owner = hashlib.sha256(f"{owner}|{cookie_secret}".encode()).hexdigest()[:16]
         nonce = secrets.token_urlsafe(18)
         response = TEMPLATES.TemplateResponse(
             request,
             template,
             {
-                "visitor": visitor,
+                "visitor": (visitor.customer_id, visitor.first_name) if visitor else None,
                 "widget": Markup(json.dumps(widget).replace("<", "\\u003c")),
                 "chat_owner": chat_owner,
                 "nonce": nonce,
@@ -185,16 +212,29 @@ def create_app(settings: SiteSettings, find_customer: FindCustomer) -> FastAPI:
         if found is None or password_hash is None or not matches:
             return page(request, "signin.html", 401, error="That email and password don't match an account.")
         customer_id, first_name = found.customer_id, found.first_name
-        session = web_identity.sign(cookie_secret, customer_id, SESSION_HOURS * 3600)
+        try:
+            sign_in = sign_ins.start(customer_id, SESSION_HOURS * 3600)
+        except CrmError:
+            return page(request, "signin.html", 503, error="Signing in is not possible just now. Please try later.")
+        session = web_identity.sign(cookie_secret, customer_id, SESSION_HOURS * 3600, sign_in=sign_in)
         redirect = RedirectResponse("/", status_code=303)
         cookie = f"{session}|{first_name}|{name_mac(session, first_name)}"
         redirect.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_HOURS * 3600, httponly=True, samesite="lax")
         return redirect
 
     @app.post("/signout")
-    def signout() -> Response:
+    def signout(request: Request) -> Response:
+        visitor = signed_in(request)
+        if visitor is not None:
+            # the sign-in ends on the server: its cookie, and every token the widget was given, count no more
+            try:
+                sign_ins.end(visitor.sign_in)
+            except CrmUnavailable:
+                log.warning("sign-out could not end the sign-in on the server (CRM unavailable); cookie removed")
         redirect = RedirectResponse("/", status_code=303)
         redirect.delete_cookie(SESSION_COOKIE)
+        # and the browser forgets the site's storage, where the widget keeps its chat session
+        redirect.headers["Clear-Site-Data"] = '"storage"'
         return redirect
 
     @app.get("/static/webchat.js")
@@ -226,6 +266,7 @@ def app_from_env() -> FastAPI:
             token_ttl=settings.web_identity_ttl,
         ),
         accounts_of(box.crm),
+        box.website_sign_ins,
     )
 
 

@@ -175,3 +175,16 @@ class VerificationFailureRow(Base):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(8))  # order | code
     created_at: Mapped[datetime] = _ts()
+
+
+class WebsiteSessionRow(Base):
+    """A sign-in on the shop's website: the site's cookie and the chat widget's identity tokens name it, and
+    count only while it lasts. Signing out ends it (`ended_at`), so a token kept from before recognises nobody."""
+
+    __tablename__ = "website_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = _ts()
+    expires_at: Mapped[datetime] = _ts()
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.browser.test_web_chat import bot_texts, open_chat, send, session_id, wait_for_reply
+from tests.browser.test_web_chat import bot_texts, open_chat, send, sender_id, wait_for_reply
 from tests.console_client import post_login
 from tests.e2e.stack import Stack, running_stack
 
@@ -114,7 +114,7 @@ def test_a_customer_asks_for_a_person_an_agent_takes_over_and_hands_back(stack: 
     assert stack.crm("SELECT text FROM handoff_notes WHERE handoff_id = ?", handoff_id) == [
         ("Prefers email; asked about the delivery date",)
     ]
-    said = stack.user_texts(session_id(customer))
+    said = stack.user_texts(sender_id(stack, customer))
     assert "thanks, when will it arrive?" in said and said[-1] == "when are you open?"
     # the agent's reply is on the customer's record as the agent's
     query = (
@@ -122,7 +122,7 @@ def test_a_customer_asks_for_a_person_an_agent_takes_over_and_hands_back(stack: 
         "WHERE c.sender_id = ? AND m.text LIKE 'Hi Anna, Sam here%'"
     )
     deadline = time.monotonic() + 60
-    while not (rows := stack.crm(query, session_id(customer))) and time.monotonic() < deadline:
+    while not (rows := stack.crm(query, sender_id(stack, customer))) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert rows == [("agent",)]
 

@@ -15,6 +15,7 @@ import requests
 
 from shared import web_identity
 from tests.e2e.stack import Stack, running_stack
+from tests.web_chat_client import widget_config
 
 pytestmark = pytest.mark.browser
 SECRET = "a-web-identity-secret-for-the-browser-tests-0123456789"
@@ -65,7 +66,13 @@ def send(page, text: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def session_id(page) -> str:  # type: ignore[no-untyped-def]
+    """The secret session id the widget keeps in the browser."""
     return json.loads(page.evaluate("localStorage.getItem('chat_session')"))["session_id"]
+
+
+def sender_id(stack: Stack, page) -> str:  # type: ignore[no-untyped-def]
+    """The sender id of the widget's conversation on the server, derived from its session id."""
+    return stack.web_sender(session_id(page))
 
 
 def test_a_visitor_chats_with_buttons_and_the_typing_indicator_and_a_reload_keeps_the_conversation(
@@ -87,7 +94,9 @@ def test_a_visitor_chats_with_buttons_and_the_typing_indicator_and_a_reload_keep
     page.locator(".rw-reply", has_text="What can you do?").click()
     assert wait_for_reply(page, before)[0].startswith("I can check where an order is")
 
-    sender = session_id(page)
+    kept = session_id(page)
+    sender = sender_id(stack, page)
+    assert sender.startswith("web-") and kept not in sender
     shown = bot_texts(page)
     page.reload()
     page.locator(".rw-response .rw-message-text").first.wait_for(timeout=20_000)
@@ -95,9 +104,10 @@ def test_a_visitor_chats_with_buttons_and_the_typing_indicator_and_a_reload_keep
     before = len(bot_texts(page))
     send(page, "when are you open?")
     assert "Monday to Friday" in " ".join(wait_for_reply(page, before))
-    assert session_id(page) == sender
-    # one conversation on the server, across the reload
+    assert session_id(page) == kept
+    # one conversation on the server, across the reload, under the derived sender id only
     assert stack.user_texts(sender) == ["/greet", "blorp zxcv qwerty", "/help", "when are you open?"]
+    assert stack.user_texts(kept) == []
 
 
 def test_a_signed_in_customer_is_greeted_by_name_and_the_token_is_not_kept(stack: Stack, page) -> None:  # type: ignore[no-untyped-def]
@@ -115,10 +125,10 @@ def test_a_signed_in_customer_is_greeted_by_name_and_the_token_is_not_kept(stack
     open_chat(page, stack.website_url + "/")
     assert bot_texts(page)[0].startswith("Welcome back, Anna!")
 
-    sender = session_id(page)
+    kept, sender = session_id(page), sender_id(stack, page)
     with sqlite3.connect(stack.data_dir / "tracker.db") as conn:
         stored = " ".join(r[0] for r in conn.execute("SELECT data FROM events WHERE sender_id = ?", (sender,)))
-    assert '"identity": {"customer_id": "cus_demo_anna", "source": "website"}' in stored
+    assert '"identity": {"customer_id": "cus_demo_anna", "source": "website", "sign_in": "si_' in stored
     assert "identity_token" not in stored and "v1." not in stored  # the bearer token itself is never stored
 
     # signing out starts a new, anonymous chat
@@ -126,7 +136,7 @@ def test_a_signed_in_customer_is_greeted_by_name_and_the_token_is_not_kept(stack
     page.wait_for_url(stack.website_url + "/")
     page.locator(".rw-launcher").click() if not page.locator(".rw-response .rw-message-text").count() else None
     page.locator(".rw-response .rw-message-text").first.wait_for(timeout=20_000)
-    assert session_id(page) != sender
+    assert session_id(page) != kept
     assert bot_texts(page)[0].startswith(ANONYMOUS)
 
 
@@ -153,18 +163,35 @@ Object.defineProperty(window, "WebChat", {
 });
 """
 
+
+def website_token(stack: Stack, sign_out: bool = False) -> str:
+    """The token the website hands Anna's widget when she signs in (and, with `sign_out`, once she has left)."""
+    with requests.Session() as browser:
+        signed_in = browser.post(
+            f"{stack.website_url}/signin", data={"email": "anna.berg@example.com", "password": PASSWORD}, timeout=10
+        )
+        assert "Signed in as Anna" in signed_in.text
+        page = browser.get(f"{stack.website_url}/", timeout=10).text
+        token = widget_config(page)["customData"]
+        if sign_out:
+            browser.post(f"{stack.website_url}/signout", timeout=10)
+    return str(token["identity_token"])
+
+
 TOKENS = {
-    "valid": lambda: web_identity.sign(SECRET, ANNA),  # the control: the injection itself works
-    "forged": lambda: web_identity.sign("someone-elses-secret-that-is-long-enough-0123456789", ANNA),
-    "tampered": _tampered,
-    "expired": lambda: web_identity.sign(SECRET, ANNA, ttl_seconds=60, now=time.time() - 3600),
-    "garbage": lambda: "v1.not-a-token.at-all",
+    "valid": lambda stack: website_token(stack),  # the control: the injection itself works
+    "forged": lambda stack: web_identity.sign("someone-elses-secret-that-is-long-enough-0123456789", ANNA),
+    "tampered": lambda stack: _tampered(),
+    "expired": lambda stack: web_identity.sign(SECRET, ANNA, ttl_seconds=60, now=time.time() - 3600),
+    "garbage": lambda stack: "v1.not-a-token.at-all",
+    "no-sign-in": lambda stack: web_identity.sign(SECRET, ANNA),  # signed, but for no sign-in of the website's
+    "signed-out": lambda stack: website_token(stack, sign_out=True),  # kept from before she signed out
 }
 
 
 @pytest.mark.parametrize("kind", list(TOKENS))
 def test_only_a_genuine_token_identifies_the_visitor(stack: Stack, page, kind: str) -> None:  # type: ignore[no-untyped-def]
-    token = TOKENS[kind]()
+    token = TOKENS[kind](stack)
 
     # What a visitor could do in their own browser: hand the widget a token of their choosing.
     page.add_init_script(f"(() => {{ const token = {json.dumps(token)};\n{SWAP_TOKEN} }})();")

@@ -22,6 +22,7 @@ import jwt
 import pytest
 import requests
 
+from shared import web_chat
 from tests.rasa_env import ROOT, trained_model
 
 READY_TIMEOUT = 300
@@ -91,6 +92,8 @@ class Stack:
     # The bearer token of the REST integration messages are sent as: the run command's 'dev' (which vouches for
     # its senders), or the first of REST_CLIENTS when the stack was started with its own.
     rest_token: str = ""
+    # WEB_IDENTITY_SECRET of the stack: the caller's, or the one the run command made in the data folder
+    identity_secret: str = ""
 
     def rest_headers(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.rest_token}"}
@@ -111,6 +114,10 @@ class Stack:
         response = self.send(sender, text, token=token)
         assert response.status_code == 200, response.text
         return [m.get("text", "") for m in response.json()]
+
+    def web_sender(self, session_id: str) -> str:
+        """The sender id of the conversation of a web chat session (derived from it: shared/web_chat.py)."""
+        return web_chat.sender_id(web_chat.sender_key(self.identity_secret), session_id)
 
     def user_texts(self, sender_id: str) -> list[str]:
         """What Rasa took in from `sender_id`, in order (its tracker store)."""
@@ -166,6 +173,7 @@ def running_stack(data_dir: Path, **extra_env: str) -> Iterator[Stack]:
         time.sleep(0.5)
     own = extra_env.get("REST_CLIENTS")
     s.rest_token = own.split(",")[0].split(":")[1] if own else (data_dir / "rest_client_token").read_text().strip()
+    s.identity_secret = extra_env.get("WEB_IDENTITY_SECRET") or (data_dir / "web_identity_secret").read_text().strip()
     try:
         yield s
     finally:

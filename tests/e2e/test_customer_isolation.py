@@ -446,6 +446,110 @@ def test_a_visitor_reusing_a_signed_in_visitors_session_id_sees_nothing_of_their
         a.close()
 
 
+def test_knowing_a_web_chat_conversations_sender_id_gives_no_way_into_it(stack: Stack) -> None:
+    """Finding 7: a socket.io client that named a web chat conversation's sender id as its session id joined its
+    room, received its replies, and could write into it and reset it. Sender ids show in the console, the
+    history and the logs; the widget's session id, from which the server derives the sender id, does not."""
+    anna = person(stack, ANNA)
+    a = WebChat(stack, custom_data={"identity_token": website_token(stack, anna.email)})
+    intruder = WebChatClient(stack.rasa_url)
+    try:
+        assert a.say("/greet")[0].startswith("Welcome back, Anna!")
+        sender = stack.web_sender(a.session_id)
+        assert stack.user_texts(sender) == ["/greet"]  # the conversation's sender id, as the console shows it
+        assert a.session_id not in sender
+
+        # naming the sender id as a session gives a conversation of the intruder's own
+        assert intruder.session(sender) == sender
+        said = [r.get("text", "") for r in intruder.say(sender, "/greet", quiet=1.0)]
+        assert said and said[0].startswith(ANONYMOUS_GREETING), said
+        said += [r.get("text", "") for r in intruder.say(sender, "what do you know about me?", quiet=1.0)]
+        assert ASKS_EMAIL in said[-1], said
+        intruder.say(sender, "/restart", timeout=3)  # a reset of the conversation it named: its own
+
+        # Anna's replies go to her socket only
+        heard = len(intruder.uttered)
+        back = a.say("what do you know about me?")
+        assert "anna.berg@example.com" in "\n".join(back)  # still verified: nothing reset her conversation
+        time.sleep(1)
+        assert intruder.uttered[heard:] == []
+        assert traces(anna, [str(u) for u in intruder.uttered]) == []
+
+        # and messages naming a session the socket did not open are refused: her session id (were it ever
+        # learnt without her browser), her sender id on a new socket, a reset
+        stranger = WebChatClient(stack.rasa_url)
+        try:
+            attempts = [(a.session_id, "what do you know about me?"), (a.session_id, "/restart"), (sender, "hi")]
+            for session_id, text in attempts:
+                refused = stranger.say(session_id, text, timeout=10)
+                assert [r.get("error") for r in refused] == ["unknown_session"], refused
+        finally:
+            stranger.close()
+        assert stack.user_texts(sender) == ["/greet", "what do you know about me?"]  # only what Anna said
+        assert "anna.berg@example.com" in "\n".join(a.say("what do you know about me?"))  # not reset
+    finally:
+        intruder.close()
+        a.close()
+
+
+def test_a_web_chat_session_named_like_a_rest_sender_does_not_reach_that_conversation(stack: Stack) -> None:
+    """Web chat conversations are "web-" and an HMAC of the widget's session id: a session id equal to a REST
+    sender id lands in a conversation of its own, and REST may not name a web chat conversation."""
+    rest_sender = "shop-app-customer-anna-0001"
+    link(stack, ANNA, "rest", rest_sender)
+    assert stack.say(rest_sender, "hi")[0].startswith("Welcome back, Anna!")  # the integration vouches for her
+
+    visitor = WebChat(stack, session_id=rest_sender)
+    try:
+        assert visitor.session_id == rest_sender
+        said = visitor.say("hi")
+        assert said[0].startswith(ANONYMOUS_GREETING), said
+        said += visitor.say("list my orders")
+        assert ASKS_EMAIL in said[-1], said
+        assert traces(person(stack, ANNA), said) == []
+        assert stack.user_texts(rest_sender) == ["hi"]  # nothing of the web chat in the REST conversation
+        assert stack.user_texts(stack.web_sender(rest_sender)) == ["hi", "list my orders"]
+
+        # nor can a REST caller write into the web chat's conversation
+        for sender in (stack.web_sender(rest_sender), "web-" + "0" * 40, "WEB-anything"):
+            response = stack.send(sender, "what do you know about me?")
+            assert response.status_code == 400 and "web-" in response.json()["message"], response.text
+        assert stack.user_texts(stack.web_sender(rest_sender)) == ["hi", "list my orders"]
+    finally:
+        visitor.close()
+
+
+def test_a_token_kept_from_before_the_customer_signed_out_recognises_nobody(stack: Stack) -> None:
+    """Finding 8: the widget's identity token stayed good for its full hour after the customer signed out."""
+    anna = person(stack, ANNA)
+    with requests.Session() as browser:
+        signed_in = browser.post(
+            f"{stack.website_url}/signin", data={"email": anna.email, "password": "juniper"}, timeout=10
+        )
+        assert signed_in.status_code == 200 and "Signed in as Anna" in signed_in.text
+        kept = widget_config(browser.get(f"{stack.website_url}/", timeout=10).text)["customData"]["identity_token"]
+        control = WebChat(stack, custom_data={"identity_token": kept})
+        try:
+            assert control.say("/greet")[0].startswith("Welcome back, Anna!")  # while she is signed in
+        finally:
+            control.close()
+
+        out = browser.post(f"{stack.website_url}/signout", allow_redirects=False, timeout=10)
+        assert out.status_code == 303 and out.headers["Clear-Site-Data"] == '"storage"'
+    assert web_identity.verify(secret(stack), kept).customer_id == ANNA  # signed, and not expired
+
+    for attempt in range(2):  # a new chat, and again
+        visitor = WebChat(stack, custom_data={"identity_token": kept})
+        try:
+            said = visitor.say("/greet")
+            assert said[0].startswith(ANONYMOUS_GREETING), (attempt, said)
+            answer = visitor.say("what do you know about me?")
+            assert ASKS_EMAIL in answer[0], answer
+            assert traces(anna, said + answer) == []
+        finally:
+            visitor.close()
+
+
 def _tampered(key: str) -> str:
     """Omar's genuine token with the customer id changed to Anna's, keeping Omar's signature."""
     version, payload, signature = web_identity.sign(key, OMAR).split(".")

@@ -313,7 +313,7 @@ def test_an_agents_replies_reach_the_web_chat_whichever_rasa_server_sends_them(p
         return [u.get("text", "") for u in chat.uttered]
 
     try:
-        session = f"web-{uuid.uuid4().hex}"
+        session = uuid.uuid4().hex
         assert chat.session(session) == session
         greeting = chat.say(session, "hi")
         assert greeting and greeting[0].get("text", "").startswith("Hi, I'm Juno"), greeting
@@ -322,7 +322,7 @@ def test_an_agents_replies_reach_the_web_chat_whichever_rasa_server_sends_them(p
         rasa = RasaConversations(stack.rasa_url, production.env["RASA_API_TOKEN"])
         replies = [f"This is Sam from the team, message {n}" for n in range(8)]
         for reply in replies:
-            rasa.send_as_agent(session, "socketio", reply, "Sam", 1)
+            rasa.send_as_agent(stack.web_sender(session), "socketio", reply, "Sam", 1)
         wait_for(lambda: set(replies) <= set(received()), timeout=30, step=0.2)
     finally:
         chat.close()

@@ -154,6 +154,15 @@ class FailureRecord:
 
 
 @dataclass
+class WebsiteSessionRecord:
+    id: str
+    customer_id: str
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+
+
+@dataclass
 class MemoryCrmStore:
     """Everything a `MemoryCrmService` keeps; tests may read it as they would read the database."""
 
@@ -164,6 +173,7 @@ class MemoryCrmStore:
     tickets: list[TicketRecord] = field(default_factory=list)
     codes: list[CodeRecord] = field(default_factory=list)
     failures: list[FailureRecord] = field(default_factory=list)
+    website_sessions: dict[str, WebsiteSessionRecord] = field(default_factory=dict)  # by sign-in id
     down: bool = False  # the database cannot be reached: every service on this store raises CrmUnavailable
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 

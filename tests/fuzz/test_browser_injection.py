@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_web_chat import open_chat, send, session_id
+from tests.browser.test_web_chat import open_chat, send, sender_id
 from tests.e2e.stack import Stack
 from tests.fuzz.conftest import ADMIN_PASSWORD, AGENT_PASSWORD, FuzzCounts
 from tests.fuzz.hostile import SCRIPT_PAYLOADS
@@ -111,7 +111,7 @@ def test_payloads_from_customers_never_run_in_the_console_or_the_widget(
         shopper.locator(".rw-client .rw-message-text", has_text=payload[-12:]).last.wait_for(timeout=20_000)
         fuzz_counts.record(TARGET, "widget")
     send(shopper, "I want to talk to a person please")
-    chat = session_id(shopper)
+    chat = sender_id(stack, shopper)
     widget_handoff = wait_for(lambda: stack.crm("SELECT id FROM handoffs WHERE sender_id = ?", chat), timeout=30)[0][0]
     agent.goto(f"{stack.console_url}/handoffs/{widget_handoff}")
     agent.locator("#take").click()

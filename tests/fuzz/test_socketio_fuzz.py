@@ -22,6 +22,7 @@ import pytest
 import socketio
 import websocket
 
+from shared.web_chat import MAX_SESSIONS_PER_SOCKET, MIN_SESSION_ID_CHARS
 from tests.e2e.stack import Stack
 from tests.fuzz.conftest import FuzzCounts, assert_still_answers, tracebacks_since
 from tests.fuzz.hostile import ALL_TEXTS, random_json_value, random_text, texts
@@ -111,16 +112,29 @@ def raw_frames(rng: random.Random) -> Iterator[str | bytes]:
 
 def test_hostile_session_requests_and_connections_leave_the_chat_up(live_stack: Stack, fuzz_counts: FuzzCounts) -> None:
     stack, started, first_line = live_stack, time.monotonic(), len(live_stack.output)
+    requests = list(hostile_session_requests(random.Random(SEED)))
+    # a socket opens at most MAX_SESSIONS_PER_SOCKET sessions: a new one for each such batch
+    for start in range(0, len(requests), MAX_SESSIONS_PER_SOCKET):
+        batch = requests[start : start + MAX_SESSIONS_PER_SOCKET]
+        chat = WebChatClient(stack.rasa_url)
+        for data in batch:
+            chat.client.emit("session_request", data)
+        # every request is confirmed, with the session id asked for when it can be a secret, else a fresh one
+        done = lambda chat=chat, count=len(batch): len(chat.confirmed) >= count  # noqa: E731
+        assert wait_for(done, timeout=30), f"{len(chat.confirmed)} of {len(batch)} confirmed"
+        for session_id in chat.confirmed:
+            fuzz_counts.record(TARGET, "confirmed")
+            assert isinstance(session_id, str) and MIN_SESSION_ID_CHARS <= len(session_id) <= 255
+        chat.close()
+
+    # one socket asking for more sessions than a widget ever needs: the rest are refused
     chat = WebChatClient(stack.rasa_url)
-    sent = 0
-    for data in hostile_session_requests(random.Random(SEED)):
-        chat.client.emit("session_request", data)
-        sent += 1
-    # every request is confirmed, with the session id asked for when it is usable, else a fresh one
-    assert wait_for(lambda: len(chat.confirmed) >= sent, timeout=60), f"{len(chat.confirmed)} of {sent} confirmed"
-    for session_id in chat.confirmed:
-        fuzz_counts.record(TARGET, "confirmed")
-        assert isinstance(session_id, str) and 0 < len(session_id) <= 255
+    for _ in range(MAX_SESSIONS_PER_SOCKET + 3):
+        chat.client.emit("session_request", {"session_id": None})
+    assert wait_for(lambda: len(refused(chat, "too_many_sessions")) >= 3, timeout=30), chat.uttered
+    assert len(chat.confirmed) == MAX_SESSIONS_PER_SOCKET
+    for _ in range(3):
+        fuzz_counts.record(TARGET, "too many sessions")
     chat.close()
 
     # hostile connections: odd auth payloads, headers and query strings
@@ -196,9 +210,53 @@ def test_hostile_messages_on_the_web_chat_are_answered(live_stack: Stack, fuzz_c
     assert_still_answers(stack, "fuzz-socket-after-messages")
 
 
+def refused(chat: WebChatClient, error: str) -> list[Any]:
+    with chat.lock:
+        return [reply for reply in chat.uttered if isinstance(reply, dict) and reply.get("error") == error]
+
+
+def test_messages_naming_sessions_the_socket_did_not_open_are_refused(
+    live_stack: Stack, fuzz_counts: FuzzCounts
+) -> None:
+    """A socket talks only in the sessions it opened (shared/web_chat.py): a message naming any other session,
+    another socket's, its conversation's sender id or anything else, is refused and reaches no conversation."""
+    stack, started, first_line = live_stack, time.monotonic(), len(live_stack.output)
+    owner = WebChatClient(stack.rasa_url)
+    session = owner.session()
+    assert owner.say(session, "hi")
+    sender = stack.web_sender(session)
+    owner_heard = len(owner.uttered)
+
+    intruder = WebChatClient(stack.rasa_url)
+    intruder.session()  # a session of its own does not open anyone else's
+    rng = random.Random(SEED + 6)
+    named = [session, sender, session.upper(), f"{session} ", "default", "demo-anna"]
+    named += [text for text in ALL_TEXTS if text.strip() and len(text) <= 255 and text.isprintable()]
+    named += [random_text(rng, 60) for _ in range(100)]
+    valid = [n for n in named if n.strip() and len(n) <= 255 and n.isprintable()]
+    for session_id in named:
+        intruder.client.emit("user_uttered", {"message": "hi", "session_id": session_id, "customData": {}})
+        fuzz_counts.record(TARGET, "session not opened")
+    assert wait_for(lambda: len(refused(intruder, "unknown_session")) >= len(valid), timeout=60), (
+        f"{len(refused(intruder, 'unknown_session'))} of {len(valid)} refused"
+    )
+    time.sleep(1)
+    with intruder.lock:
+        assert all(isinstance(u, dict) and u.get("error") for u in intruder.uttered), intruder.uttered
+    assert len(owner.uttered) == owner_heard  # nothing reached the owner's conversation
+    assert stack.user_texts(sender) == ["hi"]
+    intruder.close()
+    owner.close()
+    fuzz_counts.timed(TARGET, time.monotonic() - started)
+    assert not tracebacks_since(stack, first_line), tracebacks_since(stack, first_line)[:3]
+
+
 def handed_off(stack: Stack, session_id: str) -> bool:
     return bool(
-        stack.crm("SELECT 1 FROM handoffs WHERE sender_id = ? AND status IN ('waiting', 'assigned')", session_id)
+        stack.crm(
+            "SELECT 1 FROM handoffs WHERE sender_id = ? AND status IN ('waiting', 'assigned')",
+            stack.web_sender(session_id),
+        )
     )
 
 

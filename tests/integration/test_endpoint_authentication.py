@@ -42,6 +42,7 @@ from console.app import create_app as create_console
 from console.deps import SESSION_COOKIE as CONSOLE_COOKIE
 from console.policy import PUBLIC_PATHS as CONSOLE_PUBLIC_PATHS
 from console.policy import required_role
+from crm_adapter.sql.website_sessions import SqlWebsiteSignIns
 from crm_api import create_app as create_crm_api
 from handoff.agents import SESSION_HOURS, SqlAgentService
 from handoff.service import SqlHandoffService
@@ -290,7 +291,7 @@ SITE_SECRET = "the-website-identity-secret-0123456789abcdef"
 @pytest.fixture
 def website(seeded: SqlCrm) -> Iterator[tuple[FastAPI, TestClient]]:
     settings = SiteSettings(socket_url="http://rasa.example", identity_secret=SITE_SECRET)
-    app = create_website(settings, accounts_of(seeded.service))
+    app = create_website(settings, accounts_of(seeded.service), SqlWebsiteSignIns(seeded.sessions))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield app, client
 
@@ -344,10 +345,18 @@ def test_a_signed_in_customer_gets_nothing_of_another_customers_from_any_route(
     assert signed_in_as(client, extra.text) == ANNA
 
 
-def _cookie(first_name: str, customer_id: str, now: float | None = None, ttl: int = 3600, key: str = "") -> str:
-    """A website session cookie as the site makes it (token|first name|MAC), with its key unless `key`."""
+def _cookie(
+    first_name: str,
+    customer_id: str,
+    now: float | None = None,
+    ttl: int = 3600,
+    key: str = "",
+    sign_in: str | None = "si_unknown",
+) -> str:
+    """A website session cookie as the site makes it (token|first name|MAC), with its key unless `key`, naming
+    the website sign-in `sign_in`."""
     key = key or _session_secret(SITE_SECRET)
-    token = web_identity.sign(key, customer_id, ttl, now=now)
+    token = web_identity.sign(key, customer_id, ttl, now=now, sign_in=sign_in)
     mac = hmac.new(key.encode(), f"{token}|{first_name}".encode(), hashlib.sha256).hexdigest()
     return f"{token}|{first_name}|{mac}"
 
@@ -355,17 +364,31 @@ def _cookie(first_name: str, customer_id: str, now: float | None = None, ttl: in
 @pytest.mark.parametrize(
     "cookie",
     [
-        lambda: _cookie("Omar", OMAR, now=time.time() - 9 * 3600),  # well made, but expired
-        lambda: _cookie("Omar", OMAR, key="another-site's-key-that-is-long-enough-0123"),
-        lambda: web_identity.sign(SITE_SECRET, OMAR) + "|Omar|" + "0" * 64,  # the widget's key is not the cookie's
-        lambda: "garbage",
+        lambda sign_ins: _cookie("Omar", OMAR, now=time.time() - 9 * 3600, sign_in=sign_ins.start(OMAR, 3600)),
+        lambda sign_ins: _cookie("Omar", OMAR, key="another-site's-key-that-is-long-enough-0123"),
+        lambda sign_ins: web_identity.sign(SITE_SECRET, OMAR) + "|Omar|" + "0" * 64,  # the widget's key is not it
+        lambda sign_ins: "garbage",
+        lambda sign_ins: _cookie("Omar", OMAR, sign_in=None),  # well made, but for no sign-in
+        lambda sign_ins: _cookie("Omar", OMAR),  # for a sign-in that never was
+        lambda sign_ins: _cookie("Omar", OMAR, sign_in=sign_ins.start(ANNA, 3600)),  # for someone else's
+        lambda sign_ins: _cookie("Omar", OMAR, sign_in=ended(sign_ins, OMAR)),  # kept from before he signed out
     ],
-    ids=["expired", "forged", "signed-with-the-widget-key", "garbage"],
+    ids=["expired", "forged", "signed-with-the-widget-key", "garbage", "no-sign-in", "unknown", "others", "ended"],
 )
-def test_a_stale_or_forged_website_cookie_signs_nobody_in(website: tuple[FastAPI, TestClient], cookie: Any) -> None:
+def test_a_stale_or_forged_website_cookie_signs_nobody_in(
+    website: tuple[FastAPI, TestClient], seeded: SqlCrm, cookie: Any
+) -> None:
     _, client = website
-    client.cookies.set(WEBSITE_COOKIE, cookie())
+    sign_ins = SqlWebsiteSignIns(seeded.sessions)
+    client.cookies.set(WEBSITE_COOKIE, cookie(sign_ins))
     page = client.get("/").text
     assert "Signed in as" not in page and signed_in_as(client, page) is None
-    client.cookies.set(WEBSITE_COOKIE, _cookie("Omar", OMAR))  # the control: a good cookie signs Omar in
+    # the control: a good cookie, for a sign-in that lasts, signs Omar in
+    client.cookies.set(WEBSITE_COOKIE, _cookie("Omar", OMAR, sign_in=sign_ins.start(OMAR, 3600)))
     assert signed_in_as(client, client.get("/").text) == OMAR
+
+
+def ended(sign_ins: SqlWebsiteSignIns, customer_id: str) -> str:
+    sign_in = sign_ins.start(customer_id, 3600)
+    sign_ins.end(sign_in)
+    return sign_in

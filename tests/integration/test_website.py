@@ -4,18 +4,24 @@ frames."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import time
+from dataclasses import dataclass
 
 import pytest
 import requests
 
-from crm_adapter.sql.models import CustomerRow
+from crm_adapter.sql.models import CustomerRow, WebsiteSessionRow
+from crm_adapter.sql.website_sessions import SqlWebsiteSignIns
 from hearth.seed import DEMO_CUSTOMERS, seed
 from shared.passwords import hash_password
 from shared.web_identity import sign, verify
 from tests.asgi_server import serve
 from tests.conftest import SqlCrm
+from tests.fakes import MemoryArrange, MemoryCrmStore
+from tests.fakes.website import MemoryWebsiteSignIns
 from tests.web_chat_client import widget_config
 from website.app import SESSION_COOKIE, Account, SiteSettings, accounts_of, create_app
 
@@ -34,18 +40,34 @@ class Site(requests.Session):
         return super().request(method, self.url + path, *args, **kwargs)
 
 
+@dataclass
+class Customers:
+    """The site's two customers, and their sign-ins in memory (held to the SQL store's contract)."""
+
+    sign_ins: MemoryWebsiteSignIns
+    anna: str
+    bob: str
+
+
 @pytest.fixture
-def site():  # type: ignore[no-untyped-def]
-    customers = {
-        "anna@example.com": Account("cus_anna", "Anna", hash_password("pw")),
-        "bob@example.com": Account("cus_bob", "Bob", None),  # a customer without a website password
+def customers() -> Customers:
+    store = MemoryCrmStore()
+    arrange = MemoryArrange(store)
+    return Customers(MemoryWebsiteSignIns(store), arrange.add_customer("Anna"), arrange.add_customer("Bob"))
+
+
+@pytest.fixture
+def site(customers: Customers):  # type: ignore[no-untyped-def]
+    accounts = {
+        "anna@example.com": Account(customers.anna, "Anna", hash_password("pw")),
+        "bob@example.com": Account(customers.bob, "Bob", None),  # a customer without a website password
     }
     settings = SiteSettings(socket_url="http://rasa.example", identity_secret=SECRET)
-    with serve(create_app(settings, customers.get)) as url, Site(url) as client:
+    with serve(create_app(settings, accounts.get, customers.sign_ins)) as url, Site(url) as client:
         yield client
 
 
-def test_the_page_hands_the_widget_a_token_only_for_a_signed_in_customer(site: Site):
+def test_the_page_hands_the_widget_a_token_only_for_a_signed_in_customer(site: Site, customers: Customers):
     anonymous = widget_config(site.get("/").text)
     assert anonymous["customData"] == {} and anonymous["socketUrl"] == "http://rasa.example"
 
@@ -58,22 +80,72 @@ def test_the_page_hands_the_widget_a_token_only_for_a_signed_in_customer(site: S
     page = site.get("/").text
     assert "Signed in as Anna" in page
     token = widget_config(page)["customData"]["identity_token"]
-    assert verify(SECRET, token).customer_id == "cus_anna"
+    assert verify(SECRET, token).customer_id == customers.anna
 
     site.post("/signout")
     assert widget_config(site.get("/").text)["customData"] == {}
 
 
-def test_a_tampered_session_cookie_signs_nobody_in(site: Site):
+def test_a_tampered_session_cookie_signs_nobody_in(site: Site, customers: Customers):
     site.post("/signin", data={"email": "anna@example.com", "password": "pw"})
     cookie = site.cookies[SESSION_COOKIE].strip('"')
     assert "Signed in as Anna" in site.get("/").text
     token, name, mac = cookie.split("|")
-    for forged in (f"{token}|Mallory|{mac}", f"{sign(SECRET, 'cus_anna')}|Anna|{mac}", "garbage"):
+    for forged in (f"{token}|Mallory|{mac}", f"{sign(SECRET, customers.anna)}|Anna|{mac}", "garbage"):
         site.cookies.clear()
         site.cookies.set(SESSION_COOKIE, forged)
         page = site.get("/").text
         assert "Signed in as" not in page and widget_config(page)["customData"] == {}
+
+
+def test_signing_out_ends_the_sign_in_so_its_cookie_and_tokens_stop_counting(site: Site, customers: Customers):
+    """Finding 8: the widget's identity token stayed valid for its full hour after sign-out, and so did the
+    session cookie for its eight. Now both name a sign-in on the server, which signing out ends."""
+    sign_ins, anna = customers.sign_ins, customers.anna
+    assert signin(site, "anna@example.com", "pw").status_code == 303
+    kept_cookie = site.cookies[SESSION_COOKIE]
+    token = widget_config(site.get("/").text)["customData"]["identity_token"]
+    sign_in = verify(SECRET, token).sign_in
+    assert sign_in and sign_ins.is_active(sign_in, anna)
+
+    out = site.post("/signout", allow_redirects=False)
+
+    assert out.status_code == 303 and out.headers["Clear-Site-Data"] == '"storage"'
+    assert not sign_ins.is_active(sign_in, anna)  # its tokens name an ended sign-in: the bot recognises nobody
+    assert sign_ins.store.website_sessions[sign_in].ended_at is not None
+    # the cookie kept from before signing out signs nobody in
+    site.cookies.clear()
+    site.cookies.set(SESSION_COOKIE, kept_cookie)
+    page = site.get("/").text
+    assert "Signed in as" not in page and widget_config(page)["customData"] == {}
+    # signing in again is a new sign-in, with new tokens; the old one stays ended
+    assert signin(site, "anna@example.com", "pw").status_code == 303
+    again = verify(SECRET, widget_config(site.get("/").text)["customData"]["identity_token"]).sign_in
+    assert again and again != sign_in and sign_ins.is_active(again, anna)
+    assert not sign_ins.is_active(sign_in, anna)
+
+
+def test_signing_out_in_one_browser_leaves_another_signed_in(site: Site):
+    with Site(site.url) as other:
+        signin(site, "anna@example.com", "pw")
+        signin(other, "anna@example.com", "pw")
+        site.post("/signout")
+        assert "Signed in as Anna" in other.get("/").text
+        assert "Signed in as" not in site.get("/").text
+
+
+def test_a_cookie_without_a_sign_in_signs_nobody_in(site: Site, customers: Customers):
+    """A cookie signed with the site's key but naming no sign-in (as cookies were before sign-ins were kept)."""
+    signin(site, "anna@example.com", "pw")
+    _, name, _ = site.cookies[SESSION_COOKIE].strip('"').split("|")
+    import website.app as module
+
+    cookie_secret = module._session_secret(SECRET)
+    old = sign(cookie_secret, customers.anna, 3600)
+    mac = hmac.new(cookie_secret.encode(), f"{old}|{name}".encode(), hashlib.sha256).hexdigest()
+    site.cookies.clear()
+    site.cookies.set(SESSION_COOKIE, f"{old}|{name}|{mac}")
+    assert "Signed in as" not in site.get("/").text
 
 
 def test_the_widget_script_is_served(site: Site):
@@ -89,7 +161,8 @@ def shop(sql_crm: SqlCrm):  # type: ignore[no-untyped-def]
     """The site on a CRM seeded as the product seeds it (the demo customers' password: "juniper")."""
     seed(sql_crm.sessions, customers=12)
     settings = SiteSettings(socket_url="http://rasa.example", identity_secret=SECRET)
-    with serve(create_app(settings, accounts_of(sql_crm.service))) as url, Site(url) as client:
+    sign_ins = SqlWebsiteSignIns(sql_crm.sessions)
+    with serve(create_app(settings, accounts_of(sql_crm.service), sign_ins)) as url, Site(url) as client:
         yield client
 
 
@@ -116,6 +189,22 @@ def test_only_the_demo_customers_sign_in_and_each_with_their_own_hashed_password
         assert signin(shop, demo.email, "juniper").status_code == 303
         page = shop.get("/").text
         assert verify(SECRET, widget_config(page)["customData"]["identity_token"]).customer_id == demo.customer_id
+
+
+def test_a_sign_in_is_kept_in_the_crm_database_and_signing_out_ends_it_there(shop: Site, sql_crm: SqlCrm):
+    assert signin(shop, "anna.berg@example.com", "juniper").status_code == 303
+    token = widget_config(shop.get("/").text)["customData"]["identity_token"]
+    sign_in = verify(SECRET, token).sign_in
+    with sql_crm.sessions() as s:
+        row = s.get(WebsiteSessionRow, sign_in)
+        assert row is not None and row.customer_id == "cus_demo_anna" and row.ended_at is None
+
+    shop.post("/signout")
+
+    with sql_crm.sessions() as s:
+        row = s.get(WebsiteSessionRow, sign_in)
+        assert row is not None and row.ended_at is not None
+    assert not SqlWebsiteSignIns(sql_crm.sessions).is_active(sign_in, "cus_demo_anna")
 
 
 def test_an_unknown_email_and_a_wrong_password_get_the_same_answer_in_about_the_same_time(

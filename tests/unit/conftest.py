@@ -14,6 +14,7 @@ from tests.factories import Clock
 from tests.fakes import MemoryArrange, MemoryCrmService, MemoryCrmStore, RecordingCodeSender
 from tests.fakes.handoff import MemoryAgentRoster, MemoryHandoffQueue, MemoryHandoffStore
 from tests.fakes.relationship import MemoryRelationship, MemoryRelationshipArrange, MemoryRelationshipStore
+from tests.fakes.website import MemoryWebsiteSignIns
 
 
 @dataclass
@@ -34,6 +35,7 @@ class MemoryCrm:
         self.relationship = MemoryRelationship(self.relationship_store, clock=self.clock)
         self.handoffs = MemoryHandoffQueue(self.handoff_store, clock=self.clock)
         self.agents = MemoryAgentRoster(self.handoff_store, clock=self.clock)
+        self.sign_ins = MemoryWebsiteSignIns(self.store, clock=self.clock)
 
     def container(self, data_dir: Path) -> Container:
         """The actions' container: these services, with erasure removing exports from the development outbox
@@ -43,6 +45,7 @@ class MemoryCrm:
             self.relationship_store, clock=self.clock, remove_outbox=box.export_mail.remove
         )
         box.replace("crm", self.service)
+        box.replace("website_sign_ins", self.sign_ins)
         box.replace("relationship", relationship)
         box.replace(
             "desk",

@@ -7,6 +7,7 @@ The end-to-end attacks are in tests/e2e/test_customer_isolation.py; these pin th
 from __future__ import annotations
 
 import pytest
+from rasa_sdk import Tracker
 
 from actions.orders import ActionCheckOrderStatus, ActionListOrders
 from actions.session import ActionSessionStart
@@ -63,13 +64,44 @@ def test_a_linked_sender_id_is_a_stranger_when_the_channel_does_not_vouch_for_it
     assert slots_set(events)["customer_id"] == anna  # an integration that signs its users in may name them
 
 
+def website_session_start(customer_id: str, sign_in: str | None) -> Tracker:
+    """A web chat session starting with a message whose website token the connector checked (bot/channels.py)."""
+    identity = {"customer_id": customer_id, "source": "website", **({"sign_in": sign_in} if sign_in else {})}
+    metadata = {"channel": "socketio", "identity": identity}
+    return tracker(sender_id=CHAT, channel="socketio", slots={"session_started_metadata": metadata})
+
+
 def test_a_website_identity_starting_the_session_wins_over_a_previous_link(crm, anna, omar):
     crm.arrange.add_identity(anna, "socketio", CHAT)  # cannot be made by the bot; here as the worst case
-    metadata = {"channel": "socketio", "identity": {"customer_id": omar, "source": "website"}}
-    events, _ = run(
-        ActionSessionStart(), tracker(sender_id=CHAT, channel="socketio", slots={"session_started_metadata": metadata})
-    )
+    events, _ = run(ActionSessionStart(), website_session_start(omar, crm.sign_ins.start(omar, 3600)))
     assert slots_set(events)["customer_id"] == omar and slots_set(events)["customer_first_name"] == "Omar"
+
+
+def test_a_token_whose_website_sign_in_has_ended_recognises_nobody(crm, anna):
+    """Finding 8: a token kept from before the customer signed out named them for the rest of its hour."""
+    sign_in = crm.sign_ins.start(anna, 3600)
+    events, _ = run(ActionSessionStart(), website_session_start(anna, sign_in))
+    assert slots_set(events)["customer_id"] == anna
+
+    crm.sign_ins.end(sign_in)  # signed out on the website
+
+    events, messages = run(ActionSessionStart(), website_session_start(anna, sign_in))
+    assert "customer_id" not in slots_set(events) and "verified" not in slots_set(events) and messages == []
+
+
+def test_a_token_whose_sign_in_lapsed_or_is_someone_elses_or_missing_recognises_nobody(crm, anna, omar):
+    lapsed, his = crm.sign_ins.start(anna, 60), crm.sign_ins.start(omar, 3600)
+    crm.clock.advance(seconds=61)
+    for customer_id, sign_in in ((anna, lapsed), (anna, his), (anna, None), (anna, "si_unknown")):
+        events, _ = run(ActionSessionStart(), website_session_start(customer_id, sign_in))
+        assert "customer_id" not in slots_set(events), sign_in
+
+
+def test_a_website_identity_is_not_recognised_while_the_sign_ins_cannot_be_checked(crm, anna):
+    sign_in = crm.sign_ins.start(anna, 3600)
+    crm.store.down = True
+    events, _ = run(ActionSessionStart(), website_session_start(anna, sign_in))
+    assert "customer_id" not in slots_set(events)
 
 
 # ---- a linked messaging account sees its own customer only ----------------------------------------

@@ -102,3 +102,10 @@ def test_a_sender_that_cannot_name_a_conversation_is_refused(sender):
 
 def test_a_sender_of_any_script_passes():
     assert sender_problem("клиент-42 👍") is None
+
+
+@pytest.mark.parametrize("sender", ["web-0123456789abcdef0123456789abcdef01234567", "web-anna", "WEB-x", "Web-"])
+def test_a_rest_sender_named_like_a_web_chat_conversation_is_refused(sender):
+    problem = rest_message_problem({"sender": sender, "message": "hi"})
+    assert problem and "web-" in problem
+    assert rest_message_problem({"sender": f"my{sender}", "message": "hi"}) is None

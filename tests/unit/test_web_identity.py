@@ -74,3 +74,29 @@ def test_implausible_claims_are_refused_even_when_signed(change, why):
 def test_a_short_secret_is_refused():
     with pytest.raises(ValueError, match="at least 32 bytes"):
         sign("short", "cus_1")
+
+
+def test_a_token_names_the_sign_in_it_was_made_for():
+    token = sign(SECRET, "cus_1", ttl_seconds=600, now=NOW, sign_in="si_0123abcd")
+    checked = verify(SECRET, token, now=NOW + 1)
+    assert (checked.customer_id, checked.sign_in) == ("cus_1", "si_0123abcd")
+    assert verify(SECRET, sign(SECRET, "cus_1", now=NOW), now=NOW + 1).sign_in is None
+    with pytest.raises(ValueError):
+        sign(SECRET, "cus_1", sign_in="")
+    with pytest.raises(ValueError):
+        sign(SECRET, "cus_1", sign_in="x" * 65)
+
+
+@pytest.mark.parametrize("sign_in", ["", 7, ["si"], {"id": "si"}, "x" * 65, True])
+def test_a_token_with_an_unreadable_sign_in_id_is_refused(sign_in: object):
+    token = _resigned(sign(SECRET, "cus_1", now=NOW, sign_in="si_1"), {"sid": sign_in})
+    with pytest.raises(InvalidToken, match="sign-in"):
+        verify(SECRET, token, now=NOW + 1)
+
+
+def test_the_sign_in_id_cannot_be_swapped_without_the_secret():
+    version, payload, signature = sign(SECRET, "cus_1", now=NOW, sign_in="si_ended").split(".")
+    claims = {**json.loads(web_identity._unb64(payload)), "sid": "si_still_active"}
+    forged = f"{version}.{web_identity._b64(json.dumps(claims).encode())}.{signature}"
+    with pytest.raises(InvalidToken, match="bad signature"):
+        verify(SECRET, forged, now=NOW + 1)
