@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from crm_adapter.notify import outbox_code
 from crm_adapter.sql.models import CodeRequestRow
@@ -96,3 +96,27 @@ def test_in_development_the_worker_writes_the_code_to_the_outbox(
 
     code = outbox_code(actions.settings.outbox, "anna@example.com")
     assert code is not None and actions.crm.verify_one_time_code("anna@example.com", code).customer_id == anna
+
+
+def test_a_code_request_runs_the_same_statements_whether_or_not_the_address_is_on_file(sqlite_crm: SqlCrm) -> None:
+    """Security finding 5: the request's work (so its time) does not depend on whether the address is a customer's.
+    The statements are compared with their parameters left out; nothing is emailed by the request itself."""
+    add_customer(sqlite_crm.sessions, email="anna@example.com")
+    engine = sqlite_crm.sessions.kw["bind"]
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001 - SQLAlchemy's hook
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        work = []
+        for email in ("anna@example.com", "nobody@example.com"):
+            statements.clear()
+            sqlite_crm.service.send_one_time_code(email)
+            work.append(list(statements))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert work[0] == work[1] and any(s.startswith("INSERT INTO code_requests") for s in work[0])
+    assert sqlite_crm.codes.sender.sent == []
