@@ -61,7 +61,7 @@ def _proof_answer(tracker: Tracker) -> dict[str, Any]:
 
 
 async def _check_proof(
-    email: str, value: str, failures: float | None, dispatcher: CollectingDispatcher
+    email: str, value: str, failures: float | None, code_sent: bool, dispatcher: CollectingDispatcher
 ) -> dict[str, Any]:
     """Email a code ("send_code") or check the proof, counting a wrong one (crm_adapter/identity.py)."""
     verification = Verification(crm())
@@ -69,7 +69,7 @@ async def _check_proof(
         if value == "send_code":
             await crm_call(verification.send_code, email)
             return {"identity_proof": None, "otp_sent": True}
-        proved = await crm_call(verification.prove, email, value, failures)
+        proved = await crm_call(verification.prove, email, value, failures, code_sent)
     except CrmUnavailable as exc:
         log.warning("verification: CRM unavailable: %s", exc)
         dispatcher.utter_message(response="utter_crm_unavailable")
@@ -82,6 +82,9 @@ def _proved(outcome: ProofOutcome, dispatcher: CollectingDispatcher) -> dict[str
     if outcome.result == "unreadable":
         dispatcher.utter_message(response="utter_ask_identity_proof")
         return {"identity_proof": None}
+    if outcome.result == "code_required":  # the form asks for the code next (utter_ask_identity_proof)
+        dispatcher.utter_message(response="utter_identity_code_required")
+        return {"identity_proof": None, "otp_sent": True}
     if outcome.context is None:  # failed, or locked
         dispatcher.utter_message(
             response="utter_identity_locked" if outcome.result == "locked" else "utter_identity_failed"
@@ -143,7 +146,8 @@ class VerifiedFormValidation(FormValidationAction, ABC):
         email = tracker.get_slot("identity_email")
         if value == "verified" or not email:
             return {}
-        return await _check_proof(email, str(value), tracker.get_slot("identity_attempts"), dispatcher)
+        attempts, code_sent = tracker.get_slot("identity_attempts"), bool(tracker.get_slot("otp_sent"))
+        return await _check_proof(email, str(value), attempts, code_sent, dispatcher)
 
 
 class ValidateIdentifyForm(VerifiedFormValidation):

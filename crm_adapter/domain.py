@@ -312,3 +312,8 @@ class InvalidInput(CrmError):
 
 class VerificationFailed(CrmError):
     """The identity proof did not match. Deliberately says nothing about why."""
+
+
+class CodeRequired(VerificationFailed):
+    """No order number is taken for this address for now (too many wrong ones within the guessing window): only a
+    one-time code emailed to it proves who the customer is. Raised alike whether or not the address is on file."""

@@ -14,7 +14,8 @@ Failure mapping (every call has an explicit timeout):
 * 404 with error code "not_found" -> `NotFound`; any other 404 (a proxy's page, the server's
   "unknown_endpoint" for a wrong base URL) is `CrmUnavailable`: it says nothing about the record
 * 409 -> `NotAllowed(reason=error.code)`
-* 422 with code "verification_failed" -> `VerificationFailed`; other 422 -> `InvalidInput(field, message)`
+* 422 with code "verification_failed" -> `VerificationFailed`; "code_required" -> `CodeRequired` (a
+  `VerificationFailed`); other 422 -> `InvalidInput(field, message)`
 
 GET requests are retried once when the connection fails (never on a timeout: that would double the
 wait); PUT, PATCH, POST and DELETE are never retried.
@@ -32,6 +33,7 @@ from urllib.parse import quote
 import requests
 
 from crm_adapter.domain import (
+    CodeRequired,
     ContactField,
     CrmUnavailable,
     Customer,
@@ -235,6 +237,8 @@ def _handle(response: requests.Response, what: str, ok: tuple[int, ...]) -> Any:
         if status == 422:
             if code == "verification_failed":
                 raise VerificationFailed()
+            if code == "code_required":
+                raise CodeRequired()
             raise InvalidInput(field or "", message or code)
     hint = f" (is CRM_HTTP_BASE_URL right? {response.url} has no such endpoint)" if status == 404 else ""
     raise CrmUnavailable(f"CRM API answered HTTP {status} to {what}, which the contract does not allow here{hint}")

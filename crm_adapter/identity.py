@@ -1,10 +1,13 @@
 """Who a customer is: proofs, the per-conversation lockout after wrong proofs, and linking a messaging
 account to the customer record.
 
-Verification: an email plus a proof (an order number or a one-time code). Every wrong proof counts twice:
-per conversation here (`MAX_SESSION_FAILURES`, after which the conversation is locked until it ends) and per
-customer in the CRM, within its guessing window (the CRM refuses every proof once too many were wrong, even
-across conversations: crm_adapter/sql/service.py).
+Verification: an email plus a proof (an order number or a one-time code). Every wrong proof counts per
+conversation here (`MAX_SESSION_FAILURES`, after which the conversation is locked until it ends). Across
+conversations the CRM slows guessing without locking anyone out: wrong order numbers are counted per claimed
+address, and past its limit the CRM takes no order number for that address (`CodeRequired`); the bot then emails
+a one-time code to the address instead, which the owner receives and a guesser does not. Each code takes a few
+guesses, and a few codes an hour are sent (crm_adapter/rules.py, crm_adapter/sql/verification.py). The customer
+hears the same words whether or not the address is on file.
 
 Account linking: after a customer is verified on a channel whose sender id the platform itself vouches for
 (a Telegram chat, a Slack user, a WhatsApp or SMS number, a Messenger user), the bot offers to remember the
@@ -27,7 +30,15 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from crm_adapter.domain import CrmUnavailable, Customer, CustomerContext, InvalidInput, NotFound, VerificationFailed
+from crm_adapter.domain import (
+    CodeRequired,
+    CrmUnavailable,
+    Customer,
+    CustomerContext,
+    InvalidInput,
+    NotFound,
+    VerificationFailed,
+)
 from crm_adapter.notify import mask_email
 from crm_adapter.ports import CrmService
 
@@ -96,16 +107,18 @@ def session_locked(failures: float | None, limit: int = MAX_SESSION_FAILURES) ->
 
 @dataclass(frozen=True)
 class ProofOutcome:
-    """What a proof came to. `failures` is the conversation's count of wrong proofs after this one."""
+    """What a proof came to. `failures` is the conversation's count of wrong proofs after this one.
+    "code_required": no order number is taken for this address now; a code was queued for it (unless
+    `code_sent` said one already was in this conversation)."""
 
-    result: Literal["verified", "unreadable", "failed", "locked"]
+    result: Literal["verified", "unreadable", "failed", "locked", "code_required"]
     failures: int = 0
     by: str | None = None  # the kind of proof that verified: "order" | "code"
     context: CustomerContext | None = None  # the verified customer (verification by email and proof)
 
 
 class Verification:
-    """The one place that counts wrong proofs per conversation; the CRM counts them per customer."""
+    """The one place that counts wrong proofs per conversation; the CRM counts wrong order numbers per address."""
 
     def __init__(self, crm: CrmService, max_failures: int = MAX_SESSION_FAILURES) -> None:
         self._crm = crm
@@ -118,13 +131,19 @@ class Verification:
         """Email a one-time code (the CRM says nothing different for an address it does not have)."""
         self._crm.send_one_time_code(email)
 
-    def prove(self, email: str, encoded_proof: str, failures: float | None) -> ProofOutcome:
-        """Verify `email` with a proof as the form stores it ("order:JH123456", "code:123456")."""
+    def prove(self, email: str, encoded_proof: str, failures: float | None, code_sent: bool = False) -> ProofOutcome:
+        """Verify `email` with a proof as the form stores it ("order:JH123456", "code:123456"). When the CRM takes
+        no order number for the address now, a code is queued for it instead (once per conversation: `code_sent`);
+        that is not a wrong proof, as nothing was checked."""
         proof = Proof.decode(encoded_proof)
         if proof is None:
             return ProofOutcome("unreadable", int(failures or 0))
         try:
             customer = verify(self._crm, email, proof)
+        except CodeRequired:
+            if not code_sent:
+                self._crm.send_one_time_code(email)
+            return ProofOutcome("code_required", int(failures or 0))
         except VerificationFailed:
             return self._failed(failures)
         return ProofOutcome("verified", 0, proof.kind, self._crm.customer_context(customer.customer_id))

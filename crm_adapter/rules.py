@@ -5,6 +5,8 @@ The SQL service (crm_adapter/sql/service.py) applies them to its rows; nothing h
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 
@@ -23,10 +25,13 @@ RETURN_WINDOW = timedelta(days=30)
 CODE_TTL = timedelta(minutes=10)
 CODE_MAX_ATTEMPTS = 5
 # Guessing across conversations: the bot stops a conversation after 3 wrong proofs, but anyone can start
-# another. Per customer, at most this many codes are emailed, and this many wrong proofs (order numbers and
-# codes) accepted, per window; beyond that every proof is refused, right or wrong, until the window moves on.
+# another. Wrong order numbers are counted per claimed address (a keyed hash of it, the same whether or not the
+# address is on file): past MAX_ORDER_FAILURES within the window no order number is taken for that address, and
+# only a one-time code emailed to it proves who the customer is (the owner still gets in, a guesser does not).
+# Code requests are counted per address too: at most CODES_PER_WINDOW are queued for it per window, and each
+# code takes CODE_MAX_ATTEMPTS guesses. Nothing here refuses a right code.
 CODES_PER_WINDOW = 5
-MAX_VERIFICATION_FAILURES = 10
+MAX_ORDER_FAILURES = 10
 GUESSING_WINDOW = timedelta(hours=1)
 RECENT_DELIVERY = timedelta(days=14)
 LOYALTY_TIERS = (("Bronze", 0), ("Silver", 500), ("Gold", 2000))
@@ -55,8 +60,24 @@ def new_one_time_code() -> str:
 
 
 def guessing_window_start(now: datetime) -> datetime:
-    """Codes sent and wrong proofs created after this count towards the per-customer limits."""
+    """Code requests and wrong order numbers created after this count towards the per-address limits."""
     return now - GUESSING_WINDOW
+
+
+def address_key(secret: bytes, address: str) -> str:
+    """The keyed hash an address is counted under (wrong order numbers, code requests): the tables hold no
+    address, and the key is the same whether or not the address is on file. `address` is normalized."""
+    return hmac.new(secret, b"address:" + address.encode(), hashlib.sha256).hexdigest()
+
+
+def order_proofs_refused(recent_failures: int) -> bool:
+    """Whether this many wrong order numbers for an address within the window stop order numbers for it."""
+    return recent_failures >= MAX_ORDER_FAILURES
+
+
+def code_request_queued(recent_requests: int) -> bool:
+    """Whether another code is queued for an address that had this many requests within the window."""
+    return recent_requests < CODES_PER_WINDOW
 
 
 def code_takes_guesses(expires_at: datetime, attempts: int, now: datetime) -> bool:

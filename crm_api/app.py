@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crm_adapter.domain import (
+    CodeRequired,
     ContactField,
     CrmError,
     CrmUnavailable,
@@ -93,6 +94,8 @@ async def _on_crm_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(409, exc.reason, str(exc))
     if isinstance(exc, InvalidInput):
         return error_response(422, "invalid_input", str(exc), exc.field)
+    if isinstance(exc, CodeRequired):
+        return error_response(422, "code_required", "Only a one-time code emailed to this address proves it now.")
     if isinstance(exc, VerificationFailed):
         return error_response(422, "verification_failed", "The details given don't match our records.")
     if isinstance(exc, CrmUnavailable):
@@ -466,7 +469,7 @@ def verify_with_order(body: OrderVerificationIn, crm: Crm) -> Any:
 
 @router.post("/verifications/code-requests", status_code=202, response_class=Response)
 def send_one_time_code(body: CodeRequestIn, crm: Crm) -> Response:
-    """Email a one-time code; always 202, whether or not the address is on file."""
+    """Queue a one-time code (the worker emails it); always 202, whether or not the address is on file."""
     crm.send_one_time_code(body.email)
     return Response(status_code=202)
 

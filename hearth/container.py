@@ -134,6 +134,15 @@ class Container:
         return self._once("website_sign_ins", build)
 
     @property
+    def code_delivery(self) -> Callable[[], int] | None:
+        """Makes and emails the queued one-time codes (the worker's `code_delivery` job); None with an external CRM,
+        which emails its own."""
+        from crm_adapter.sql.service import SqlCrmService
+
+        crm = self.crm
+        return crm.deliver_codes if isinstance(crm, SqlCrmService) else None
+
+    @property
     def export_mail(self) -> ExportMail:
         """Data exports, emailed, or written to the outbox folder in development."""
         from crm_adapter.notify import ExportMail

@@ -30,6 +30,8 @@ DATABASE_URLS = ("TRACKER_DB_URL", "CRM_DATABASE_URL")
 PRODUCTION_SECRETS = ("WEB_IDENTITY_SECRET", "RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "CRM_SECRET")
 TRUE = frozenset({"1", "true", "yes"})
 MIN_RASA_API_KEY_CHARS = 32  # RASA_API_TOKEN in production: the HS256 key of the Rasa server's HTTP API
+# The roles that email, and what: the worker makes and sends the one-time codes the others queue.
+SMTP_ROLES = {"history": "one-time codes", "actions": "data exports", "crm-api": "data exports"}
 DEFAULT_WEBSITE_DEMO_PASSWORD = "juniper"  # the demo customers' password on the shop's website, when not set
 
 
@@ -257,7 +259,9 @@ def required(role: str, env: Mapping[str, str]) -> tuple[str, ...]:
             "RASA_API_TOKEN",
         ),
         "actions": (*crm, "ACTION_SERVER_TOKEN"),
-        "history": ("CRM_DATABASE_URL", "TRACKER_DB_URL"),
+        # the worker makes and emails the one-time codes the actions and the CRM API queue: it stores them keyed
+        # with CRM_SECRET, which must be the actions' (they check the codes)
+        "history": ("CRM_DATABASE_URL", "CRM_SECRET", "TRACKER_DB_URL"),
         "console": ("CRM_DATABASE_URL", "TRACKER_DB_URL", "RASA_URL", "RASA_API_TOKEN"),
         "website": (*crm, "WEB_IDENTITY_SECRET", "WEBCHAT_SOCKET_URL"),
         "crm-api": (*crm, "CRM_API_TOKEN"),
@@ -274,9 +278,9 @@ def role_problems(role: str, env: Mapping[str, str]) -> list[str]:
     for name in DATABASE_URLS:
         if env.get(name, "").startswith("sqlite"):
             found.append(f"{name} is a SQLite file: use PostgreSQL (a file in one container is not shared)")
-    if role in ("actions", "crm-api") and not env.get("SMTP_HOST") and env.get("CODE_SENDER", "") != "log":
+    if role in SMTP_ROLES and not env.get("SMTP_HOST") and env.get("CODE_SENDER", "") != "log":
         found.append(
-            "SMTP_HOST is not set: one-time codes could not be emailed "
+            f"SMTP_HOST is not set: {SMTP_ROLES[role]} could not be emailed "
             "(CODE_SENDER=log writes them to the outbox in the data folder: trials)"
         )
     if role == "history" and env.get("CRM_BACKEND", "sql").strip().lower() == "http":

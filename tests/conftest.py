@@ -15,7 +15,7 @@ from crm_adapter.sql.db import make_engine, make_session_factory, upgrade
 from crm_adapter.sql.service import SqlCrmService
 from hearth.seed import seed
 from tests.factories import Clock
-from tests.fakes import RecordingCodeSender
+from tests.fakes import Inbox, RecordingCodeSender
 from tests.services import temporary_postgres_database
 
 
@@ -26,7 +26,7 @@ class SqlCrm:
     url: str
     sessions: sessionmaker[Session]
     service: SqlCrmService
-    codes: RecordingCodeSender
+    codes: Inbox  # the codes emailed, read after the worker's delivery (`codes.sender`: without running it)
     clock: Clock
 
 
@@ -38,9 +38,10 @@ def sql_crm_at(url: str, customers: int = 0, secret: str = "test-secret") -> Ite
     sessions = make_session_factory(engine)
     if customers:
         seed(sessions, customers=customers)
-    codes, clock = RecordingCodeSender(), Clock()
+    sender, clock = RecordingCodeSender(), Clock()
+    service = SqlCrmService(sessions, sender, secret=secret, clock=clock)
     try:
-        yield SqlCrm(url, sessions, SqlCrmService(sessions, codes, secret=secret, clock=clock), codes, clock)
+        yield SqlCrm(url, sessions, service, Inbox(sender, service.deliver_codes), clock)
     finally:
         engine.dispose()
 

@@ -5,6 +5,7 @@ others still run.
 | --- | --- | --- |
 | `close_idle_conversations` | history: ends conversations idle past the session expiry | every round |
 | `privacy_jobs` | relationship: erasures and redactions requested a moment ago | every round |
+| `code_delivery` | CRM core: the one-time codes asked for a moment ago, made and emailed | every round |
 | `helpdesk_delivery` | handoff: handoffs posted to an external helpdesk's webhook | every round, when configured |
 | `value_refresh` | relationship: every customer's value score and tier | every `VALUE_REFRESH_MINUTES` |
 | `analytics_summaries` | analytics: the daily summaries of closed days | with `value_refresh` |
@@ -35,6 +36,7 @@ from relationship.value_store import refresh_values
 log = logging.getLogger("worker")
 
 HELPDESK_PAUSE = 30.0  # seconds without helpdesk deliveries after a round the helpdesk cut short (down or slow)
+CODE_DELIVERY_PAUSE = 10.0  # seconds without code deliveries after the mail server failed
 
 
 @dataclass
@@ -99,6 +101,25 @@ class HelpdeskDelivery:
         return report
 
 
+class CodeDelivery:
+    """Makes and emails the queued one-time codes (`SqlCrmService.deliver_codes`): a code request only queues, so
+    it costs the same whether or not the address is on file. When the mail server fails, the request stays queued
+    and deliveries pause for CODE_DELIVERY_PAUSE seconds; the error goes to the job's log line."""
+
+    def __init__(self, deliver: Callable[[], int], monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._deliver, self._monotonic = deliver, monotonic
+        self._paused_until = 0.0
+
+    def __call__(self) -> int | None:
+        if self._monotonic() < self._paused_until:
+            return None
+        try:
+            return self._deliver()
+        except CrmUnavailable:
+            self._paused_until = self._monotonic() + CODE_DELIVERY_PAUSE
+            raise
+
+
 def refresh_summaries(sessions: sessionmaker[Session]) -> int:
     return SqlAnalytics(sessions).refresh_summaries()
 
@@ -110,13 +131,17 @@ def standard_jobs(
     privacy_settle: timedelta = privacy.JOB_SETTLE,
     value_refresh: timedelta = timedelta(minutes=60),
     helpdesk_settings: helpdesk.HelpdeskSettings | None = None,
+    deliver_codes: Callable[[], int] | None = None,
 ) -> list[Job]:
     """The worker's jobs besides closing idle conversations (the worker adds that one). `tracker` is Rasa's
     tracker store, where privacy jobs also delete and redact; the value and summary refresh first runs one period
-    after the start (the run command refreshes them before)."""
+    after the start (the run command refreshes them before). `deliver_codes` makes and emails the queued one-time
+    codes (the CRM service's)."""
     jobs = [
         Job("privacy_jobs", lambda: privacy.run_jobs(sessions, tracker, clock, privacy_settle)),
     ]
+    if deliver_codes is not None:
+        jobs.append(Job("code_delivery", CodeDelivery(deliver_codes)))
     if helpdesk_settings is not None and helpdesk_settings.url:
         jobs.append(Job("helpdesk_delivery", HelpdeskDelivery(sessions, helpdesk_settings, clock)))
     started = time.monotonic()

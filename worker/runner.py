@@ -102,6 +102,7 @@ def build(box: Container, source_kind: str | None = None, batch_size: int = 500)
         tracker=box.tracker,
         value_refresh=settings.value_refresh,
         helpdesk_settings=box.helpdesk,
+        deliver_codes=box.code_delivery,
     )
     return Worker(ingestion, jobs)
 

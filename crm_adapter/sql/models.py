@@ -163,17 +163,16 @@ class OneTimeCodeRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class VerificationFailureRow(Base):
-    """A wrong proof (order number or one-time code) given with a customer's email: too many in a while stop
-    every verification of that customer for a while, however many conversations they are spread over
-    (crm_adapter/rules.py, MAX_VERIFICATION_FAILURES)."""
+class OrderProofFailureRow(Base):
+    """A wrong order number given with an address, whoever owns it (if anyone): the address is kept as a keyed hash
+    (crm_adapter/rules.py, `address_key`). Too many within the window stop order numbers for that address and
+    leave the one-time code emailed to it (MAX_ORDER_FAILURES)."""
 
-    __tablename__ = "verification_failures"
-    __table_args__ = (Index("ix_verification_failures_customer_at", "customer_id", "created_at"),)
+    __tablename__ = "order_proof_failures"
+    __table_args__ = (Index("ix_order_proof_failures_address_at", "address_key", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(8))  # order | code
+    address_key: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = _ts()
 
 
@@ -188,3 +187,21 @@ class WebsiteSessionRow(Base):
     created_at: Mapped[datetime] = _ts()
     expires_at: Mapped[datetime] = _ts()
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class CodeRequestRow(Base):
+    """A one-time code asked for: queued by the request alike whether or not the address is on file (the keyed hash
+    of the address; the customer, if it is theirs), made and emailed by the worker (`code_delivery`), which stamps
+    `handled_at`. Counted per address within the window (CODES_PER_WINDOW)."""
+
+    __tablename__ = "code_requests"
+    __table_args__ = (
+        Index("ix_code_requests_address_at", "address_key", "created_at"),
+        Index("ix_code_requests_pending", "handled_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    address_key: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = _ts()
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -68,6 +68,10 @@ class SqlCrmService:
     def verify_one_time_code(self, email: str, code: str) -> Customer:
         return self._proofs.verify_one_time_code(email, code)
 
+    def deliver_codes(self) -> int:
+        """Makes and emails the queued one-time codes (the worker's `code_delivery`); returns how many were sent."""
+        return self._proofs.deliver_codes()
+
     # ---- profile --------------------------------------------------------
 
     def customer_by_email(self, email: str) -> Customer | None:

@@ -43,6 +43,8 @@ ANONYMOUS_GREETING = "Hi, I'm Juno from Juniper Home."  # utter_greet_anonymous
 ASKS_EMAIL = "What's the email address on your Juniper Home account?"  # utter_ask_identity_email
 NO_MATCH = "that doesn't match our records"  # utter_identity_failed
 LOCKED = "stopped here to protect the account"  # utter_identity_locked
+CODE_REQUIRED = "I can't take an order number right now"  # utter_identity_code_required
+CODE_ON_ITS_WAY = "a 6-digit code is on its way"  # utter_ask_identity_proof, once a code was asked for
 UNKNOWN_ORDER = "I can't find an order JH100002 on your account"  # utter_order_number_unknown
 
 
@@ -323,51 +325,106 @@ def test_a_one_time_code_goes_only_to_the_owner_and_guesses_are_limited(stack: S
     assert records(stack, LUCY) == before
 
 
-def test_guessing_across_many_conversations_stops_for_that_customer(stack: Stack, mail: SmtpSink) -> None:
-    """The bot stops a conversation after three wrong proofs, but an attacker can open as many as they like;
-    order numbers run in sequence. Per customer, ten wrong proofs an hour stop every verification."""
-    [(victim_id,)] = stack.crm(
+def generated_customer(stack: Stack, n: int) -> str:
+    """The n-th generated customer with an order (each test guesses at its own, so the limits do not mix)."""
+    [(customer_id,)] = stack.crm(
         "SELECT c.id FROM customers c WHERE c.id NOT LIKE 'cus_demo_%' AND "
-        "(SELECT count(*) FROM orders o WHERE o.customer_id = c.id) > 0 ORDER BY c.id LIMIT 1"
+        "(SELECT count(*) FROM orders o WHERE o.customer_id = c.id) > 0 ORDER BY c.id LIMIT 1 OFFSET ?",
+        n,
     )
-    victim, before = person(stack, victim_id), records(stack, victim_id)
-    guesses = iter(f"JH9{n:05d}" for n in range(100))
+    return customer_id
+
+
+def guess_orders(stack: Stack, email: str, prefix: str, guesses: int = 10) -> list[str]:
+    """Wrong order numbers for `email`, three per fresh conversation (each conversation stops after three)."""
     replies: list[str] = []
-    for attempt in range(4):  # 12 guesses in 4 conversations
-        sender = f"attacker-enumerates-{attempt}"
+    numbers = iter(f"JH9{n:05d}" for n in range(guesses))
+    for attempt in range((guesses + 2) // 3):
+        sender = f"{prefix}-{attempt}"
         replies += stack.say(sender, "what do you know about me?")
-        for _ in range(3):
-            replies += stack.say(sender, victim.email)
-            replies += stack.say(sender, next(guesses))
-        assert LOCKED in replies[-1]
+        for number in [next(numbers, None) for _ in range(3)]:
+            if number is None:
+                break
+            replies += stack.say(sender, email)
+            replies += stack.say(sender, number)
+    return replies
 
-    # now even the right order number is refused, in any new conversation
-    sender = "attacker-enumerates-right"
-    replies += stack.say(sender, "what do you know about me?")
-    replies += stack.say(sender, victim.email)
-    right = stack.say(sender, victim.orders[0])
-    assert NO_MATCH in right[0], right
-    replies += right
 
-    # codes: at most five an hour reach the owner, however many conversations ask
+def test_a_stranger_guessing_from_many_conversations_cannot_lock_the_customer_out(stack: Stack, mail: SmtpSink) -> None:
+    """Security finding 4. The bot stops a conversation after three wrong proofs, but an attacker can open as many
+    as they like. Ten wrong order numbers an hour for an address stop order numbers for it: the guessing stops,
+    and the customer still gets in with a code emailed to the address on file, which the attacker never sees."""
+    victim_id = generated_customer(stack, 0)
+    victim, before = person(stack, victim_id), records(stack, victim_id)
+    mails_at_start = len(mail.to(victim.email))
+    replies = guess_orders(stack, victim.email, "attacker-enumerates")
+    assert LOCKED in "\n".join(replies)  # each conversation stopped after three; they went on in new ones
+    assert not any(CODE_REQUIRED in reply for reply in replies)
+
+    # the right order number is not taken for that address now, from the attacker nor anyone else ...
+    replies += stack.say("attacker-enumerates-right", "what do you know about me?")
+    replies += stack.say("attacker-enumerates-right", victim.email)
+    right = stack.say("attacker-enumerates-right", victim.orders[0])
+    assert CODE_REQUIRED in right[0] and CODE_ON_ITS_WAY in right[-1], right
+    assert "Here's what we know about you" not in "\n".join(replies + right)
+    assert traces(victim, replies + right, typed=(victim.email, victim.orders[0])) == []
+    assert records(stack, victim_id) == before
+
+    # ... but the customer, from a fresh conversation, is asked for the code the bot emails them, and gets in
+    mail.wait_for_code(victim.email, after=mails_at_start)  # the code the attacker's step-up sent her (unused)
+    mails_before = len(mail.to(victim.email))
+    owner = "victim-comes-back"
+    stack.say(owner, "what do you know about me?")
+    stack.say(owner, victim.email)
+    stepped_up = stack.say(owner, victim.orders[0])
+    assert CODE_REQUIRED in stepped_up[0] and CODE_ON_ITS_WAY in stepped_up[-1], stepped_up
+    code = mail.wait_for_code(victim.email, after=mails_before)
+    verified = stack.say(owner, code)
+    assert "Here's what we know about you" in "\n".join(verified), verified
+
+
+def test_at_most_five_codes_an_hour_reach_an_address_however_many_conversations_ask(
+    stack: Stack, mail: SmtpSink
+) -> None:
+    victim_id = generated_customer(stack, 1)
+    victim, before = person(stack, victim_id), records(stack, victim_id)
     mails_before = len(mail.to(victim.email))
     for attempt in range(6):
         sender = f"attacker-asks-codes-{attempt}"
         stack.say(sender, "what do you know about me?")
         stack.say(sender, victim.email)
-        assert "a 6-digit code is on its way" in stack.say(sender, "email me a code")[-1]  # the same answer
+        assert CODE_ON_ITS_WAY in stack.say(sender, "email me a code")[-1]  # the same answer
     deadline = time.monotonic() + 10
     while len(mail.to(victim.email)) < mails_before + 5 and time.monotonic() < deadline:
         time.sleep(0.2)
-    time.sleep(1)
+    time.sleep(1.5)  # a few worker rounds more: the sixth is never sent
     assert len(mail.to(victim.email)) - mails_before == 5
-    # and while guessing is stopped, the newest code (which the attacker does not have) does not verify either
+    # the newest code verifies its owner only: the attacker does not have it
     code = mail.wait_for_code(victim.email, after=len(mail.to(victim.email)) - 1)
-    late = stack.say("attacker-asks-codes-5", code)
-    assert "Here's what we know about you" not in "\n".join(late)
-
-    assert traces(victim, replies + late, typed=(victim.email, victim.orders[0], code)) == []
+    assert traces(victim, [], typed=(victim.email, code)) == []
     assert records(stack, victim_id) == before
+
+
+def test_asking_for_a_code_or_guessing_answers_word_for_word_alike_whether_or_not_the_address_is_on_file(
+    stack: Stack, mail: SmtpSink
+) -> None:
+    """Security finding 5: neither the words nor a step-up say whether an address belongs to a customer."""
+    victim = person(stack, generated_customer(stack, 2))
+    nobody = "no.such.customer.4711@example.com"
+    conversations = {}
+    for label, email in (("on-file", victim.email), ("not-on-file", nobody)):
+        sender = f"attacker-probes-{label}"
+        said = stack.say(sender, "what do you know about me?")
+        said += stack.say(sender, email)
+        said += stack.say(sender, "email me a code")
+        guessed = guess_orders(stack, email, f"attacker-probes-guesses-{label}")
+        guessed += stack.say(f"attacker-probes-after-{label}", "what do you know about me?")
+        guessed += stack.say(f"attacker-probes-after-{label}", email)
+        guessed += stack.say(f"attacker-probes-after-{label}", "JH123456")
+        conversations[label] = [reply.replace(email, "<email>") for reply in said + guessed]
+    assert CODE_ON_ITS_WAY in conversations["on-file"][-1] and CODE_REQUIRED in conversations["on-file"][-2]
+    assert conversations["on-file"] == conversations["not-on-file"]
+    assert mail.to(nobody) == []
 
 
 # ---- data rights after claiming someone else's email ---------------------------------------------

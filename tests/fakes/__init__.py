@@ -3,7 +3,7 @@ the CRM (crm.py, tests/integration/test_crm_contract.py), the relationship (rela
 test_relationship_contract.py) and the handoff desk's queue and agent roster (handoff.py,
 test_handoff_contract.py)."""
 
-from tests.fakes.codes import RecordingCodeSender
+from tests.fakes.codes import Inbox, RecordingCodeSender
 from tests.fakes.crm import MemoryArrange, MemoryCrmService, MemoryCrmStore
 
-__all__ = ["MemoryArrange", "MemoryCrmService", "MemoryCrmStore", "RecordingCodeSender"]
+__all__ = ["Inbox", "MemoryArrange", "MemoryCrmService", "MemoryCrmStore", "RecordingCodeSender"]

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from crm_adapter.domain import (
     OPEN_ORDER_STATUSES,
+    CodeRequired,
     ContactField,
     CrmUnavailable,
     Customer,
@@ -35,11 +36,11 @@ from crm_adapter.domain import (
 from crm_adapter.ports import CodeSender
 from crm_adapter.rules import (
     CODE_TTL,
-    CODES_PER_WINDOW,
-    MAX_VERIFICATION_FAILURES,
+    address_key,
     check_cancellable,
     check_channel_identity,
     check_returnable,
+    code_request_queued,
     code_takes_guesses,
     email_in_use,
     guessing_window_start,
@@ -48,6 +49,7 @@ from crm_adapter.rules import (
     new_reference,
     normalize_contact,
     order_needs_customer,
+    order_proofs_refused,
     orders_limit,
     recent_delivery_start,
     return_already_requested,
@@ -146,10 +148,9 @@ class CodeRecord:
 
 @dataclass
 class FailureRecord:
-    """A wrong proof given with a customer's email (kind "order" or "code")."""
+    """A wrong order number given with an address (its keyed hash, `address_key`), whoever owns it."""
 
-    customer_id: str
-    kind: str
+    address_key: str
     created_at: datetime
 
 
@@ -160,6 +161,17 @@ class WebsiteSessionRecord:
     created_at: datetime
     expires_at: datetime
     ended_at: datetime | None = None
+
+
+@dataclass
+class CodeRequestRecord:
+    """A one-time code asked for, queued until `deliver_codes` handles it."""
+
+    id: int
+    address_key: str
+    customer_id: str | None
+    created_at: datetime
+    handled_at: datetime | None = None
 
 
 @dataclass
@@ -174,6 +186,7 @@ class MemoryCrmStore:
     codes: list[CodeRecord] = field(default_factory=list)
     failures: list[FailureRecord] = field(default_factory=list)
     website_sessions: dict[str, WebsiteSessionRecord] = field(default_factory=dict)  # by sign-in id
+    code_requests: list[CodeRequestRecord] = field(default_factory=list)
     down: bool = False  # the database cannot be reached: every service on this store raises CrmUnavailable
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -238,10 +251,12 @@ class MemoryCrmService:
         store: MemoryCrmStore,
         code_sender: CodeSender,
         clock: Callable[[], datetime] = utcnow,
+        secret: bytes = b"memory",
     ) -> None:
         self.store = store
         self._code_sender = code_sender
         self._now = clock
+        self._secret = secret
 
     def _customer_record(self, customer_id: str) -> CustomerRecord:
         record = self.store.customers.get(customer_id)
@@ -290,12 +305,15 @@ class MemoryCrmService:
             number = normalize_order_number(order_number)
         except InvalidInput:
             raise VerificationFailed() from None
+        key = address_key(self._secret, address)
         self.store.reach()
+        if order_proofs_refused(self._within_window(self.store.failures, key)):
+            raise CodeRequired()
         record = self.store.customer_by_email(address)
-        if record is None or self._guessing_stopped(record.id):
-            raise VerificationFailed()
-        if not any(o.customer_id == record.id and o.order_number == number for o in self.store.orders.values()):
-            self._failed_proof(record.id, "order")
+        if record is None or not any(
+            o.customer_id == record.id and o.order_number == number for o in self.store.orders.values()
+        ):
+            self.store.failures.append(FailureRecord(key, self._now()))
             raise VerificationFailed()
         return _customer(record)
 
@@ -304,20 +322,36 @@ class MemoryCrmService:
             address = normalize_email(email)
         except InvalidInput:
             return
+        key = address_key(self._secret, address)
         self.store.reach()
-        record = self.store.customer_by_email(address)
-        if record is None:
-            return
-        now = self._now()
-        since = guessing_window_start(now)
-        if sum(1 for c in self.store.codes if c.customer_id == record.id and c.created_at > since) >= CODES_PER_WINDOW:
-            return
-        for pending in self.store.codes:
-            if pending.customer_id == record.id and pending.used_at is None:
-                pending.used_at = now  # a new code replaces every earlier one
-        code = new_one_time_code()
-        self.store.codes.append(CodeRecord(self.store.next_id(), record.id, code, now, now + CODE_TTL))
-        self._code_sender.send_code(record.email, record.first_name, code)
+        if code_request_queued(self._within_window(self.store.code_requests, key)):
+            record = self.store.customer_by_email(address)
+            self.store.code_requests.append(
+                CodeRequestRecord(self.store.next_id(), key, record.id if record else None, self._now())
+            )
+
+    def deliver_codes(self) -> int:
+        """Makes and emails a code for each queued request of a customer's address (as `SqlCrmService`'s)."""
+        self.store.reach()
+        sent = 0
+        for request in [r for r in self.store.code_requests if r.handled_at is None]:
+            now = self._now()
+            owner = self.store.customers.get(request.customer_id) if request.customer_id else None
+            if owner is None or request.created_at + CODE_TTL < now:
+                request.handled_at = now
+                continue
+            code = new_one_time_code()
+            self._code_sender.send_code(owner.email, owner.first_name, code)  # raises: the request stays queued
+            request.handled_at = now
+            for pending in self.store.codes:
+                if pending.customer_id == owner.id and pending.used_at is None:
+                    pending.used_at = now  # a new code replaces every earlier one
+            self.store.codes.append(CodeRecord(self.store.next_id(), owner.id, code, now, now + CODE_TTL))
+            sent += 1
+        since = guessing_window_start(self._now())
+        self.store.failures = [f for f in self.store.failures if f.created_at > since]
+        self.store.code_requests = [r for r in self.store.code_requests if r.handled_at is None or r.created_at > since]
+        return sent
 
     def verify_one_time_code(self, email: str, code: str) -> Customer:
         try:
@@ -334,25 +368,17 @@ class MemoryCrmService:
             default=None,
         )
         now = self._now()
-        if self._guessing_stopped(record.id):
-            raise VerificationFailed()
         if pending is None or not code_takes_guesses(pending.expires_at, pending.attempts, now):
-            self._failed_proof(record.id, "code")
             raise VerificationFailed()
         if pending.code != code.strip():
             pending.attempts += 1
-            self._failed_proof(record.id, "code")
             raise VerificationFailed()
         pending.used_at = now
         return _customer(record)
 
-    def _guessing_stopped(self, customer_id: str) -> bool:
+    def _within_window(self, rows: list[FailureRecord] | list[CodeRequestRecord], key: str) -> int:
         since = guessing_window_start(self._now())
-        recent = sum(1 for f in self.store.failures if f.customer_id == customer_id and f.created_at > since)
-        return recent >= MAX_VERIFICATION_FAILURES
-
-    def _failed_proof(self, customer_id: str, kind: str) -> None:
-        self.store.failures.append(FailureRecord(customer_id, kind, self._now()))
+        return sum(1 for r in rows if r.address_key == key and r.created_at > since)
 
     # ---- profile --------------------------------------------------------
 

@@ -6,9 +6,10 @@
 * ``http``       HttpCrmService -> real uvicorn server -> crm_api.create_app -> SqlCrmService on SQLite
 
 Data is arranged with the backend's `Arrange` (tests/factories.py) straight into the store behind it,
-bypassing the service; one-time codes are read from the RecordingCodeSender and time moves with the
-fixture's Clock. An unreachable database (the in-memory store while down; SqlCrmService where nothing listens)
-is its own pair of rows at the end (an unreachable external CRM: tests/integration/test_http_backend_failures.py).
+bypassing the service; one-time codes are read from the RecordingCodeSender after the worker's delivery
+(`Inbox`) and time moves with the fixture's Clock. An unreachable database (the in-memory store while down;
+SqlCrmService where nothing listens) is its own pair of rows at the end (an unreachable external CRM:
+tests/integration/test_http_backend_failures.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 import requests
 
 from crm_adapter.domain import (
+    CodeRequired,
     ContactField,
     CrmUnavailable,
     Customer,
@@ -42,13 +44,13 @@ from crm_adapter.domain import (
 )
 from crm_adapter.http_backend import HttpCrmService
 from crm_adapter.ports import CrmService
-from crm_adapter.rules import CODE_MAX_ATTEMPTS, CODES_PER_WINDOW, MAX_VERIFICATION_FAILURES
+from crm_adapter.rules import CODE_MAX_ATTEMPTS, CODES_PER_WINDOW, MAX_ORDER_FAILURES
 from crm_adapter.sql.db import make_engine, make_session_factory
 from crm_adapter.sql.service import SqlCrmService
 from crm_api import create_app
 from tests.asgi_server import serve
 from tests.factories import NOW, Arrange, Clock, SqlArrange
-from tests.fakes import MemoryArrange, MemoryCrmService, MemoryCrmStore, RecordingCodeSender
+from tests.fakes import Inbox, MemoryArrange, MemoryCrmService, MemoryCrmStore, RecordingCodeSender
 
 TOKEN = "t0ken"
 
@@ -58,7 +60,7 @@ class Backend:
     name: str
     service: CrmService
     arrange: Arrange
-    codes: RecordingCodeSender
+    codes: Inbox
     clock: Clock
 
 
@@ -72,8 +74,9 @@ class Backend:
 )
 def crm(request: pytest.FixtureRequest) -> Iterator[Backend]:
     if request.param == "memory":
-        store, codes, clock = MemoryCrmStore(), RecordingCodeSender(), Clock()
-        yield Backend("memory", MemoryCrmService(store, codes, clock=clock), MemoryArrange(store), codes, clock)
+        store, sender, clock = MemoryCrmStore(), RecordingCodeSender(), Clock()
+        service = MemoryCrmService(store, sender, clock=clock)
+        yield Backend("memory", service, MemoryArrange(store), Inbox(sender, service.deliver_codes), clock)
         return
     if request.param == "http":
         sql = request.getfixturevalue("sqlite_crm")
@@ -278,35 +281,47 @@ def test_one_time_code_still_works_at_ten_minutes(crm: Backend) -> None:
     assert crm.service.verify_one_time_code("anna.berg@example.com", code).customer_id == cid
 
 
-def test_wrong_proofs_stop_every_proof_of_that_customer_for_an_hour(crm: Backend) -> None:
+def test_wrong_order_numbers_for_an_address_leave_its_owner_the_code(crm: Backend) -> None:
+    """A stranger's wrong order numbers, from however many conversations, slow the guessing without locking the
+    customer out: past the limit no order number is taken for the address, and a code emailed to it still works."""
     anna = crm.arrange.add_customer(email="anna.berg@example.com")
     crm.arrange.add_order(anna, "JH100001")
-    for n in range(MAX_VERIFICATION_FAILURES - 1):  # however many conversations they come from
-        with pytest.raises(VerificationFailed):
+    for n in range(MAX_ORDER_FAILURES - 1):
+        with pytest.raises(VerificationFailed) as wrong:
             crm.service.verify_with_order("anna.berg@example.com", f"JH9{n:05d}")
+        assert not isinstance(wrong.value, CodeRequired)
     crm.clock.advance(minutes=30)
     with pytest.raises(VerificationFailed):
-        crm.service.verify_with_order("anna.berg@example.com", "JH999999")
+        crm.service.verify_with_order(" Anna.Berg@example.com", "JH999999")  # the same address, as typed
 
-    with pytest.raises(VerificationFailed):  # now even the right order number is refused ...
+    with pytest.raises(CodeRequired):  # now no order number is taken for the address, not even the right one
         crm.service.verify_with_order("anna.berg@example.com", "JH100001")
-    crm.service.send_one_time_code("anna.berg@example.com")
-    with pytest.raises(VerificationFailed):  # ... and the right code
-        crm.service.verify_one_time_code(
-            "anna.berg@example.com", crm.codes.last_code_for("anna.berg@example.com") or ""
-        )
-    for n in range(MAX_VERIFICATION_FAILURES):  # and, while stopped, nothing more is counted
-        with pytest.raises(VerificationFailed):
+    for n in range(MAX_ORDER_FAILURES):  # and, meanwhile, nothing more is counted
+        with pytest.raises(CodeRequired):
             crm.service.verify_with_order("anna.berg@example.com", f"JH8{n:05d}")
+    crm.service.send_one_time_code("anna.berg@example.com")  # but the owner gets in with the emailed code
+    code = crm.codes.last_code_for("anna.berg@example.com")
+    assert code is not None
+    assert crm.service.verify_one_time_code("anna.berg@example.com", code).customer_id == anna
 
     crm.clock.advance(minutes=29, seconds=59)
-    with pytest.raises(VerificationFailed):
+    with pytest.raises(CodeRequired):
         crm.service.verify_with_order("anna.berg@example.com", "JH100001")
-    crm.clock.advance(seconds=1)  # the first wrong proofs are an hour old and no longer count: one is left
+    crm.clock.advance(seconds=1)  # the first wrong ones are an hour old and no longer count: one is left
     assert crm.service.verify_with_order("anna.berg@example.com", "JH100001").customer_id == anna
 
 
-def test_wrong_codes_count_towards_the_same_limit(crm: Backend) -> None:
+def test_an_address_not_on_file_is_limited_alike(crm: Backend) -> None:
+    crm.arrange.add_customer(email="anna.berg@example.com")
+    for n in range(MAX_ORDER_FAILURES):
+        with pytest.raises(VerificationFailed) as wrong:
+            crm.service.verify_with_order("nobody@example.com", f"JH9{n:05d}")
+        assert not isinstance(wrong.value, CodeRequired)
+    with pytest.raises(CodeRequired):  # the same answer as for an address on file
+        crm.service.verify_with_order("nobody@example.com", "JH100001")
+
+
+def test_wrong_codes_do_not_stop_order_numbers_and_a_new_code_works(crm: Backend) -> None:
     anna = crm.arrange.add_customer(email="anna.berg@example.com")
     crm.arrange.add_order(anna, "JH100001")
     crm.service.send_one_time_code("anna.berg@example.com")
@@ -314,29 +329,49 @@ def test_wrong_codes_count_towards_the_same_limit(crm: Backend) -> None:
     for n in range(CODE_MAX_ATTEMPTS):
         with pytest.raises(VerificationFailed):
             crm.service.verify_one_time_code("anna.berg@example.com", f"{(int(code) + n + 1) % 1_000_000:06d}")
-    with pytest.raises(VerificationFailed):  # the code has had its guesses: the right one fails, and counts
+    with pytest.raises(VerificationFailed):  # the code has had its guesses: the right one fails
         crm.service.verify_one_time_code("anna.berg@example.com", code)
-    assert crm.service.verify_with_order("anna.berg@example.com", "JH100001").customer_id == anna  # under the limit
+    assert crm.service.verify_with_order("anna.berg@example.com", "JH100001").customer_id == anna
 
-    for n in range(MAX_VERIFICATION_FAILURES - CODE_MAX_ATTEMPTS - 1):
-        with pytest.raises(VerificationFailed):
-            crm.service.verify_with_order("anna.berg@example.com", f"JH9{n:05d}")
-    with pytest.raises(VerificationFailed):  # the limit is reached
-        crm.service.verify_with_order("anna.berg@example.com", "JH100001")
+    crm.service.send_one_time_code("anna.berg@example.com")  # a new code takes guesses again
+    fresh = crm.codes.last_code_for("anna.berg@example.com")
+    assert fresh is not None
+    assert crm.service.verify_one_time_code("anna.berg@example.com", fresh).customer_id == anna
 
 
-def test_wrong_proofs_count_against_nobody_else(crm: Backend) -> None:
+def test_wrong_order_numbers_count_against_no_other_address(crm: Backend) -> None:
     anna = crm.arrange.add_customer(email="anna.berg@example.com")
     crm.arrange.add_order(anna, "JH100001")
     omar = crm.arrange.add_customer(email="omar@example.com")
     crm.arrange.add_order(omar, "JH200002")
-    for _ in range(MAX_VERIFICATION_FAILURES):
+    for _ in range(MAX_ORDER_FAILURES):
         with pytest.raises(VerificationFailed):
             crm.service.verify_with_order("omar@example.com", "JH100001")  # Anna's order, Omar's email
 
     assert crm.service.verify_with_order("anna.berg@example.com", "JH100001").customer_id == anna
-    with pytest.raises(VerificationFailed):
+    with pytest.raises(CodeRequired):
         crm.service.verify_with_order("omar@example.com", "JH200002")
+
+
+def test_a_code_request_is_only_queued_and_the_worker_emails_it(crm: Backend) -> None:
+    """Asking does the same for an address on file or not: it queues; delivery emails the customer's code."""
+    anna = crm.arrange.add_customer(email="anna.berg@example.com")
+    crm.service.send_one_time_code("anna.berg@example.com")
+    crm.service.send_one_time_code("nobody@example.com")
+    assert crm.codes.sender.sent == []  # nothing emailed by the request itself
+
+    assert [address for address, _ in crm.codes.sent] == ["anna.berg@example.com"]
+    code = crm.codes.last_code_for("anna.berg@example.com")
+    assert code is not None and crm.service.verify_one_time_code("anna.berg@example.com", code).customer_id == anna
+    assert len(crm.codes.sent) == 1  # each request is delivered once
+
+
+def test_a_queued_code_request_older_than_a_code_is_dropped(crm: Backend) -> None:
+    crm.arrange.add_customer(email="anna.berg@example.com")
+    crm.service.send_one_time_code("anna.berg@example.com")
+    crm.clock.advance(minutes=11)  # the worker was away longer than a code lives
+
+    assert crm.codes.sent == []
 
 
 def test_at_most_a_few_codes_an_hour_are_emailed(crm: Backend) -> None:

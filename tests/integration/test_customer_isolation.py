@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from crm_adapter.domain import VerificationFailed
-from crm_adapter.sql.models import CustomerRow, VerificationFailureRow
+from crm_adapter.sql.models import CodeRequestRow, CustomerRow, OrderProofFailureRow
 from tests.conftest import SqlCrm
 from tests.factories import add_customer, add_order
 
@@ -26,15 +26,25 @@ def anna(crm) -> str:
     return customer
 
 
-def failures(crm, customer_id: str) -> int:
+def test_wrong_order_numbers_are_kept_under_a_keyed_hash_of_the_address_only(crm, anna):
+    """The count that slows guessing names no customer and holds no address: the same row whether or not the
+    address is on file, so it outlives nobody's erasure and tells nobody who is a customer."""
+    for email in ("anna@example.com", "nobody@example.com"):
+        with pytest.raises(VerificationFailed):
+            crm.service.verify_with_order(email, "JH999999")
     with crm.sessions() as s:
-        query = select(func.count()).select_from(VerificationFailureRow)
-        return s.scalar(query.where(VerificationFailureRow.customer_id == customer_id)) or 0
+        rows = s.scalars(select(OrderProofFailureRow)).all()
+        columns = set(OrderProofFailureRow.__table__.columns.keys())
+    assert columns == {"id", "address_key", "created_at"}
+    assert len({row.address_key for row in rows}) == 2
+    assert all(len(row.address_key) == 64 and "@" not in row.address_key for row in rows)
 
 
-def test_erasing_a_customer_removes_their_failed_attempts(crm, anna):
-    with pytest.raises(VerificationFailed):
-        crm.service.verify_with_order("anna@example.com", "JH999999")
+def test_erasing_a_customer_removes_their_queued_code_requests(crm, anna):
+    crm.service.send_one_time_code("anna@example.com")
     with crm.sessions.begin() as s:
         s.execute(delete(CustomerRow).where(CustomerRow.id == anna))
-    assert failures(crm, anna) == 0
+    with crm.sessions() as s:
+        left = s.scalar(select(func.count()).select_from(CodeRequestRow).where(CodeRequestRow.customer_id == anna))
+    assert left == 0
+    assert crm.codes.sent == []  # and nothing is emailed to the erased address

@@ -11,7 +11,7 @@ from handoff.service import OpeningHours
 from hearth.container import Container, set_container
 from hearth.settings import Settings
 from tests.factories import Clock
-from tests.fakes import MemoryArrange, MemoryCrmService, MemoryCrmStore, RecordingCodeSender
+from tests.fakes import Inbox, MemoryArrange, MemoryCrmService, MemoryCrmStore, RecordingCodeSender
 from tests.fakes.handoff import MemoryAgentRoster, MemoryHandoffQueue, MemoryHandoffStore
 from tests.fakes.relationship import MemoryRelationship, MemoryRelationshipArrange, MemoryRelationshipStore
 from tests.fakes.website import MemoryWebsiteSignIns
@@ -23,12 +23,13 @@ class MemoryCrm:
     held to its contract suite) on one store, with handles to arrange data and to read what was written."""
 
     clock: Clock = field(default_factory=Clock)
-    codes: RecordingCodeSender = field(default_factory=RecordingCodeSender)
+    sender: RecordingCodeSender = field(default_factory=RecordingCodeSender)
     store: MemoryCrmStore = field(default_factory=MemoryCrmStore)
     handoff_store: MemoryHandoffStore = field(default_factory=MemoryHandoffStore)
 
     def __post_init__(self) -> None:
-        self.service = MemoryCrmService(self.store, self.codes, clock=self.clock)
+        self.service = MemoryCrmService(self.store, self.sender, clock=self.clock)
+        self.codes = Inbox(self.sender, self.service.deliver_codes)  # read after the worker's code delivery
         self.arrange = MemoryArrange(self.store)
         self.relationship_store = MemoryRelationshipStore(self.store)
         self.history = MemoryRelationshipArrange(self.relationship_store)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import pytest
 from rasa_sdk import Tracker
 
+from actions.forms import ValidateIdentifyForm
 from actions.orders import ActionCheckOrderStatus, ActionListOrders
 from actions.session import ActionSessionStart
-from crm_adapter.domain import VerificationFailed
-from crm_adapter.rules import CODE_MAX_ATTEMPTS, CODES_PER_WINDOW, MAX_VERIFICATION_FAILURES
+from crm_adapter.domain import CodeRequired, VerificationFailed
+from crm_adapter.rules import CODE_MAX_ATTEMPTS, CODES_PER_WINDOW, MAX_ORDER_FAILURES, address_key
 from tests.bot import responses, run, slots_set, tracker
 
 pytestmark = pytest.mark.unit
@@ -125,45 +126,84 @@ def test_a_linked_telegram_account_cannot_read_another_customers_order(crm, anna
 # ---- guessing a proof across conversations -------------------------------------------------------
 
 
-def failures(crm, customer_id: str) -> int:
-    return sum(1 for f in crm.store.failures if f.customer_id == customer_id)
+def failures(crm, email: str) -> int:
+    """The wrong order numbers counted for an address (kept under its keyed hash, never as typed)."""
+    key = address_key(b"memory", email)
+    return sum(1 for f in crm.store.failures if f.address_key == key)
 
 
-def test_wrong_order_numbers_stop_verification_for_that_customer_for_an_hour(crm, anna):
-    for n in range(MAX_VERIFICATION_FAILURES):  # however many conversations they come from
+def test_wrong_order_numbers_for_an_address_leave_its_owner_a_code(crm, anna):
+    """Security finding 4: ten wrong order numbers from fresh conversations no longer lock the customer out."""
+    for n in range(MAX_ORDER_FAILURES):  # however many conversations they come from
         with pytest.raises(VerificationFailed):
             crm.service.verify_with_order("anna@example.com", f"JH9{n:05d}")
-    assert failures(crm, anna) == MAX_VERIFICATION_FAILURES
+    assert failures(crm, "anna@example.com") == MAX_ORDER_FAILURES
+    assert all("anna" not in f.address_key for f in crm.store.failures)  # no address is kept
 
-    with pytest.raises(VerificationFailed):  # now even the right one is refused ...
+    with pytest.raises(CodeRequired):  # no order number is taken for the address now, not even the right one ...
         crm.service.verify_with_order("anna@example.com", "JH300001")
     crm.service.send_one_time_code("anna@example.com")
-    with pytest.raises(VerificationFailed):  # ... and the right code
-        crm.service.verify_one_time_code("anna@example.com", crm.codes.last_code_for("anna@example.com") or "")
-    assert failures(crm, anna) == MAX_VERIFICATION_FAILURES  # nothing more is counted while stopped
+    code = crm.codes.last_code_for("anna@example.com") or ""
+    assert crm.service.verify_one_time_code("anna@example.com", code).customer_id == anna  # ... but the code works
+    assert failures(crm, "anna@example.com") == MAX_ORDER_FAILURES  # nothing more is counted meanwhile
 
     crm.clock.advance(hours=1, seconds=1)
     assert crm.service.verify_with_order("anna@example.com", "JH300001").customer_id == anna
 
 
-def test_wrong_codes_count_towards_the_same_limit(crm, anna):
+def test_wrong_codes_do_not_count_towards_the_order_limit(crm, anna):
     crm.service.send_one_time_code("anna@example.com")
     code = crm.codes.last_code_for("anna@example.com") or ""
     for n in range(CODE_MAX_ATTEMPTS):
         with pytest.raises(VerificationFailed):
             crm.service.verify_one_time_code("anna@example.com", f"{(int(code) + n + 1) % 1_000_000:06d}")
-    with pytest.raises(VerificationFailed):  # the code has had its guesses: the right one fails, and counts
+    with pytest.raises(VerificationFailed):  # the code has had its guesses: the right one fails
         crm.service.verify_one_time_code("anna@example.com", code)
-    assert failures(crm, anna) == CODE_MAX_ATTEMPTS + 1
-    assert crm.service.verify_with_order("anna@example.com", "JH300001").customer_id == anna  # under the limit
+    assert failures(crm, "anna@example.com") == 0
+    assert crm.service.verify_with_order("anna@example.com", "JH300001").customer_id == anna
 
 
-def test_an_unknown_email_or_someone_elses_order_counts_against_nobody_else(crm, anna, omar):
+def test_an_unknown_email_or_someone_elses_order_counts_against_that_address_only(crm, anna, omar):
     with pytest.raises(VerificationFailed):
         crm.service.verify_with_order("nobody@example.com", "JH300001")
     with pytest.raises(VerificationFailed):
         crm.service.verify_with_order("anna@example.com", "JH300002")  # Omar's order, Anna's email
-    assert (failures(crm, anna), failures(crm, omar)) == (1, 0)
+    counted = (
+        failures(crm, "anna@example.com"),
+        failures(crm, "omar@example.com"),
+        failures(crm, "nobody@example.com"),
+    )
+    assert counted == (1, 0, 1)
+
+
+def _proof(slots: dict, **message):
+    """A customer answers the identify form's proof question; returns (events, messages)."""
+    asked = {"requested_slot": "identity_proof", **slots}
+    return run(ValidateIdentifyForm(), tracker(slots=asked, active_loop="identify_form", **message))
+
+
+def test_a_stepped_up_conversation_is_asked_for_the_emailed_code_and_verifies_with_it(crm, anna):
+    for n in range(MAX_ORDER_FAILURES):
+        with pytest.raises(VerificationFailed):
+            crm.service.verify_with_order("anna@example.com", f"JH9{n:05d}")
+    email = {"identity_email": "anna@example.com"}
+
+    events, messages = _proof(email, text="JH300001", entities=[("order_number", "JH300001")])
+
+    assert responses(messages) == ["utter_identity_code_required"]
+    assert slots_set(events) == {"identity_proof": None, "otp_sent": True}
+    code = crm.codes.last_code_for("anna@example.com") or ""
+    events, messages = _proof({**email, "otp_sent": True}, text=code, entities=[("otp_code", code)])
+    assert slots_set(events)["customer_id"] == anna and slots_set(events)["identity_proof"] == "verified"
+
+
+def test_asking_for_a_code_answers_alike_for_an_address_on_file_or_not(crm, anna):
+    answers = [
+        _proof({"identity_email": email}, text="email me a code", intent="request_code")
+        for email in ("anna@example.com", "nobody@example.com")
+    ]
+    assert answers[0] == answers[1]
+    assert [address for address, _ in crm.codes.sent] == ["anna@example.com"]
 
 
 def test_at_most_a_few_codes_an_hour_are_emailed(crm, anna):

@@ -357,7 +357,7 @@ def test_shared_secrets_reach_both_sides():
     assert receivers["ACTION_SERVER_TOKEN"] == {"rasa", "actions"}
     assert receivers["WEB_IDENTITY_SECRET"] == {"rasa", "website"}
     assert receivers["RASA_API_TOKEN"] == {"rasa", "console"}
-    assert receivers["CRM_SECRET"] == {"actions", "website", "crm-api"}
+    assert receivers["CRM_SECRET"] == {"actions", "website", "crm-api", "history"}  # history: it makes the codes
     assert receivers["TRACKER_DB_URL"] == {"rasa", "history", "console"}
     assert receivers["RABBITMQ_URL"] == {"rasa", "history"}
     assert receivers["REDIS_URL"] == {"rasa"}
@@ -635,6 +635,10 @@ def test_the_entrypoint_refuses_missing_placeholder_and_sqlite_settings(entrypoi
     without_smtp = {k: v for k, v in PRODUCTION.items() if k != "SMTP_HOST"}
     assert entrypoint.problems("actions", without_smtp)[0].startswith("SMTP_HOST is not set")
     assert entrypoint.problems("actions", {**without_smtp, "CODE_SENDER": "log"}) == []
+    # the worker makes and emails the one-time codes the actions queue, keyed with the actions' CRM_SECRET
+    assert entrypoint.problems("history", without_smtp)[0].startswith("SMTP_HOST is not set: one-time codes")
+    without_secret = {k: v for k, v in PRODUCTION.items() if k != "CRM_SECRET"}
+    assert entrypoint.problems("history", without_secret) == ["CRM_SECRET is not set"]
 
 
 def test_the_lock_store_section_names_variables_not_values():

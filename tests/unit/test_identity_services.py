@@ -10,10 +10,11 @@ from crm_adapter.identity import (
     AccountLinking,
     ChannelAccount,
     LinkOffer,
+    ProofOutcome,
     Verification,
     session_locked,
 )
-from crm_adapter.rules import MAX_VERIFICATION_FAILURES
+from crm_adapter.rules import MAX_ORDER_FAILURES
 
 pytestmark = pytest.mark.unit
 TELEGRAM = ChannelAccount("telegram", "777000111")
@@ -53,11 +54,31 @@ def test_an_unreadable_proof_counts_nothing_and_a_right_one_starts_again(crm, an
     assert proved.context is not None and proved.context.customer_id == anna
 
 
-def test_the_crm_still_refuses_a_customer_guessed_at_from_many_conversations(crm, anna):
+def test_guessing_from_many_conversations_steps_up_to_a_code_the_owner_receives(crm, anna):
     verification = Verification(crm.service)
-    for _ in range(MAX_VERIFICATION_FAILURES):
+    for _ in range(MAX_ORDER_FAILURES):
         assert verification.prove("anna@example.com", "order:JH699999", None).result == "failed"  # new conversations
-    assert verification.prove("anna@example.com", "order:JH600001", None).result == "failed"  # right, yet refused
+    assert crm.codes.sender.sent == []
+
+    stepped_up = verification.prove("anna@example.com", "order:JH600001", None)  # the owner, in a new conversation
+
+    assert (stepped_up.result, stepped_up.failures, stepped_up.context) == ("code_required", 0, None)
+    code = crm.codes.last_code_for("anna@example.com")  # a code was queued for the address, and emailed
+    assert code is not None and len(crm.codes.sent) == 1
+    again = verification.prove("anna@example.com", "order:JH600001", 0, code_sent=True)
+    assert again.result == "code_required" and len(crm.codes.sent) == 1  # one code per conversation
+    proved = verification.prove("anna@example.com", f"code:{code}", 0)
+    assert proved.result == "verified" and proved.context is not None and proved.context.customer_id == anna
+
+
+def test_stepping_up_says_the_same_for_an_address_not_on_file(crm, anna):
+    verification = Verification(crm.service)
+    outcomes = []
+    for email in ("anna@example.com", "nobody@example.com"):
+        for _ in range(MAX_ORDER_FAILURES):
+            verification.prove(email, "order:JH699999", None)
+        outcomes.append(verification.prove(email, "order:JH600001", None))
+    assert outcomes[0] == outcomes[1] == ProofOutcome("code_required", 0)
 
 
 def test_a_code_proves_only_its_own_customer(crm, anna):

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from crm_adapter.domain import CrmUnavailable
-from worker.jobs import Housekeeping, Job
+from worker.jobs import CODE_DELIVERY_PAUSE, CodeDelivery, Housekeeping, Job, standard_jobs
 
 pytestmark = pytest.mark.unit
 
@@ -59,3 +59,27 @@ def test_run_job_runs_a_job_that_is_not_due() -> None:
     housekeeping = Housekeeping([Job("hourly", lambda: "done", every=3600, last_run=clock.now)], monotonic=clock)
     assert housekeeping.run_due() == {}
     assert housekeeping.run_job("hourly") == "done"
+
+
+def test_code_delivery_pauses_after_the_mail_server_failed() -> None:
+    clock, calls = Clock(), []
+
+    def deliver() -> int:
+        calls.append(clock.now)
+        if len(calls) == 1:
+            raise CrmUnavailable("could not email the one-time code: connection refused")
+        return 2
+
+    housekeeping = Housekeeping([Job("code_delivery", CodeDelivery(deliver, monotonic=clock))], monotonic=clock)
+    assert housekeeping.run_due() == {"code_delivery": None}  # failed: logged, the requests stay queued
+    clock.now += CODE_DELIVERY_PAUSE - 1
+    assert housekeeping.run_due() == {"code_delivery": None} and len(calls) == 1  # paused
+    clock.now += 1
+    assert housekeeping.run_due() == {"code_delivery": 2}
+
+
+def test_the_worker_delivers_codes_only_when_given_a_delivery() -> None:
+    names = {job.name for job in standard_jobs(None, lambda: None)}  # type: ignore[arg-type]
+    assert "code_delivery" not in names
+    names = {job.name for job in standard_jobs(None, lambda: None, deliver_codes=lambda: 0)}  # type: ignore[arg-type]
+    assert "code_delivery" in names
