@@ -18,6 +18,7 @@ from rasa_sdk.events import AllSlotsReset, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.account import answer_email_change
 from actions.common import (
     QUESTIONS,
     VerifiedCrmAction,
@@ -234,7 +235,14 @@ async def _proposal(
     return [SlotSet("awaiting", None), SlotSet("proposal", None)]
 
 
-ANSWERS: dict[str, Answer] = {"csat": _score, "nps": _score, "link_channel": answer_link, "link_code": answer_link}
+ANSWERS: dict[str, Answer] = {
+    "csat": _score,
+    "nps": _score,
+    "link_channel": answer_link,
+    "link_code": answer_link,
+    "email_current_code": answer_email_change,
+    "email_new_code": answer_email_change,
+}
 YES_NO: dict[str, YesNo] = {
     **{f"consent_{purpose}": _consent for purpose in PURPOSES},
     "forget_me": _confirm,

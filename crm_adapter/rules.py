@@ -26,6 +26,7 @@ CODE_MAX_ATTEMPTS = 5
 # another. Per customer, at most this many codes are emailed, and this many wrong proofs (order numbers and
 # codes) accepted, per window; beyond that every proof is refused, right or wrong, until the window moves on.
 CODES_PER_WINDOW = 5
+EMAIL_CHANGES_PER_WINDOW = 3  # codes emailed to new addresses (and notices to taken ones) per customer per window
 MAX_VERIFICATION_FAILURES = 10
 GUESSING_WINDOW = timedelta(hours=1)
 RECENT_DELIVERY = timedelta(days=14)
@@ -94,8 +95,13 @@ def normalize_contact(field: ContactField, value: str) -> str:
     return normalize_address(value)
 
 
-def email_in_use() -> NotAllowed:
-    return NotAllowed("email_in_use", "That email address belongs to another account.")
+def email_needs_confirmation() -> NotAllowed:
+    """The generic contact update never changes the email address on file: that address receives one-time codes
+    and notices, so it changes only once the new address confirms it (crm_adapter/contact_changes.py)."""
+    return NotAllowed(
+        "email_needs_confirmation",
+        "The email address on file changes only once the new address is confirmed with a one-time code.",
+    )
 
 
 def loyalty_tier(points: int) -> tuple[str, int | None]:

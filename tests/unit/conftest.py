@@ -11,7 +11,14 @@ from handoff.service import OpeningHours
 from hearth.container import Container, set_container
 from hearth.settings import Settings
 from tests.factories import Clock
-from tests.fakes import MemoryArrange, MemoryCrmService, MemoryCrmStore, RecordingCodeSender
+from tests.fakes import (
+    MemoryArrange,
+    MemoryCrmService,
+    MemoryCrmStore,
+    MemoryEmailChangeStore,
+    RecordingCodeSender,
+    RecordingNotices,
+)
 from tests.fakes.handoff import MemoryAgentRoster, MemoryHandoffQueue, MemoryHandoffStore
 from tests.fakes.relationship import MemoryRelationship, MemoryRelationshipArrange, MemoryRelationshipStore
 
@@ -25,9 +32,11 @@ class MemoryCrm:
     codes: RecordingCodeSender = field(default_factory=RecordingCodeSender)
     store: MemoryCrmStore = field(default_factory=MemoryCrmStore)
     handoff_store: MemoryHandoffStore = field(default_factory=MemoryHandoffStore)
+    notices: RecordingNotices = field(default_factory=RecordingNotices)
 
     def __post_init__(self) -> None:
         self.service = MemoryCrmService(self.store, self.codes, clock=self.clock)
+        self.email_changes = MemoryEmailChangeStore(self.store, clock=self.clock)
         self.arrange = MemoryArrange(self.store)
         self.relationship_store = MemoryRelationshipStore(self.store)
         self.history = MemoryRelationshipArrange(self.relationship_store)
@@ -43,6 +52,9 @@ class MemoryCrm:
             self.relationship_store, clock=self.clock, remove_outbox=box.export_mail.remove
         )
         box.replace("crm", self.service)
+        box.replace("code_sender", self.codes)
+        box.replace("notices", self.notices)
+        box.replace("email_change_store", self.email_changes)
         box.replace("relationship", relationship)
         box.replace(
             "desk",
