@@ -1,4 +1,5 @@
-"""Account actions: contact details and loyalty points."""
+"""Account actions: contact details and loyalty points. A new email address takes effect only once confirmed
+(the rules: crm_adapter/contact_changes.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,67 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import VerifiedCrmAction, crm, crm_call, money
-from crm_adapter.domain import ContactField, InvalidInput, NotAllowed
+from actions.common import QUESTIONS, VerifiedCrmAction, crm, crm_call, entity, money, verified_customer
+from crm_adapter.contact_changes import EmailChanges, EmailChangeStep
+from crm_adapter.domain import ContactField, InvalidInput
+from hearth.container import container
 
 _CONTACT_SLOTS = {"new_email": ContactField.EMAIL, "new_phone": ContactField.PHONE, "new_address": ContactField.ADDRESS}
+# What each step of an email change says before the question it leaves open ("": the same one again; None: the
+# change is over, no question).
+_EMAIL_SAID: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "unchanged": (("utter_email_unchanged",), None),
+    "current_code_sent": (("utter_email_change_current_code_sent",), "email_current_code"),
+    "new_code_sent": (("utter_email_change_new_code_sent",), "email_new_code"),
+    "code_wrong": (("utter_email_change_code_wrong",), ""),  # "": ask the same question again
+    "ask_code_again": ((), ""),
+    "code_locked": (("utter_email_change_locked",), None),
+    "changed": (("utter_email_changed",), None),
+    "cancelled": (("utter_email_change_cancelled",), None),
+    "not_verified": (("utter_not_verified",), None),
+    "unsupported": (("utter_email_change_unsupported",), None),
+}
+
+
+def email_changes() -> EmailChanges:
+    return container().email_changes
+
+
+def said_email_step(
+    step: EmailChangeStep, question: str | None, new_email: str | None, dispatcher: CollectingDispatcher
+) -> list[EventType]:
+    """The replies to a step of an email change, and the slots: the open question, the conversation's wrong
+    proofs, and the new address kept only while the current address's code is awaited."""
+    responses, next_question = _EMAIL_SAID[step.result]
+    if next_question == "":
+        next_question = question or "email_new_code"
+    if next_question is not None:
+        responses = (*responses, QUESTIONS[next_question])
+    for response in responses:
+        dispatcher.utter_message(response=response, **({"email": step.masked_email} if step.masked_email else {}))
+    keep = new_email if next_question == "email_current_code" else None
+    events: list[EventType] = [SlotSet("awaiting", next_question), SlotSet("new_email", keep)]
+    if step.failures is not None:
+        events.append(SlotSet("identity_attempts", float(step.failures)))
+    return events
+
+
+async def answer_email_change(
+    awaiting: str, intent: str | None, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> list[EventType]:
+    """The customer's answer to an email change's code question (`awaiting` is email_current_code or
+    email_new_code)."""
+    step = await crm_call(
+        email_changes().answer,
+        awaiting,
+        intent,
+        verified_customer(tracker),
+        tracker.get_slot("new_email"),
+        code=entity(tracker, "otp_code"),
+        text=(tracker.latest_message or {}).get("text") or "",
+        failures=tracker.get_slot("identity_attempts"),
+    )
+    return said_email_step(step, awaiting, tracker.get_slot("new_email"), dispatcher)
 
 
 class ActionUpdateContact(VerifiedCrmAction):
@@ -29,10 +87,11 @@ class ActionUpdateContact(VerifiedCrmAction):
             return clear
         field = _CONTACT_SLOTS[slot]
         try:
+            if field is ContactField.EMAIL:
+                new_email = tracker.get_slot(slot)
+                step = await crm_call(email_changes().start, customer_id, new_email, tracker.get_slot("verified_by"))
+                return [*clear, *said_email_step(step, None, new_email, dispatcher)]
             customer = await crm_call(crm().update_contact, customer_id, field, tracker.get_slot(slot))
-        except NotAllowed:
-            dispatcher.utter_message(response="utter_email_in_use")
-            return clear
         except InvalidInput as exc:
             dispatcher.utter_message(response="utter_contact_invalid", problem=str(exc))
             return clear

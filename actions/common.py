@@ -48,6 +48,9 @@ QUESTIONS = {
     "nps": "utter_ask_nps",
     "link_channel": "utter_ask_link_channel",
     "link_code": "utter_ask_link_code",
+    "email_current_code": "utter_ask_email_current_code",
+    "email_new_code": "utter_ask_email_new_code",
+    "erase_code": "utter_ask_erase_code",
 }
 PROFILE_SLOTS = (
     "customer_id",

@@ -18,6 +18,7 @@ from rasa_sdk.events import AllSlotsReset, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.account import answer_email_change
 from actions.common import (
     QUESTIONS,
     VerifiedCrmAction,
@@ -31,7 +32,7 @@ from actions.common import (
 from actions.handoff import bring_in_person
 from actions.linking import answer_link
 from crm_adapter.domain import PURPOSES, CrmUnavailable
-from crm_adapter.identity import AccountLinking
+from crm_adapter.identity import AccountLinking, Proof
 from hearth.container import container, get_relationship
 from relationship.consent_flow import ConsentFlow
 from relationship.follow_up import FollowUp, describe_proposal
@@ -234,7 +235,50 @@ async def _proposal(
     return [SlotSet("awaiting", None), SlotSet("proposal", None)]
 
 
-ANSWERS: dict[str, Answer] = {"csat": _score, "nps": _score, "link_channel": answer_link, "link_code": answer_link}
+async def _step_up(
+    awaiting: str, intent: str | None, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> list[EventType]:
+    """The code sent to the address on file before an erasure, after an order number as the only proof."""
+    customer_id = verified_customer(tracker)
+    if not customer_id:
+        dispatcher.utter_message(response="utter_not_verified")
+        return [SlotSet("awaiting", None)]
+    proof = Proof.from_text(_text(tracker))
+    code = entity(tracker, "otp_code") or (proof.value if proof and proof.kind == "code" else None)
+    failures = tracker.get_slot("identity_attempts")
+    step = await crm_call(privacy().step_up, customer_id, awaiting, intent, code, failures)
+    said = _STEP_UP_SAID[step.result]
+    for response in said:
+        dispatcher.utter_message(response=response)
+    if step.result == "confirm" and step.question:
+        dispatcher.utter_message(response=QUESTIONS[step.question])
+    events: list[EventType] = [SlotSet("awaiting", step.question if step.result == "confirm" else None)]
+    if step.result in ("ask_code_again", "code_wrong"):
+        dispatcher.utter_message(response=QUESTIONS[awaiting])
+        events = []
+    if step.failures is not None:
+        events.append(SlotSet("identity_attempts", float(step.failures)))
+    return events
+
+
+_STEP_UP_SAID: dict[str, tuple[str, ...]] = {
+    "confirm": (),
+    "ask_code_again": (),
+    "code_wrong": ("utter_erase_code_wrong",),
+    "code_locked": ("utter_erase_code_locked",),
+    "cancelled": ("utter_erase_cancelled",),
+}
+
+
+ANSWERS: dict[str, Answer] = {
+    "csat": _score,
+    "nps": _score,
+    "link_channel": answer_link,
+    "link_code": answer_link,
+    "email_current_code": answer_email_change,
+    "email_new_code": answer_email_change,
+    "erase_code": _step_up,
+}
 YES_NO: dict[str, YesNo] = {
     **{f"consent_{purpose}": _consent for purpose in PURPOSES},
     "forget_me": _confirm,
@@ -253,13 +297,17 @@ class ActionPrivacyRequest(VerifiedCrmAction):
         self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         request, text = tracker.get_slot("privacy_request"), tracker.get_slot("preference_text") or ""
-        outcome = await crm_call(privacy().handle, customer_id, request, text)
+        outcome = await crm_call(privacy().handle, customer_id, request, text, tracker.get_slot("verified_by"))
         return [SlotSet("privacy_request", None), SlotSet("preference_text", None), *_said(outcome, dispatcher)]
 
 
 def _said(outcome: PrivacyOutcome, dispatcher: CollectingDispatcher) -> list[EventType]:
     """The reply to a privacy request, and the question it leaves open."""
     if outcome.result == "confirm" and outcome.question:
+        dispatcher.utter_message(response=QUESTIONS[outcome.question])
+        return [SlotSet("awaiting", outcome.question)]
+    if outcome.result == "step_up" and outcome.question:
+        dispatcher.utter_message(response="utter_erase_code_sent", email=outcome.email)
         dispatcher.utter_message(response=QUESTIONS[outcome.question])
         return [SlotSet("awaiting", outcome.question)]
     if outcome.result == "consents" and outcome.question:

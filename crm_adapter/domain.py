@@ -279,6 +279,26 @@ class ErasureReceipt:
     sender_ids: int
 
 
+@dataclass(frozen=True)
+class EmailChangeStarted:
+    """What a store found when an email change began (crm_adapter/contact_changes.py decides what to send)."""
+
+    first_name: str
+    current_email: str
+    taken_by: Customer | None  # the other customer who has the new address on file, if any
+    started_recently: int  # email changes this customer began within the guessing window, before this one
+
+
+@dataclass(frozen=True)
+class EmailChanged:
+    """An email change confirmed with the code sent to the new address, and applied."""
+
+    customer_id: str
+    first_name: str
+    old_email: str
+    new_email: str
+
+
 # ---- errors -------------------------------------------------------------
 
 

@@ -11,6 +11,8 @@ from crm_adapter.domain import (
     Customer,
     CustomerContext,
     CustomerProfile,
+    EmailChanged,
+    EmailChangeStarted,
     ErasureReceipt,
     LoyaltyBalance,
     NewFeedback,
@@ -63,6 +65,32 @@ class CodeSender(Protocol):
     """Delivers a one-time code to a customer over a channel we already trust (email)."""
 
     def send_code(self, email: str, first_name: str, code: str) -> None: ...
+
+
+class Notices(Protocol):
+    """Delivers a security notice (an email changed, an address someone tried to use) by email."""
+
+    def send_notice(self, email: str, first_name: str, subject: str, body: str) -> None: ...
+
+
+class EmailChangeStore(Protocol):
+    """Pending changes of the email address on file, each waiting for the code emailed to the new address
+    (`SqlEmailChangeStore` on our own database). Codes are kept only as hashes. Raises `NotFound` for an unknown
+    customer, `CrmUnavailable` when the store cannot be reached, and `NotAllowed("email_change_unsupported")` where
+    the email on file cannot be changed here (an external CRM)."""
+
+    def begin(self, customer_id: str, new_email: str, code: str) -> EmailChangeStarted:
+        """Keep a change to `new_email` (normalised) confirmed by `code`; it replaces the customer's earlier ones."""
+        ...
+
+    def confirm(self, customer_id: str, code: str) -> EmailChanged:
+        """Apply the customer's pending change if `code` is its code, within its time and attempts, and the new
+        address is still nobody else's; otherwise `VerificationFailed` (a wrong code counts an attempt)."""
+        ...
+
+    def cancel(self, customer_id: str) -> None:
+        """Drop the customer's pending change, if any."""
+        ...
 
 
 class HistoryReader(Protocol):

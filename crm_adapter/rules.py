@@ -31,6 +31,7 @@ CODE_MAX_ATTEMPTS = 5
 # Code requests are counted per address too: at most CODES_PER_WINDOW are queued for it per window, and each
 # code takes CODE_MAX_ATTEMPTS guesses. Nothing here refuses a right code.
 CODES_PER_WINDOW = 5
+EMAIL_CHANGES_PER_WINDOW = 3  # codes emailed to new addresses (and notices to taken ones) per customer per window
 MAX_ORDER_FAILURES = 10
 GUESSING_WINDOW = timedelta(hours=1)
 RECENT_DELIVERY = timedelta(days=14)
@@ -115,8 +116,13 @@ def normalize_contact(field: ContactField, value: str) -> str:
     return normalize_address(value)
 
 
-def email_in_use() -> NotAllowed:
-    return NotAllowed("email_in_use", "That email address belongs to another account.")
+def email_needs_confirmation() -> NotAllowed:
+    """The generic contact update never changes the email address on file: that address receives one-time codes
+    and notices, so it changes only once the new address confirms it (crm_adapter/contact_changes.py)."""
+    return NotAllowed(
+        "email_needs_confirmation",
+        "The email address on file changes only once the new address is confirmed with a one-time code.",
+    )
 
 
 def loyalty_tier(points: int) -> tuple[str, int | None]:

@@ -22,8 +22,17 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from analytics.service import SqlAnalytics
+    from crm_adapter.contact_changes import EmailChanges
     from crm_adapter.notify import ExportMail
-    from crm_adapter.ports import CodeSender, CrmService, HistoryReader, RelationshipService, WebsiteSignIns
+    from crm_adapter.ports import (
+        CodeSender,
+        CrmService,
+        EmailChangeStore,
+        HistoryReader,
+        Notices,
+        RelationshipService,
+        WebsiteSignIns,
+    )
     from handoff.agents import SqlAgentService
     from handoff.desk import Desk
     from handoff.helpdesk import HelpdeskSettings
@@ -141,6 +150,42 @@ class Container:
 
         crm = self.crm
         return crm.deliver_codes if isinstance(crm, SqlCrmService) else None
+
+    @property
+    def notices(self) -> Notices:
+        """Security notices (an email changed), delivered as one-time codes are (CODE_SENDER)."""
+
+        def build() -> Notices:
+            from crm_adapter.notices import OutboxNotices, SmtpNotices
+
+            if self.settings.code_sender == "smtp":
+                return SmtpNotices(self.settings.smtp)
+            return OutboxNotices(self.settings.outbox)
+
+        return self._once("notices", build)
+
+    @property
+    def email_change_store(self) -> EmailChangeStore:
+        """Email changes waiting for the new address's code, on our own CRM database; with an external CRM, whose
+        owner changes the email on file, a stand-in that refuses every change."""
+
+        def build() -> EmailChangeStore:
+            if self.settings.backend != "sql":
+                from crm_adapter.contact_changes import ExternalCrmEmailChanges
+
+                return ExternalCrmEmailChanges()
+            from crm_adapter.sql.email_changes import SqlEmailChangeStore
+
+            return SqlEmailChangeStore(self.sessions, secret=self.settings.secret())
+
+        return self._once("email_change_store", build)
+
+    @property
+    def email_changes(self) -> EmailChanges:
+        """Changing the email on file: a step up after a weak proof, the new address's code, the old one's notice."""
+        from crm_adapter.contact_changes import EmailChanges
+
+        return EmailChanges(self.crm, self.email_change_store, self.code_sender, self.notices)
 
     @property
     def export_mail(self) -> ExportMail:

@@ -57,6 +57,7 @@ COMPLAINT_SUBJECTS = [
     "Late delivery for gift",
 ]
 CHANNELS = ["web", "telegram", "whatsapp", "rest"]
+RESERVED_ORDER_NUMBERS = 101_000  # seeded orders are numbered from JH101000 up, at random
 
 # Past conversations of the customers other than the demo ones: most inside the console's default analytics range
 # (the last 30 days; a margin for time zones), none in the last hour; the rest up to 400 days back.
@@ -189,7 +190,10 @@ def seed(
     fake = Faker("en_GB")
     fake.seed_instance(seed_value)
     with sessions.begin() as s:
-        seeder = _Seeder(s, random.Random(seed_value), random.Random(seed_value + 1), fake, now, website_password)
+        seeder = _Seeder(
+            s, random.Random(seed_value), random.Random(seed_value + 1), random.Random(seed_value + 2), fake, now,
+            website_password,
+        )  # fmt: skip
         people = seeder.people(customers)
         for index, person in enumerate(people):
             seeder.customer(index, person, people)
@@ -202,11 +206,13 @@ Person = tuple[str, str, str, str]  # customer id, first name, last name, email
 @dataclass
 class _Seeder:
     """Adds one customer after another, with everything that is theirs. Every random choice comes from `rng` in
-    a fixed order, except the analytics details of past conversations, which come from `details`."""
+    a fixed order, except the analytics details of past conversations, which come from `details`, and the order
+    numbers, which come from `numbers`."""
 
     s: Session
     rng: random.Random
     details: random.Random
+    numbers: random.Random
     fake: Faker
     now: datetime
     website_password: str
@@ -216,7 +222,7 @@ class _Seeder:
              "channel_identities"), 0
         )
     )  # fmt: skip
-    order_seq: int = 100100
+    order_numbers: set[str] = field(default_factory=lambda: {d.order_number for d in DEMO_CUSTOMERS})
     ticket_seq: int = 1000
 
     def people(self, customers: int) -> list[Person]:
@@ -263,6 +269,16 @@ class _Seeder:
         self.conversations(customer_id, first, orders, demo)
         self.signup_facts(customer_id, demo, joined)
 
+    def order_number(self) -> str:
+        """A new order number drawn at random, never in sequence: an order number is a proof of identity
+        (crm_adapter/identity.py), so one customer's number must not lead to the next. JH100000-JH100999 stay
+        free for the demo customers' documented orders and the numbers tests use as nobody's."""
+        while True:
+            number = f"JH{self.numbers.randrange(RESERVED_ORDER_NUMBERS, 1_000_000)}"
+            if number not in self.order_numbers:
+                self.order_numbers.add(number)
+                return number
+
     def order(self, customer_id: str, demo: DemoCustomer | None, of_demo: bool) -> tuple[str, str]:
         """An order (and now and then its return): `demo`'s own one, or a past one. Returns its number and the
         name of its first item."""
@@ -271,8 +287,7 @@ class _Seeder:
             age = {"shipped": 2, "delivered": 6, "placed": 0.2}[demo.order_status]
             number, status = demo.order_number, demo.order_status
         else:
-            self.order_seq += 1
-            number = f"JH{self.order_seq}"
+            number = self.order_number()
             age = rng.uniform(30 if of_demo else 0.1, 700)
             status = _order_status(rng, age)
         placed = self.now - timedelta(days=age)

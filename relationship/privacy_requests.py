@@ -1,6 +1,7 @@
 """The customer's requests about their data, in the conversation, once they are verified: a summary of what
 we know, an export emailed to the address on file, erasure, "stop remembering me", their consents, and how
-they want to be contacted. Erasure and forgetting are asked back first ("are you sure?").
+they want to be contacted. Erasure and forgetting are asked back first ("are you sure?"); erasure after an order
+number as the only proof first asks for a one-time code sent to the address on file (`STEPPED_UP`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from crm_adapter.contact_changes import WEAK_PROOFS
 from crm_adapter.domain import PURPOSES, CustomerProfile
+from crm_adapter.identity import Verification
+from crm_adapter.notify import mask_email
 from crm_adapter.ports import CrmService, RelationshipService
 from relationship import preferences as prefs
 from relationship.consent_flow import FIRST_PURPOSE
@@ -20,6 +24,7 @@ from relationship.unavailable import RelationshipUnavailable
 log = logging.getLogger(__name__)
 
 CONFIRMED_FIRST = ("forget_me", "erase")  # requests asked back before anything is done
+STEPPED_UP = ("erase",)  # requests that need a one-time code after a weak proof (an order number) first
 CONSENT_LABELS = (("history", "remember conversations"), ("service", "service messages"),
                   ("marketing", "offers and news"))  # fmt: skip
 
@@ -27,14 +32,15 @@ CONSENT_LABELS = (("history", "remember conversations"), ("service", "service me
 @dataclass(frozen=True)
 class PrivacyOutcome:
     result: Literal[
-        "confirm", "consents", "preferences_unclear", "preferences_saved", "export_sent", "export_failed",
-        "summary", "unavailable",
+        "confirm", "step_up", "consents", "preferences_unclear", "preferences_saved", "export_sent",
+        "export_failed", "summary", "unavailable",
     ]  # fmt: skip
-    question: str | None = None  # confirm: "forget_me" | "erase"; consents: the first purpose to ask again
+    question: str | None = None  # confirm: "forget_me" | "erase"; step_up: "erase_code"; consents: the first
+    # purpose to ask again
     text: str = ""  # summary: the summary; preferences_saved: the saved preferences described
     consents: dict[str, str] = field(default_factory=dict)  # purpose: yes | no | not asked yet
     size: str = ""  # export_sent
-    email: str = ""  # export_sent: where it went
+    email: str = ""  # export_sent: where it went; step_up: where the code went (masked)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,15 @@ class PrivacyAnswer:
     """After a yes or no to "are you sure?"."""
 
     result: Literal["forgotten", "kept", "erased", "erase_cancelled", "unavailable"]
+
+
+@dataclass(frozen=True)
+class StepUpAnswer:
+    """After the code asked for before an erasure: ask "are you sure?", ask for the code again, or stop."""
+
+    result: Literal["confirm", "ask_code_again", "code_wrong", "code_locked", "cancelled"]
+    question: str | None = None  # confirm: the question to ask now ("erase")
+    failures: int | None = None  # the conversation's wrong proofs, when this answer changed them
 
 
 def yes_no(value: bool | None) -> str:
@@ -82,15 +97,25 @@ class PrivacyRequests:
         self._relationship = relationship
         self._deliver = deliver
 
-    def handle(self, customer_id: str, request: str | None, preference_text: str = "") -> PrivacyOutcome:
+    def handle(
+        self, customer_id: str, request: str | None, preference_text: str = "", verified_by: str | None = None
+    ) -> PrivacyOutcome:
         """`request`: forget_me, erase, consents, preferences (stated in `preference_text`), export, or
-        anything else for the summary. CrmUnavailable is raised."""
+        anything else for the summary; `verified_by` how the conversation was verified. CrmUnavailable is
+        raised."""
         try:
-            return self._handle(customer_id, request, preference_text)
+            return self._handle(customer_id, request, preference_text, verified_by)
         except RelationshipUnavailable:
             return PrivacyOutcome("unavailable")
 
-    def _handle(self, customer_id: str, request: str | None, preference_text: str) -> PrivacyOutcome:
+    def _handle(
+        self, customer_id: str, request: str | None, preference_text: str, verified_by: str | None
+    ) -> PrivacyOutcome:
+        if request in STEPPED_UP and verified_by in WEAK_PROOFS:
+            self._relationship.consents(customer_id)  # only where the relationship is kept
+            customer = self._crm.get_customer(customer_id)
+            self._crm.send_one_time_code(customer.email)
+            return PrivacyOutcome("step_up", question=f"{request}_code", email=mask_email(customer.email))
         if request in CONFIRMED_FIRST:
             self._relationship.consents(customer_id)  # only where the relationship is kept
             return PrivacyOutcome("confirm", question=request)
@@ -115,6 +140,20 @@ class PrivacyRequests:
                 return PrivacyOutcome("export_failed")
             return PrivacyOutcome("export_sent", size=size_text(size), email=customer.email)
         return PrivacyOutcome("summary", text=summary_text(self._relationship.profile(customer_id)))
+
+    def step_up(
+        self, customer_id: str, question: str, intent: str | None, code: str | None, failures: float | None
+    ) -> StepUpAnswer:
+        """The answer to `question` (erase_code: the code sent to the address on file before an erasure);
+        `code` is the code the message carried, if any."""
+        if intent in ("deny", "stop"):
+            return StepUpAnswer("cancelled")
+        if not code:
+            return StepUpAnswer("ask_code_again")
+        proved = Verification(self._crm).prove_code(customer_id, code, failures)
+        if proved.result == "verified":
+            return StepUpAnswer("confirm", question=question.removesuffix("_code"), failures=0)
+        return StepUpAnswer("code_locked" if proved.result == "locked" else "code_wrong", failures=proved.failures)
 
     def confirm(self, customer_id: str, question: str, yes: bool, sender_id: str) -> PrivacyAnswer:
         """The answer to "are you sure?" for forget_me (stop remembering conversations) or erase."""

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from crm_adapter.domain import (
@@ -21,7 +20,7 @@ from crm_adapter.domain import (
     OrderStatus,
     TicketStatus,
 )
-from crm_adapter.rules import email_in_use, loyalty_balance, normalize_contact, recent_delivery_start
+from crm_adapter.rules import email_needs_confirmation, loyalty_balance, normalize_contact, recent_delivery_start
 from crm_adapter.sql.db import unit_of_work
 from crm_adapter.sql.lookups import customer_row, customer_with_email
 from crm_adapter.sql.mapping import to_customer, to_order
@@ -62,23 +61,17 @@ class Customers:
             return context_of(s, customer_id, self._now)
 
     def update_contact(self, customer_id: str, field: ContactField, value: str) -> Customer:
+        """Phone or address; the email address changes only once confirmed (crm_adapter/contact_changes.py)."""
         field = ContactField(field)
+        if field is ContactField.EMAIL:
+            raise email_needs_confirmation()
         normalized = normalize_contact(field, value)
-        try:
-            with unit_of_work(self._sessions) as s:
-                row = customer_row(s, customer_id)
-                if field is ContactField.EMAIL:
-                    clash = s.scalar(
-                        select(CustomerRow.id).where(CustomerRow.email == normalized, CustomerRow.id != customer_id)
-                    )
-                    if clash is not None:
-                        raise email_in_use()
-                setattr(row, field.value, normalized)
-                row.updated_at = self._now()
-                s.flush()
-                return to_customer(row)
-        except IntegrityError:
-            raise email_in_use() from None
+        with unit_of_work(self._sessions) as s:
+            row = customer_row(s, customer_id)
+            setattr(row, field.value, normalized)
+            row.updated_at = self._now()
+            s.flush()
+            return to_customer(row)
 
     def loyalty(self, customer_id: str) -> LoyaltyBalance:
         with unit_of_work(self._sessions) as s:

@@ -205,3 +205,21 @@ class CodeRequestRow(Base):
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = _ts()
     handled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class EmailChangeRow(Base):
+    """A change of the email address on file, waiting for the one-time code emailed to the new address
+    (crm_adapter/contact_changes.py). The code is kept only as an HMAC. `used_at` is set when the change is
+    applied or replaced by a newer one."""
+
+    __tablename__ = "email_changes"
+    __table_args__ = (Index("ix_email_changes_customer_at", "customer_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    new_email: Mapped[str] = mapped_column(String(254))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _ts()
+    expires_at: Mapped[datetime] = _ts()
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -427,6 +427,106 @@ def test_asking_for_a_code_or_guessing_answers_word_for_word_alike_whether_or_no
     assert mail.to(nobody) == []
 
 
+# ---- moving an account to another email (security finding 6) -------------------------------------
+
+ASKS_NEW_EMAIL = "What's the new email address?"  # utter_ask_new_email
+CURRENT_CODE_SENT = "I've emailed a 6-digit code to the address on your account"  # utter_email_change_current_...
+NEW_CODE_SENT = "To make sure the new address is yours, I've sent a 6-digit code to"  # utter_email_change_new_...
+CODE_WRONG = "That code doesn't work"  # utter_email_change_code_wrong
+CHANGE_STOPPED = "I've left your email address as it was"  # utter_email_change_locked
+CHANGED = "Done: your email address is now"  # utter_email_changed
+
+
+def change_email_with_order_number(stack: Stack, sender: str, who: Person, new_email: str) -> list[str]:
+    """A new conversation: "change my email", then the email on file, an order number and the new address."""
+    assert ASKS_EMAIL in stack.say(sender, "I want to change my email")[0]
+    stack.say(sender, who.email)
+    assert ASKS_NEW_EMAIL in stack.say(sender, who.orders[0])[0]
+    return stack.say(sender, new_email)
+
+
+def masked(text: str) -> str:
+    return re.sub(r"\b\w\*\*\*@[\w.]+", "<address>", text)
+
+
+def test_an_order_number_alone_cannot_move_an_account_to_another_email(stack: Stack, mail: SmtpSink) -> None:
+    """The attacker knows the victim's email and one order number (from a receipt, or a neighbour in the
+    sequence as it was). Before, that moved the account to the attacker's address at once, silently; codes and
+    account linking then went to the attacker. Now a code goes to the victim's own address first."""
+    victim_id = generated_customer(stack, 5)
+    victim, before = person(stack, victim_id), records(stack, victim_id)
+    attacker_email = "attacker.mailbox@evil.example"
+    theirs_before = len(mail.to(victim.email))
+
+    replies = change_email_with_order_number(stack, "attacker-moves-account", victim, attacker_email)
+    assert CURRENT_CODE_SENT in replies[0], replies
+    mail.wait_for_code(victim.email, after=theirs_before)  # the step-up code went to the victim, not the attacker
+    for guess in ("123456", "654321", "000000"):
+        replies += stack.say("attacker-moves-account", guess)
+    assert CHANGE_STOPPED in replies[-1], replies
+    time.sleep(1)
+
+    assert mail.to(attacker_email) == []
+    assert records(stack, victim_id) == before
+    assert stack.crm("SELECT count(*) FROM email_changes WHERE customer_id = ?", victim_id) == [(0,)]
+
+
+def test_a_new_email_takes_effect_only_with_its_code_and_the_old_address_is_told(stack: Stack, mail: SmtpSink) -> None:
+    customer_id = generated_customer(stack, 6)
+    customer = person(stack, customer_id)
+    new_email = "moved.on@newmail.example"
+    sender = "customer-changes-email"
+    theirs_before = len(mail.to(customer.email))
+
+    replies = change_email_with_order_number(stack, sender, customer, new_email)
+    assert CURRENT_CODE_SENT in replies[0], replies
+    current_code = mail.wait_for_code(customer.email, after=theirs_before)
+    replies = stack.say(sender, current_code)
+    assert NEW_CODE_SENT in replies[0] and "m***@newmail.example" in replies[0], replies
+    new_code = mail.wait_for_code(new_email)
+    assert stack.crm("SELECT email FROM customers WHERE id = ?", customer_id) == [(customer.email,)]  # not yet
+
+    wrong = stack.say(sender, other_code(new_code, 0))
+    assert CODE_WRONG in wrong[0], wrong
+    assert stack.crm("SELECT email FROM customers WHERE id = ?", customer_id) == [(customer.email,)]
+    done = stack.say(sender, new_code)
+    assert CHANGED in done[0], done
+
+    assert stack.crm("SELECT email FROM customers WHERE id = ?", customer_id) == [(new_email,)]
+    deadline = time.monotonic() + 10
+    while len(mail.to(customer.email)) < theirs_before + 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    notice = mail.to(customer.email)[theirs_before + 1]  # after the step-up code
+    assert notice["Subject"] == "Your Juniper Home email address was changed"
+    assert new_email not in notice.get_body(("plain",)).get_content()  # the new address masked
+
+
+def test_a_taken_address_reads_like_a_free_one_and_changes_nothing(stack: Stack, mail: SmtpSink) -> None:
+    """Changing one's email to an address on another account said "already used by another Juniper Home
+    account": a way to find out who is a customer. Now the replies are the same, and nothing moves."""
+    customer_id, owner_id = generated_customer(stack, 7), generated_customer(stack, 8)
+    customer, owner = person(stack, customer_id), person(stack, owner_id)
+    before, owners_before = records(stack, customer_id), records(stack, owner_id)
+    owners_mail = len(mail.to(owner.email))
+
+    said: dict[str, list[str]] = {}
+    for kind, address in (("free", "nobody.yet@example.net"), ("taken", owner.email)):
+        sender = f"customer-tries-{kind}-address"
+        theirs_before = len(mail.to(customer.email))
+        said[kind] = change_email_with_order_number(stack, sender, customer, address)
+        said[kind] += stack.say(sender, mail.wait_for_code(customer.email, after=theirs_before))
+        said[kind] += stack.say(sender, "482913")
+    assert [masked(text) for text in said["taken"]] == [masked(text) for text in said["free"]]
+    assert NEW_CODE_SENT in said["taken"][2] and CODE_WRONG in said["taken"][4], said
+
+    time.sleep(1)
+    assert records(stack, customer_id) == before and records(stack, owner_id) == owners_before
+    owner_mails = mail.to(owner.email)[owners_mail:]
+    assert [m["Subject"] for m in owner_mails] == ["Someone tried to use your email address at Juniper Home"]
+    assert not re.search(r"\b\d{6}\b", owner_mails[0].get_body(("plain",)).get_content())  # no code to it
+    assert traces(owner, [*said["taken"]], typed=(owner.email,)) == []
+
+
 # ---- data rights after claiming someone else's email ---------------------------------------------
 
 

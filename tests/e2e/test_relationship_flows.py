@@ -13,6 +13,7 @@ from datetime import date
 import pytest
 import requests
 
+from crm_adapter.notify import outbox_code
 from tests.console_client import post_login
 from tests.e2e.stack import Stack, running_stack
 from tests.waiting import wait_for
@@ -120,7 +121,11 @@ def test_a_customer_sees_exports_and_erases_their_data(stack: Stack) -> None:
 
     phone = stack.crm("SELECT phone FROM customers WHERE id = 'cus_demo_anna'")[0][0]
     phone_is_hers_alone = stack.crm("SELECT count(*) FROM customers WHERE phone = ?", phone) == [(1,)]
-    assert stack.say(sender, "delete my account and erase all my data")[0].startswith("This deletes your")
+    # verified by an order number only: erasing needs the code emailed to the address on file first
+    asked = stack.say(sender, "delete my account and erase all my data")
+    assert asked[0].startswith("Erasing an account can't be undone") and "a***@example.com" in asked[0], asked
+    code = wait_for(lambda: outbox_code(stack.data_dir / "outbox", "anna.berg@example.com"))
+    assert stack.say(sender, code)[0].startswith("This deletes your")
     assert stack.say(sender, "yes")[0].startswith("Your data has been erased")
     done = wait_for(lambda: stack.crm("SELECT status, customer_id, sender_ids FROM privacy_jobs WHERE kind = 'erase'")
                     == [("done", None, None)])  # fmt: skip

@@ -42,7 +42,7 @@ from crm_adapter.rules import (
     check_returnable,
     code_request_queued,
     code_takes_guesses,
-    email_in_use,
+    email_needs_confirmation,
     guessing_window_start,
     loyalty_balance,
     new_one_time_code,
@@ -430,13 +430,11 @@ class MemoryCrmService:
 
     def update_contact(self, customer_id: str, field: ContactField, value: str) -> Customer:
         field = ContactField(field)
+        if field is ContactField.EMAIL:
+            raise email_needs_confirmation()
         normalized = normalize_contact(field, value)
         self.store.reach()
         record = self._customer_record(customer_id)
-        if field is ContactField.EMAIL and any(
-            c.email == normalized and c.id != customer_id for c in self.store.customers.values()
-        ):
-            raise email_in_use()
         setattr(record, field.value, normalized)
         record.updated_at = self._now()
         return _customer(record)

@@ -86,6 +86,28 @@ def test_the_same_seed_gives_the_same_customers_and_history(tmp_path):
     assert results[0] == results[1]
 
 
+def test_seeded_order_numbers_do_not_lead_from_one_to_the_next(sqlite_crm):
+    """An order number proves who a customer is, so knowing one must not give away another: apart from the
+    three documented demo orders, numbers are spread at random, none next to another of the same customer's,
+    and no customer's numbers run in sequence."""
+    seed(sqlite_crm.sessions, customers=80, now=NOW)
+    with sqlite_crm.sessions() as s:
+        rows = s.execute(select(OrderRow.customer_id, OrderRow.order_number)).all()
+    demo_numbers = {d.order_number for d in DEMO_CUSTOMERS}
+    numbers = sorted(int(number[2:]) for _, number in rows if number not in demo_numbers)
+    assert all(re.fullmatch(r"JH\d{6}", number) for _, number in rows)
+    assert len(numbers) == len(set(numbers)) > 150
+    gaps = [b - a for a, b in zip(numbers, numbers[1:], strict=False)]
+    assert sum(1 for gap in gaps if gap == 1) <= 1  # a sequence would make every gap 1
+    assert max(gaps) > 10 * min(gaps) and numbers[-1] - numbers[0] > 500_000  # spread over the range
+    per_customer: dict[str, list[int]] = {}
+    for customer_id, number in rows:
+        per_customer.setdefault(customer_id, []).append(int(number[2:]))
+    for customer_id, own in per_customer.items():
+        own.sort()
+        assert all(b - a > 1 for a, b in zip(own, own[1:], strict=False)), (customer_id, own)
+
+
 def test_demo_customers_get_the_personal_highlight_the_readme_promises(sql_crm):
     seed(sql_crm.sessions, customers=10, now=NOW)
     sql_crm.clock.now = NOW

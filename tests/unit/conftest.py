@@ -11,7 +11,15 @@ from handoff.service import OpeningHours
 from hearth.container import Container, set_container
 from hearth.settings import Settings
 from tests.factories import Clock
-from tests.fakes import Inbox, MemoryArrange, MemoryCrmService, MemoryCrmStore, RecordingCodeSender
+from tests.fakes import (
+    Inbox,
+    MemoryArrange,
+    MemoryCrmService,
+    MemoryCrmStore,
+    MemoryEmailChangeStore,
+    RecordingCodeSender,
+    RecordingNotices,
+)
 from tests.fakes.handoff import MemoryAgentRoster, MemoryHandoffQueue, MemoryHandoffStore
 from tests.fakes.relationship import MemoryRelationship, MemoryRelationshipArrange, MemoryRelationshipStore
 from tests.fakes.website import MemoryWebsiteSignIns
@@ -26,10 +34,12 @@ class MemoryCrm:
     sender: RecordingCodeSender = field(default_factory=RecordingCodeSender)
     store: MemoryCrmStore = field(default_factory=MemoryCrmStore)
     handoff_store: MemoryHandoffStore = field(default_factory=MemoryHandoffStore)
+    notices: RecordingNotices = field(default_factory=RecordingNotices)
 
     def __post_init__(self) -> None:
         self.service = MemoryCrmService(self.store, self.sender, clock=self.clock)
         self.codes = Inbox(self.sender, self.service.deliver_codes)  # read after the worker's code delivery
+        self.email_changes = MemoryEmailChangeStore(self.store, clock=self.clock)
         self.arrange = MemoryArrange(self.store)
         self.relationship_store = MemoryRelationshipStore(self.store)
         self.history = MemoryRelationshipArrange(self.relationship_store)
@@ -47,6 +57,9 @@ class MemoryCrm:
         )
         box.replace("crm", self.service)
         box.replace("website_sign_ins", self.sign_ins)
+        box.replace("code_sender", self.sender)
+        box.replace("notices", self.notices)
+        box.replace("email_change_store", self.email_changes)
         box.replace("relationship", relationship)
         box.replace(
             "desk",

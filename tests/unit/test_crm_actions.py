@@ -146,21 +146,6 @@ def test_delivery_problem_opens_a_ticket_on_the_order(crm, anna):
     )
 
 
-def test_update_email_is_saved(crm, anna):
-    events, messages = run(ActionUpdateContact(), tracker(slots=verified(anna, new_email="anna.new@example.com")))
-
-    assert responses(messages) == ["utter_contact_updated"] and messages[0]["value"] == "anna.new@example.com"
-    assert slots_set(events)["new_email"] is None
-    assert crm.store.customers[anna].email == "anna.new@example.com"
-
-
-def test_an_email_of_another_account_is_refused(crm, anna):
-    crm.arrange.add_customer(email="taken@example.com")
-    _, messages = run(ActionUpdateContact(), tracker(slots=verified(anna, new_email="taken@example.com")))
-    assert responses(messages) == ["utter_email_in_use"]
-    assert crm.store.customers[anna].email == "anna@example.com"
-
-
 def test_loyalty_points_with_the_next_tier(crm, anna):
     _, messages = run(ActionShowLoyalty(), tracker(slots=verified(anna)))
     assert responses(messages) == ["utter_loyalty_points_next_tier"]

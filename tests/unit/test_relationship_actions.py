@@ -148,6 +148,61 @@ def test_a_proposal_is_stored_only_on_yes(crm):
     assert sorted(saved) == [("channel", "whatsapp", "observed"), ("time_of_day", "evening", "observed")]
 
 
+def test_erasure_after_an_order_number_alone_needs_the_code_sent_to_the_address_on_file(crm, tmp_path, monkeypatch):
+    """An order number travels on receipts: it alone must not be enough to delete someone's account."""
+    monkeypatch.setenv("HEARTH_DATA_DIR", str(tmp_path))
+    greta = crm.arrange.add_customer(first_name="Greta", email="greta@example.com")
+    base = me(greta, consent_asked=True, verified_by="order")
+
+    events, messages = run(ActionPrivacyRequest(), tracker(slots={**base, "privacy_request": "erase"}))
+
+    assert responses(messages) == ["utter_erase_code_sent", "utter_ask_erase_code"]
+    assert messages[0]["email"] == "g***@example.com" and slots_set(events)["awaiting"] == "erase_code"
+    code = crm.codes.last_code_for("greta@example.com")
+    state = {**base, "awaiting": "erase_code"}
+    wrong = "111111" if code != "111111" else "222222"
+    for attempt in (1, 2):
+        events, messages = run(
+            ActionAnswerPending(),
+            tracker(slots=state, text=wrong, entities=[("otp_code", wrong)], events=asked("utter_ask_erase_code")),
+        )
+        assert responses(messages) == ["utter_erase_code_wrong", "utter_ask_erase_code"]
+        assert slots_set(events) == {"identity_attempts": attempt}
+        state = {**state, "identity_attempts": float(attempt)}
+    events, messages = run(
+        ActionAnswerPending(),
+        tracker(slots=state, text=wrong, entities=[("otp_code", wrong)], events=asked("utter_ask_erase_code")),
+    )
+    assert responses(messages) == ["utter_erase_code_locked"] and slots_set(events)["awaiting"] is None
+    assert crm.relationship_store.privacy_jobs == [] and greta in crm.store.customers
+
+
+def test_with_the_code_an_erasure_asks_are_you_sure_as_always(crm, tmp_path, monkeypatch):
+    monkeypatch.setenv("HEARTH_DATA_DIR", str(tmp_path))
+    greta = crm.arrange.add_customer(first_name="Greta", email="greta@example.com")
+    base = me(greta, consent_asked=True, verified_by="order")
+    run(ActionPrivacyRequest(), tracker(slots={**base, "privacy_request": "erase"}))
+    code = crm.codes.last_code_for("greta@example.com")
+
+    events, messages = run(
+        ActionAnswerPending(),
+        tracker(
+            slots={**base, "awaiting": "erase_code"},
+            text=f"the code is {code}",
+            events=asked("utter_ask_erase_code"),
+        ),
+    )
+
+    assert responses(messages) == ["utter_ask_erase"] and slots_set(events)["awaiting"] == "erase"
+    assert crm.relationship_store.privacy_jobs == []  # nothing before the yes
+    events, messages = run(
+        ActionAnswerPending(),
+        tracker(slots={**base, "awaiting": "erase"}, intent="affirm", events=asked("utter_ask_erase")),
+    )
+    assert responses(messages) == ["utter_erased"]
+    assert [j.kind for j in crm.relationship_store.privacy_jobs] == ["erase"]
+
+
 def test_privacy_requests(crm, tmp_path, monkeypatch):
     monkeypatch.setenv("HEARTH_DATA_DIR", str(tmp_path))
     greta = crm.arrange.add_customer(first_name="Greta", email="greta@example.com")
