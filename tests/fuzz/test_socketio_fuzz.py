@@ -185,28 +185,35 @@ def hostile_messages(rng: random.Random) -> Iterator[tuple[str, Any]]:
 def test_hostile_messages_on_the_web_chat_are_answered(live_stack: Stack, fuzz_counts: FuzzCounts) -> None:
     stack, started, first_line = live_stack, time.monotonic(), len(live_stack.output)
     chat = WebChatClient(stack.rasa_url)
+    clients = [chat]
     # four conversations in turn: a message that comes while its conversation's previous turn still runs waits
-    # for Rasa's lock, polled once a second
-    sessions = [chat.session() for _ in range(4)]
+    # for Rasa's lock, polled once a second. A conversation a person took is replaced by one on a new socket, as
+    # a socket may open only a few sessions.
+    slots = [(chat, chat.session()) for _ in range(4)]
     sent, silent = 0, []
     for i, (text, custom) in enumerate(hostile_messages(random.Random(SEED + 4))):
-        if handed_off(stack, sessions[i % len(sessions)]):  # a person has it now: the bot stays silent, by design
-            sessions[i % len(sessions)] = chat.session()
+        client, session = slots[i % len(slots)]
+        if handed_off(stack, session):  # a person has it now: the bot stays silent, by design
+            client = WebChatClient(stack.rasa_url)
+            clients.append(client)
+            session = client.session()
+            slots[i % len(slots)] = (client, session)
         command = text.startswith("/")  # "/restart" and the like are Rasa's commands: some answer nothing
-        replies = chat.say(sessions[i % len(sessions)], text, custom, timeout=2 if command else 30)
+        replies = client.say(session, text, custom, timeout=2 if command else 30)
         fuzz_counts.record(TARGET, "answered" if replies else "silent")
         sent += 1
-        if not replies and not command and not handed_off(stack, sessions[i % len(sessions)]):
-            silent.append(f"{text[:80]!r} (connected: {chat.client.connected})")
+        if not replies and not command and not handed_off(stack, session):
+            silent.append(f"{text[:80]!r} (connected: {client.client.connected})")
             if len(silent) >= 3:
                 break  # not answering any more: no point in waiting for each of the rest
     fuzz_counts.timed(TARGET, time.monotonic() - started)
 
     assert sent >= 150 and not silent, silent
     assert not tracebacks_since(stack, first_line), tracebacks_since(stack, first_line)[:3]
-    texts_seen = " ".join(str(u.get("text", "")) for u in chat.uttered if isinstance(u, dict))
+    texts_seen = " ".join(str(u.get("text", "")) for c in clients for u in c.uttered if isinstance(u, dict))
     assert "Welcome back" not in texts_seen  # a forged identity in customData is never believed
-    chat.close()
+    for client in clients:
+        client.close()
     assert_still_answers(stack, "fuzz-socket-after-messages")
 
 
