@@ -87,3 +87,11 @@ def crm_down(tmp_path: Path) -> Iterator[MemoryCrmService]:
     set_container(memory.container(tmp_path))
     yield memory.service
     set_container(None)
+
+
+@pytest.fixture
+def anna(crm: MemoryCrm) -> str:
+    """Anna, with the email and order number the identity tests prove her with (a module may define its own)."""
+    customer = crm.arrange.add_customer(first_name="Anna", email="anna@example.com")
+    crm.arrange.add_order(customer, "JH300001")
+    return customer

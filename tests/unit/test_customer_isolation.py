@@ -21,13 +21,6 @@ CHAT = "5377000001"  # a Telegram chat id: also a valid REST sender id or web ch
 
 
 @pytest.fixture
-def anna(crm) -> str:
-    customer = crm.arrange.add_customer(first_name="Anna", email="anna@example.com")
-    crm.arrange.add_order(customer, "JH300001")
-    return customer
-
-
-@pytest.fixture
 def omar(crm) -> str:
     customer = crm.arrange.add_customer(first_name="Omar", last_name="Haddad", email="omar@example.com")
     crm.arrange.add_order(customer, "JH300002", status="delivered", delivered_days_ago=2)

@@ -18,13 +18,6 @@ NEW = "anna.new@example.com"
 
 
 @pytest.fixture
-def anna(crm) -> str:
-    customer = crm.arrange.add_customer(first_name="Anna", email="anna@example.com")
-    crm.arrange.add_order(customer, "JH300001")
-    return customer
-
-
-@pytest.fixture
 def ben(crm) -> str:
     return crm.arrange.add_customer(first_name="Ben", email="ben@example.com")
 

@@ -22,13 +22,6 @@ def links(crm) -> list[tuple[str, str, str]]:
     return [(r.customer_id, r.channel, r.sender_id) for r in crm.store.identities.values()]
 
 
-@pytest.fixture
-def anna(crm) -> str:
-    customer = crm.arrange.add_customer(first_name="Anna", email="anna@example.com")
-    crm.arrange.add_order(customer, "JH300001")
-    return customer
-
-
 def verified(customer_id: str, by: str, **slots):
     return {"verified": True, "customer_id": customer_id, "customer_first_name": "Anna", "verified_by": by, **slots}
 
