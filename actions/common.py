@@ -35,7 +35,10 @@ REQUEST_SLOTS = (
     "new_phone",
     "new_address",
     "complaint_text",
+    "payment_issue",
 )
+# What the bot keeps for itself while a request runs (not shown to an agent); cleared with the request's slots.
+REQUEST_WORKING_SLOTS = ("offered_orders",)
 # The questions the bot asks outside a form, by the value of the `awaiting` slot that remembers them.
 QUESTIONS = {
     "consent_history": "utter_ask_consent_history",
@@ -61,6 +64,7 @@ PROFILE_SLOTS = (
     "highlight_detail",
     "verified_by",
     "link_offered",
+    "proof_order",
 )
 
 
@@ -92,6 +96,11 @@ def account_of(tracker: Tracker) -> ChannelAccount:
 
 def verified_customer(tracker: Tracker) -> str | None:
     return tracker.get_slot("customer_id") if tracker.get_slot("verified") else None
+
+
+def intent_of(tracker: Tracker) -> str | None:
+    """The latest message's intent."""
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
 
 
 def entity(tracker: Tracker, name: str) -> str | None:
@@ -189,7 +198,7 @@ def ticket_for(tracker: Tracker, kind: TicketKind, subject: str, description: st
 
 
 def clear_request_slots() -> list[EventType]:
-    return [SlotSet(slot, None) for slot in REQUEST_SLOTS]
+    return [SlotSet(slot, None) for slot in REQUEST_SLOTS + REQUEST_WORKING_SLOTS]
 
 
 def money(cents: int, currency: str = "GBP") -> str:

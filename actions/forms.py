@@ -6,16 +6,22 @@ import logging
 from abc import ABC, abstractmethod
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.common import IDENTITY_SLOTS, crm, crm_call, entity
+from actions.common import IDENTITY_SLOTS, crm, crm_call, entity, intent_of
+from actions.orders import ask_order_number
 from actions.session import profile_slots
 from crm_adapter.domain import CrmUnavailable, InvalidInput
 from crm_adapter.identity import Proof, ProofOutcome, Verification, session_locked
+from crm_adapter.order_choice import OfferedOrder, choose, offered_from, resolve
+from crm_adapter.rules import PAYMENT_ISSUES, payment_issue_in, payment_issue_needs_order
 from crm_adapter.validation import normalize_address, normalize_email, normalize_order_number, normalize_phone
+from relationship.sentiment import upset
+from shared.sentiment import score
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +30,9 @@ NOT_AN_ANSWER = {"stop", "request_human", "faq", "chitchat", "help", "out_of_sco
 
 
 def _answer_text(tracker: Tracker) -> str | None:
-    latest = tracker.latest_message or {}
-    if (latest.get("intent") or {}).get("name") in NOT_AN_ANSWER:
+    if intent_of(tracker) in NOT_AN_ANSWER:
         return None
-    text = (latest.get("text") or "").strip()
+    text = ((tracker.latest_message or {}).get("text") or "").strip()
     return text or None
 
 
@@ -39,9 +44,15 @@ def _free_text(value: Any, limit: int = 2000) -> str | None:
 
 def _email_answer(tracker: Tracker) -> dict[str, Any]:
     requested = tracker.get_slot("requested_slot")
-    if requested is None and (tracker.latest_message.get("intent") or {}).get("name") == "identify":
+    if requested is None and intent_of(tracker) == "identify":
         email = entity(tracker, "email")  # "verify me, my email is ..." opens the form with the answer
         return {"identity_email": email} if email else {}
+    if requested == "identity_proof" and not tracker.get_slot("verified"):
+        # "sorry, wrong email, it's ..." while the bot asks for the proof: the new address replaces the old one
+        email = entity(tracker, "email")
+        if email and email.casefold() != str(tracker.get_slot("identity_email") or "").casefold():
+            return {"identity_email": email}
+        return {}
     text = _answer_text(tracker) if requested == "identity_email" else None
     return {"identity_email": entity(tracker, "email") or text} if text else {}
 
@@ -50,13 +61,15 @@ def _proof_answer(tracker: Tracker) -> dict[str, Any]:
     """The proof as the form stores it ("order:JH123456", "code:123456"), "send_code", or "unreadable"."""
     if tracker.get_slot("requested_slot") != "identity_proof":
         return {}
-    if (tracker.latest_message.get("intent") or {}).get("name") == "request_code":
+    if intent_of(tracker) == "request_code":
         return {"identity_proof": "send_code"}
     text = _answer_text(tracker)
     if text is None:
         return {}
     order, code = entity(tracker, "order_number"), entity(tracker, "otp_code")
     proof = Proof("order", order) if order else Proof("code", code) if code else Proof.from_text(text)
+    if proof is None and entity(tracker, "email"):
+        return {}  # a corrected email (_email_answer), not a proof: the form asks for the proof again
     return {"identity_proof": proof.encode() if proof else "unreadable"}
 
 
@@ -74,7 +87,12 @@ async def _check_proof(
         log.warning("verification: CRM unavailable: %s", exc)
         dispatcher.utter_message(response="utter_crm_unavailable")
         return {"identity_proof": None}
-    return _proved(proved, dispatcher)
+    slots = _proved(proved, dispatcher)
+    proof = Proof.decode(value)
+    if proved.context is not None and proved.by == "order" and proof is not None:
+        # the order the customer proved with is what "my order" means from now on (said out loud when used)
+        slots["proof_order"] = normalize_order_number(proof.value)
+    return slots
 
 
 def _proved(outcome: ProofOutcome, dispatcher: CollectingDispatcher) -> dict[str, Any]:
@@ -112,6 +130,13 @@ class VerifiedFormValidation(FormValidationAction, ABC):
     def name(self) -> str:
         """validate_<form name>"""
 
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if tracker.get_slot("requested_slot") is None and tracker.active_loop_name in (None, self.form_name()):
+            text = (tracker.latest_message or {}).get("text")
+            if upset(text, score(text)):  # the request starts upset: say sorry before asking anything
+                dispatcher.utter_message(response="utter_sorry_upset")
+        return await super().run(dispatcher, tracker, domain)
+
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
@@ -134,8 +159,8 @@ class VerifiedFormValidation(FormValidationAction, ABC):
     def validate_identity_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ):
-        try:
-            return {"identity_email": normalize_email(str(value))}
+        try:  # a new address: any code sent went to the one before
+            return {"identity_email": normalize_email(str(value)), "otp_sent": False}
         except InvalidInput:
             dispatcher.utter_message(response="utter_identity_invalid_email")
             return {"identity_email": None}
@@ -170,8 +195,43 @@ class ValidateLoyaltyForm(VerifiedFormValidation):
         return "validate_loyalty_form"
 
 
+# What a customer says to take back the order the bot is on: "no, the lamp", "sorry, I meant the other one".
+_CORRECTION = ("no", "nope", "not ", "sorry", "wrong", "i meant", "i mean", "actually", "wait", "the other")
+
+
+def _order_form_slots(tracker: Tracker) -> list[str]:
+    """The slots the active order form asks after the order ("problem_description", "confirm_cancel", ...)."""
+    requested = tracker.get_slot("requested_slot")
+    return [] if requested in (None, "order_number", *IDENTITY_SLOTS) else [requested]
+
+
 class OrderFormValidation(VerifiedFormValidation):
-    """A verified form that also needs one of the customer's orders."""
+    """A verified form that also needs one of the customer's orders: the one named, the one proved with, the only one
+    that fits, or the one picked from a list (crm_adapter/order_choice.py)."""
+
+    async def extract_order_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if not tracker.get_slot("verified") or intent_of(tracker) in NOT_AN_ANSWER:
+            return {}
+        text = (tracker.latest_message.get("text") or "").strip()
+        offered = offered_from(tracker.get_slot("offered_orders"))
+        current = tracker.get_slot("order_number")
+        if tracker.get_slot("requested_slot") == "order_number":
+            picked = entity(tracker, "order_number") or resolve(text, offered, current)
+            return {"order_number": picked} if picked else {}
+        after = _order_form_slots(tracker)
+        if not current or not after or not text.casefold().startswith(_CORRECTION):
+            return {}
+        # a correction while the bot asks about the order it took: another order number, or one it listed
+        picked = entity(tracker, "order_number") or resolve(text, offered, current)
+        if not picked or normalize_order_number(picked) == current:
+            return {}
+        chosen = next((order for order in offered if order.number == picked), None)
+        dispatcher.utter_message(
+            response="utter_order_switched", order_number=picked, summary=chosen.summary if chosen else picked
+        )
+        return {"order_number": picked, **{slot: None for slot in after}}
 
     def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -181,6 +241,42 @@ class OrderFormValidation(VerifiedFormValidation):
         except InvalidInput:
             dispatcher.utter_message(response="utter_ask_order_number")
             return {"order_number": None}
+
+    def needs_order(self, slots: dict[str, Any]) -> bool:
+        """Whether the request needs an order now (a form asking something first says no until it is answered)."""
+        return True
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        slots = {**tracker.slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
+        needed = self.needs_order(slots) and not slots.get("order_number")
+        if needed and slots.get("verified") and slots.get("customer_id"):
+            if slots.get("offered_orders") is None:  # not asked yet: take the order it must be, or list them
+                events += await self._choose_order(str(slots["customer_id"]), slots.get("proof_order"), dispatcher)
+        return events
+
+    async def _choose_order(
+        self, customer_id: str, proof_order: Any, dispatcher: CollectingDispatcher
+    ) -> list[EventType]:
+        try:
+            orders = await crm_call(crm().list_orders, customer_id, 10)
+        except CrmUnavailable as exc:  # the customer types the number instead
+            log.warning("%s: CRM unavailable: %s", self.name(), exc)
+            return []
+        choice = choose(self.form_name(), orders, proof_order if isinstance(proof_order, str) else None)
+        if choice.order is None:
+            return [SlotSet("offered_orders", [OfferedOrder.of(order).to_json() for order in choice.offer])]
+        recent = [OfferedOrder.of(order).to_json() for order in orders[:5]]
+        if choice.announce and self.form_name() != "order_status_form":  # the status reply names the order itself
+            dispatcher.utter_message(
+                response="utter_order_chosen",
+                order_number=choice.order.order_number,
+                summary=choice.order.summary,
+                status=choice.order.status.value.replace("_", " "),
+            )
+        return [SlotSet("order_number", choice.order.order_number), SlotSet("offered_orders", recent)]
 
 
 class ValidateOrderStatusForm(OrderFormValidation):
@@ -211,6 +307,34 @@ class ValidateReturnForm(OrderFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return {"return_reason": _free_text(value)}
+
+
+class ValidatePaymentProblemForm(OrderFormValidation):
+    """Which payment problem (from the message that raised it, or a button), then the order, unless the payment
+    was declined: that placed no order."""
+
+    def name(self) -> str:
+        return "validate_payment_problem_form"
+
+    def needs_order(self, slots: dict[str, Any]) -> bool:
+        issue = slots.get("payment_issue")
+        return issue is not None and payment_issue_needs_order(str(issue))  # declined: no order was placed
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
+        if tracker.get_slot("payment_issue") == "declined":
+            return [slot for slot in slots if slot != "order_number"]
+        return slots
+
+    async def extract_payment_issue(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") not in (None, "payment_issue"):
+            return {}
+        issue = entity(tracker, "payment_issue") or payment_issue_in(_answer_text(tracker))
+        return {"payment_issue": issue} if issue in PAYMENT_ISSUES else {}
 
 
 class ContactFormValidation(VerifiedFormValidation):
@@ -286,3 +410,31 @@ class ValidateComplaintForm(FormValidationAction):
 class ValidatePrivacyForm(VerifiedFormValidation):
     def name(self) -> str:
         return "validate_privacy_form"
+
+
+def ask_again(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """In the middle of a form, say the message answered nothing and ask the form's question again; False (nothing
+    said) outside a form."""
+    requested = tracker.get_slot("requested_slot")
+    if not tracker.active_loop_name or not requested:
+        return False
+    dispatcher.utter_message(response="utter_not_an_answer")
+    if requested == "order_number":
+        ask_order_number(dispatcher, tracker)
+    else:
+        dispatcher.utter_message(response=f"utter_ask_{requested}")
+    return True
+
+
+class ActionDefaultFallback(Action):
+    """What the dialogue does when nothing fits. In the middle of a form that is a message that answers none of its
+    question (a "yes please" to "which order?"): say so and ask the question again, so the form goes on instead of
+    "I lost track". Outside a form, Rasa's own reply. Either way the message is forgotten, as Rasa's default does."""
+
+    def name(self) -> str:
+        return "action_default_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if not ask_again(dispatcher, tracker):
+            dispatcher.utter_message(response="utter_default")
+        return [UserUtteranceReverted()]

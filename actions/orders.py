@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import VerifiedCrmAction, channel_of, clear_request_slots, crm, crm_call, day, money
 from crm_adapter.domain import NewTicket, NotAllowed, NotFound, Order, TicketKind
+from crm_adapter.order_choice import offered_from
 
 
 def _order_vars(order: Order) -> dict[str, str]:
@@ -22,6 +23,25 @@ def _order_vars(order: Order) -> dict[str, str]:
         "status": order.status.value.replace("_", " "),
         "refund": money(order.total_cents, order.currency),
     }
+
+
+def ask_order_number(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Which order: a button per order the form listed (number, main item, status), else ask for the number."""
+    offered = offered_from(tracker.get_slot("offered_orders"))
+    if not offered:
+        dispatcher.utter_message(response="utter_ask_order_number")
+        return
+    buttons = [{"title": order.label, "payload": f'/inform{{"order_number": "{order.number}"}}'} for order in offered]
+    dispatcher.utter_message(response="utter_ask_order_pick", buttons=buttons)
+
+
+class ActionAskOrderNumber(Action):
+    def name(self) -> str:
+        return "action_ask_order_number"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        ask_order_number(dispatcher, tracker)
+        return []
 
 
 class ActionCheckOrderStatus(VerifiedCrmAction):
@@ -131,6 +151,37 @@ class ActionCancelOrder(VerifiedCrmAction):
             dispatcher.utter_message(response="utter_cancel_not_allowed", **_order_vars(current))
         else:
             dispatcher.utter_message(response="utter_order_cancelled", **_order_vars(order))
+        return clear_request_slots()
+
+
+class ActionReportPaymentProblem(VerifiedCrmAction):
+    """A ticket for the payments team with what the customer reports and the order (none for a declined payment),
+    and the timing the customer can expect for that problem."""
+
+    def name(self) -> str:
+        return "action_report_payment_problem"
+
+    async def act_for(
+        self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        issue, number = tracker.get_slot("payment_issue") or "declined", tracker.get_slot("order_number")
+        what = {"declined": "payment declined", "charged_twice": "charged twice",
+                "refund_missing": "refund not arrived"}  # fmt: skip
+        ticket = NewTicket(
+            kind=TicketKind.PAYMENT_PROBLEM,
+            subject=f"Payment problem: {what.get(issue, issue)}" + (f" ({number})" if number else ""),
+            description=f"The customer reports: {what.get(issue, issue)}.",
+            customer_id=customer_id,
+            channel=channel_of(tracker),
+            sender_id=tracker.sender_id,
+            order_number=number,
+        )
+        try:
+            created = await crm_call(crm().open_ticket, ticket)
+        except NotFound:
+            dispatcher.utter_message(response="utter_order_number_unknown", order_number=number)
+            return clear_request_slots()
+        dispatcher.utter_message(response=f"utter_payment_{issue}", order_number=number, reference=created.reference)
         return clear_request_slots()
 
 

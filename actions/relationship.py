@@ -27,8 +27,10 @@ from actions.common import (
     crm,
     crm_call,
     entity,
+    intent_of,
     verified_customer,
 )
+from actions.forms import ask_again
 from actions.handoff import bring_in_person
 from actions.linking import answer_link
 from crm_adapter.domain import PURPOSES, CrmUnavailable
@@ -58,10 +60,6 @@ def surveys() -> Surveys:
 
 def privacy() -> PrivacyRequests:
     return PrivacyRequests(crm(), get_relationship(), container().export_mail.deliver)
-
-
-def _intent(tracker: Tracker) -> str | None:
-    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
 
 
 def _text(tracker: Tracker) -> str:
@@ -134,7 +132,7 @@ class ActionAnswerPending(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         awaiting = tracker.get_slot("awaiting")
-        intent = _intent(tracker)
+        intent = intent_of(tracker)
         if not awaiting or not just_asked(tracker, awaiting):
             return await _not_an_answer(awaiting, intent, dispatcher, tracker)
         try:
@@ -151,6 +149,8 @@ async def _not_an_answer(
     what = not_an_answer(intent, fallbacks_in_a_row(tracker))
     if what == "bring_in_person":
         return [SlotSet("awaiting", None), *await bring_in_person(dispatcher, tracker, "fallbacks")]
+    if ask_again(dispatcher, tracker):  # a message not understood in the middle of a form: its question again
+        return []
     dispatcher.utter_message(response=_NOT_AN_ANSWER.get(what, "utter_anything_else"))
     return [SlotSet("awaiting", None)] if awaiting else []
 
@@ -323,6 +323,10 @@ def _said(outcome: PrivacyOutcome, dispatcher: CollectingDispatcher) -> list[Eve
         "export_sent": ("utter_export_sent", {"size": outcome.size, "email": outcome.email}),
         "export_failed": ("utter_export_failed", {}),
         "summary": ("utter_my_data", {"summary": outcome.text}),
+        **{
+            result: (f"utter_{result}", {"email": outcome.email})
+            for result in ("newsletter_on", "newsletter_already_on", "newsletter_off", "newsletter_already_off")
+        },
         "unavailable": ("utter_consents_unavailable", {}),
     }
     response, values = said[outcome.result]

@@ -33,6 +33,7 @@ class TicketKind(str, Enum):
     DELIVERY_PROBLEM = "delivery_problem"
     CALLBACK = "callback"
     GENERAL = "general"
+    PAYMENT_PROBLEM = "payment_problem"
 
 
 class TicketStatus(str, Enum):

@@ -197,3 +197,30 @@ def ticket_priority(kind: TicketKind) -> str:
 
 def order_needs_customer() -> InvalidInput:
     return InvalidInput("order_number", "Only a verified customer can refer to an order.")
+
+
+# ---- payment problems -------------------------------------------------------------
+
+# What can go wrong with a payment, as the customer tells it; the words that give each away in a message.
+PAYMENT_ISSUES = ("declined", "charged_twice", "refund_missing")
+_PAYMENT_WORDS = (
+    ("charged_twice", r"twice|two times|2 times|double|duplicate|charged (?:me )?again|two payments|2 payments"),
+    ("refund_missing", r"refund|money back|not (?:been )?credited|hasn'?t come back|not come back"),
+    ("declined", r"declin|reject|refus|won'?t go through|didn'?t go through|not going through|fail|error|"
+                 r"won'?t accept|doesn'?t accept|not accepted|bounced|keeps? getting stopped|blocked"),
+)  # fmt: skip
+
+
+def payment_issue_in(text: str | None) -> str | None:
+    """Which payment problem a message describes ("my card was declined", "you charged me twice"), if it says."""
+    import re
+
+    for issue, words in _PAYMENT_WORDS:
+        if text and re.search(words, text, re.IGNORECASE):
+            return issue
+    return None
+
+
+def payment_issue_needs_order(issue: str) -> bool:
+    """A declined payment placed no order; the other problems are about one."""
+    return issue != "declined"

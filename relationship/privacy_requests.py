@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 CONFIRMED_FIRST = ("forget_me", "erase")  # requests asked back before anything is done
 STEPPED_UP = ("erase",)  # requests that need a one-time code after a weak proof (an order number) first
+NEWSLETTER = {"newsletter_on": True, "newsletter_off": False}  # the requests, and the marketing consent they set
 CONSENT_LABELS = (("history", "remember conversations"), ("service", "service messages"),
                   ("marketing", "offers and news"))  # fmt: skip
 
@@ -33,14 +34,15 @@ CONSENT_LABELS = (("history", "remember conversations"), ("service", "service me
 class PrivacyOutcome:
     result: Literal[
         "confirm", "step_up", "consents", "preferences_unclear", "preferences_saved", "export_sent",
-        "export_failed", "summary", "unavailable",
+        "export_failed", "summary", "unavailable", "newsletter_on", "newsletter_already_on", "newsletter_off",
+        "newsletter_already_off",
     ]  # fmt: skip
     question: str | None = None  # confirm: "forget_me" | "erase"; step_up: "erase_code"; consents: the first
     # purpose to ask again
     text: str = ""  # summary: the summary; preferences_saved: the saved preferences described
     consents: dict[str, str] = field(default_factory=dict)  # purpose: yes | no | not asked yet
     size: str = ""  # export_sent
-    email: str = ""  # export_sent: where it went; step_up: where the code went (masked)
+    email: str = ""  # export_sent, newsletter_*: the address on file; step_up: where the code went (masked)
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,15 @@ class PrivacyRequests:
                 return PrivacyOutcome("preferences_unclear")
             saved = self._relationship.set_preferences(customer_id, stated, "customer")
             return PrivacyOutcome("preferences_saved", text=describe_saved(saved))
+        if request in NEWSLETTER:
+            # the newsletter is the marketing consent, asked for in so many words: recorded as the customer's own
+            wanted = NEWSLETTER[request]
+            before = self._relationship.consents(customer_id).get("marketing")
+            email = self._crm.get_customer(customer_id).email
+            if before is wanted:
+                return PrivacyOutcome("newsletter_already_on" if wanted else "newsletter_already_off", email=email)
+            self._relationship.set_consent(customer_id, "marketing", wanted, "chat")
+            return PrivacyOutcome("newsletter_on" if wanted else "newsletter_off", email=email)
         if request == "export":
             bundle = self._relationship.export(customer_id)
             customer = self._crm.get_customer(customer_id)

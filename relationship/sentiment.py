@@ -6,12 +6,24 @@ can watch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 NEGATIVE_BELOW = -0.05
 POSITIVE_ABOVE = 0.05
 VERY_NEGATIVE_BELOW = -0.5
+# A message this negative, or one that says the customer has been let down before, is answered with an apology
+# before anything is asked of them. VADER scores "third time asking" or "still waiting" as neutral, so those
+# words count on their own.
+UPSET_AT_OR_BELOW = -0.5
+_LET_DOWN = re.compile(
+    r"\b(?:(?:second|third|fourth|fifth|\d+(?:nd|rd|th)|another) time|how many times|yet again|again and again|"
+    r"fed up|sick of|still (?:waiting|no|not|nothing|hasn'?t|haven'?t|isn'?t|waitin)|not good enough|unacceptable|"
+    r"ridiculous|disgraceful|appalling|shocking|joke|useless|weeks? late|days? late|never again|"
+    r"no one (?:has )?(?:got|gotten|come) back|nobody (?:has )?(?:got|gotten|come) back)\b",
+    re.IGNORECASE,
+)
 
 
 def label(value: float | None) -> str:
@@ -24,6 +36,11 @@ def label(value: float | None) -> str:
     if value > POSITIVE_ABOVE:
         return "positive"
     return "neutral"
+
+
+def upset(text: str | None, score: float | None) -> bool:
+    """Whether a message needs an apology first: clearly negative, or telling of being let down before."""
+    return (score is not None and score <= UPSET_AT_OR_BELOW) or bool(text and _LET_DOWN.search(text))
 
 
 @dataclass(frozen=True)

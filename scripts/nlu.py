@@ -4,6 +4,7 @@
     .venvs/rasa/bin/python scripts/nlu.py evaluate --folds 5   # 5-fold cross-validation instead
     .venvs/rasa/bin/python scripts/nlu.py gate          # fail if intent F1 on the evaluation set fell
     .venvs/rasa/bin/python scripts/nlu.py baseline      # accept the current data as the baseline
+    .venvs/rasa/bin/python scripts/nlu.py score         # accuracy on the messages written apart from the data
     .venvs/rasa/bin/python scripts/nlu.py import-csv new.csv --into data/nlu/imported.yml [--dry-run]
 
 evaluate writes Rasa's reports into results/nlu-holdout/ (or results/nlu-cv/): the intent
@@ -46,6 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BASELINE = ROOT / "docs" / "nlu-baseline.json"
 DEFAULT_EVALUATION_SET = ROOT / "docs" / "nlu-evaluation-set.yml"
+# Messages written apart from the training data, the way customers type (never trained on, never edited to fit).
+DEFAULT_CUSTOMER_SET = ROOT / "docs" / "nlu-real-customers-set.yml"
 INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,79}(/[a-z0-9_]{1,80})?$")
 MAX_TEXT = 500
 SUMMARY_KEYS = ("accuracy", "macro avg", "weighted avg", "micro avg")
@@ -246,7 +249,7 @@ def _key(example) -> str:  # type: ignore[no-untyped-def]
     return normalize(example.get("text")).casefold()
 
 
-def gate_split(data: Path, evaluation_set: Path, work: Path) -> dict[str, list[str]]:
+def gate_split(data: Path, evaluation_set: Path, work: Path, customer_set: Path | None = None) -> dict[str, list[str]]:
     """Writes training_data.yml and test_data.yml into `work` for the gate.
 
     The test part is the fixed evaluation set (examples and labels as they were when the baseline was
@@ -254,36 +257,94 @@ def gate_split(data: Path, evaluation_set: Path, work: Path) -> dict[str, list[s
     The training part is every current example whose text is not in the test part. Because the test
     examples keep their accepted labels, relabelling or deleting training examples shows as the damage
     it does, instead of moving the damaged examples into the test part with their new labels.
+    With `customer_set`, its messages are kept out of training too and written to customer_data.yml.
     Returns {"new_intents": [...], "dropped_intents": [...]} (the latter: in the set, not in the data)."""
     from rasa.shared.nlu.training_data.loading import load_data
 
     full = load_data(str(data))
+    customers = load_data(str(customer_set)).intent_examples if customer_set and customer_set.exists() else []
     fixed = load_data(str(evaluation_set)).intent_examples if evaluation_set.exists() else []
     known = {e.get_full_intent() for e in fixed}
     current = {e.get_full_intent() for e in full.intent_examples}
     new_intents = sorted(current - known)
     _, extra_test = split_by_hash([e for e in full.intent_examples if e.get_full_intent() in new_intents])
     test = fixed + extra_test
-    held_out = {_key(e) for e in test}
+    held_out = {_key(e) for e in test + customers}
     train = [e for e in full.intent_examples if _key(e) not in held_out]
     write_split(full, train, test, work)
+    if customers:
+        write_examples_to(full, customers, work / "customer_data.yml")
     return {"new_intents": new_intents, "dropped_intents": sorted(known - current)}
 
 
-def gate_evaluation(data: Path, evaluation_set: Path, out: Path) -> tuple[dict[str, object], dict[str, list[str]]]:
-    """Train NLU on the current data minus the evaluation examples, test on them; reports land in `out`."""
+def gate_evaluation(
+    data: Path, evaluation_set: Path, out: Path, customer_set: Path | None = None
+) -> tuple[dict[str, object], dict[str, list[str]], dict[str, object] | None]:
+    """Train NLU on the current data minus the evaluation examples, test on them (and on the customer set, whose
+    reports land in out/real-customers); reports land in `out`."""
     work = out.parent / f".{out.name}-work"
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
-    changes = gate_split(data, evaluation_set, work)
-    train_and_test(work, out)
-    return json.loads((out / "intent_report.json").read_text()), changes
+    changes = gate_split(data, evaluation_set, work, customer_set)
+    has_customers = (work / "customer_data.yml").exists()
+    train_and_test(work, out, {"real-customers": work / "customer_data.yml"} if has_customers else {})
+    customers = json.loads((out / "real-customers" / "intent_report.json").read_text()) if has_customers else None
+    return json.loads((out / "intent_report.json").read_text()), changes, customers
+
+
+def customer_summary(report: dict[str, object]) -> dict[str, object]:
+    """Accuracy on the customer set, and per intent the share of its messages recognised."""
+    recall = {
+        k: round(float(v["recall"]), 4)  # type: ignore[index]
+        for k, v in report.items()
+        if k not in SUMMARY_KEYS and isinstance(v, dict) and float(v.get("support", 0)) > 0
+    }
+    return {
+        "accuracy": round(float(report["accuracy"]), 4),  # type: ignore[arg-type]
+        "macro_f1": round(float(report["macro avg"]["f1-score"]), 4),  # type: ignore[index]
+        "examples": int(report["macro avg"]["support"]),  # type: ignore[index]
+        "intent_accuracy": dict(sorted(recall.items())),
+        "correct": dict(sorted(correct_by_intent(report).items())),  # type: ignore[arg-type]
+    }
+
+
+def compare_customers(baseline: dict[str, object] | None, now: dict[str, object], tolerance: float,
+                      max_lost: int) -> list[str]:  # fmt: skip
+    """Regressions on the customer set: overall accuracy fell by more than `tolerance`, or an intent recognises
+    more than `max_lost` fewer of its messages than when the baseline was accepted."""
+    if not baseline:
+        return []
+    problems = []
+    then_acc, now_acc = float(baseline["accuracy"]), float(now["accuracy"])  # type: ignore[arg-type]
+    if now_acc < then_acc - tolerance:
+        problems.append(f"real customers: accuracy {now_acc:.3f}, was {then_acc:.3f}")
+    correct_then: dict[str, int] = baseline.get("correct", {})  # type: ignore[assignment]
+    correct_now: dict[str, int] = now["correct"]  # type: ignore[assignment]
+    for intent, then in sorted(correct_then.items()):
+        lost = then - correct_now.get(intent, 0)
+        if lost > max_lost:
+            problems.append(f"{intent}: {lost} fewer real-customer messages recognised "
+                            f"({then} -> {correct_now.get(intent, 0)}; at most {max_lost} may go)")  # fmt: skip
+    return problems
+
+
+def print_customer_summary(summary: dict[str, object], below: float = 0.95) -> None:
+    print(f"real customers ({summary['examples']} messages written apart from the training data): "
+          f"accuracy {summary['accuracy']:.3f}, macro F1 {summary['macro_f1']:.3f}")  # fmt: skip
+    weak = {k: v for k, v in summary["intent_accuracy"].items() if v < below}  # type: ignore[union-attr]
+    if weak:
+        ranked = sorted(weak.items(), key=lambda item: item[1])
+        print(f"  intents under {below:.0%}: " + ", ".join(f"{k} {v:.2f}" for k, v in ranked))
 
 
 def gate(args: argparse.Namespace) -> int:
     baseline = json.loads(args.baseline.read_text())
-    report, changes = gate_evaluation(args.data, args.evaluation_set, args.out)
+    report, changes, customers = gate_evaluation(args.data, args.evaluation_set, args.out, args.customer_set)
     problems = compare(baseline, report, args.tolerance, args.intent_tolerance, args.max_lost)
+    if customers is not None:
+        summary = customer_summary(customers)
+        print_customer_summary(summary)
+        problems += compare_customers(baseline.get("real_customers"), summary, args.tolerance, args.customer_max_lost)
     print(f"evaluation set: {report['macro avg']['support']} examples ({args.evaluation_set.name}"  # type: ignore[index]
           f"{' + new intents' if changes['new_intents'] else ''}); reports in {args.out}")  # fmt: skip
     print(f"macro F1 {report['macro avg']['f1-score']:.3f} (baseline {baseline['macro_f1']:.3f}), "  # type: ignore[index]
@@ -324,7 +385,7 @@ def baseline(args: argparse.Namespace) -> int:
     _, added = split_by_hash([e for e in full.intent_examples if e.get_full_intent() not in known])
     args.evaluation_set.parent.mkdir(parents=True, exist_ok=True)
     RasaYAMLWriter().dump(args.evaluation_set, TrainingData(kept + added))
-    report, _ = gate_evaluation(args.data, args.evaluation_set, args.out)
+    report, _, customers = gate_evaluation(args.data, args.evaluation_set, args.out, args.customer_set)
     stored = {
         "accuracy": round(float(report["accuracy"]), 4),  # type: ignore[arg-type]
         "macro_f1": round(float(report["macro avg"]["f1-score"]), 4),  # type: ignore[index]
@@ -332,6 +393,8 @@ def baseline(args: argparse.Namespace) -> int:
         "intents": {k: round(v, 4) for k, v in sorted(f1_by_intent(report).items())},  # type: ignore[arg-type]
         "correct": dict(sorted(correct_by_intent(report).items())),  # type: ignore[arg-type]
     }
+    if customers is not None:
+        stored["real_customers"] = customer_summary(customers)
     args.baseline.write_text(json.dumps(stored, indent=2) + "\n")
     print(f"evaluation set {args.evaluation_set}: {len(kept)} examples kept, {len(added)} added")
     print(f"baseline written to {args.baseline}: macro F1 {stored['macro_f1']}, {len(stored['intents'])} intents")
@@ -371,17 +434,22 @@ def split_by_hash(examples: list, test_fraction: float = 0.2) -> tuple[list, lis
     return train, test
 
 
-def write_split(full, train: list, test: list, work: Path) -> None:  # type: ignore[no-untyped-def, type-arg]
-    """work/training_data.yml and work/test_data.yml: the examples of each part, with the data's regexes,
-    lookup tables, synonyms and responses in both."""
+def write_examples_to(full, examples: list, path: Path) -> None:  # type: ignore[no-untyped-def, type-arg]
+    """`examples` as a Rasa YAML file, with the data's regexes, lookup tables, synonyms and responses."""
     from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
     shared = {"entity_synonyms": full.entity_synonyms, "regex_features": full.regex_features,
               "lookup_tables": full.lookup_tables, "responses": full.responses}  # fmt: skip
+    RasaYAMLWriter().dump(path, TrainingData(examples, **shared))
+
+
+def write_split(full, train: list, test: list, work: Path) -> None:  # type: ignore[no-untyped-def, type-arg]
+    """work/training_data.yml and work/test_data.yml: the examples of each part, with the data's regexes,
+    lookup tables, synonyms and responses in both."""
     work.mkdir(parents=True, exist_ok=True)
-    RasaYAMLWriter().dump(work / "training_data.yml", TrainingData(train, **shared))
-    RasaYAMLWriter().dump(work / "test_data.yml", TrainingData(test, **shared))
+    write_examples_to(full, train, work / "training_data.yml")
+    write_examples_to(full, test, work / "test_data.yml")
 
 
 def stable_split(data: Path, work: Path) -> None:
@@ -393,12 +461,16 @@ def stable_split(data: Path, work: Path) -> None:
     write_split(full, train, test, work)
 
 
-def train_and_test(work: Path, out: Path) -> None:
-    """Trains NLU on work/training_data.yml, tests it on work/test_data.yml; Rasa's reports land in `out`."""
+def train_and_test(work: Path, out: Path, more: dict[str, Path] | None = None) -> None:
+    """Trains NLU on work/training_data.yml, tests it on work/test_data.yml; Rasa's reports land in `out`. Each of
+    `more` (name: test file) is tested with the same model, its reports in out/<name>."""
     rasa("train", "nlu", "--nlu", str(work / "training_data.yml"), "--config", "config.yml", "--domain", "bot/domain",
          "--out", str(work), "--fixed-model-name", "evaluated")  # fmt: skip
     rasa("test", "nlu", "--nlu", str(work / "test_data.yml"), "--model", str(work / "evaluated.tar.gz"),
          "--out", str(out))  # fmt: skip
+    for name, test_file in (more or {}).items():
+        rasa("test", "nlu", "--nlu", str(test_file), "--model", str(work / "evaluated.tar.gz"),
+             "--out", str(out / name))  # fmt: skip
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -448,6 +520,27 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def score(args: argparse.Namespace) -> int:
+    """Trains on the data (minus the customer set's messages) and scores the customer set; --json keeps the figures."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    work = args.out.parent / f".{args.out.name}-work"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(args.out, ignore_errors=True)
+    full = load_data(str(args.data))
+    customers = load_data(str(args.customer_set)).intent_examples
+    held_out = {_key(e) for e in customers}
+    work.mkdir(parents=True)
+    write_examples_to(full, [e for e in full.intent_examples if _key(e) not in held_out], work / "training_data.yml")
+    write_examples_to(full, customers, work / "test_data.yml")
+    train_and_test(work, args.out)
+    summary = customer_summary(json.loads((args.out / "intent_report.json").read_text()))
+    print_customer_summary(summary)
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -465,18 +558,27 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE)
         command.add_argument("--evaluation-set", type=Path, default=DEFAULT_EVALUATION_SET)
         command.add_argument("--out", type=Path, default=ROOT / "results" / "nlu-gate")
+        command.add_argument("--customer-set", type=Path, default=DEFAULT_CUSTOMER_SET,
+                             help="messages written apart from the training data, scored too")  # fmt: skip
         if name == "gate":
+            command.add_argument("--customer-max-lost", type=int, default=2,
+                                 help="real-customer messages an intent may lose")  # fmt: skip
             command.add_argument("--tolerance", type=float, default=0.02)
             command.add_argument("--intent-tolerance", type=float, default=0.15)
             command.add_argument("--max-lost", type=int, default=1, help="evaluation examples an intent may lose")
         else:
             command.add_argument("--resplit", action="store_true", help="start the evaluation set afresh")
+    sc = sub.add_parser("score", help="train on the data, score the set of messages written apart from it")
+    sc.add_argument("--data", type=Path, default=ROOT / "data" / "nlu")
+    sc.add_argument("--customer-set", type=Path, default=DEFAULT_CUSTOMER_SET)
+    sc.add_argument("--out", type=Path, default=ROOT / "results" / "nlu-real-customers")
+    sc.add_argument("--json", type=Path, help="write the summary (accuracy, per intent) here")
     ev = sub.add_parser("evaluate", help="NLU holdout (default) or cross-validation, with reports")
     ev.add_argument("--data", type=Path, default=ROOT / "data" / "nlu")
     ev.add_argument("--folds", type=int, default=0, help="cross-validation with this many folds")
     ev.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    commands = {"import-csv": import_csv, "gate": gate, "baseline": baseline, "evaluate": evaluate}
+    commands = {"import-csv": import_csv, "gate": gate, "baseline": baseline, "evaluate": evaluate, "score": score}
     return commands[args.command](args)
 
 

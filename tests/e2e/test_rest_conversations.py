@@ -19,8 +19,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from crm_adapter.notify import outbox_code
 from tests.e2e.stack import Stack, running_stack
 from tests.rasa_env import ROOT
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 RESULTS = ROOT / "results"
@@ -94,11 +96,11 @@ def test_a_customer_can_leave_or_ask_a_question_at_a_free_text_question(stack: S
     sender = "e2e-visitor-4"
     stack.say(sender, "I want to send back an order")
     stack.say(sender, "lucy.chen@example.com")
-    # the order number that proved who she is does not silently become the order to return
-    assert "Which order is it?" in stack.say(sender, "JH100003")[0]
+    # the order number that proved who she is is the order meant, said out loud, never silently
+    replies = stack.say(sender, "JH100003")
+    assert replies[0].startswith("This is about your order JH100003, ") and "why are you returning it" in replies[-1]
     replies = stack.say(sender, "what are your opening hours?")  # answered, then the question again
-    assert "Monday to Friday" in replies[0] and "Which order is it?" in replies[-1]
-    assert "why are you returning it" in stack.say(sender, "JH100003")[0]
+    assert "Monday to Friday" in replies[0] and "why are you returning it" in replies[-1]
     # at a free-text question, "never mind" is not taken as the reason
     assert stack.say(sender, "never mind") == ["No problem, I've dropped that. Anything else?"]
     assert stack.crm("SELECT count(*) FROM returns WHERE customer_id = 'cus_demo_lucy'") == [(0,)]
@@ -120,6 +122,78 @@ def test_a_dropped_change_is_not_saved_later(stack: Stack):
     assert stack.crm("SELECT email, phone FROM customers WHERE id = 'cus_demo_lucy'") == [
         ("lucy.chen@example.com", "+447700900888")
     ]
+
+
+# ---- understanding customers as they write, and repair ------------------------------------------------------
+
+
+def test_the_order_that_proved_who_the_customer_is_is_the_order_meant_and_named(stack: Stack):
+    sender = "e2e-real-1"
+    assert "email address" in stack.say(sender, "wheres my parcel??")[-1]
+    stack.say(sender, "anna.berg@example.com")
+    replies = stack.say(sender, "JH100001")
+    assert replies[0].startswith("Your order JH100001 (") and "on its way" in replies[0], replies
+    assert not any("Which order" in reply for reply in replies)
+
+
+def test_an_upset_customer_hears_sorry_before_being_asked_anything(stack: Stack):
+    replies = stack.say("e2e-real-2", "this is the third time my delivery is late, I'm really unhappy")
+    assert replies[0] == "I'm sorry, that's not good enough. Let me sort it out for you."
+    assert "email address" in replies[1]
+
+
+def test_a_customer_picks_an_order_from_the_list_and_an_odd_answer_gets_the_question_again(stack: Stack):
+    sender = "e2e-real-3"
+    stack.say(sender, "my parcel arrived damaged")
+    stack.say(sender, "anna.berg@example.com")
+    stack.say(sender, "email me a code")  # verified by code: no order was named yet
+    code = wait_for(lambda: outbox_code(stack.data_dir / "outbox", "anna.berg@example.com"))
+    asked = stack.send(sender, code).json()[-1]
+    assert asked["text"].startswith("Which order is it about?"), asked
+    fits = stack.crm(
+        "SELECT order_number, status FROM orders WHERE customer_id = 'cus_demo_anna' AND status IN "
+        "('shipped', 'out_for_delivery', 'delivered') ORDER BY placed_at DESC LIMIT 5"
+    )
+    assert len(fits) >= 2
+    titles = [button["title"] for button in asked["buttons"]]
+    assert [title.split(":")[0] for title in titles] == [number for number, _ in fits]
+    assert all(title.endswith(f"({status.replace('_', ' ')})") for title, (_, status) in zip(titles, fits, strict=True))
+
+    again = stack.say(sender, "yes please")  # answers nothing: the question again, never "I lost track"
+    assert again[0] == "Sorry, I didn't catch that." and again[1].startswith("Which order is it about?"), again
+
+    assert "What's gone wrong" in stack.say(sender, "the second one")[-1]
+    stack.say(sender, "the box was crushed and the mirror inside is cracked")
+    tickets = stack.crm(
+        "SELECT t.kind, o.order_number FROM tickets t JOIN orders o ON o.id = t.order_id WHERE t.sender_id = ?", sender
+    )
+    assert tickets == [("delivery_problem", fits[1][0])]
+
+
+def test_a_payment_problem_becomes_a_ticket_for_the_order_proved_with(stack: Stack):
+    sender = "e2e-real-4"
+    stack.say(sender, "you charged me twice for my order")
+    stack.say(sender, "omar.haddad@example.com")
+    replies = stack.say(sender, "JH100002")
+    assert replies[0].startswith("This is about your order JH100002, ") and "payments team" in replies[1], replies
+    tickets = stack.crm(
+        "SELECT t.kind, o.order_number FROM tickets t JOIN orders o ON o.id = t.order_id WHERE t.sender_id = ?", sender
+    )
+    assert tickets == [("payment_problem", "JH100002")]
+
+
+def test_the_newsletter_is_joined_through_the_marketing_consent_and_general_questions_need_no_proof(stack: Stack):
+    sender = "e2e-real-5"
+    replies = stack.say(sender, "how do loyalty points work?")
+    assert "100 points are worth £1" in replies[0] and not any("email address" in r for r in replies)
+    assert "Cancelling costs nothing" in stack.say(sender, "does cancelling cost anything")[0]
+
+    stack.say(sender, "sign me up for the newsletter pls")
+    stack.say(sender, "lucy.chen@example.com")
+    assert stack.say(sender, "JH100003")[0].startswith("You're on the list")
+    granted = stack.crm("SELECT granted, source FROM consents WHERE customer_id = 'cus_demo_lucy' AND purpose = ?",
+                        "marketing")  # fmt: skip
+    assert granted == [(1, "chat")]
 
 
 @pytest.mark.parametrize(

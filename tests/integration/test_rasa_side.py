@@ -36,6 +36,13 @@ def test_sentence_encoder_matches_the_reference_and_refuses_tampered_weights() -
     )
 
 
+def test_keyboard_mash_falls_back_while_typos_of_taught_words_do_not() -> None:
+    result = run([str(RASA_PY), "tests/rasa_side/check_unknown_words.py"], timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), (
+        result.stdout[-2000:] + result.stderr[-4000:]
+    )
+
+
 def test_rasas_http_api_takes_only_an_hs256_jwt_signed_with_the_key() -> None:
     """bot/run_rasa.py starts Rasa with the key as its JWT secret (not --auth-token, whose key goes in URLs);
     bot/rasa_patches.py answers alg none, another algorithm, a token without an expiry and PyJWT's other refusals

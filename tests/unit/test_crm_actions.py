@@ -6,16 +6,18 @@ from __future__ import annotations
 import pytest
 
 from actions.account import ActionShowLoyalty, ActionUpdateContact
+from actions.forms import ValidatePaymentProblemForm
 from actions.orders import (
     ActionCancelOrder,
     ActionCheckOrderStatus,
     ActionListOrders,
     ActionRefundStatus,
     ActionReportDeliveryProblem,
+    ActionReportPaymentProblem,
     ActionStartReturn,
 )
 from actions.service import ActionFileComplaint
-from tests.bot import responses, run, slots_set, tracker
+from tests.bot import domain, responses, run, slots_set, tracker
 
 pytestmark = pytest.mark.unit
 
@@ -180,3 +182,75 @@ def test_crm_down_gives_a_helpful_reply_and_keeps_what_the_customer_said(crm_dow
 
     events, messages = run(ActionFileComplaint(), tracker(slots={"complaint_text": "The sofa leg snapped off"}))
     assert responses(messages) == ["utter_crm_unavailable"] and events == []
+
+
+# ---- payment problems -----------------------------------------------------------------------------------
+
+
+def payment_form(slots: dict, text: str, **message):
+    events, messages = run(
+        ValidatePaymentProblemForm(), tracker(slots=slots, text=text, active_loop="payment_problem_form", **message)
+    )
+    return slots_set(events), responses(messages)
+
+
+def test_a_payment_problem_is_read_from_the_message_that_raised_it(crm, anna):
+    crm.arrange.add_order(anna, "JH400070", status="placed")
+    crm.arrange.add_order(anna, "JH400071", status="delivered")
+
+    slots, said = payment_form(verified(anna), "you charged me twice!!", intent="payment_problem")
+    assert slots["payment_issue"] == "charged_twice" and slots["requested_slot"] == "order_number"
+    assert said == []  # two orders: the customer picks one (buttons)
+
+    slots, said = payment_form(verified(anna), "my card got declined at checkout", intent="payment_problem")
+    assert slots["payment_issue"] == "declined" and "order_number" not in slots
+    assert slots["requested_slot"] is None  # a declined payment placed no order: nothing more to ask
+
+
+def test_a_payment_problem_not_said_is_asked_with_buttons_and_a_button_answers_it(crm, anna):
+    slots, _ = payment_form(verified(anna), "problem with payment", intent="payment_problem")
+    assert "payment_issue" not in slots and slots["requested_slot"] == "payment_issue"
+    buttons = {b["payload"] for b in domain()["responses"]["utter_ask_payment_issue"][0]["buttons"]}
+    issues = ("declined", "charged_twice", "refund_missing")
+    assert buttons == {f'/payment_problem{{"payment_issue": "{issue}"}}' for issue in issues}
+
+    slots, _ = payment_form(
+        verified(anna, requested_slot="payment_issue"), "/payment_problem", intent="payment_problem",
+        entities=[("payment_issue", "refund_missing")],
+    )  # fmt: skip
+    assert slots["payment_issue"] == "refund_missing"
+
+
+@pytest.mark.parametrize(
+    ("issue", "order_number", "response"),
+    [
+        ("declined", None, "utter_payment_declined"),
+        ("charged_twice", "JH400072", "utter_payment_charged_twice"),
+        ("refund_missing", "JH400072", "utter_payment_refund_missing"),
+    ],
+)
+def test_a_payment_problem_becomes_a_ticket_with_the_order_and_the_timing(crm, anna, issue, order_number, response):
+    crm.arrange.add_order(anna, "JH400072", status="delivered")
+
+    events, messages = run(
+        ActionReportPaymentProblem(),
+        tracker(slots=verified(anna, payment_issue=issue, order_number=order_number)),
+    )
+
+    assert responses(messages) == [response]
+    [ticket] = crm.store.tickets
+    [order] = [o for o in crm.store.orders.values() if o.order_number == "JH400072"]
+    assert (ticket.kind, ticket.customer_id) == ("payment_problem", anna)
+    assert ticket.order_id == (order.id if order_number else None)
+    assert messages[0]["reference"] == ticket.reference
+    assert slots_set(events)["payment_issue"] is None and slots_set(events)["order_number"] is None
+
+
+def test_a_payment_problem_about_someone_elses_order_opens_no_ticket(crm, anna):
+    ben = crm.arrange.add_customer(first_name="Ben")
+    crm.arrange.add_order(ben, "JH400073")
+    _, messages = run(
+        ActionReportPaymentProblem(),
+        tracker(slots=verified(anna, payment_issue="charged_twice", order_number="JH400073")),
+    )
+    assert responses(messages) == ["utter_order_number_unknown"] and crm.store.tickets == []

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from actions.common import REQUEST_SLOTS
+from actions.common import REQUEST_SLOTS, REQUEST_WORKING_SLOTS
 from actions.handoff import ActionHandback, ActionLeaveMessage, ActionRequestHuman
 from actions.relationship import ActionAnswerPending
 from actions.service import ActionFileComplaint
@@ -207,7 +207,7 @@ def test_with_an_external_crm_asking_for_a_person_files_a_callback_ticket(crm, a
         ),
     )
     assert responses(messages) == ["utter_human_callback"] and not paused(events)
-    assert slots_set(events) == dict.fromkeys(REQUEST_SLOTS)  # only the request is dropped
+    assert slots_set(events) == dict.fromkeys(REQUEST_SLOTS + REQUEST_WORKING_SLOTS)  # only the request is dropped
     [ticket] = crm.store.tickets
     assert (ticket.reference, ticket.kind, ticket.customer_id) == (messages[0]["reference"], "callback", anna)
     assert ticket.description.endswith("> my lamp flickers\n> a person please")

@@ -292,6 +292,25 @@ def test_scores_are_read_from_buttons_digits_and_words():
     assert parse_score("meh", 1, 5) is None
 
 
+def test_the_newsletter_is_the_marketing_consent_set_in_so_many_words(crm):
+    greta = crm.arrange.add_customer(first_name="Greta", email="greta@example.com")
+    base = me(greta, consent_asked=True)
+
+    def ask(request: str) -> str:
+        events, messages = run(ActionPrivacyRequest(), tracker(slots={**base, "privacy_request": request}))
+        assert slots_set(events) == {"privacy_request": None, "preference_text": None}
+        assert messages[0]["email"] == "greta@example.com"
+        return responses(messages)[0]
+
+    assert ask("newsletter_on") == "utter_newsletter_on"
+    assert crm.relationship.consents(greta).marketing is True
+    assert ask("newsletter_on") == "utter_newsletter_already_on"
+    assert ask("newsletter_off") == "utter_newsletter_off"
+    assert crm.relationship.consents(greta).marketing is False
+    assert ask("newsletter_off") == "utter_newsletter_already_off"
+    assert crm.relationship.consents(greta).history is None  # nothing else was decided for the customer
+
+
 def test_with_an_external_crm_nothing_is_asked_and_data_requests_are_declined(crm):
     from hearth.container import set_relationship
     from relationship.unavailable import ExternalCrmRelationship
@@ -303,7 +322,7 @@ def test_with_an_external_crm_nothing_is_asked_and_data_requests_are_declined(cr
     served = [{"event": "user", "text": "where is it", "parse_data": {"intent": {"name": "order_status"}}}]
     events, messages = run(ActionGoodbye(), tracker(slots=me(greta), intent="goodbye", events=served))
     assert responses(messages) == ["utter_goodbye"] and slots_set(events) == {"awaiting": None}  # no survey
-    for request in ("summary", "export", "consents", "forget_me", "erase", "preferences"):
+    for request in ("summary", "export", "consents", "forget_me", "erase", "preferences", "newsletter_on"):
         slots = me(greta, privacy_request=request, preference_text="email me")
         events, messages = run(ActionPrivacyRequest(), tracker(slots=slots))
         assert responses(messages) == ["utter_consents_unavailable"]

@@ -217,3 +217,64 @@ def test_a_locked_session_stays_locked(crm, anna):
         form.required_slots(["identity_email", "identity_proof", "order_number"], CollectingDispatcher(), t, domain())
     )
     assert required == []  # the form ends at once instead of asking again
+
+
+# ---- repair: feelings first, corrections replace ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "sorry"),
+    [
+        ("this is the third time my delivery is late, I'm really unhappy", True),
+        ("still waiting for my refund, not impressed", True),
+        ("this is ridiculous, 3 weeks and still no sofa", True),
+        ("wheres my parcel??", False),
+        ("hi, could you check my order please", False),
+    ],
+)
+def test_an_upset_customer_hears_sorry_before_being_asked_to_verify(crm, text, sorry):
+    events, messages = run(
+        ValidateOrderStatusForm(), tracker(text=text, intent="order_status", active_loop="order_status_form")
+    )
+    assert responses(messages) == (["utter_sorry_upset"] if sorry else [])
+    assert slots_set(events).get("requested_slot") is None  # the form asks for the email next, as before
+
+
+def test_sorry_is_said_once_when_the_request_starts_not_at_every_answer(crm):
+    events, messages = run(
+        ValidateOrderStatusForm(),
+        tracker(
+            slots={"requested_slot": "identity_email"},
+            text="ridiculous. anna@example.com",
+            entities=[("email", "anna@example.com")],
+            active_loop="order_status_form",
+        ),  # fmt: skip
+    )
+    assert "utter_sorry_upset" not in responses(messages)
+
+
+def test_a_corrected_email_replaces_the_first_while_the_proof_is_asked(crm, anna):
+    slots, said = _answer(
+        ValidateIdentifyForm(),
+        "identity_proof",
+        {"identity_email": "ana@example.com", "otp_sent": True},
+        text="sorry wrong email, it's anna@example.com",
+        entities=[("email", "anna@example.com")],
+    )
+    assert slots["identity_email"] == "anna@example.com" and slots["otp_sent"] is False
+    assert said == [] and slots.get("identity_proof") is None  # the proof is asked again, for the right address
+
+    slots, said = _prove_with_order("JH200001")  # and the right address with its order number verifies
+    assert slots["verified"] is True
+
+
+def test_an_email_and_order_number_in_one_correction_verify_at_once(crm, anna):
+    slots, _ = _answer(
+        ValidateIdentifyForm(),
+        "identity_proof",
+        {"identity_email": "ana@example.com"},
+        text="oops it's anna@example.com and the order is JH200001",
+        entities=[("email", "anna@example.com"), ("order_number", "JH200001")],
+    )
+    assert slots["identity_email"] == "anna@example.com" and slots["verified"] is True
+    assert slots["proof_order"] == "JH200001"  # "my order" means this one from now on
