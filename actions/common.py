@@ -38,7 +38,7 @@ REQUEST_SLOTS = (
     "payment_issue",
 )
 # What the bot keeps for itself while a request runs (not shown to an agent); cleared with the request's slots.
-REQUEST_WORKING_SLOTS = ("offered_orders",)
+REQUEST_WORKING_SLOTS = ("offered_orders", "order_cancellable", "cancel_refund")
 # The questions the bot asks outside a form, by the value of the `awaiting` slot that remembers them.
 QUESTIONS = {
     "consent_history": "utter_ask_consent_history",

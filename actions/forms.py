@@ -12,13 +12,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.common import IDENTITY_SLOTS, crm, crm_call, entity, intent_of
+from actions.common import IDENTITY_SLOTS, crm, crm_call, entity, intent_of, money
 from actions.orders import ask_order_number
 from actions.session import profile_slots
-from crm_adapter.domain import CrmUnavailable, InvalidInput
+from crm_adapter.domain import CrmUnavailable, InvalidInput, NotFound
 from crm_adapter.identity import Proof, ProofOutcome, Verification, session_locked
 from crm_adapter.order_choice import OfferedOrder, choose, offered_from, resolve
-from crm_adapter.rules import PAYMENT_ISSUES, payment_issue_in, payment_issue_needs_order
+from crm_adapter.rules import PAYMENT_ISSUES, cancellation_terms, payment_issue_in, payment_issue_needs_order
 from crm_adapter.validation import normalize_address, normalize_email, normalize_order_number, normalize_phone
 from relationship.sentiment import upset
 from shared.sentiment import score
@@ -285,8 +285,35 @@ class ValidateOrderStatusForm(OrderFormValidation):
 
 
 class ValidateCancelOrderForm(OrderFormValidation):
+    """Once the order is known, what cancelling it costs (the question says so); an order that can no longer be
+    cancelled is not asked about: the form ends and the action says why and offers a return."""
+
     def name(self) -> str:
         return "validate_cancel_order_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
+        if tracker.get_slot("order_cancellable") is False:
+            return [slot for slot in slots if slot != "confirm_cancel"]
+        return slots
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        slots = {**tracker.slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
+        number, customer_id = slots.get("order_number"), slots.get("customer_id")
+        if not (slots.get("verified") and customer_id and number) or slots.get("order_cancellable") is not None:
+            return events
+        try:
+            order = await crm_call(crm().get_order, str(customer_id), str(number))
+        except (NotFound, CrmUnavailable):  # the action says the order is unknown, or that the CRM is down
+            return events
+        terms = cancellation_terms(order.status, order.total_cents)
+        refund = money(terms.refund_cents, order.currency)
+        return [*events, SlotSet("order_cancellable", terms.allowed), SlotSet("cancel_refund", refund)]
 
 
 class ValidateDeliveryProblemForm(OrderFormValidation):
@@ -307,6 +334,11 @@ class ValidateReturnForm(OrderFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return {"return_reason": _free_text(value)}
+
+
+class ValidateInvoiceForm(OrderFormValidation):
+    def name(self) -> str:
+        return "validate_invoice_form"
 
 
 class ValidatePaymentProblemForm(OrderFormValidation):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
@@ -10,6 +12,9 @@ from rasa_sdk.types import DomainDict
 from actions.common import VerifiedCrmAction, channel_of, clear_request_slots, crm, crm_call, day, money
 from crm_adapter.domain import NewTicket, NotAllowed, NotFound, Order, TicketKind
 from crm_adapter.order_choice import offered_from
+from hearth.container import get_invoices
+
+log = logging.getLogger(__name__)
 
 
 def _order_vars(order: Order) -> dict[str, str]:
@@ -139,6 +144,10 @@ class ActionCancelOrder(VerifiedCrmAction):
         self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         number = tracker.get_slot("order_number")
+        if tracker.get_slot("order_cancellable") is False:  # never asked: it has left the warehouse
+            current = await crm_call(crm().get_order, customer_id, number)
+            dispatcher.utter_message(response="utter_cancel_not_allowed", **_order_vars(current))
+            return clear_request_slots()
         if not tracker.get_slot("confirm_cancel"):
             dispatcher.utter_message(response="utter_cancel_kept", order_number=number)
             return clear_request_slots()
@@ -182,6 +191,30 @@ class ActionReportPaymentProblem(VerifiedCrmAction):
             dispatcher.utter_message(response="utter_order_number_unknown", order_number=number)
             return clear_request_slots()
         dispatcher.utter_message(response=f"utter_payment_{issue}", order_number=number, reference=created.reference)
+        return clear_request_slots()
+
+
+class ActionSendInvoice(VerifiedCrmAction):
+    """Emails the order's VAT invoice (a PDF) to the address on file; the chat only says where it went."""
+
+    def name(self) -> str:
+        return "action_send_invoice"
+
+    async def act_for(
+        self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        number = tracker.get_slot("order_number")
+        try:
+            sent = await crm_call(get_invoices().send, customer_id, number)
+        except NotFound:
+            dispatcher.utter_message(response="utter_order_number_unknown", order_number=number)
+        except NotAllowed:
+            dispatcher.utter_message(response="utter_invoice_order_cancelled", order_number=number)
+        except OSError as exc:
+            log.warning("invoice for %s could not be sent: %s", number, exc)
+            dispatcher.utter_message(response="utter_invoice_failed")
+        else:
+            dispatcher.utter_message(response="utter_invoice_sent", order_number=sent.order_number, email=sent.email)
         return clear_request_slots()
 
 

@@ -94,6 +94,7 @@ def smtp_send(message: EmailMessage, server: SmtpServer) -> None:
 
 CODE_SUFFIX = ".code"  # one-time codes' emails in the outbox
 EXPORT_SUFFIX = ".eml"  # data exports' emails in the outbox
+INVOICE_SUFFIX = ".invoice"  # invoices' emails (with the PDF attached) in the outbox
 
 
 def outbox_prefix(email: str) -> str:
@@ -133,9 +134,24 @@ def export_message(email: str, first_name: str, payload: bytes, sender: str | No
     return message
 
 
+def invoice_message(
+    email: str, first_name: str, order_number: str, pdf: bytes, sender: str | None = None
+) -> EmailMessage:
+    message = EmailMessage()
+    message["To"] = email
+    message["From"] = sender or CODES_FROM
+    message["Subject"] = f"Your Juniper Home invoice for order {order_number}"
+    message.set_content(
+        f"Hello {first_name},\n\nAs you asked, attached is the VAT invoice for your order {order_number}.\n\n"
+        "Juniper Home\n"
+    )
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"invoice-{order_number}.pdf")
+    return message
+
+
 class ExportMail:
-    """Emails a customer's data export to their address on file, or, with no mail server (development), writes
-    the email to the outbox folder, from which erasure removes it again."""
+    """Emails a customer's data export or an invoice to their address on file, or, with no mail server
+    (development), writes the email to the outbox folder, from which erasure removes it again."""
 
     def __init__(self, smtp: SmtpServer, outbox: Path) -> None:
         self.smtp = smtp
@@ -153,6 +169,17 @@ class ExportMail:
         path = write_to_outbox(self.outbox, email, message, EXPORT_SUFFIX)
         log.warning("data export for %s written to %s (development delivery, not emailed)", mask_email(email), path)
         return size
+
+    def deliver_invoice(self, email: str, first_name: str, order_number: str, pdf: bytes) -> int:
+        """Returns the PDF's size in bytes; raises OSError when it fails."""
+        message = invoice_message(email, first_name, order_number, pdf, self.smtp.sender)
+        if self.smtp.host:
+            smtp_send(message, self.smtp)
+            log.info("invoice for %s emailed to %s", order_number, mask_email(email))
+            return len(pdf)
+        path = write_to_outbox(self.outbox, email, message, INVOICE_SUFFIX)
+        log.warning("invoice for %s written to %s (development delivery, not emailed)", mask_email(email), path)
+        return len(pdf)
 
     def remove(self, email: str) -> int:
         """Deletes development outbox emails to this address, data exports and one-time codes (part of erasure)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crm_adapter.domain import (
@@ -158,6 +159,22 @@ def check_cancellable(order_number: str, status: OrderStatus) -> None:
     """NotAllowed("order_<status>") unless the order has not left the warehouse yet."""
     if status not in CANCELLABLE_STATUSES:
         raise NotAllowed(f"order_{status.value}", f"Order {order_number} is {status.value}.")
+
+
+@dataclass(frozen=True)
+class CancellationTerms:
+    """What cancelling an order costs under the shop's policy: free, the whole amount refunded, until it leaves the
+    warehouse; after that it cannot be cancelled (a free return within the window instead)."""
+
+    allowed: bool
+    fee_cents: int
+    refund_cents: int
+
+
+def cancellation_terms(status: OrderStatus, total_cents: int) -> CancellationTerms:
+    if status not in CANCELLABLE_STATUSES:
+        return CancellationTerms(False, 0, 0)
+    return CancellationTerms(True, 0, total_cents)
 
 
 def return_reason(text: str) -> str:

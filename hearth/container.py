@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from analytics.service import SqlAnalytics
     from crm_adapter.contact_changes import EmailChanges
+    from crm_adapter.invoices import Invoices
     from crm_adapter.notify import ExportMail
     from crm_adapter.ports import (
         CodeSender,
@@ -194,6 +195,19 @@ class Container:
 
         return self._once("export_mail", lambda: ExportMail(self.settings.smtp, self.settings.outbox))
 
+    @property
+    def invoices(self) -> Invoices:
+        """VAT invoices of a customer's orders, emailed like exports (the outbox folder in development)."""
+
+        def build() -> Invoices:
+            from datetime import datetime, timezone
+
+            from crm_adapter.invoices import Invoices
+
+            return Invoices(self.crm, self.export_mail.deliver_invoice, lambda: datetime.now(timezone.utc))
+
+        return self._once("invoices", build)
+
     # ---- capabilities -----------------------------------------------------------------------------
 
     @property
@@ -320,6 +334,10 @@ def get_crm() -> CrmService:
 
 def get_relationship() -> RelationshipService:
     return container().relationship
+
+
+def get_invoices() -> Invoices:
+    return container().invoices
 
 
 def get_website_sign_ins() -> WebsiteSignIns:

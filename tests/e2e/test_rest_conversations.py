@@ -7,6 +7,8 @@ CRM rows and the tracker store are checked afterwards; the last test stops it wi
 
 from __future__ import annotations
 
+import email
+import io
 import json
 import os
 import signal
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from pypdf import PdfReader
 
 from crm_adapter.notify import outbox_code
 from tests.e2e.stack import Stack, running_stack
@@ -182,6 +185,20 @@ def test_a_payment_problem_becomes_a_ticket_for_the_order_proved_with(stack: Sta
     assert tickets == [("payment_problem", "JH100002")]
 
 
+def test_an_invoice_is_emailed_as_a_pdf_and_never_shown_in_the_chat(stack: Stack):
+    sender = "e2e-real-6"
+    stack.say(sender, "can i get an invoice for my order")
+    stack.say(sender, "omar.haddad@example.com")
+    replies = stack.say(sender, "JH100002")
+    assert "emailed the VAT invoice for order JH100002" in " ".join(replies) and "o***@example.com" in " ".join(replies)
+    [mail] = wait_for(lambda: list((stack.data_dir / "outbox").glob("*.invoice")))
+    message = email.message_from_bytes(mail.read_bytes())
+    assert message["To"] == "omar.haddad@example.com"
+    [pdf] = [part.get_payload(decode=True) for part in message.walk() if part.get_content_type() == "application/pdf"]
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "INV-JH100002" in text and "VAT at 20%" in text and "Omar Haddad" in text
+
+
 def test_the_newsletter_is_joined_through_the_marketing_consent_and_general_questions_need_no_proof(stack: Stack):
     sender = "e2e-real-5"
     replies = stack.say(sender, "how do loyalty points work?")
@@ -194,6 +211,17 @@ def test_the_newsletter_is_joined_through_the_marketing_consent_and_general_ques
     granted = stack.crm("SELECT granted, source FROM consents WHERE customer_id = 'cus_demo_lucy' AND purpose = ?",
                         "marketing")  # fmt: skip
     assert granted == [(1, "chat")]
+
+
+def test_i_changed_my_mind_cancels_after_saying_what_it_costs(stack: Stack):
+    sender = "e2e-real-7"
+    stack.say(sender, "I changed my mind, don't send it")
+    stack.say(sender, "lucy.chen@example.com")
+    replies = stack.say(sender, "JH100003")
+    total = stack.crm("SELECT total_cents FROM orders WHERE order_number = 'JH100003'")[0][0]
+    assert "costs nothing" in replies[-1] and f"£{total / 100:,.2f} goes back" in replies[-1], replies
+    assert stack.say(sender, "yes go ahead")[0].startswith("Done: order JH100003 is cancelled")
+    assert stack.crm("SELECT status FROM orders WHERE order_number = 'JH100003'") == [("cancelled",)]
 
 
 @pytest.mark.parametrize(

@@ -254,3 +254,37 @@ def test_a_payment_problem_about_someone_elses_order_opens_no_ticket(crm, anna):
         tracker(slots=verified(anna, payment_issue="charged_twice", order_number="JH400073")),
     )
     assert responses(messages) == ["utter_order_number_unknown"] and crm.store.tickets == []
+
+
+# ---- what cancelling costs --------------------------------------------------------------------------------
+
+
+def cancel_form(slots: dict, text: str = "cancel it", **message):
+    from actions.forms import ValidateCancelOrderForm
+
+    events, messages = run(
+        ValidateCancelOrderForm(), tracker(slots=slots, text=text, active_loop="cancel_order_form", **message)
+    )
+    return slots_set(events), responses(messages)
+
+
+def test_the_cancel_question_says_it_is_free_and_what_comes_back(crm, anna):
+    crm.arrange.add_order(anna, "JH400080", status="packed", items=(("Rattan chair", 2, 6450),))
+    slots, said = cancel_form(verified(anna, order_number="JH400080"), intent="cancel_order")
+    assert slots["order_cancellable"] is True and slots["cancel_refund"] == "£129.00"
+    assert slots["requested_slot"] == "confirm_cancel" and said == []
+    question = domain()["responses"]["utter_ask_confirm_cancel"][0]
+    assert "costs nothing" in question["text"] and "{cancel_refund}" in question["text"]
+
+
+def test_an_order_that_has_left_the_warehouse_is_not_asked_about_and_a_return_is_offered(crm, anna):
+    crm.arrange.add_order(anna, "JH400081", status="shipped")
+    slots, said = cancel_form(verified(anna, order_number="JH400081"), intent="cancel_order")
+    assert slots["order_cancellable"] is False and slots["requested_slot"] is None  # no "shall I cancel it?"
+
+    events, messages = run(
+        ActionCancelOrder(), tracker(slots=verified(anna, order_number="JH400081", order_cancellable=False))
+    )
+    assert responses(messages) == ["utter_cancel_not_allowed"] and messages[0]["status"] == "shipped"
+    assert order_status(crm, "JH400081") == "shipped"
+    assert slots_set(events)["order_cancellable"] is None  # the next request starts afresh
