@@ -36,9 +36,22 @@ REQUEST_SLOTS = (
     "new_address",
     "complaint_text",
     "payment_issue",
+    "change_kind",
+    "change_item",
+    "change_quantity",
+    "change_address",
+    "confirm_change",
 )
 # What the bot keeps for itself while a request runs (not shown to an agent); cleared with the request's slots.
-REQUEST_WORKING_SLOTS = ("offered_orders", "order_cancellable", "cancel_refund")
+REQUEST_WORKING_SLOTS = (
+    "offered_orders",
+    "order_cancellable",
+    "cancel_refund",
+    "change_text",
+    "order_changeable",
+    "order_lines",
+    "change_refused",
+)
 # The questions the bot asks outside a form, by the value of the `awaiting` slot that remembers them.
 QUESTIONS = {
     "consent_history": "utter_ask_consent_history",

@@ -15,10 +15,33 @@ from rasa_sdk.types import DomainDict
 from actions.common import IDENTITY_SLOTS, crm, crm_call, entity, intent_of, money
 from actions.orders import ask_order_number
 from actions.session import profile_slots
-from crm_adapter.domain import CrmUnavailable, InvalidInput, NotFound
+from crm_adapter.domain import (
+    ORDER_CHANGE_KINDS,
+    CrmUnavailable,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    OrderChange,
+    OrderLine,
+)
 from crm_adapter.identity import Proof, ProofOutcome, Verification, session_locked
-from crm_adapter.order_choice import OfferedOrder, choose, offered_from, resolve
-from crm_adapter.rules import PAYMENT_ISSUES, cancellation_terms, payment_issue_in, payment_issue_needs_order
+from crm_adapter.order_choice import (
+    OfferedOrder,
+    change_kind_in,
+    choose,
+    line_in,
+    offered_from,
+    quantity_in,
+    resolve,
+)
+from crm_adapter.rules import (
+    MAX_LINE_QUANTITY,
+    PAYMENT_ISSUES,
+    cancellation_terms,
+    changed_lines,
+    payment_issue_in,
+    payment_issue_needs_order,
+)
 from crm_adapter.validation import normalize_address, normalize_email, normalize_order_number, normalize_phone
 from relationship.sentiment import upset
 from shared.sentiment import score
@@ -339,6 +362,147 @@ class ValidateReturnForm(OrderFormValidation):
 class ValidateInvoiceForm(OrderFormValidation):
     def name(self) -> str:
         return "validate_invoice_form"
+
+
+_CHANGE_AFTER_ORDER = ("change_kind", "change_item", "change_quantity", "change_address", "confirm_change")
+_NOT_FOR = {"deliver_to": {"change_item", "change_quantity"}, "remove_item": {"change_quantity", "change_address"},
+            "set_quantity": {"change_address"}}  # fmt: skip
+
+
+def order_lines(tracker: Tracker) -> list[OrderLine]:
+    """The lines of the order in hand, as the change form keeps them (slot order_lines)."""
+    return order_lines_of(tracker.get_slot("order_lines"))
+
+
+def order_lines_of(value: Any) -> list[OrderLine]:
+    lines = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("sku"), str):
+            lines.append(
+                OrderLine(item["sku"], str(item.get("name", "")), int(item.get("quantity", 1)),
+                          int(item.get("unit_price_cents", 0)))
+            )  # fmt: skip
+    return lines
+
+
+class ValidateChangeOrderForm(OrderFormValidation):
+    """Changing an order that has not left the warehouse: what (from the request's words or a button), which item
+    (by name or button), how many or where to, then a yes to the change spelled out with its new total."""
+
+    def name(self) -> str:
+        return "validate_change_order_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
+        if tracker.get_slot("order_changeable") is False or tracker.get_slot("change_refused"):
+            return [slot for slot in slots if slot not in _CHANGE_AFTER_ORDER]  # the action says why
+        skipped = _NOT_FOR.get(str(tracker.get_slot("change_kind")), set())
+        return [slot for slot in slots if slot not in skipped]
+
+    async def extract_change_kind(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") not in (None, "change_kind"):
+            return {}
+        kind = entity(tracker, "change_kind") or change_kind_in(_answer_text(tracker))
+        return {"change_kind": kind} if kind in ORDER_CHANGE_KINDS else {}
+
+    async def extract_change_item(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "change_item":
+            return {}
+        lines = [(line.sku, line.name) for line in order_lines(tracker)]
+        picked = entity(tracker, "change_item") or line_in(_answer_text(tracker), lines)
+        if picked is None and lines:  # "the first one", "the second"
+            offered = [OfferedOrder(sku, name, "") for sku, name in lines]
+            picked = resolve(_answer_text(tracker) or "", offered)
+        return {"change_item": picked} if picked in {sku for sku, _ in lines} else {}
+
+    async def extract_change_quantity(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        requested = tracker.get_slot("requested_slot")
+        if requested != "change_quantity" and not (requested is None and tracker.get_slot("change_kind") is None):
+            return {}
+        quantity = quantity_in(_answer_text(tracker))
+        if requested is None and change_kind_in(_answer_text(tracker)) != "set_quantity":
+            return {}  # a number in the opening message counts only when it asks for a quantity
+        return {"change_quantity": float(quantity)} if quantity is not None else {}
+
+    def validate_change_quantity(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is not None and 0 <= float(value) <= MAX_LINE_QUANTITY:
+            return {"change_quantity": float(value)}
+        dispatcher.utter_message(response="utter_ask_change_quantity")
+        return {"change_quantity": None}
+
+    async def extract_change_address(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "change_address":
+            return {}
+        text = _answer_text(tracker)
+        return {"change_address": text} if text else {}
+
+    def validate_change_address(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        try:
+            return {"change_address": normalize_address(str(value))}
+        except InvalidInput as exc:
+            dispatcher.utter_message(response="utter_contact_invalid", problem=str(exc))
+            return {"change_address": None}
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        if tracker.get_slot("requested_slot") is None and intent_of(tracker) == "change_order":
+            events.append(SlotSet("change_text", _answer_text(tracker)))  # read again once the order is known
+        slots = {**tracker.slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
+        number, customer_id = slots.get("order_number"), slots.get("customer_id")
+        if not (slots.get("verified") and customer_id and number) or slots.get("order_changeable") is not None:
+            return [*events, *self._refuse_an_empty_order(slots, dispatcher)]
+        try:
+            order = await crm_call(crm().get_order, str(customer_id), str(number))
+        except (NotFound, CrmUnavailable):  # the action says the order is unknown, or that the CRM is down
+            return events
+        changeable = cancellation_terms(order.status, order.total_cents).allowed
+        events += [
+            SlotSet("order_changeable", changeable),
+            SlotSet("order_lines", [{"sku": line.sku, "name": line.name, "quantity": line.quantity,
+                                     "unit_price_cents": line.unit_price_cents} for line in order.lines]),
+        ]  # fmt: skip
+        if changeable and not slots.get("change_item"):
+            lines = [(line.sku, line.name) for line in order.lines]
+            item = line_in(slots.get("change_text"), lines) or (lines[0][0] if len(lines) == 1 else None)
+            if item:
+                events.append(SlotSet("change_item", item))
+        slots = {**slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
+        return [*events, *self._refuse_an_empty_order(slots, dispatcher)]
+
+    @staticmethod
+    def _refuse_an_empty_order(slots: dict[str, Any], dispatcher: CollectingDispatcher) -> list[EventType]:
+        """Taking off the only item would leave nothing to send: say so now (cancel instead), not after a yes."""
+        kind, item, quantity = slots.get("change_kind"), slots.get("change_item"), slots.get("change_quantity")
+        if slots.get("change_refused") or kind not in ("remove_item", "set_quantity") or not item:
+            return []
+        if kind == "set_quantity" and quantity is None:
+            return []
+        lines = tuple(order_lines_of(slots.get("order_lines")))
+        change = OrderChange(str(kind), sku=str(item), quantity=int(quantity) if quantity is not None else None)
+        try:
+            changed_lines(lines, change)
+        except NotAllowed:
+            dispatcher.utter_message(response="utter_order_change_last_item", order_number=slots.get("order_number"))
+            return [SlotSet("change_refused", True)]
+        except InvalidInput:
+            return []  # the action explains
+        return []
 
 
 class ValidatePaymentProblemForm(OrderFormValidation):

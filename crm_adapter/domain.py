@@ -80,6 +80,7 @@ class Order:
     carrier: str | None
     tracking_number: str | None
     lines: tuple[OrderLine, ...] = ()
+    delivery_address: str | None = None  # where this order goes, when not the customer's address on file
 
     @property
     def summary(self) -> str:
@@ -90,6 +91,20 @@ class Order:
         first = head.name if head.quantity == 1 else f"{head.quantity} x {head.name}"
         rest = sum(line.quantity for line in self.lines[1:])
         return first if rest <= 0 else f"{first} and {rest} more item{'s' if rest > 1 else ''}"
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """A change to an order that has not left the warehouse: "remove_item" (sku), "set_quantity" (sku, quantity;
+    0 removes the item) or "deliver_to" (address)."""
+
+    kind: str
+    sku: str | None = None
+    quantity: int | None = None
+    address: str | None = None
+
+
+ORDER_CHANGE_KINDS = ("remove_item", "set_quantity", "deliver_to")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from crm_adapter.domain import (
     NotAllowed,
     NotFound,
     Order,
+    OrderChange,
     OrderLine,
     OrderStatus,
     ReturnRequest,
@@ -146,6 +147,15 @@ class HttpCrmService:
     def cancel_order(self, customer_id: str, order_number: str) -> Order:
         data = self._call("POST", _order_path(customer_id, order_number, "cancellation"))
         return _parse(_order, data, "order")
+
+    def change_order(self, customer_id: str, order_number: str, change: OrderChange) -> Order:
+        body = {
+            key: value
+            for key, value in (("kind", change.kind), ("sku", change.sku), ("quantity", change.quantity),
+                               ("address", change.address))
+            if value is not None
+        }  # fmt: skip
+        return _parse(_order, self._call("PATCH", _order_path(customer_id, order_number), body=body), "order")
 
     def start_return(self, customer_id: str, order_number: str, reason: str) -> ReturnRequest:
         body = {"reason": (reason or "")[:MAX_REASON]}
@@ -432,6 +442,7 @@ def _order(r: _Reader) -> Order:
             OrderLine(line.text("sku"), line.text("name"), line.integer("quantity"), line.integer("unit_price_cents"))
             for line in r.records("lines")
         ),
+        delivery_address=r.opt_text("delivery_address"),
     )
 
 

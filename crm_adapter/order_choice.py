@@ -21,6 +21,8 @@ FITS: dict[str, frozenset[OrderStatus]] = {
     "cancel_order_form": CANCELLABLE_STATUSES,
     "return_form": frozenset({OrderStatus.DELIVERED}),
     "delivery_problem_form": frozenset({OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED}),
+    "invoice_form": frozenset(set(OrderStatus) - {OrderStatus.CANCELLED}),
+    "change_order_form": CANCELLABLE_STATUSES,
 }
 MAX_OFFERED = 5
 
@@ -154,3 +156,47 @@ def _by_item(words: list[str], offered: list[OfferedOrder]) -> str | None:
 
 def _singular(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+# ---- changing an order: what, which item, how many ---------------------------------------------------------
+
+_CHANGE_WORDS = (
+    ("deliver_to", r"\b(?:address|deliver(?:ed|y)? (?:it )?to|send (?:it|them) to|ship (?:it )?to|"
+                   r"my work|different (?:place|house|flat)|new flat|neighbou?r)\b"),
+    ("set_quantity", r"\b(?:quantity|how many|make it|change (?:it )?to (?:one|two|three|\d+)|only (?:want|need) (?:one|two|three|\d+)|(?:one|two|three|four|\d+) "
+                     r"instead|instead of (?:one|two|three|four|\d+)|more of|another one|extra one|add (?:one|two|"
+                     r"another|\d+))\b"),
+    ("remove_item", r"\b(?:remove|take (?:\w+ ){0,3}(?:off|out)|delete|drop|don'?t (?:want|need)|no longer (?:want|need)|"
+                    r"get rid of|without the)\b"),
+)  # fmt: skip
+_NUMBERS = {"zero": 0, "none": 0, "one": 1, "a single": 1, "just one": 1, "two": 2, "couple": 2, "three": 3,
+            "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}  # fmt: skip
+
+
+def change_kind_in(text: str | None) -> str | None:
+    """What kind of change a message asks for ("take the rug off" -> remove_item), if it says."""
+    import re
+
+    for kind, words in _CHANGE_WORDS:
+        if text and re.search(words, text, re.IGNORECASE):
+            return kind
+    return None
+
+
+def quantity_in(text: str | None) -> int | None:
+    """The number a message gives ("2", "just one", "make it three"), if exactly one is given."""
+    import re
+
+    found = [int(n) for n in re.findall(r"(?<![\w.])\d{1,2}(?![\w.])", text or "")]
+    words = _words(text or "")
+    found += [value for name, value in _NUMBERS.items() if " " not in name and name in words]
+    found += [value for name, value in _NUMBERS.items() if " " in name and name in (text or "").casefold()]
+    distinct = set(found)
+    return found[0] if len(distinct) == 1 else None
+
+
+def line_in(text: str | None, lines: list[tuple[str, str]]) -> str | None:
+    """The SKU of the one order line (sku, name) whose name has a word of `text` in it ("the rug"), if exactly one."""
+    wanted = {_singular(word) for word in _words(text or "") if word not in _NOT_ITEM_WORDS and len(word) >= 3}
+    matches = [sku for sku, name in lines if wanted & {_singular(word) for word in _words(name)}]
+    return matches[0] if len(matches) == 1 else None

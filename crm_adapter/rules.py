@@ -13,10 +13,13 @@ from datetime import datetime, timedelta
 
 from crm_adapter.domain import (
     CANCELLABLE_STATUSES,
+    ORDER_CHANGE_KINDS,
     ContactField,
     InvalidInput,
     LoyaltyBalance,
     NotAllowed,
+    OrderChange,
+    OrderLine,
     OrderStatus,
     TicketKind,
 )
@@ -175,6 +178,39 @@ def cancellation_terms(status: OrderStatus, total_cents: int) -> CancellationTer
     if status not in CANCELLABLE_STATUSES:
         return CancellationTerms(False, 0, 0)
     return CancellationTerms(True, 0, total_cents)
+
+
+MAX_LINE_QUANTITY = 10
+
+
+def check_changeable(order_number: str, status: OrderStatus) -> None:
+    """NotAllowed("order_<status>") once the order has left the warehouse: the same line as cancelling."""
+    check_cancellable(order_number, status)
+
+
+def changed_lines(lines: tuple[OrderLine, ...], change: OrderChange) -> tuple[OrderLine, ...]:
+    """The order's lines after `change` (an item removed or its quantity set). InvalidInput for an item not on the
+    order or a quantity out of range; NotAllowed("last_item") for removing the only item left (cancel instead)."""
+    if change.kind not in ("remove_item", "set_quantity"):
+        raise InvalidInput("change", f"Change must be one of {', '.join(ORDER_CHANGE_KINDS)}.")
+    if not any(line.sku == change.sku for line in lines):
+        raise InvalidInput("sku", "That item is not on this order.")
+    quantity = 0 if change.kind == "remove_item" else change.quantity
+    if quantity is None or not 0 <= quantity <= MAX_LINE_QUANTITY:
+        raise InvalidInput("quantity", f"The quantity must be between 0 and {MAX_LINE_QUANTITY}.")
+    kept = tuple(
+        line if line.sku != change.sku else OrderLine(line.sku, line.name, quantity, line.unit_price_cents)
+        for line in lines
+        if line.sku != change.sku or quantity > 0
+    )
+    if not kept:
+        raise NotAllowed("last_item", "That is the only item on the order: cancel the order instead.")
+    return kept
+
+
+def delivery_address(change: OrderChange) -> str:
+    """The new delivery address of a "deliver_to" change, checked like the address on file."""
+    return normalize_address(change.address or "")
 
 
 def return_reason(text: str) -> str:

@@ -13,7 +13,7 @@ Every error leaves as `{"error": {"code", "message", "field"}}` (see `_on_crm_er
 import hmac
 import logging
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -32,12 +32,14 @@ from crm_adapter.domain import (
     NewTicket,
     NotAllowed,
     NotFound,
+    OrderChange,
     OrderStatus,
     TicketKind,
     TicketStatus,
     VerificationFailed,
 )
 from crm_adapter.ports import CrmService, HistoryReader, RelationshipService
+from crm_adapter.rules import MAX_LINE_QUANTITY
 from history.unavailable import HistoryUnavailable
 from relationship.unavailable import RelationshipUnavailable
 from shared import log_redaction
@@ -195,6 +197,13 @@ class ContactUpdateIn(_In):
     value: Annotated[str, Field(max_length=1000), AfterValidator(_no_nul)]
 
 
+class OrderChangeIn(_In):
+    kind: Literal["remove_item", "set_quantity", "deliver_to"]
+    sku: Annotated[str, Field(min_length=1, max_length=24), AfterValidator(_no_nul)] | None = None
+    quantity: Annotated[int, Field(ge=0, le=MAX_LINE_QUANTITY)] | None = None
+    address: Annotated[str, Field(max_length=1000), AfterValidator(_no_nul)] | None = None
+
+
 class ReturnIn(_In):
     reason: Annotated[str, Field(max_length=5000)]
 
@@ -305,6 +314,7 @@ class OrderOut(_Out):
     carrier: str | None
     tracking_number: str | None
     lines: list[OrderLineOut]
+    delivery_address: str | None = None
 
 
 class OrdersOut(_Out):
@@ -522,6 +532,16 @@ def get_order(customer_id: CustomerIdPath, order_number: OrderNumberPath, crm: C
 )
 def cancel_order(customer_id: CustomerIdPath, order_number: OrderNumberPath, crm: Crm) -> Any:
     return crm.cancel_order(customer_id, order_number)
+
+
+@router.patch(
+    "/customers/{customer_id}/orders/{order_number}",
+    response_model=OrderOut,
+    responses=_errors(404, 409, 422),
+)
+def change_order(customer_id: CustomerIdPath, order_number: OrderNumberPath, body: OrderChangeIn, crm: Crm) -> Any:
+    change = OrderChange(kind=body.kind, sku=body.sku, quantity=body.quantity, address=body.address)
+    return crm.change_order(customer_id, order_number, change)
 
 
 @router.post(

@@ -41,6 +41,7 @@ def to_order(row: OrderRow) -> Order:
         carrier=row.carrier,
         tracking_number=row.tracking_number,
         lines=tuple(OrderLine(i.sku, i.name, i.quantity, i.unit_price_cents) for i in row.items),
+        delivery_address=row.delivery_address,
     )
 
 

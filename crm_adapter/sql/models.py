@@ -95,6 +95,8 @@ class OrderRow(Base):
     currency: Mapped[str] = mapped_column(String(3), default="GBP")
     carrier: Mapped[str | None] = mapped_column(String(40))
     tracking_number: Mapped[str | None] = mapped_column(String(40))
+    # Where this order goes when the customer changed it for this order only (else the address on file).
+    delivery_address: Mapped[str | None] = mapped_column(String(300))
 
     customer: Mapped[CustomerRow] = relationship(back_populates="orders")
     items: Mapped[list[OrderItemRow]] = relationship(

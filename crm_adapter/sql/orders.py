@@ -8,10 +8,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from crm_adapter.domain import Order, OrderStatus, ReturnRequest
+from crm_adapter.domain import Order, OrderChange, OrderStatus, ReturnRequest
 from crm_adapter.rules import (
+    changed_lines,
     check_cancellable,
+    check_changeable,
     check_returnable,
+    delivery_address,
     new_reference,
     orders_limit,
     return_already_requested,
@@ -52,6 +55,24 @@ class Orders:
             check_cancellable(row.order_number, OrderStatus(row.status))
             row.status = OrderStatus.CANCELLED.value
             row.cancelled_at = self._now()
+            s.flush()
+            return to_order(row)
+
+    def change_order(self, customer_id: str, order_number: str, change: OrderChange) -> Order:
+        with unit_of_work(self._sessions) as s:
+            row = order_row(s, customer_id, order_number)
+            check_changeable(row.order_number, OrderStatus(row.status))
+            if change.kind == "deliver_to":
+                row.delivery_address = delivery_address(change)
+            else:
+                lines = changed_lines(tuple(to_order(row).lines), change)
+                quantities = {line.sku: line.quantity for line in lines}
+                for item in list(row.items):
+                    if item.sku not in quantities:
+                        row.items.remove(item)
+                    else:
+                        item.quantity = quantities[item.sku]
+                row.total_cents = sum(line.quantity * line.unit_price_cents for line in lines)
             s.flush()
             return to_order(row)
 

@@ -19,6 +19,7 @@ from crm_adapter.domain import (
     LoyaltyBalance,
     NewTicket,
     Order,
+    OrderChange,
     ReturnRequest,
     Ticket,
 )
@@ -100,6 +101,9 @@ class SqlCrmService:
 
     def get_order(self, customer_id: str, order_number: str) -> Order:
         return self._orders.get_order(customer_id, order_number)
+
+    def change_order(self, customer_id: str, order_number: str, change: OrderChange) -> Order:
+        return self._orders.change_order(customer_id, order_number, change)
 
     def cancel_order(self, customer_id: str, order_number: str) -> Order:
         return self._orders.cancel_order(customer_id, order_number)

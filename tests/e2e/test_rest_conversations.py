@@ -213,6 +213,21 @@ def test_the_newsletter_is_joined_through_the_marketing_consent_and_general_ques
     assert granted == [(1, "chat")]
 
 
+def test_an_order_not_yet_shipped_goes_to_a_new_address_after_a_yes(stack: Stack):
+    sender = "e2e-real-8"
+    stack.say(sender, "can i change the delivery address on my order")
+    stack.say(sender, "lucy.chen@example.com")
+    replies = stack.say(sender, "JH100003")
+    assert (
+        replies[0].startswith("This is about your order JH100003") and "Where should order JH100003 go" in replies[-1]
+    )
+    assert "goes to 14 Park Road, Leeds LS6 2AB instead" in stack.say(sender, "14 Park Road, Leeds LS6 2AB")[-1]
+    assert stack.say(sender, "yes please")[0].startswith("Done: order JH100003 will go to 14 Park Road")
+    assert stack.crm("SELECT delivery_address FROM orders WHERE order_number = 'JH100003'") == [
+        ("14 Park Road, Leeds LS6 2AB",)
+    ]
+
+
 def test_i_changed_my_mind_cancels_after_saying_what_it_costs(stack: Stack):
     sender = "e2e-real-7"
     stack.say(sender, "I changed my mind, don't send it")

@@ -25,6 +25,7 @@ from crm_adapter.domain import (
     NewTicket,
     NotFound,
     Order,
+    OrderChange,
     OrderLine,
     OrderStatus,
     ReturnRequest,
@@ -37,11 +38,14 @@ from crm_adapter.ports import CodeSender
 from crm_adapter.rules import (
     CODE_TTL,
     address_key,
+    changed_lines,
     check_cancellable,
+    check_changeable,
     check_channel_identity,
     check_returnable,
     code_request_queued,
     code_takes_guesses,
+    delivery_address,
     email_needs_confirmation,
     guessing_window_start,
     loyalty_balance,
@@ -103,6 +107,7 @@ class OrderRecord:
     tracking_number: str | None
     lines: tuple[OrderLine, ...] = ()
     cancelled_at: datetime | None = None
+    delivery_address: str | None = None
 
 
 @dataclass
@@ -467,6 +472,17 @@ class MemoryCrmService:
         record.cancelled_at = self._now()
         return _order(record)
 
+    def change_order(self, customer_id: str, order_number: str, change: OrderChange) -> Order:
+        self.store.reach()
+        record = self._order_record(customer_id, order_number)
+        check_changeable(record.order_number, OrderStatus(record.status))
+        if change.kind == "deliver_to":
+            record.delivery_address = delivery_address(change)
+        else:
+            record.lines = changed_lines(record.lines, change)
+            record.total_cents = sum(line.quantity * line.unit_price_cents for line in record.lines)
+        return _order(record)
+
     def start_return(self, customer_id: str, order_number: str, reason: str) -> ReturnRequest:
         reason = return_reason(reason)
         self.store.reach()
@@ -574,4 +590,5 @@ def _order(record: OrderRecord) -> Order:
         carrier=record.carrier,
         tracking_number=record.tracking_number,
         lines=record.lines,
+        delivery_address=record.delivery_address,
     )

@@ -34,6 +34,7 @@ from crm_adapter.domain import (
     NotAllowed,
     NotFound,
     Order,
+    OrderChange,
     OrderLine,
     OrderStatus,
     ReturnRequest,
@@ -573,6 +574,75 @@ def test_cancel_someone_elses_order_is_not_found(crm: Backend) -> None:
     crm.arrange.add_order(crm.arrange.add_customer(), "JH200002", status="placed")
     with pytest.raises(NotFound):
         crm.service.cancel_order(crm.arrange.add_customer(), "JH200002")
+
+
+TWO_LINES = (("Wool rug", 1, 12900), ("Linen cushion", 2, 1450))
+
+
+@pytest.mark.parametrize("status", ["placed", "packed"])
+def test_change_order_items_and_quantities_recomputes_the_total(crm: Backend, status: str) -> None:
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status=status, items=TWO_LINES)
+    rug, cushion = (line.sku for line in crm.service.get_order(cid, "JH100001").lines)
+
+    fewer = crm.service.change_order(cid, "jh-100001", OrderChange("set_quantity", sku=cushion, quantity=1))
+    assert [(line.name, line.quantity) for line in fewer.lines] == [("Wool rug", 1), ("Linen cushion", 1)]
+    assert fewer.total_cents == 12900 + 1450
+    without = crm.service.change_order(cid, "JH100001", OrderChange("remove_item", sku=rug))
+    assert [line.name for line in without.lines] == ["Linen cushion"] and without.total_cents == 1450
+    assert crm.service.get_order(cid, "JH100001") == without
+    with pytest.raises(NotAllowed) as caught:
+        crm.service.change_order(cid, "JH100001", OrderChange("set_quantity", sku=cushion, quantity=0))
+    assert caught.value.reason == "last_item"  # the only item left: cancel instead
+    assert crm.service.get_order(cid, "JH100001") == without
+
+
+def test_change_order_delivery_address_for_that_order_only(crm: Backend) -> None:
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="placed")
+    on_file = crm.service.get_customer(cid).address
+
+    changed = crm.service.change_order(
+        cid, "JH100001", OrderChange("deliver_to", address="  5 High Street,  York YO1 7HX ")
+    )
+
+    assert changed.delivery_address == "5 High Street, York YO1 7HX"
+    assert crm.service.get_order(cid, "JH100001").delivery_address == "5 High Street, York YO1 7HX"
+    assert crm.service.get_customer(cid).address == on_file  # the account's address is not touched
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (OrderChange("remove_item", sku="NOPE"), "sku"),
+        (OrderChange("set_quantity", sku=None, quantity=2), "sku"),
+        (OrderChange("set_quantity", sku="FIRST", quantity=11), "quantity"),
+        (OrderChange("deliver_to", address="x"), "address"),
+    ],
+)
+def test_change_order_refuses_bad_changes_and_changes_nothing(crm: Backend, change: OrderChange, field: str) -> None:
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status="placed", items=TWO_LINES)
+    before = crm.service.get_order(cid, "JH100001")
+    if change.sku == "FIRST":
+        change = OrderChange(change.kind, sku=before.lines[0].sku, quantity=change.quantity)
+
+    with pytest.raises(InvalidInput) as caught:
+        crm.service.change_order(cid, "JH100001", change)
+
+    assert caught.value.field == field
+    assert crm.service.get_order(cid, "JH100001") == before
+
+
+@pytest.mark.parametrize("status", ["shipped", "delivered", "cancelled"])
+def test_change_order_too_late_or_someone_elses(crm: Backend, status: str) -> None:
+    cid = crm.arrange.add_customer()
+    crm.arrange.add_order(cid, "JH100001", status=status, delivered_days_ago=1 if status == "delivered" else None)
+    with pytest.raises(NotAllowed) as caught:
+        crm.service.change_order(cid, "JH100001", OrderChange("deliver_to", address="5 High Street, York YO1 7HX"))
+    assert caught.value.reason == f"order_{status}"
+    with pytest.raises(NotFound):
+        crm.service.change_order(crm.arrange.add_customer(), "JH100001", OrderChange("remove_item", sku="SKU0"))
 
 
 def test_start_return_on_delivered_order(crm: Backend) -> None:
