@@ -68,11 +68,17 @@ class SqlWebsiteAccounts:
         with unit_of_work(self._sessions) as s:
             counted = self._ask(s, REGISTER, address)
             owner = customer_with_email(s, address)
-            if owner is None:
-                row = self._row(REGISTER, address, token, email=address, first_name=first, last_name=last)
-                row.password_hash = password_hash
-            else:
-                row = self._row(REGISTER, address, token)
+            # every column given either way, so the statement is the same; a taken address's row keeps nothing
+            asked = owner is None
+            row = self._row(
+                REGISTER,
+                address,
+                token,
+                email=address if asked else None,
+                first_name=first if asked else None,
+                last_name=last if asked else None,
+                password_hash=password_hash if asked else None,
+            )
             s.add(row)
             owner_name = owner.first_name if owner is not None else None
         if not counted:
@@ -174,7 +180,11 @@ class SqlWebsiteAccounts:
             address_key=address_key(self._secret, address),
             created_at=now,
             expires_at=now + accounts.lifetime(purpose),
-            **fields,
+            used_at=None,
+            **(
+                {"customer_id": None, "email": None, "first_name": None, "last_name": None, "password_hash": None}
+                | fields
+            ),
         )
 
     def _live(self, s: Session, purpose: str, token: str) -> WebsiteAccountTokenRow:

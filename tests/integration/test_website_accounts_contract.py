@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from crm_adapter.accounts import AccountMail, NoWebsiteAccounts, token_hash
 from crm_adapter.domain import CrmUnavailable, InvalidInput, NotAllowed, VerificationFailed
@@ -328,3 +328,34 @@ def test_with_an_external_crm_accounts_are_refused_clearly() -> None:
         with pytest.raises(NotAllowed) as refused:
             call()
         assert refused.value.reason == "website_accounts"
+
+
+# ---- what only the SQL store shows ---------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_asking_runs_the_same_statements_whether_or_not_the_address_has_an_account(sqlite_crm: Any) -> None:
+    """Asking for a reset or an account does the same database work (so takes about the same time) either way; the
+    statements are compared with their parameters left out."""
+    SqlArrange(sqlite_crm.sessions).add_customer(email="anna@example.com")
+    accounts = SqlWebsiteAccounts(sqlite_crm.sessions, AccountMail(RecordingNotices(), SITE), secret="s")
+    engine = sqlite_crm.sessions.kw["bind"]
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001 - SQLAlchemy's hook
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for ask in (
+            accounts.request_password_reset,
+            lambda email: accounts.request_account("Maya", "Okafor", email, "mayas-password"),
+        ):
+            work = []
+            for email in ("anna@example.com", "nobody@example.com"):
+                statements.clear()
+                ask(email)
+                work.append(list(statements))
+            assert work[0] == work[1] and any(s.startswith("INSERT INTO website_account_tokens") for s in work[0])
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
