@@ -48,7 +48,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Form, Query, Request
@@ -61,6 +61,9 @@ from crm_adapter.domain import CrmError, CrmUnavailable, InvalidInput, NotAllowe
 from crm_adapter.ports import WebsiteAccounts, WebsiteSignIns
 from shared import log_redaction, web_identity
 from shared.passwords import dummy_hash, verify_password
+
+if TYPE_CHECKING:
+    from hearth.container import Container
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -433,7 +436,11 @@ def app_from_env() -> FastAPI:
     from hearth.container import container
 
     log_redaction.install()  # emails and phone numbers masked in every log line of this process
-    box = container()
+    return app_for(container())
+
+
+def app_for(box: Container) -> FastAPI:
+    """The site on a container's services (the CRM's accounts, sign-ins and account links)."""
     settings = box.settings
     if not settings.web_identity_secret:
         raise RuntimeError("Set WEB_IDENTITY_SECRET: the website signs the widget's identity tokens with it.")
