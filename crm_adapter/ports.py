@@ -142,3 +142,31 @@ class WebsiteSignIns(Protocol):
     def start(self, customer_id: str, lifetime_seconds: int) -> str: ...
     def is_active(self, sign_in_id: str, customer_id: str) -> bool: ...
     def end(self, sign_in_id: str) -> bool: ...
+
+
+class WebsiteAccounts(Protocol):
+    """Accounts on the shop's website: a forgotten password reset, and a new account created, each through a
+    single-use link emailed to the address (crm_adapter/accounts.py has the rules and the links' emails).
+
+    `SqlWebsiteAccounts` (crm_adapter/sql/website_accounts.py) on our own database, which keeps only each link's
+    SHA-256; with an external CRM, which keeps no website accounts, `NoWebsiteAccounts` (crm_adapter/accounts.py)
+    refuses with `NotAllowed("website_accounts")`.
+
+    Asking (`request_password_reset`, `request_account`) answers alike whether or not the address has an account:
+    it returns nothing, does the same database work, and at most `LINKS_PER_WINDOW` links an hour reach an address
+    (more asks are quietly dropped). Both raise `InvalidInput` only for input that is no address, name or password
+    at all. Using a link (`reset_password`, `confirm_account`) raises `VerificationFailed` for an unknown, used or
+    expired link, and `InvalidInput("password")` for a password too short or too long, leaving the link unused.
+    Every method raises `CrmUnavailable` when the store cannot be reached.
+    """
+
+    def request_password_reset(self, email: str) -> None: ...
+    def reset_password(self, token: str, new_password: str) -> Customer:
+        """Sets the password, uses the link up and ends every live website sign-in of its customer."""
+        ...
+
+    def request_account(self, first_name: str, last_name: str, email: str, password: str) -> None: ...
+    def confirm_account(self, token: str) -> Customer:
+        """Creates the customer the link was asked for (`NotAllowed("email_taken")` if the address was taken
+        since)."""
+        ...

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         HistoryReader,
         Notices,
         RelationshipService,
+        WebsiteAccounts,
         WebsiteSignIns,
     )
     from handoff.agents import SqlAgentService
@@ -142,6 +143,26 @@ class Container:
             return SqlWebsiteSignIns(self.sessions)
 
         return self._once("website_sign_ins", build)
+
+    @property
+    def website_accounts(self) -> WebsiteAccounts:
+        """The shop website's password resets and new accounts, by single-use links emailed like the notices (SMTP,
+        or the outbox in development), pointing at the website's first public origin; with an external CRM, which
+        keeps no website accounts, refused."""
+
+        def build() -> WebsiteAccounts:
+            if self.settings.backend == "http":
+                from crm_adapter.accounts import NoWebsiteAccounts
+
+                return NoWebsiteAccounts()
+            from crm_adapter.accounts import AccountMail
+            from crm_adapter.sql.website_accounts import SqlWebsiteAccounts
+
+            site = (self.settings.web_chat_origins or ("http://127.0.0.1:5080",))[0]
+            mail = AccountMail(self.notices, site)
+            return SqlWebsiteAccounts(self.sessions, mail, secret=self.settings.secret())
+
+        return self._once("website_accounts", build)
 
     @property
     def code_delivery(self) -> Callable[[], int] | None:

@@ -123,8 +123,15 @@ def _longest_phone(run: str, groups: list[tuple[int, int]], first: int, plus: bo
     return None
 
 
+# The token of an emailed single-use link in a URL's query string (the website's /reset?token=... in an access
+# log line): masked whole.
+_LINK_TOKEN = re.compile(r"(?<=[?&]token=)[A-Za-z0-9_\-]{8,}")
+
+
 def redact(text: str) -> str:
-    """`text` with every email address and phone number masked; anything else unchanged. Idempotent."""
+    """`text` with every email address, phone number and link token masked; anything else unchanged. Idempotent."""
+    if "token=" in text:
+        text = _LINK_TOKEN.sub("***", text)
     if "@" in text or "%40" in text:
         text = _EMAIL.sub(lambda m: mask_email(f"{m['local']}@{m['domain']}").replace("@", m["at"]), text)
     return _DIGIT_RUN.sub(_mask_digit_run, text)

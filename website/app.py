@@ -8,6 +8,10 @@ could invent. A real site does the same from its own login; only the signing is 
     GET  /             the shop's page, with the widget
     GET  /signin       the sign-in form
     POST /signin       sign in with a customer's website password; POST /signout signs out
+    GET  /forgot       ask for a password reset link (POST: the same answer whether or not there is an account)
+    GET  /reset        the new password form of an emailed reset link (POST: set it, end every sign-in)
+    GET  /register     ask for an account (POST: "check your email", whether or not the address has one)
+    GET  /register/confirm   the emailed confirmation link's page (POST: create the account and sign in)
     GET  /static/webchat.js   the widget (rasa-webchat from the npm registry, website/node_modules)
 
 Each sign-in is a record on the server (the CRM's website_sessions, through `WebsiteSignIns`): the session
@@ -20,6 +24,11 @@ Only customers with a website password can sign in: the password is kept as a sa
 (shared/passwords.py) on the customer's record; the seed gives one (WEBSITE_DEMO_PASSWORD) to the demo
 customers alone. An unknown email is checked against a dummy hash, so it is refused with the same words in
 about the same time as a wrong password. With an external CRM nobody can sign in.
+
+Resetting a password and creating an account go through single-use links emailed to the address
+(`WebsiteAccounts`, crm_adapter/accounts.py); the pages answer alike whether or not the address has an account.
+Their forms carry a CSRF token: the HMAC of a random cookie (SameSite=Strict) under the site's key, checked on
+every POST. A link is used only by a POST from its page, so a mail scanner opening it uses nothing up.
 
 Every response carries frame protection, nosniff and a referrer policy; every page carries a Content
 Security Policy that allows its own scripts (the widget from /static, the page's one inline script by a
@@ -39,18 +48,22 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from crm_adapter.domain import CrmError, CrmUnavailable
-from crm_adapter.ports import WebsiteSignIns
+from crm_adapter.accounts import MIN_PASSWORD, NoWebsiteAccounts, plausible_token
+from crm_adapter.domain import CrmError, CrmUnavailable, InvalidInput, NotAllowed, VerificationFailed
+from crm_adapter.ports import WebsiteAccounts, WebsiteSignIns
 from shared import log_redaction, web_identity
 from shared.passwords import dummy_hash, verify_password
+
+if TYPE_CHECKING:
+    from hearth.container import Container
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -58,6 +71,10 @@ TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 WIDGET = HERE / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 SESSION_COOKIE = "juniper_session"
 SESSION_HOURS = 8
+CSRF_COOKIE = "juniper_csrf"
+SENT = "If that address has an account, we've emailed a link; it works once, for 30 minutes."
+CHECK_EMAIL = "Check your email to confirm: we've sent a link to the address you gave."
+NOTICES = {"reset": "Your password has been changed, and every earlier sign-in ended. Sign in with the new one."}
 
 
 @dataclass(frozen=True)
@@ -123,10 +140,16 @@ def _session_secret(identity_secret: str) -> str:
     return hmac.new(identity_secret.encode(), b"juniper-site-session", hashlib.sha256).hexdigest()
 
 
-def create_app(settings: SiteSettings, find_customer: FindCustomer, sign_ins: WebsiteSignIns) -> FastAPI:
+def create_app(
+    settings: SiteSettings,
+    find_customer: FindCustomer,
+    sign_ins: WebsiteSignIns,
+    accounts: WebsiteAccounts | None = None,
+) -> FastAPI:
     web_identity.sign(settings.identity_secret, "check", 60)  # refuse to start with a secret too short
     app = FastAPI(title="Juniper Home (demo website)", docs_url=None, redoc_url=None, openapi_url=None)
     cookie_secret = _session_secret(settings.identity_secret)
+    site_accounts: WebsiteAccounts = accounts if accounts is not None else NoWebsiteAccounts()
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -177,6 +200,8 @@ def create_app(settings: SiteSettings, find_customer: FindCustomer, sign_ins: We
         owner = visitor.customer_id if visitor else ""
         chat_owner = hashlib.sha256(f"{owner}|{cookie_secret}".encode()).hexdigest()[:16]
         nonce = secrets.token_urlsafe(18)
+        csrf_cookie = request.cookies.get(CSRF_COOKIE, "")
+        new_csrf_cookie = None if len(csrf_cookie) == 32 else secrets.token_hex(16)
         response = TEMPLATES.TemplateResponse(
             request,
             template,
@@ -185,21 +210,54 @@ def create_app(settings: SiteSettings, find_customer: FindCustomer, sign_ins: We
                 "widget": Markup(json.dumps(widget).replace("<", "\\u003c")),
                 "chat_owner": chat_owner,
                 "nonce": nonce,
+                "csrf": csrf_mac(new_csrf_cookie or csrf_cookie),
                 **context,
             },
             status_code=status,
         )
         response.headers["Content-Security-Policy"] = content_security_policy(settings.socket_url, nonce)
         response.headers["Cache-Control"] = "no-store"
+        if new_csrf_cookie:
+            response.set_cookie(CSRF_COOKIE, new_csrf_cookie, httponly=True, samesite="strict")
         return response
+
+    def csrf_mac(value: str) -> str:
+        return hmac.new(cookie_secret.encode(), f"csrf|{value}".encode(), hashlib.sha256).hexdigest()
+
+    def csrf_ok(request: Request, token: str) -> bool:
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        return len(cookie) == 32 and hmac.compare_digest(token.encode(), csrf_mac(cookie).encode())
+
+    def refused_csrf(request: Request) -> Response:
+        return page(
+            request,
+            "message.html",
+            403,
+            title="Please try again",
+            text="That form had expired or did not come from this site. Open it again and resend it.",
+            link=("/", "Back to the shop"),
+        )
+
+    def unavailable(request: Request, title: str) -> Response:
+        text = "That is not possible just now. Please try again later."
+        return page(request, "message.html", 503, title=title, text=text, link=("/", "Back to the shop"))
+
+    def signed_in_redirect(customer_id: str, first_name: str, to: str = "/") -> Response:
+        """Starts a sign-in and hands the browser its cookie (CrmError when the sign-in cannot be kept)."""
+        sign_in = sign_ins.start(customer_id, SESSION_HOURS * 3600)
+        session = web_identity.sign(cookie_secret, customer_id, SESSION_HOURS * 3600, sign_in=sign_in)
+        redirect = RedirectResponse(to, status_code=303)
+        cookie = f"{session}|{first_name}|{name_mac(session, first_name)}"
+        redirect.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_HOURS * 3600, httponly=True, samesite="lax")
+        return redirect
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
         return page(request, "home.html")
 
     @app.get("/signin", response_class=HTMLResponse)
-    def signin_form(request: Request) -> Response:
-        return page(request, "signin.html")
+    def signin_form(request: Request, notice: str = "") -> Response:
+        return page(request, "signin.html", notice=NOTICES.get(notice))
 
     @app.post("/signin", response_class=HTMLResponse)
     def signin(
@@ -211,16 +269,139 @@ def create_app(settings: SiteSettings, find_customer: FindCustomer, sign_ins: We
         matches = verify_password(password, password_hash or dummy_hash())
         if found is None or password_hash is None or not matches:
             return page(request, "signin.html", 401, error="That email and password don't match an account.")
-        customer_id, first_name = found.customer_id, found.first_name
         try:
-            sign_in = sign_ins.start(customer_id, SESSION_HOURS * 3600)
+            return signed_in_redirect(found.customer_id, found.first_name)
         except CrmError:
             return page(request, "signin.html", 503, error="Signing in is not possible just now. Please try later.")
-        session = web_identity.sign(cookie_secret, customer_id, SESSION_HOURS * 3600, sign_in=sign_in)
-        redirect = RedirectResponse("/", status_code=303)
-        cookie = f"{session}|{first_name}|{name_mac(session, first_name)}"
-        redirect.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_HOURS * 3600, httponly=True, samesite="lax")
+
+    # ---- a forgotten password ----------------------------------------------------------------------------
+
+    @app.get("/forgot", response_class=HTMLResponse)
+    def forgot_form(request: Request) -> Response:
+        return page(request, "forgot.html")
+
+    @app.post("/forgot", response_class=HTMLResponse)
+    def forgot(request: Request, email: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "") -> Response:
+        if not csrf_ok(request, csrf):
+            return refused_csrf(request)
+        try:
+            site_accounts.request_password_reset(email)
+        except InvalidInput:
+            error = "That doesn't look like an email address."
+            return page(request, "forgot.html", 400, error=error, email=email)
+        except CrmError:
+            return unavailable(request, "Resetting a password")
+        return page(request, "message.html", title="Check your email", text=SENT, link=("/signin", "Back to sign in"))
+
+    @app.get("/reset", response_class=HTMLResponse)
+    def reset_form(request: Request, token: Annotated[str, Query()] = "") -> Response:
+        if not plausible_token(token):
+            return bad_link(request, "/forgot", "ask for a new one")
+        return page(request, "reset.html", token=token, min_password=MIN_PASSWORD)
+
+    @app.post("/reset", response_class=HTMLResponse)
+    def reset(
+        request: Request,
+        token: Annotated[str, Form()] = "",
+        password: Annotated[str, Form()] = "",
+        password2: Annotated[str, Form()] = "",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        if not csrf_ok(request, csrf):
+            return refused_csrf(request)
+        if not plausible_token(token):
+            return bad_link(request, "/forgot", "ask for a new one")
+        error = None
+        if password != password2:
+            error = "The two passwords are not the same."
+        elif len(password) < MIN_PASSWORD:
+            error = f"A password needs at least {MIN_PASSWORD} characters."
+        if error:
+            return page(request, "reset.html", 400, token=token, error=error, min_password=MIN_PASSWORD)
+        try:
+            site_accounts.reset_password(token, password)
+        except InvalidInput as exc:
+            return page(request, "reset.html", 400, token=token, error=str(exc), min_password=MIN_PASSWORD)
+        except VerificationFailed:
+            return bad_link(request, "/forgot", "ask for a new one")
+        except CrmError:
+            return unavailable(request, "Resetting a password")
+        redirect = RedirectResponse("/signin?notice=reset", status_code=303)
+        redirect.delete_cookie(SESSION_COOKIE)  # every sign-in of the customer has ended, this browser's too
         return redirect
+
+    def bad_link(request: Request, again: str, what: str) -> Response:
+        return page(
+            request,
+            "message.html",
+            400,
+            title="That link doesn't work",
+            text="The link is unknown, already used or expired: each works once, for a limited time.",
+            link=(again, f"You can {what} here"),
+        )
+
+    # ---- a new account -----------------------------------------------------------------------------------
+
+    @app.get("/register", response_class=HTMLResponse)
+    def register_form(request: Request) -> Response:
+        return page(request, "register.html", min_password=MIN_PASSWORD, form={})
+
+    @app.post("/register", response_class=HTMLResponse)
+    def register(
+        request: Request,
+        first_name: Annotated[str, Form()] = "",
+        last_name: Annotated[str, Form()] = "",
+        email: Annotated[str, Form()] = "",
+        password: Annotated[str, Form()] = "",
+        password2: Annotated[str, Form()] = "",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        if not csrf_ok(request, csrf):
+            return refused_csrf(request)
+        form = {"first_name": first_name, "last_name": last_name, "email": email}
+        error = "The two passwords are not the same." if password != password2 else None
+        if error is None:
+            try:
+                site_accounts.request_account(first_name, last_name, email, password)
+            except InvalidInput as exc:
+                error = str(exc)
+            except CrmError:
+                return unavailable(request, "Creating an account")
+        if error:
+            return page(request, "register.html", 400, error=error, form=form, min_password=MIN_PASSWORD)
+        return page(request, "message.html", title="Check your email", text=CHECK_EMAIL, link=("/", "Back to the shop"))
+
+    @app.get("/register/confirm", response_class=HTMLResponse)
+    def confirm_form(request: Request, token: Annotated[str, Query()] = "") -> Response:
+        if not plausible_token(token):
+            return bad_link(request, "/register", "ask for an account again")
+        return page(request, "confirm.html", token=token)
+
+    @app.post("/register/confirm", response_class=HTMLResponse)
+    def confirm(request: Request, token: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "") -> Response:
+        if not csrf_ok(request, csrf):
+            return refused_csrf(request)
+        try:
+            customer = site_accounts.confirm_account(token)
+        except VerificationFailed:
+            return bad_link(request, "/register", "ask for an account again")
+        except NotAllowed as exc:
+            if exc.reason != "email_taken":
+                return unavailable(request, "Creating an account")
+            return page(
+                request,
+                "message.html",
+                409,
+                title="That address already has an account",
+                text="Someone created an account with this address in the meantime.",
+                link=("/forgot", "If it's yours, reset its password here"),
+            )
+        except CrmError:
+            return unavailable(request, "Creating an account")
+        try:
+            return signed_in_redirect(customer.customer_id, customer.first_name)
+        except CrmError:  # the account stands; signing in can wait
+            return RedirectResponse("/signin", status_code=303)
 
     @app.post("/signout")
     def signout(request: Request) -> Response:
@@ -255,7 +436,11 @@ def app_from_env() -> FastAPI:
     from hearth.container import container
 
     log_redaction.install()  # emails and phone numbers masked in every log line of this process
-    box = container()
+    return app_for(container())
+
+
+def app_for(box: Container) -> FastAPI:
+    """The site on a container's services (the CRM's accounts, sign-ins and account links)."""
     settings = box.settings
     if not settings.web_identity_secret:
         raise RuntimeError("Set WEB_IDENTITY_SECRET: the website signs the widget's identity tokens with it.")
@@ -267,6 +452,7 @@ def app_from_env() -> FastAPI:
         ),
         accounts_of(box.crm),
         box.website_sign_ins,
+        box.website_accounts,
     )
 
 

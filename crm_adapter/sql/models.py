@@ -191,6 +191,28 @@ class WebsiteSessionRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class WebsiteAccountTokenRow(Base):
+    """A single-use link emailed for the shop's website (crm_adapter/accounts.py): a password reset (`purpose`
+    "reset", for `customer_id`) or a new account's confirmation ("register", holding the account asked for until it
+    is confirmed, then cleared). Only the token's SHA-256 is kept. Every ask leaves a row, whether or not the address
+    has an account, counted per purpose under the keyed hash of the address (`address_key`)."""
+
+    __tablename__ = "website_account_tokens"
+    __table_args__ = (Index("ix_website_account_tokens_address_at", "address_key", "purpose", "created_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(12))
+    address_key: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    first_name: Mapped[str | None] = mapped_column(String(80))
+    last_name: Mapped[str | None] = mapped_column(String(80))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _ts()
+    expires_at: Mapped[datetime] = _ts()
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class CodeRequestRow(Base):
     """A one-time code asked for: queued by the request alike whether or not the address is on file (the keyed hash
     of the address; the customer, if it is theirs), made and emailed by the worker (`code_delivery`), which stamps

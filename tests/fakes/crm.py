@@ -81,6 +81,7 @@ class CustomerRecord:
     loyalty_points: int
     created_at: datetime
     updated_at: datetime
+    website_password_hash: str | None = None
 
 
 @dataclass
@@ -160,6 +161,23 @@ class FailureRecord:
 
 
 @dataclass
+class AccountTokenRecord:
+    """A website account link (website_account_tokens): by the SHA-256 of its token."""
+
+    token_hash: str
+    purpose: str
+    address_key: str
+    created_at: datetime
+    expires_at: datetime
+    customer_id: str | None = None
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    password_hash: str | None = None
+    used_at: datetime | None = None
+
+
+@dataclass
 class WebsiteSessionRecord:
     id: str
     customer_id: str
@@ -192,6 +210,7 @@ class MemoryCrmStore:
     failures: list[FailureRecord] = field(default_factory=list)
     website_sessions: dict[str, WebsiteSessionRecord] = field(default_factory=dict)  # by sign-in id
     code_requests: list[CodeRequestRecord] = field(default_factory=list)
+    account_tokens: dict[str, AccountTokenRecord] = field(default_factory=dict)  # by the token's SHA-256
     down: bool = False  # the database cannot be reached: every service on this store raises CrmUnavailable
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 

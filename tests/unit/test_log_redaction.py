@@ -169,3 +169,18 @@ def test_installing_twice_wraps_the_factory_once(redacting: list[logging.LogReco
     factory = logging.getLogRecordFactory()
     log_redaction.install()
     assert logging.getLogRecordFactory() is factory and log_redaction.installed()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '"GET /reset?token=Zk3_q-9aB7cD0eF1gH2iJ3kL4mN5oP6qR7sT8uV9wX0 HTTP/1.1" 200',
+            '"GET /reset?token=*** HTTP/1.1" 200',
+        ),
+        ("POST /register/confirm?x=1&token=abcdefgh12345678", "POST /register/confirm?x=1&token=***"),
+        ("the token=short stays", "the token=short stays"),
+    ],
+)
+def test_an_emailed_links_token_in_a_url_is_masked(text: str, expected: str) -> None:
+    assert redact(text) == expected and redact(redact(text)) == expected
