@@ -163,11 +163,12 @@ def _singular(word: str) -> str:
 _CHANGE_WORDS = (
     ("deliver_to", r"\b(?:address|deliver(?:ed|y)? (?:it )?to|send (?:it|them) to|ship (?:it )?to|"
                    r"my work|different (?:place|house|flat)|new flat|neighbou?r)\b"),
-    ("set_quantity", r"\b(?:quantity|how many|make it|change (?:it )?to (?:one|two|three|\d+)|only (?:want|need) (?:one|two|three|\d+)|(?:one|two|three|four|\d+) "
-                     r"instead|instead of (?:one|two|three|four|\d+)|more of|another one|extra one|add (?:one|two|"
-                     r"another|\d+))\b"),
-    ("remove_item", r"\b(?:remove|take (?:\w+ ){0,3}(?:off|out)|delete|drop|don'?t (?:want|need)|no longer (?:want|need)|"
-                    r"get rid of|without the)\b"),
+    ("set_quantity", r"\b(?:quantity|how many|make it|change (?:it )?to (?:one|two|three|\d+)|"
+                     r"only (?:want|need) (?:one|two|three|\d+)|(?:one|two|three|four|\d+) instead|"
+                     r"instead of (?:one|two|three|four|\d+)|more of|another one|extra one|"
+                     r"add (?:one|two|another|\d+))\b"),
+    ("remove_item", r"\b(?:remove|take (?:\w+ ){0,3}(?:off|out)|delete|drop|don'?t (?:want|need)|"
+                    r"no longer (?:want|need)|get rid of|without the)\b"),
 )  # fmt: skip
 _NUMBERS = {"zero": 0, "none": 0, "one": 1, "a single": 1, "just one": 1, "two": 2, "couple": 2, "three": 3,
             "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}  # fmt: skip
