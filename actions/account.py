@@ -1,17 +1,31 @@
-"""Account actions: contact details and loyalty points. A new email address takes effect only once confirmed
-(the rules: crm_adapter/contact_changes.py)."""
+"""Account actions: contact details, loyalty points, and signing in to the shop's website. A new email address
+takes effect only once confirmed (the rules: crm_adapter/contact_changes.py)."""
 
 from __future__ import annotations
 
-from rasa_sdk import Tracker
+from typing import Any
+
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.common import QUESTIONS, VerifiedCrmAction, crm, crm_call, entity, money, verified_customer
+from actions.common import (
+    QUESTIONS,
+    CrmAction,
+    VerifiedCrmAction,
+    crm,
+    crm_call,
+    entity,
+    intent_of,
+    money,
+    verified_customer,
+)
 from crm_adapter.contact_changes import EmailChanges, EmailChangeStep
-from crm_adapter.domain import ContactField, InvalidInput
-from hearth.container import container
+from crm_adapter.domain import ContactField, InvalidInput, NotAllowed
+from crm_adapter.validation import normalize_email
+from hearth.container import container, get_website_accounts
 
 _CONTACT_SLOTS = {"new_email": ContactField.EMAIL, "new_phone": ContactField.PHONE, "new_address": ContactField.ADDRESS}
 # What each step of an email change says before the question it leaves open ("": the same one again; None: the
@@ -119,4 +133,72 @@ class ActionShowLoyalty(VerifiedCrmAction):
             )
         else:
             dispatcher.utter_message(response="utter_loyalty_points", **values)
+        return []
+
+
+# ---- the shop website: signing in, opening an account ---------------------------------------------------------
+
+
+class ValidateSignInHelpForm(FormValidationAction):
+    """The address to send a password link to; a verified customer is not asked (the address on file is used)."""
+
+    def name(self) -> str:
+        return "validate_sign_in_help_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        return [] if verified_customer(tracker) else domain_slots
+
+    async def extract_reset_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        email = entity(tracker, "email")
+        if email is None and tracker.get_slot("requested_slot") == "reset_email" and intent_of(tracker) == "inform":
+            email = (tracker.latest_message.get("text") or "").strip() or None
+        return {"reset_email": email} if email else {}
+
+    def validate_reset_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        try:
+            return {"reset_email": normalize_email(str(value))}
+        except InvalidInput:
+            dispatcher.utter_message(response="utter_identity_invalid_email")
+            return {"reset_email": None}
+
+
+class ActionSendPasswordReset(CrmAction):
+    """Asks the website for a password link to the address (the one on file when verified). The reply is the same
+    whether or not the address has an account: the link goes only to the address's owner."""
+
+    def name(self) -> str:
+        return "action_send_password_reset"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        customer_id = verified_customer(tracker)
+        email = (
+            (await crm_call(crm().get_customer, customer_id)).email if customer_id else tracker.get_slot("reset_email")
+        )
+        url = f"{container().website_url}/forgot"
+        try:
+            await crm_call(get_website_accounts().request_password_reset, str(email or ""))
+        except (InvalidInput, NotAllowed):  # no address, or an external CRM keeps no website accounts
+            dispatcher.utter_message(response="utter_password_reset_unavailable", url=url)
+            return [SlotSet("reset_email", None)]
+        dispatcher.utter_message(response="utter_password_reset_sent", email=email, url=url)
+        return [SlotSet("reset_email", None)]
+
+
+class ActionCreateAccountHelp(Action):
+    """Where to open an account on the website (the website confirms the address by email)."""
+
+    def name(self) -> str:
+        return "action_create_account_help"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if container().settings.backend == "http":  # an external CRM keeps no website accounts
+            dispatcher.utter_message(response="utter_create_account_unavailable")
+            return []
+        dispatcher.utter_message(response="utter_create_account", url=f"{container().website_url}/register")
         return []

@@ -51,6 +51,7 @@ REQUEST_WORKING_SLOTS = (
     "order_changeable",
     "order_lines",
     "change_refused",
+    "reset_email",
 )
 # The questions the bot asks outside a form, by the value of the `awaiting` slot that remembers them.
 QUESTIONS = {

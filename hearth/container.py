@@ -145,6 +145,11 @@ class Container:
         return self._once("website_sign_ins", build)
 
     @property
+    def website_url(self) -> str:
+        """The shop website's first public origin: where links to it in emails and chat replies point."""
+        return (self.settings.web_chat_origins or ("http://127.0.0.1:5080",))[0].rstrip("/")
+
+    @property
     def website_accounts(self) -> WebsiteAccounts:
         """The shop website's password resets and new accounts, by single-use links emailed like the notices (SMTP,
         or the outbox in development), pointing at the website's first public origin; with an external CRM, which
@@ -158,8 +163,7 @@ class Container:
             from crm_adapter.accounts import AccountMail
             from crm_adapter.sql.website_accounts import SqlWebsiteAccounts
 
-            site = (self.settings.web_chat_origins or ("http://127.0.0.1:5080",))[0]
-            mail = AccountMail(self.notices, site)
+            mail = AccountMail(self.notices, self.website_url)
             return SqlWebsiteAccounts(self.sessions, mail, secret=self.settings.secret())
 
         return self._once("website_accounts", build)
@@ -359,6 +363,10 @@ def get_relationship() -> RelationshipService:
 
 def get_invoices() -> Invoices:
     return container().invoices
+
+
+def get_website_accounts() -> WebsiteAccounts:
+    return container().website_accounts
 
 
 def get_website_sign_ins() -> WebsiteSignIns:

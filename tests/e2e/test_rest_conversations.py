@@ -228,6 +228,17 @@ def test_an_order_not_yet_shipped_goes_to_a_new_address_after_a_yes(stack: Stack
     ]
 
 
+def test_a_forgotten_website_password_gets_a_single_use_link_by_email(stack: Stack):
+    sender = "e2e-real-9"
+    assert "email address you sign in with" in stack.say(sender, "i cant log in, forgot my password")[-1]
+    reply = stack.say(sender, "omar.haddad@example.com")[0]
+    assert reply.startswith("If omar.haddad@example.com has an account on our website, a link to set a new password")
+    notices = wait_for(lambda: list((stack.data_dir / "outbox").glob("*.notice")))
+    bodies = [email.message_from_bytes(path.read_bytes()) for path in notices]
+    assert any(m["To"] == "omar.haddad@example.com" and "/reset?token=" in m.get_payload() for m in bodies)
+    assert "/register" in stack.say(sender, "how do i open an account")[0]
+
+
 def test_i_changed_my_mind_cancels_after_saying_what_it_costs(stack: Stack):
     sender = "e2e-real-7"
     stack.say(sender, "I changed my mind, don't send it")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from crm_adapter.accounts import AccountMail
 from handoff.desk import HandoffDesk
 from handoff.service import OpeningHours
 from hearth.container import Container, set_container
@@ -22,7 +23,7 @@ from tests.fakes import (
 )
 from tests.fakes.handoff import MemoryAgentRoster, MemoryHandoffQueue, MemoryHandoffStore
 from tests.fakes.relationship import MemoryRelationship, MemoryRelationshipArrange, MemoryRelationshipStore
-from tests.fakes.website import MemoryWebsiteSignIns
+from tests.fakes.website import MemoryWebsiteAccounts, MemoryWebsiteSignIns
 
 
 @dataclass
@@ -47,6 +48,9 @@ class MemoryCrm:
         self.handoffs = MemoryHandoffQueue(self.handoff_store, clock=self.clock)
         self.agents = MemoryAgentRoster(self.handoff_store, clock=self.clock)
         self.sign_ins = MemoryWebsiteSignIns(self.store, clock=self.clock)
+        self.website_accounts = MemoryWebsiteAccounts(
+            self.store, AccountMail(self.notices, "http://shop.test"), clock=self.clock
+        )
 
     def container(self, data_dir: Path) -> Container:
         """The actions' container: these services, with erasure removing exports from the development outbox
@@ -57,6 +61,7 @@ class MemoryCrm:
         )
         box.replace("crm", self.service)
         box.replace("website_sign_ins", self.sign_ins)
+        box.replace("website_accounts", self.website_accounts)
         box.replace("code_sender", self.sender)
         box.replace("notices", self.notices)
         box.replace("email_change_store", self.email_changes)
