@@ -47,7 +47,7 @@ REQUEST_WORKING_SLOTS = (
     "offered_orders",
     "order_cancellable",
     "cancel_refund",
-    "change_text",
+    "request_text",
     "order_changeable",
     "order_lines",
     "change_refused",

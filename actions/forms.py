@@ -273,22 +273,31 @@ class OrderFormValidation(VerifiedFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events = await super().get_validation_events(dispatcher, tracker, domain)
+        if tracker.get_slot("requested_slot") is None and tracker.get_slot("request_text") is None:
+            events.append(SlotSet("request_text", _answer_text(tracker)))  # read again once verified ("the lamp")
         slots = {**tracker.slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
         needed = self.needs_order(slots) and not slots.get("order_number")
         if needed and slots.get("verified") and slots.get("customer_id"):
             if slots.get("offered_orders") is None:  # not asked yet: take the order it must be, or list them
-                events += await self._choose_order(str(slots["customer_id"]), slots.get("proof_order"), dispatcher)
+                events += await self._choose_order(
+                    str(slots["customer_id"]), slots.get("proof_order"), slots.get("request_text"), dispatcher
+                )
         return events
 
     async def _choose_order(
-        self, customer_id: str, proof_order: Any, dispatcher: CollectingDispatcher
+        self, customer_id: str, proof_order: Any, request: Any, dispatcher: CollectingDispatcher
     ) -> list[EventType]:
         try:
             orders = await crm_call(crm().list_orders, customer_id, 10)
         except CrmUnavailable as exc:  # the customer types the number instead
             log.warning("%s: CRM unavailable: %s", self.name(), exc)
             return []
-        choice = choose(self.form_name(), orders, proof_order if isinstance(proof_order, str) else None)
+        choice = choose(
+            self.form_name(),
+            orders,
+            proof_order if isinstance(proof_order, str) else None,
+            request if isinstance(request, str) else None,
+        )
         if choice.order is None:
             return [SlotSet("offered_orders", [OfferedOrder.of(order).to_json() for order in choice.offer])]
         recent = [OfferedOrder.of(order).to_json() for order in orders[:5]]
@@ -461,8 +470,6 @@ class ValidateChangeOrderForm(OrderFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events = await super().get_validation_events(dispatcher, tracker, domain)
-        if tracker.get_slot("requested_slot") is None and intent_of(tracker) == "change_order":
-            events.append(SlotSet("change_text", _answer_text(tracker)))  # read again once the order is known
         slots = {**tracker.slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
         number, customer_id = slots.get("order_number"), slots.get("customer_id")
         if not (slots.get("verified") and customer_id and number) or slots.get("order_changeable") is not None:
@@ -479,7 +486,7 @@ class ValidateChangeOrderForm(OrderFormValidation):
         ]  # fmt: skip
         if changeable and not slots.get("change_item"):
             lines = [(line.sku, line.name) for line in order.lines]
-            item = line_in(slots.get("change_text"), lines) or (lines[0][0] if len(lines) == 1 else None)
+            item = line_in(slots.get("request_text"), lines) or (lines[0][0] if len(lines) == 1 else None)
             if item:
                 events.append(SlotSet("change_item", item))
         slots = {**slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}

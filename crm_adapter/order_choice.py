@@ -96,13 +96,21 @@ class Choice:
     offer: tuple[Order, ...] = ()
 
 
-def choose(form: str | None, orders: list[Order], proof_order: str | None) -> Choice:
-    """The order a request is about, before asking: the one proved with, else the only one that fits."""
-    if proof_order:
-        for order in orders:
-            if order.order_number == proof_order:
-                return Choice(order=order, announce=True)
+# Requests that only an order in the right state can go through with: an order proved with that is not in that
+# state is not taken for them (the lamp to return is in another, delivered, order).
+STRICT = frozenset({"return_form", "cancel_order_form", "change_order_form"})
+
+
+def choose(form: str | None, orders: list[Order], proof_order: str | None, request: str | None = None) -> Choice:
+    """The order a request is about, before asking: the one whose items the request names ("a refund for the
+    lamp"), else the one proved with, else the only one that fits."""
     fits = fitting(form, orders)
+    named = _by_item(_words(request or ""), [OfferedOrder.of(order) for order in fits or orders])
+    if named:
+        return Choice(order=next(order for order in orders if order.order_number == named), announce=True)
+    proved = next((order for order in orders if order.order_number == proof_order), None)
+    if proved is not None and (form not in STRICT or proved in fits):
+        return Choice(order=proved, announce=True)
     if len(fits) == 1:
         return Choice(order=fits[0], announce=True)
     return Choice(offer=tuple((fits or orders)[:MAX_OFFERED]))

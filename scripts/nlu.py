@@ -535,6 +535,13 @@ def score(args: argparse.Namespace) -> int:
     write_examples_to(full, customers, work / "test_data.yml")
     train_and_test(work, args.out)
     summary = customer_summary(json.loads((args.out / "intent_report.json").read_text()))
+    answers = args.out / "response_selection_report.json"  # which FAQ or chitchat answer, within faq/chitchat
+    if answers.exists():
+        report = json.loads(answers.read_text())
+        summary["answer_accuracy"] = round(float(report["accuracy"]), 4)
+        summary["answer_accuracy_by_key"] = {
+            k: round(float(v["recall"]), 4) for k, v in sorted(report.items()) if isinstance(v, dict) and "/" in k
+        }
     print_customer_summary(summary)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")

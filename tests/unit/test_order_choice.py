@@ -33,6 +33,20 @@ def test_the_order_proved_with_is_the_one_meant_and_said_out_loud():
     assert choice.order == RUG and choice.announce
 
 
+def test_the_item_the_request_names_picks_its_order_over_the_one_proved_with():
+    # "can I get a refund for the lamp": the lamp's order, though the customer proved who they are with the rug's
+    lamp = order("JH500005", "delivered", "Brass table lamp")
+    assert choose("return_form", [RUG, lamp, MUG], "JH500002", "can i get a refund for the lamp i bought").order == lamp
+    assert choose("return_form", [RUG, lamp, MUG], "JH500002", "i want to return something").offer == (lamp, MUG)
+
+
+def test_an_order_proved_with_that_cannot_go_through_the_request_is_not_taken_for_it():
+    # the rug is only placed: it cannot be returned, so a return is about the one delivered order
+    assert choose("return_form", [RUG, MUG], "JH500002").order == MUG
+    # a status or a delivery problem is fine for any order: the one proved with
+    assert choose("order_status_form", [LAMP, MUG], "JH500003").order == MUG
+
+
 def test_the_only_order_that_fits_the_request_is_taken():
     # only the lamp is still on its way; only the mug can be returned; only the rug can be cancelled
     assert choose("order_status_form", [LAMP, MUG], None).order == LAMP
