@@ -1,8 +1,8 @@
-"""Keyboard mash is not understood: a message none of whose words the bot was ever taught falls back.
+"""Keyboard mash is not understood: a message most of whose words the bot was never taught falls back.
 
 A linear classifier always picks some intent, and for text it has no evidence about at all ("sdfkj qwpeo") the
 character n-grams can make that pick look confident: the bot then answers something nobody asked. This component
-learns the words of the training data and, when a message has words but not one of them is known, even allowing
+learns the words of the training data and, when fewer than a third of a message's words are known, even allowing
 one typo ("parcle" for "parcel", "cancle" for "cancel"), sets the intent to `nlu_fallback`, as Rasa's
 FallbackClassifier does for a low confidence, so the dialogue says it did not understand. Messages with an entity
 (an order number, an email, a code) or with no letters at all are left to the classifier.
@@ -51,10 +51,12 @@ class Vocabulary:
         # one letter missing, extra, swapped or changed: the word or one of its deletions meets a deletion
         return word in self._near or any(d in self.known or d in self._near for d in _deletes(word))
 
-    def knows_any(self, text: str) -> bool | None:
-        """None when `text` has no words to judge."""
+    def knows_enough(self, text: str) -> bool | None:
+        """Whether at least a third of the words of `text` are known (one typo allowed); None when it has none."""
         found = words(text)
-        return None if not found else any(self.knows(word) for word in found)
+        if not found:
+            return None
+        return 3 * sum(1 for word in found if self.knows(word)) >= len(found)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -92,7 +94,7 @@ class UnknownWordsFallback(GraphComponent):
         for message in messages:
             if not self.vocabulary.known or message.get(ENTITIES):
                 continue  # untrained (no evidence either way), or a value the customer was asked for
-            if self.vocabulary.knows_any(message.get(TEXT) or "") is not False:
+            if self.vocabulary.knows_enough(message.get(TEXT) or "") is not False:
                 continue
             fallback = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: float(self.config["confidence"])}
             message.data[INTENT] = fallback

@@ -137,6 +137,15 @@ def console_requests(rng: random.Random, handoff: int, review: int, conversation
                 yield Request("POST", path, who, {"text": "x"}, csrf=csrf)
 
 
+# The website's account forms: the page that hands out the CSRF token, where it posts, and its fields.
+WEBSITE_FORMS = (
+    ("/forgot", "/forgot", ("email",)),
+    ("/register", "/register", ("first_name", "last_name", "email", "password", "password2")),
+    ("/reset?token=x", "/reset", ("token", "password", "password2")),
+    ("/register/confirm?token=x", "/register/confirm", ("token",)),
+)
+
+
 def website_requests(rng: random.Random) -> Iterator[tuple[str, str, Any, dict[str, str]]]:
     values = list(hostile_values(rng, 60))
     for value in values:
@@ -221,6 +230,19 @@ def test_the_console_and_the_website_survive_hostile_requests(live_stack: Stack,
         shop.cookies.clear()
         if response.status_code >= 500 or injected(response):
             unexpected.append((method, path[:80], response.status_code, response.text[:300]))
+    # the account forms, past their CSRF check: a browser that opened the form posts hostile values with its token
+    rng = random.Random(SEED + 2)
+    for value in list(hostile_values(rng, 40)):
+        for page, action, fields in WEBSITE_FORMS:
+            browser = requests.Session()
+            opened = browser.get(stack.website_url + page, timeout=60)
+            token = re.search(r'name="csrf" value="([^"]*)"', opened.text)
+            data = {field: value for field in fields} | {"csrf": token.group(1) if token else ""}
+            response = browser.post(stack.website_url + action, data=data, allow_redirects=False, timeout=60)
+            for answer in (opened, response):
+                fuzz_counts.record(WEBSITE, answer.status_code)
+                if answer.status_code >= 500 or injected(answer):
+                    unexpected.append(("POST", action, answer.status_code, answer.text[:300]))
     signed = shop.post(
         stack.website_url + "/signin", data={"email": "anna.berg@example.com", "password": SHOP_PASSWORD}
     )
