@@ -36,9 +36,13 @@ REQUEST_SLOTS = (
     "new_address",
     "complaint_text",
     "payment_issue",
+    "review_item",
+    "review_stars",
+    "review_text",
+    "review_publish",
 )
 # What the bot keeps for itself while a request runs (not shown to an agent); cleared with the request's slots.
-REQUEST_WORKING_SLOTS = ("offered_orders",)
+REQUEST_WORKING_SLOTS = ("offered_orders", "review_items")
 # The questions the bot asks outside a form, by the value of the `awaiting` slot that remembers them.
 QUESTIONS = {
     "consent_history": "utter_ask_consent_history",
