@@ -5,7 +5,9 @@ a signed-in customer sees hands the chat widget a short-lived token signed with 
 (shared/web_identity.py), so the bot knows who they are without ever trusting a customer id the browser
 could invent. A real site does the same from its own login; only the signing is needed from it.
 
-    GET  /             the shop's page, with the widget
+    GET  /             the shop's page, with the widget and links to a few products
+    GET  /products/SKU a product's page: its name, average stars and count, the reviews customers let us show
+                       (first name and last initial, stars, words, date); an unknown SKU gets a 404 page
     GET  /signin       the sign-in form
     POST /signin       sign in with a customer's website password; POST /signout signs out
     GET  /static/webchat.js   the widget (rasa-webchat from the npm registry, website/node_modules)
@@ -35,6 +37,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -47,8 +50,10 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from crm_adapter.domain import CrmError, CrmUnavailable
+from crm_adapter.domain import CrmError, CrmUnavailable, NotAllowed, NotFound
 from crm_adapter.ports import WebsiteSignIns
+from reviews.ports import ReviewStore
+from reviews.unavailable import ExternalCrmReviews
 from shared import log_redaction, web_identity
 from shared.passwords import dummy_hash, verify_password
 
@@ -58,6 +63,8 @@ TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 WIDGET = HERE / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 SESSION_COOKIE = "juniper_session"
 SESSION_HOURS = 8
+HOME_PRODUCTS = 6  # products linked from the home page
+SKU = re.compile(r"^[A-Za-z0-9-]{1,24}$")
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,14 @@ def _session_secret(identity_secret: str) -> str:
     return hmac.new(identity_secret.encode(), b"juniper-site-session", hashlib.sha256).hexdigest()
 
 
-def create_app(settings: SiteSettings, find_customer: FindCustomer, sign_ins: WebsiteSignIns) -> FastAPI:
+def create_app(
+    settings: SiteSettings,
+    find_customer: FindCustomer,
+    sign_ins: WebsiteSignIns,
+    reviews: ReviewStore | None = None,
+) -> FastAPI:
+    """`reviews`: the products and their reviews (none kept when not given, as with an external CRM)."""
+    product_reviews: ReviewStore = reviews or ExternalCrmReviews()
     web_identity.sign(settings.identity_secret, "check", 60)  # refuse to start with a secret too short
     app = FastAPI(title="Juniper Home (demo website)", docs_url=None, redoc_url=None, openapi_url=None)
     cookie_secret = _session_secret(settings.identity_secret)
@@ -195,7 +209,23 @@ def create_app(settings: SiteSettings, find_customer: FindCustomer, sign_ins: We
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
-        return page(request, "home.html")
+        try:
+            products = product_reviews.catalogue(HOME_PRODUCTS)
+        except CrmError:
+            products = []
+        return page(request, "home.html", products=products)
+
+    @app.get("/products/{sku}", response_class=HTMLResponse)
+    def product(request: Request, sku: str) -> Response:
+        if not SKU.match(sku):
+            return page(request, "not_found.html", 404, what="product")
+        try:
+            found = product_reviews.product(sku)
+        except (NotFound, NotAllowed):  # never sold here, or reviews kept elsewhere (an external CRM)
+            return page(request, "not_found.html", 404, what="product")
+        except CrmUnavailable:
+            return page(request, "not_found.html", 503, what="unavailable")
+        return page(request, "product.html", product=found)
 
     @app.get("/signin", response_class=HTMLResponse)
     def signin_form(request: Request) -> Response:
@@ -267,6 +297,7 @@ def app_from_env() -> FastAPI:
         ),
         accounts_of(box.crm),
         box.website_sign_ins,
+        box.product_reviews,
     )
 
 
