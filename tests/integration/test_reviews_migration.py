@@ -1,8 +1,10 @@
 """Migration 0016 (product reviews): it follows 0014 (0015 comes from another branch and is put before it when the
-branches are merged), creates the table with its rules in the database too, and goes back down cleanly."""
+branches are merged), creates the table with its rules in the database too, and goes back down cleanly; and the
+reviews on the customer's timeline."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from crm_adapter.sql.db import alembic_config, make_engine, make_session_factory, upgrade
+from history.timeline import SqlHistoryService
+from reviews.store import SqlReviewStore
+from tests.conftest import SqlCrm
 from tests.factories import NOW, add_customer, add_order
 
 pytestmark = pytest.mark.integration
@@ -61,3 +66,21 @@ def test_downgrade_to_0014_removes_the_table_and_upgrade_brings_it_back(tmp_path
         index["name"] for index in inspect(engine).get_indexes("product_reviews")
     }
     engine.dispose()
+
+
+def test_a_review_is_on_the_customers_timeline(sql_crm: SqlCrm) -> None:
+    """The review the chat keeps shows on the customer's timeline (history/timeline.py reads the reviews' table),
+    newest first with the rest of their history; a second one replaces it there too."""
+    cid = add_customer(sql_crm.sessions)
+    add_order(sql_crm.sessions, cid, "JH830001", status="delivered", placed_days_ago=9, delivered_days_ago=5)
+    store = SqlReviewStore(sql_crm.sessions, clock=sql_crm.clock)
+    store.submit(cid, "JH830001", "SKU0", 2, "Wobbly.", published=False)
+    sql_crm.clock.advance(hours=2)
+    review = store.submit(cid, "JH830001", "SKU0", 5, "Fixed: lovely now.", published=True)
+
+    entries = SqlHistoryService(sql_crm.sessions).timeline(cid).entries
+    assert [e.kind for e in entries] == ["review", "order"]
+    entry = entries[0]
+    assert (entry.reference, entry.occurred_at) == (str(review.review_id), NOW + timedelta(hours=2))
+    assert entry.title == "Review of Oak side table: 5/5 (shown on the website)"
+    assert entry.detail["order_number"] == "JH830001" and entry.detail["text"] == "Fixed: lovely now."
