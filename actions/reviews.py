@@ -76,8 +76,8 @@ class ValidateReviewForm(VerifiedFormValidation):
             try:
                 items = await crm_call(reviews().reviewable_items, str(slots["customer_id"]))
             except (CrmUnavailable, NotFound, NotAllowed) as exc:
+                # nothing to offer: the form ends, and the submit action says why
                 log.warning("validate_review_form: reviews unavailable: %s", exc)
-                dispatcher.utter_message(response="utter_crm_unavailable")
                 return [*events, SlotSet(ITEMS_SLOT, [])]
             events.append(SlotSet(ITEMS_SLOT, [item.to_json() for item in items]))
         return events
@@ -170,7 +170,12 @@ class ActionSubmitReview(VerifiedCrmAction):
         self, customer_id: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         key = split_item_key(tracker.get_slot("review_item"))
-        if key is None:  # nothing delivered yet, or the form ended without an item
+        if key is None:  # the form ended without an item: say why (the CRM down is said by CrmAction)
+            try:
+                await crm_call(reviews().reviewable_items, customer_id)
+            except NotAllowed:  # an external CRM, which keeps no reviews
+                dispatcher.utter_message(response="utter_review_unsupported")
+                return clear_review_slots()
             dispatcher.utter_message(response="utter_review_nothing_to_review")
             return clear_review_slots()
         published = tracker.get_slot("review_publish") is True

@@ -215,6 +215,24 @@ def test_not_verified_keeps_nothing(crm, omar) -> None:
     assert responses(messages) == ["utter_not_verified"] and crm.store.reviews == []
 
 
+def test_an_external_crm_keeps_no_reviews_and_the_customer_hears_so(crm, omar) -> None:
+    from hearth.container import container
+    from reviews.unavailable import ExternalCrmReviews
+
+    container().replace("product_reviews", ExternalCrmReviews())
+    slots, messages = form(verified(omar), "i want to leave a review", intent="leave_review")
+    assert slots["review_items"] == [] and slots["requested_slot"] is None and messages == []
+    _, messages = run(ActionSubmitReview(), tracker(slots=verified(omar, review_items=[])))
+    assert responses(messages) == ["utter_review_unsupported"]
+
+
+def test_the_crm_down_ends_the_form_and_is_said_once(crm_down) -> None:
+    slots, messages = form(verified("cus_x"), "i want to leave a review", intent="leave_review")
+    assert slots["review_items"] == [] and messages == []
+    _, messages = run(ActionSubmitReview(), tracker(slots=verified("cus_x", review_items=[])))
+    assert responses(messages) == ["utter_crm_unavailable"]
+
+
 def test_the_crm_down_is_said_and_the_review_kept_in_the_conversation(crm_down) -> None:
     slots = verified("cus_x", review_item="JH500001:SKU0", review_stars="5", review_text="Nice.", review_publish=True)
     events, messages = run(ActionSubmitReview(), tracker(slots=slots))
