@@ -41,6 +41,10 @@ REQUEST_SLOTS = (
     "change_quantity",
     "change_address",
     "confirm_change",
+    "review_item",
+    "review_stars",
+    "review_text",
+    "review_publish",
 )
 # What the bot keeps for itself while a request runs (not shown to an agent); cleared with the request's slots.
 REQUEST_WORKING_SLOTS = (
@@ -52,6 +56,7 @@ REQUEST_WORKING_SLOTS = (
     "order_lines",
     "change_refused",
     "reset_email",
+    "review_items",
 )
 # The questions the bot asks outside a form, by the value of the `awaiting` slot that remembers them.
 QUESTIONS = {

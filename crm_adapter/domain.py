@@ -175,8 +175,8 @@ class LoyaltyBalance:
 class TimelineEntry:
     """One event in a customer's relationship history."""
 
-    kind: str  # "conversation" | "ticket" | "return" | "order" | "feedback"
-    reference: str  # conversation id, ticket reference, RMA number, order number or feedback id
+    kind: str  # "conversation" | "ticket" | "return" | "order" | "feedback" | "review"
+    reference: str  # conversation id, ticket reference, RMA number, order number, feedback or review id
     occurred_at: datetime
     title: str
     detail: dict[str, Any] = field(default_factory=dict)

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from handoff.service import OpeningHours, SqlHandoffService
     from history.tracker_events import TrackerEvents
     from nlu_review.queue import ReviewQueue
+    from reviews.ports import ReviewStore
 
 T = TypeVar("T")
 
@@ -331,6 +332,21 @@ class Container:
 
         return self._once("reviews", lambda: ReviewQueue(self.sessions))
 
+    @property
+    def product_reviews(self) -> ReviewStore:
+        """Product reviews in our own CRM database; with an external CRM, which keeps none, a stand-in that says so."""
+
+        def build() -> ReviewStore:
+            if self.settings.backend != "sql":
+                from reviews.unavailable import ExternalCrmReviews
+
+                return ExternalCrmReviews()
+            from reviews.store import SqlReviewStore
+
+            return SqlReviewStore(self.sessions)
+
+        return self._once("product_reviews", build)
+
 
 _lock = threading.Lock()
 _container: Container | None = None
@@ -375,6 +391,10 @@ def get_website_sign_ins() -> WebsiteSignIns:
 
 def get_handoff_desk() -> Desk:
     return container().handoff_desk
+
+
+def get_product_reviews() -> ReviewStore:
+    return container().product_reviews
 
 
 def set_crm(service: CrmService | None) -> None:

@@ -1,5 +1,5 @@
 """Every table of the CRM database on one metadata: the CRM core's rows (crm_adapter/sql/models.py) and each
-capability's (analytics, handoff, history, NLU review, relationship). Alembic's environment reads it, so
+capability's (analytics, handoff, history, NLU review, relationship, reviews). Alembic's environment reads it, so
 migrations and the drift check see every table, and so do the commands that walk them all (`hearth status`).
 """
 
@@ -11,6 +11,7 @@ from handoff import rows as handoff_rows
 from history import rows as history_rows
 from nlu_review import rows as nlu_review_rows
 from relationship import rows as relationship_rows
+from reviews import rows as reviews_rows
 
-CAPABILITIES = (analytics_rows, handoff_rows, history_rows, nlu_review_rows, relationship_rows)
+CAPABILITIES = (analytics_rows, handoff_rows, history_rows, nlu_review_rows, relationship_rows, reviews_rows)
 metadata = Base.metadata

@@ -1,6 +1,6 @@
 """Reading a customer's relationship history: one chronological, paginated timeline.
 
-The timeline merges conversations, tickets, returns, orders and feedback, newest first.
+The timeline merges conversations, tickets, returns, orders, feedback and product reviews, newest first.
 Pages are cut with a keyset cursor (timestamp, kind, row id), so a page costs one
 indexed range scan per kind whatever the customer's history length, and entries added
 while someone pages never shift or repeat what they see.
@@ -33,6 +33,7 @@ from crm_adapter.sql.models import CustomerRow, OrderRow, ReturnRow, TicketRow
 from history.projector import OUTCOME_LABELS
 from history.rows import ConversationRow, MessageRow
 from relationship.rows import FeedbackRow
+from reviews.rows import ReviewRow
 
 MAX_PAGE = 100
 
@@ -128,7 +129,28 @@ def _feedback(row: FeedbackRow) -> TimelineEntry:
     )
 
 
+def _review(pair: Any) -> TimelineEntry:
+    row, order_number = pair
+    shown = "shown on the website" if row.published else "not shown publicly"
+    return TimelineEntry(
+        kind="review",
+        reference=str(row.id),
+        occurred_at=row.updated_at,
+        title=f"Review of {row.product_name}: {row.stars}/5 ({shown})",
+        detail={
+            "sku": row.sku,
+            "order_number": order_number,
+            "stars": row.stars,
+            "text": row.text,
+            "published": row.published,
+            "created_at": row.created_at.isoformat() + "Z",
+        },
+    )
+
+
 KINDS = (
+    _Kind(6, ReviewRow.id, ReviewRow.updated_at, ReviewRow.customer_id,
+          lambda: select(ReviewRow, OrderRow.order_number).join(OrderRow, OrderRow.id == ReviewRow.order_id), _review),
     _Kind(5, ConversationRow.id, ConversationRow.started_at, ConversationRow.customer_id,
           lambda: select(ConversationRow), _conversation),
     _Kind(4, TicketRow.id, TicketRow.created_at, TicketRow.customer_id, lambda: select(TicketRow), _ticket),

@@ -21,6 +21,7 @@ from relationship.preference_store import preferences_of
 from relationship.rows import FeedbackRow
 from relationship.store import Store, customer_row, utcnow
 from relationship.value_store import value_of
+from reviews.rows import ReviewRow
 
 EXPORT_FORMAT = "hearth-customer-export/1"
 
@@ -80,6 +81,14 @@ def _export(s: Session, row: CustomerRow, now: datetime) -> dict[str, Any]:
         ],
         "orders": _orders(s, customer_id),
         **_service(s, customer_id),
+        "reviews": reviews_export(
+            s.execute(
+                select(ReviewRow, OrderRow.order_number)
+                .join(OrderRow, OrderRow.id == ReviewRow.order_id)
+                .where(ReviewRow.customer_id == customer_id)
+                .order_by(ReviewRow.created_at, ReviewRow.id)
+            ).tuples()
+        ),
         "conversations": _conversations(s, customer_id),
     }
 
@@ -126,6 +135,23 @@ def service_export(returns: Iterable[Any], tickets: Iterable[Any], feedback: Ite
             {"kind": f.kind, "score": f.score, "comment": f.comment, "created_at": f.created_at} for f in feedback
         ],
     }
+
+
+def reviews_export(reviews: Iterable[tuple[Any, str]]) -> list[dict[str, Any]]:
+    """The export's product reviews, from (row or record, order number) pairs."""
+    return [
+        {
+            "order_number": number,
+            "sku": r.sku,
+            "product_name": r.product_name,
+            "stars": r.stars,
+            "text": r.text,
+            "published": r.published,
+            "created_at": r.created_at,
+            "updated_at": r.updated_at,
+        }
+        for r, number in reviews
+    ]
 
 
 def _service(s: Session, customer_id: str) -> dict[str, list[dict[str, Any]]]:

@@ -8,8 +8,8 @@ so every point can be explained:
 - engagement, up to 25: conversations in the last 12 months (15 points at 12 or more) and
   how recent the last one is (10 points today, none after a year).
 - advocacy, up to 25: the latest recommendation score (NPS 9-10: 12 points, 7-8: 6,
-  0-6: none), average satisfaction (CSAT 5: 5 points, 1: none) and referrals (4 each,
-  up to 8).
+  0-6: none), average satisfaction (CSAT 5: 5 points, 1: none), referrals (4 each,
+  up to 8) and product reviews published on the website (2 each, up to 6).
 
 Tiers: vip 70 and above, high 45, standard 20, low below 20.
 """
@@ -29,6 +29,8 @@ NPS_POINTS = ((9, 12.0), (7, 6.0), (0, 0.0))
 CSAT_MAX = 5.0
 REFERRAL_POINTS = 4.0
 REFERRALS_MAX = 8.0
+REVIEW_POINTS = 2.0
+REVIEWS_MAX = 6.0
 ADVOCACY_MAX = 25.0
 TIERS = (("vip", 70.0), ("high", 45.0), ("standard", 20.0), ("low", 0.0))
 
@@ -44,6 +46,7 @@ class ValueFacts:
     latest_nps: int | None
     average_csat: float | None
     referrals: int
+    published_reviews: int = 0  # product reviews shown on the website with the customer's consent
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,11 @@ def compute(facts: ValueFacts, now: datetime) -> CustomerValue:
     referral_points = min(REFERRALS_MAX, REFERRAL_POINTS * facts.referrals)
     if facts.referrals:
         advocacy_reasons.append(f"{facts.referrals} referral{'s' if facts.referrals != 1 else ''}")
-    advocacy = round(min(ADVOCACY_MAX, nps_points + csat_points + referral_points), 1)
+    review_points = min(REVIEWS_MAX, REVIEW_POINTS * facts.published_reviews)
+    if facts.published_reviews:
+        n = facts.published_reviews
+        advocacy_reasons.append(f"{n} product review{'s' if n != 1 else ''}")
+    advocacy = round(min(ADVOCACY_MAX, nps_points + csat_points + referral_points + review_points), 1)
 
     parts = (
         ValuePart("purchases", purchases, PURCHASES_MAX, purchase_reasons),

@@ -17,6 +17,7 @@ from history.rows import ConversationRow
 from relationship import value
 from relationship.rows import FeedbackRow
 from relationship.store import utcnow
+from reviews.rows import ReviewRow
 
 SPEND_STATUSES = tuple(s.value for s in OPEN_ORDER_STATUSES | {OrderStatus.DELIVERED, OrderStatus.RETURNED})
 
@@ -37,6 +38,7 @@ def value_facts(s: Session, now: datetime, customer_ids: Ids = None) -> dict[str
     latest_nps = _latest_nps(s, customer_ids)
     csat = _average_csat(s, customer_ids)
     referrals = _referrals(s, customer_ids)
+    reviews = _published_reviews(s, customer_ids)
     facts = {}
     for cid in ids:
         total, orders = spend.get(cid, (0, 0))
@@ -49,6 +51,7 @@ def value_facts(s: Session, now: datetime, customer_ids: Ids = None) -> dict[str
             latest_nps=latest_nps.get(cid),
             average_csat=csat.get(cid),
             referrals=referrals.get(cid, 0),
+            published_reviews=reviews.get(cid, 0),
         )
     return facts
 
@@ -162,5 +165,16 @@ def _referrals(s: Session, customer_ids: Ids) -> dict[str, int]:
             select(CustomerRow.referred_by, func.count())
             .where(CustomerRow.referred_by.is_not(None), *_only(CustomerRow.referred_by, customer_ids))
             .group_by(CustomerRow.referred_by)
+        )
+    }
+
+
+def _published_reviews(s: Session, customer_ids: Ids) -> dict[str, int]:
+    return {
+        cid: int(n)
+        for cid, n in s.execute(
+            select(ReviewRow.customer_id, func.count())
+            .where(ReviewRow.published.is_(True), *_only(ReviewRow.customer_id, customer_ids))
+            .group_by(ReviewRow.customer_id)
         )
     }

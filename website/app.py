@@ -5,7 +5,9 @@ a signed-in customer sees hands the chat widget a short-lived token signed with 
 (shared/web_identity.py), so the bot knows who they are without ever trusting a customer id the browser
 could invent. A real site does the same from its own login; only the signing is needed from it.
 
-    GET  /             the shop's page, with the widget
+    GET  /             the shop's page, with the widget and links to a few products
+    GET  /products/SKU a product's page: its name, average stars and count, the reviews customers let us show
+                       (first name and last initial, stars, words, date); an unknown SKU gets a 404 page
     GET  /signin       the sign-in form
     POST /signin       sign in with a customer's website password; POST /signout signs out
     GET  /forgot       ask for a password reset link (POST: the same answer whether or not there is an account)
@@ -44,6 +46,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -57,8 +60,10 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from crm_adapter.accounts import MIN_PASSWORD, NoWebsiteAccounts, plausible_token
-from crm_adapter.domain import CrmError, CrmUnavailable, InvalidInput, NotAllowed, VerificationFailed
+from crm_adapter.domain import CrmError, CrmUnavailable, InvalidInput, NotAllowed, NotFound, VerificationFailed
 from crm_adapter.ports import WebsiteAccounts, WebsiteSignIns
+from reviews.ports import ReviewStore
+from reviews.unavailable import ExternalCrmReviews
 from shared import log_redaction, web_identity
 from shared.passwords import dummy_hash, verify_password
 
@@ -75,6 +80,8 @@ CSRF_COOKIE = "juniper_csrf"
 SENT = "If that address has an account, we've emailed a link; it works once, for 30 minutes."
 CHECK_EMAIL = "Check your email to confirm: we've sent a link to the address you gave."
 NOTICES = {"reset": "Your password has been changed, and every earlier sign-in ended. Sign in with the new one."}
+HOME_PRODUCTS = 6  # products linked from the home page
+SKU = re.compile(r"^[A-Za-z0-9-]{1,24}$")
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,11 @@ def create_app(
     find_customer: FindCustomer,
     sign_ins: WebsiteSignIns,
     accounts: WebsiteAccounts | None = None,
+    reviews: ReviewStore | None = None,
 ) -> FastAPI:
+    """`accounts`: password resets and new accounts; `reviews`: the products and their reviews (none kept when not
+    given, as with an external CRM)."""
+    product_reviews: ReviewStore = reviews or ExternalCrmReviews()
     web_identity.sign(settings.identity_secret, "check", 60)  # refuse to start with a secret too short
     app = FastAPI(title="Juniper Home (demo website)", docs_url=None, redoc_url=None, openapi_url=None)
     cookie_secret = _session_secret(settings.identity_secret)
@@ -253,7 +264,23 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
-        return page(request, "home.html")
+        try:
+            products = product_reviews.catalogue(HOME_PRODUCTS)
+        except CrmError:
+            products = []
+        return page(request, "home.html", products=products)
+
+    @app.get("/products/{sku}", response_class=HTMLResponse)
+    def product(request: Request, sku: str) -> Response:
+        if not SKU.match(sku):
+            return page(request, "not_found.html", 404, what="product")
+        try:
+            found = product_reviews.product(sku)
+        except (NotFound, NotAllowed):  # never sold here, or reviews kept elsewhere (an external CRM)
+            return page(request, "not_found.html", 404, what="product")
+        except CrmUnavailable:
+            return page(request, "not_found.html", 503, what="unavailable")
+        return page(request, "product.html", product=found)
 
     @app.get("/signin", response_class=HTMLResponse)
     def signin_form(request: Request, notice: str = "") -> Response:
@@ -453,6 +480,7 @@ def app_for(box: Container) -> FastAPI:
         accounts_of(box.crm),
         box.website_sign_ins,
         box.website_accounts,
+        box.product_reviews,
     )
 
 

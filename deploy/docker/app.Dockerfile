@@ -45,6 +45,7 @@ COPY handoff/ handoff/
 COPY history/ history/
 COPY analytics/ analytics/
 COPY nlu_review/ nlu_review/
+COPY reviews/ reviews/
 COPY shared/ shared/
 COPY worker/ worker/
 COPY crm_api/ crm_api/

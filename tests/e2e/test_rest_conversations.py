@@ -251,6 +251,39 @@ def test_i_changed_my_mind_cancels_after_saying_what_it_costs(stack: Stack):
     assert stack.crm("SELECT status FROM orders WHERE order_number = 'JH100003'") == [("cancelled",)]
 
 
+def test_a_customer_reviews_a_delivered_item_and_it_shows_on_the_product_page(stack: Stack):
+    sender = "e2e-reviewer"
+    assert "email address" in stack.say(sender, "I'd like to leave a review")[0]
+    stack.say(sender, "omar.haddad@example.com")
+    response = stack.send(sender, "JH100002")  # his delivered order proves who he is
+    assert response.status_code == 200
+    [asked] = [m for m in response.json() if m.get("buttons")]
+    assert asked["text"].startswith("Thank you for wanting to review it!")
+    first = asked["buttons"][0]
+    assert first["title"].startswith("JH100002: ")
+    order_number, sku = first["payload"].split('"review_item": "')[1].split('"')[0].split(":")
+    name = first["title"].removeprefix("JH100002: ")
+
+    assert "How many stars" in stack.say(sender, first["payload"])[0]
+    assert "What would you like to say" in stack.say(sender, "4 stars")[0]
+    text = "Sturdy & <b>lovely</b>, exactly as pictured."
+    assert "first name" in stack.say(sender, text)[0]
+    replies = stack.say(sender, "yes")
+    assert replies[0].startswith(f"Thank you! Your 4-star review of the {name} is saved")
+    assert f"/products/{sku}" in replies[0]
+
+    assert stack.crm(
+        "SELECT r.customer_id, o.order_number, r.sku, r.stars, r.text, r.published FROM product_reviews r"
+        " JOIN orders o ON o.id = r.order_id"
+    ) == [("cus_demo_omar", order_number, sku, 4, text, 1)]
+    page = requests.get(f"{stack.website_url}/products/{sku}", timeout=10)
+    assert page.status_code == 200 and "Omar H." in page.text and "Haddad" not in page.text
+    assert "Sturdy &amp; &lt;b&gt;lovely&lt;/b&gt;, exactly as pictured." in page.text
+    assert "4.0 out of 5</strong>\n  from 1 review<" in page.text
+    home = requests.get(stack.website_url, timeout=10).text
+    assert 'href="/products/' in home
+
+
 @pytest.mark.parametrize(
     "body",
     [

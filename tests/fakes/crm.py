@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from crm_adapter.domain import (
     OPEN_ORDER_STATUSES,
@@ -211,6 +212,7 @@ class MemoryCrmStore:
     website_sessions: dict[str, WebsiteSessionRecord] = field(default_factory=dict)  # by sign-in id
     code_requests: list[CodeRequestRecord] = field(default_factory=list)
     account_tokens: dict[str, AccountTokenRecord] = field(default_factory=dict)  # by the token's SHA-256
+    reviews: list[Any] = field(default_factory=list)  # tests/fakes/reviews.py's ReviewRecord
     down: bool = False  # the database cannot be reached: every service on this store raises CrmUnavailable
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 

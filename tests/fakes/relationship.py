@@ -35,7 +35,7 @@ from crm_adapter.sql.models import CustomerRow
 from history.rows import ConversationRow
 from relationship import preferences as prefs
 from relationship import sentiment, surveys, value
-from relationship.data_rights import EXPORT_FORMAT, service_export
+from relationship.data_rights import EXPORT_FORMAT, reviews_export, service_export
 from relationship.preference_store import PROPOSAL_INTERVAL
 from relationship.privacy import DEIDENTIFIED
 from relationship.survey_store import CSAT_MIN_INTERVAL, NPS_PERIOD
@@ -415,6 +415,7 @@ class MemoryRelationship:
             latest_nps=nps[-1] if nps else None,
             average_csat=round(sum(csat) / len(csat), 2) if csat else None,
             referrals=sum(1 for by in self.store.referred_by.values() if by == customer_id),
+            published_reviews=sum(1 for r in crm.reviews if r.customer_id == customer_id and r.published),
         )
         return value.compute(facts, now)
 
@@ -481,6 +482,11 @@ class MemoryRelationship:
                     (t for t in crm.tickets if t.customer_id == customer_id),
                     (f for f in self.store.feedback if f.customer_id == customer_id),
                 ),
+                "reviews": reviews_export(
+                    (r, crm.orders[r.order_id].order_number)
+                    for r in sorted(crm.reviews, key=lambda r: (r.created_at, r.id))
+                    if r.customer_id == customer_id
+                ),
                 "conversations": [
                     {
                         "channel": c.channel,
@@ -529,6 +535,7 @@ class MemoryRelationship:
         crm.identities = {k: i for k, i in crm.identities.items() if not gone(i.customer_id, i.sender_id)}
         crm.orders = {k: o for k, o in crm.orders.items() if o.customer_id != customer_id}
         crm.returns[:] = [r for r in crm.returns if r.customer_id != customer_id]
+        crm.reviews[:] = [r for r in crm.reviews if r.customer_id != customer_id]
         crm.codes[:] = [c for c in crm.codes if c.customer_id != customer_id]
         crm.failures[:] = [f for f in crm.failures if f.customer_id != customer_id]
         del crm.customers[customer_id]

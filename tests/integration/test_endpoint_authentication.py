@@ -49,6 +49,7 @@ from handoff.service import SqlHandoffService
 from history.timeline import SqlHistoryService
 from nlu_review.queue import ReviewQueue
 from relationship.service import SqlRelationshipService
+from reviews.store import SqlReviewStore
 from shared import web_identity
 from tests.conftest import SqlCrm, sql_crm_at
 from tests.web_chat_client import widget_config
@@ -81,6 +82,7 @@ PUBLIC_WEBSITE = {
     ("GET", "/register/confirm"): "the emailed confirmation link's page",
     ("POST", "/register/confirm"): "confirming a new account with an emailed link (CSRF token)",
     ("GET", "/static/webchat.js"): "the chat widget's script",
+    ("GET", "/products/{sku}"): "a product page: the reviews customers agreed to show (first name, initial)",
     ("GET", "/health"): "readiness",
 }
 
@@ -92,6 +94,7 @@ SAMPLE_PATH_VALUES = {  # what a path parameter gets: another customer's ids, wh
     "conversation_id": "1",
     "handoff_id": "1",
     "review_id": "1",
+    "sku": "FUR-001",
 }
 
 
@@ -299,7 +302,8 @@ SITE_SECRET = "the-website-identity-secret-0123456789abcdef"
 @pytest.fixture
 def website(seeded: SqlCrm) -> Iterator[tuple[FastAPI, TestClient]]:
     settings = SiteSettings(socket_url="http://rasa.example", identity_secret=SITE_SECRET)
-    app = create_website(settings, accounts_of(seeded.service), SqlWebsiteSignIns(seeded.sessions))
+    sign_ins, reviews = SqlWebsiteSignIns(seeded.sessions), SqlReviewStore(seeded.sessions)
+    app = create_website(settings, accounts_of(seeded.service), sign_ins, reviews)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield app, client
 

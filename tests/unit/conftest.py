@@ -23,6 +23,7 @@ from tests.fakes import (
 )
 from tests.fakes.handoff import MemoryAgentRoster, MemoryHandoffQueue, MemoryHandoffStore
 from tests.fakes.relationship import MemoryRelationship, MemoryRelationshipArrange, MemoryRelationshipStore
+from tests.fakes.reviews import MemoryReviewStore
 from tests.fakes.website import MemoryWebsiteAccounts, MemoryWebsiteSignIns
 
 
@@ -51,6 +52,7 @@ class MemoryCrm:
         self.website_accounts = MemoryWebsiteAccounts(
             self.store, AccountMail(self.notices, "http://shop.test"), clock=self.clock
         )
+        self.reviews = MemoryReviewStore(self.store, clock=self.clock)
 
     def container(self, data_dir: Path) -> Container:
         """The actions' container: these services, with erasure removing exports from the development outbox
@@ -66,6 +68,7 @@ class MemoryCrm:
         box.replace("notices", self.notices)
         box.replace("email_change_store", self.email_changes)
         box.replace("relationship", relationship)
+        box.replace("product_reviews", self.reviews)
         box.replace(
             "desk",
             HandoffDesk(

@@ -67,6 +67,7 @@ PRODUCT_CODE = (
     "history",
     "analytics",
     "nlu_review",
+    "reviews",
     "shared",
     "worker",
     "crm_api",

@@ -1,7 +1,7 @@
 """an order's own delivery address, when the customer changed it for that order only
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-06 21:40:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0017'
-down_revision = '0015'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
