@@ -2,10 +2,11 @@
 
 A linear classifier always picks some intent, and for text it has no evidence about at all ("sdfkj qwpeo") the
 character n-grams can make that pick look confident: the bot then answers something nobody asked. This component
-learns the words of the training data and, when fewer than a third of a message's words are known, even allowing
-one typo ("parcle" for "parcel", "cancle" for "cancel"), sets the intent to `nlu_fallback`, as Rasa's
-FallbackClassifier does for a low confidence, so the dialogue says it did not understand. Messages with an entity
-(an order number, an email, a code) or with no letters at all are left to the classifier.
+learns the words of the training data and, when fewer than a third of a message's words are known (a word one
+typo away counts: "parcle" for "parcel"; so does a name, "Willow Lane, Bath"), sets the intent to `nlu_fallback`,
+as Rasa's FallbackClassifier does for a low confidence, so the dialogue says it did not understand. Messages with
+an entity (an order number, an email, a code) or with no letters at all are left to the classifier. In the middle
+of a form the form still takes the message as its answer: a form's question is answered before any rule.
 """
 
 from __future__ import annotations
@@ -52,11 +53,13 @@ class Vocabulary:
         return word in self._near or any(d in self.known or d in self._near for d in _deletes(word))
 
     def knows_enough(self, text: str) -> bool | None:
-        """Whether at least a third of the words of `text` are known (one typo allowed); None when it has none."""
-        found = words(text)
+        """Whether at least a third of the words of `text` are known (one typo allowed) or names (a capital, then
+        small letters: "Willow Lane, Bath", "Zoë"); None when it has none."""
+        found = _WORD.findall(text or "")
         if not found:
             return None
-        return 3 * sum(1 for word in found if self.knows(word)) >= len(found)
+        known = sum(1 for word in found if (word.istitle() and len(word) > 2) or self.knows(word.casefold()))
+        return 3 * known >= len(found)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)

@@ -243,9 +243,10 @@ def test_a_customer_verified_as_themselves_cannot_read_or_touch_someone_elses_or
     sender = "attacker-lucy"
     stack.say(sender, "where is my order?")
     stack.say(sender, "lucy.chen@example.com")
-    assert "Which order is it?" in stack.say(sender, "JH100003")[0]  # verified as Lucy, with her own order
+    # verified as Lucy with her own order, which is then the order meant
+    assert stack.say(sender, "JH100003")[0].startswith("Your order JH100003 (")
 
-    replies = stack.say(sender, "JH100002")
+    replies = stack.say(sender, "and where is order JH100002?")
     assert UNKNOWN_ORDER in replies[0]
     replies += stack.say(sender, "please cancel order JH100002")
     replies += stack.say(sender, "yes")

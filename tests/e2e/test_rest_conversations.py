@@ -26,6 +26,7 @@ from crm_adapter.notify import outbox_code
 from tests.e2e.stack import Stack, running_stack
 from tests.rasa_env import ROOT
 from tests.waiting import wait_for
+from tests.web_chat_client import WebChatClient, widget_config
 
 pytestmark = pytest.mark.e2e
 RESULTS = ROOT / "results"
@@ -282,6 +283,29 @@ def test_a_customer_reviews_a_delivered_item_and_it_shows_on_the_product_page(st
     assert "4.0 out of 5</strong>\n  from 1 review<" in page.text
     home = requests.get(stack.website_url, timeout=10).text
     assert 'href="/products/' in home
+
+
+def test_on_the_web_chat_a_signed_in_customer_picks_an_order_for_an_invoice_by_its_place_in_the_list(stack: Stack):
+    with requests.Session() as browser:  # Anna signs in on the shop's website; its page hands the widget her token
+        browser.post(f"{stack.website_url}/signin", data={"email": "anna.berg@example.com", "password": "juniper"})
+        token = widget_config(browser.get(f"{stack.website_url}/", timeout=10).text)["customData"]["identity_token"]
+    chat = WebChatClient(stack.rasa_url)
+    try:
+        session = chat.session()
+
+        def say(text: str) -> list[dict]:
+            return chat.say(session, text, {"identity_token": token}, quiet=1.0)
+
+        asked = say("hiya can i get an invoice pls")  # no email, no proof: the website vouched for her
+        assert asked[-1]["text"].startswith("Which order is it about?"), asked
+        first = asked[-1]["quick_replies" if "quick_replies" in asked[-1] else "buttons"][0]
+        number = first["title"].split(":")[0]
+        replies = " ".join(r.get("text", "") for r in say("the first one"))
+        assert f"emailed the VAT invoice for order {number}" in replies, replies
+    finally:
+        chat.close()
+    assert wait_for(lambda: [p for p in (stack.data_dir / "outbox").glob("*.invoice")
+                             if "anna.berg@example.com" in p.read_bytes().decode("utf-8", "replace")])  # fmt: skip
 
 
 @pytest.mark.parametrize(

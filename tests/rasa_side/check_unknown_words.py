@@ -34,6 +34,7 @@ def typos_count_as_known_and_mash_does_not() -> None:
     for mash in ("sdfkj qwpeo zxmcnv", "asdkjh", "blorp", "jjjjjjj", "<script>where.__pwned=1</script> blorp zxcv"):
         assert vocabulary.knows_enough(mash) is False, mash
     assert vocabulary.knows_enough("where is my parcle, asdf") is True  # most words known: the classifier decides
+    assert vocabulary.knows_enough("27 Willow Lane, Bath BA1 2QT") is True  # places and names are words too
     assert vocabulary.knows_enough("12345 !!") is None and vocabulary.knows_enough("👍") is None  # nothing to judge
 
 
