@@ -204,8 +204,11 @@ def ask_consent(dispatcher: CollectingDispatcher, purpose: str) -> list[EventTyp
     return [SlotSet("awaiting", f"consent_{purpose}")]
 
 
-def ticket_for(tracker: Tracker, kind: TicketKind, subject: str, description: str) -> NewTicket:
-    """A ticket from this conversation: the verified customer (if any), the channel and the sender id."""
+def ticket_for(
+    tracker: Tracker, kind: TicketKind, subject: str, description: str, order_number: str | None = None
+) -> NewTicket:
+    """A ticket from this conversation: the verified customer (if any), the channel, the sender id and the order it
+    is about (if any)."""
     return NewTicket(
         kind=kind,
         subject=subject,
@@ -213,6 +216,7 @@ def ticket_for(tracker: Tracker, kind: TicketKind, subject: str, description: st
         customer_id=tracker.get_slot("customer_id") if tracker.get_slot("verified") else None,
         channel=channel_of(tracker),
         sender_id=tracker.sender_id,
+        order_number=order_number,
     )
 
 

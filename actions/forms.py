@@ -21,6 +21,7 @@ from crm_adapter.domain import (
     InvalidInput,
     NotAllowed,
     NotFound,
+    Order,
     OrderChange,
     OrderLine,
 )
@@ -63,6 +64,23 @@ def _free_text(value: Any, limit: int = 2000) -> str | None:
     """A short free-text answer with its white space folded, or None when it says nothing."""
     text = " ".join(str(value or "").split())
     return text[:limit] if len(text) >= 3 else None
+
+
+def slots_after(slots: dict[str, Any], events: list[EventType]) -> dict[str, Any]:
+    """The slots as they will be once `events` (a validation's SlotSets) are applied."""
+    return {**slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
+
+
+async def order_in_hand(slots: dict[str, Any]) -> Order | None:
+    """The verified customer's order the form is on, or None: not verified or no order yet, an order that is not
+    theirs (the action says so), or the CRM down (the action says that too)."""
+    number, customer_id = slots.get("order_number"), slots.get("customer_id")
+    if not (slots.get("verified") and customer_id and number):
+        return None
+    try:
+        return await crm_call(crm().get_order, str(customer_id), str(number))
+    except (NotFound, CrmUnavailable):
+        return None
 
 
 def _email_answer(tracker: Tracker) -> dict[str, Any]:
@@ -275,7 +293,7 @@ class OrderFormValidation(VerifiedFormValidation):
         events = await super().get_validation_events(dispatcher, tracker, domain)
         if tracker.get_slot("requested_slot") is None and tracker.get_slot("request_text") is None:
             events.append(SlotSet("request_text", _answer_text(tracker)))  # read again once verified ("the lamp")
-        slots = {**tracker.slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
+        slots = slots_after(tracker.slots, events)
         needed = self.needs_order(slots) and not slots.get("order_number")
         if needed and slots.get("verified") and slots.get("customer_id"):
             if slots.get("offered_orders") is None:  # not asked yet: take the order it must be, or list them
@@ -335,13 +353,9 @@ class ValidateCancelOrderForm(OrderFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events = await super().get_validation_events(dispatcher, tracker, domain)
-        slots = {**tracker.slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
-        number, customer_id = slots.get("order_number"), slots.get("customer_id")
-        if not (slots.get("verified") and customer_id and number) or slots.get("order_cancellable") is not None:
-            return events
-        try:
-            order = await crm_call(crm().get_order, str(customer_id), str(number))
-        except (NotFound, CrmUnavailable):  # the action says the order is unknown, or that the CRM is down
+        slots = slots_after(tracker.slots, events)
+        order = await order_in_hand(slots) if slots.get("order_cancellable") is None else None
+        if order is None:
             return events
         terms = cancellation_terms(order.status, order.total_cents)
         refund = money(terms.refund_cents, order.currency)
@@ -470,13 +484,11 @@ class ValidateChangeOrderForm(OrderFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events = await super().get_validation_events(dispatcher, tracker, domain)
-        slots = {**tracker.slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
-        number, customer_id = slots.get("order_number"), slots.get("customer_id")
-        if not (slots.get("verified") and customer_id and number) or slots.get("order_changeable") is not None:
+        slots = slots_after(tracker.slots, events)
+        if slots.get("order_changeable") is not None:
             return [*events, *self._refuse_an_empty_order(slots, dispatcher)]
-        try:
-            order = await crm_call(crm().get_order, str(customer_id), str(number))
-        except (NotFound, CrmUnavailable):  # the action says the order is unknown, or that the CRM is down
+        order = await order_in_hand(slots)
+        if order is None:
             return events
         changeable = cancellation_terms(order.status, order.total_cents).allowed
         events += [
@@ -489,7 +501,7 @@ class ValidateChangeOrderForm(OrderFormValidation):
             item = line_in(slots.get("request_text"), lines) or (lines[0][0] if len(lines) == 1 else None)
             if item:
                 events.append(SlotSet("change_item", item))
-        slots = {**slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
+        slots = slots_after(slots, events)
         return [*events, *self._refuse_an_empty_order(slots, dispatcher)]
 
     @staticmethod

@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import VerifiedCrmAction, channel_of, clear_request_slots, crm, crm_call, day, money
+from actions.common import VerifiedCrmAction, clear_request_slots, crm, crm_call, day, money, ticket_for
 from crm_adapter.domain import NewTicket, NotAllowed, NotFound, Order, TicketKind
 from crm_adapter.order_choice import offered_from
 from hearth.container import get_invoices
@@ -28,6 +28,15 @@ def _order_vars(order: Order) -> dict[str, str]:
         "status": order.status.value.replace("_", " "),
         "refund": money(order.total_cents, order.currency),
     }
+
+
+async def open_order_ticket(ticket: NewTicket, dispatcher: CollectingDispatcher) -> str | None:
+    """The new ticket's reference; None, and the customer told, when the order is not theirs."""
+    try:
+        return (await crm_call(crm().open_ticket, ticket)).reference
+    except NotFound:
+        dispatcher.utter_message(response="utter_order_number_unknown", order_number=ticket.order_number)
+        return None
 
 
 def ask_order_number(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
@@ -95,23 +104,11 @@ class ActionReportDeliveryProblem(VerifiedCrmAction):
     ) -> list[EventType]:
         number = tracker.get_slot("order_number")
         description = tracker.get_slot("problem_description") or ""
-        ticket = NewTicket(
-            kind=TicketKind.DELIVERY_PROBLEM,
-            subject=f"Delivery problem with {number}: {description[:80]}",
-            description=description,
-            customer_id=customer_id,
-            channel=channel_of(tracker),
-            sender_id=tracker.sender_id,
-            order_number=number,
-        )
-        try:
-            created = await crm_call(crm().open_ticket, ticket)
-        except NotFound:
-            dispatcher.utter_message(response="utter_order_number_unknown", order_number=number)
-            return clear_request_slots()
-        dispatcher.utter_message(
-            response="utter_delivery_problem_logged", order_number=number, reference=created.reference
-        )
+        subject = f"Delivery problem with {number}: {description[:80]}"
+        ticket = ticket_for(tracker, TicketKind.DELIVERY_PROBLEM, subject, description, number)
+        reference = await open_order_ticket(ticket, dispatcher)
+        if reference:
+            dispatcher.utter_message(response="utter_delivery_problem_logged", order_number=number, reference=reference)
         return clear_request_slots()
 
 
@@ -176,21 +173,12 @@ class ActionReportPaymentProblem(VerifiedCrmAction):
         issue, number = tracker.get_slot("payment_issue") or "declined", tracker.get_slot("order_number")
         what = {"declined": "payment declined", "charged_twice": "charged twice",
                 "refund_missing": "refund not arrived"}  # fmt: skip
-        ticket = NewTicket(
-            kind=TicketKind.PAYMENT_PROBLEM,
-            subject=f"Payment problem: {what.get(issue, issue)}" + (f" ({number})" if number else ""),
-            description=f"The customer reports: {what.get(issue, issue)}.",
-            customer_id=customer_id,
-            channel=channel_of(tracker),
-            sender_id=tracker.sender_id,
-            order_number=number,
-        )
-        try:
-            created = await crm_call(crm().open_ticket, ticket)
-        except NotFound:
-            dispatcher.utter_message(response="utter_order_number_unknown", order_number=number)
-            return clear_request_slots()
-        dispatcher.utter_message(response=f"utter_payment_{issue}", order_number=number, reference=created.reference)
+        subject = f"Payment problem: {what.get(issue, issue)}" + (f" ({number})" if number else "")
+        description = f"The customer reports: {what.get(issue, issue)}."
+        ticket = ticket_for(tracker, TicketKind.PAYMENT_PROBLEM, subject, description, number)
+        reference = await open_order_ticket(ticket, dispatcher)
+        if reference:
+            dispatcher.utter_message(response=f"utter_payment_{issue}", order_number=number, reference=reference)
         return clear_request_slots()
 
 

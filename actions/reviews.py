@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import VerifiedCrmAction, crm_call, entity, intent_of
-from actions.forms import NOT_AN_ANSWER, VerifiedFormValidation, _answer_text
+from actions.forms import NOT_AN_ANSWER, VerifiedFormValidation, _answer_text, slots_after
 from crm_adapter.domain import CrmUnavailable, InvalidInput, NotAllowed, NotFound
 from hearth.container import container, get_product_reviews
 from reviews.ports import ReviewStore
@@ -71,7 +71,7 @@ class ValidateReviewForm(VerifiedFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events = await super().get_validation_events(dispatcher, tracker, domain)
-        slots = {**tracker.slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
+        slots = slots_after(tracker.slots, events)
         if slots.get("verified") and slots.get("customer_id") and slots.get(ITEMS_SLOT) is None:
             try:
                 items = await crm_call(reviews().reviewable_items, str(slots["customer_id"]))
