@@ -73,6 +73,7 @@ QUESTIONS = {
     "email_current_code": "utter_ask_email_current_code",
     "email_new_code": "utter_ask_email_new_code",
     "erase_code": "utter_ask_erase_code",
+    "knowledge_helpful": "utter_ask_knowledge_helpful",
 }
 PROFILE_SLOTS = (
     "customer_id",

@@ -13,6 +13,7 @@ request becomes a callback ticket in that CRM.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,8 +25,11 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.common import REQUEST_SLOTS, channel_of, clear_request_slots, crm_call
+from crm_adapter.domain import CrmUnavailable
 from handoff.desk import Conversation, HandoffOutcome, HandoffRequest, Result, Said, trigger_reason
-from hearth.container import get_handoff_desk
+from hearth.container import get_handoff_desk, get_knowledge
+
+log = logging.getLogger(__name__)
 
 REASON_TEXT = {
     "asked": "",
@@ -157,6 +161,12 @@ SAY: dict[Result, Callable[[CollectingDispatcher, HandoffOutcome], list[EventTyp
 async def bring_in_person(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[EventType]:
     """Queue the conversation for a person and pause the bot, or, when nobody is available, take a message."""
     outcome = await crm_call(get_handoff_desk().bring_in, HandoffRequest(reason, conversation(tracker)))
+    question = str(tracker.get_slot("knowledge_question") or "")
+    if question.isdigit():  # the help centre's last answer in this conversation did not spare a person
+        try:
+            await crm_call(get_knowledge().handed_off, int(question))
+        except CrmUnavailable as exc:
+            log.warning("help centre: handoff not recorded: %s", exc)
     return SAY[outcome.result](dispatcher, outcome)
 
 

@@ -32,6 +32,7 @@ from actions.common import (
 )
 from actions.forms import ask_again
 from actions.handoff import bring_in_person
+from actions.knowledge import answer_from_knowledge, knowledge_feedback
 from actions.linking import answer_link
 from crm_adapter.domain import PURPOSES, CrmUnavailable
 from crm_adapter.identity import AccountLinking, Proof
@@ -146,13 +147,27 @@ class ActionAnswerPending(Action):
 async def _not_an_answer(
     awaiting: str | None, intent: str | None, dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> list[EventType]:
+    asked: list[EventType] = []
+    if intent == "nlu_fallback" and not tracker.active_loop_name:  # perhaps a question the help centre answers
+        said, asked = await answer_from_knowledge(dispatcher, tracker)
+        if said:
+            return asked
     what = not_an_answer(intent, fallbacks_in_a_row(tracker))
     if what == "bring_in_person":
-        return [SlotSet("awaiting", None), *await bring_in_person(dispatcher, tracker, "fallbacks")]
+        return [*asked, SlotSet("awaiting", None), *await bring_in_person(dispatcher, tracker, "fallbacks")]
     if ask_again(dispatcher, tracker):  # a message not understood in the middle of a form: its question again
-        return []
+        return asked
     dispatcher.utter_message(response=_NOT_AN_ANSWER.get(what, "utter_anything_else"))
-    return [SlotSet("awaiting", None)] if awaiting else []
+    return [*asked, SlotSet("awaiting", None)] if awaiting else asked
+
+
+async def _knowledge_helpful(
+    awaiting: str, intent: str | None, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> list[EventType]:
+    """Yes or no to "Did that answer your question?"; a message not understood instead is a new question."""
+    if intent in ("affirm", "deny"):
+        return await knowledge_feedback(awaiting, intent, dispatcher, tracker)
+    return [SlotSet("awaiting", None), *await _not_an_answer(None, intent, dispatcher, tracker)]
 
 
 async def _score(
@@ -278,6 +293,7 @@ ANSWERS: dict[str, Answer] = {
     "email_current_code": answer_email_change,
     "email_new_code": answer_email_change,
     "erase_code": _step_up,
+    "knowledge_helpful": _knowledge_helpful,
 }
 YES_NO: dict[str, YesNo] = {
     **{f"consent_{purpose}": _consent for purpose in PURPOSES},

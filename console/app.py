@@ -37,6 +37,7 @@ from handoff.agents import SqlAgentService
 from handoff.service import SqlHandoffService
 from history.timeline import SqlHistoryService
 from history.tracker_events import TrackerEvents
+from knowledge.service import Knowledge
 from nlu_review.queue import ReviewQueue
 
 
@@ -49,13 +50,22 @@ def create_app(
     rasa: RasaConversations | None = None,
     tracker: TrackerEvents | None = None,
     reviews: ReviewQueue | None = None,
+    knowledge: Knowledge | None = None,
 ) -> FastAPI:
     """Routes are added to a router of `console/routes/` and checked here: each depends on `current_agent`
     (`SignedIn`) or `require_admin` (`Admin`), or is listed in PUBLIC_PATHS. HTML pages declare
     `response_class=HTMLResponse`."""
     app = FastAPI(title="Hearth console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = ConsoleServices(
-        analytics, history, agents, secure_cookies, handoffs=handoffs, rasa=rasa, tracker=tracker, reviews=reviews
+        analytics,
+        history,
+        agents,
+        secure_cookies,
+        handoffs=handoffs,
+        rasa=rasa,
+        tracker=tracker,
+        reviews=reviews,
+        knowledge=knowledge,
     )
     app.middleware("http")(_security_headers)
     for exc_class, handler in ERROR_HANDLERS.items():
@@ -166,4 +176,5 @@ def app_from_env() -> FastAPI:
         rasa=rasa,
         tracker=box.tracker,
         reviews=box.reviews,
+        knowledge=box.knowledge if settings.backend == "sql" else None,
     )

@@ -25,6 +25,7 @@ from handoff.agents import AgentSession, SqlAgentService
 from handoff.service import SqlHandoffService
 from history.timeline import SqlHistoryService
 from history.tracker_events import TrackerEvents
+from knowledge.service import Knowledge
 from nlu_review.queue import ReviewQueue
 
 SESSION_COOKIE = "hearth_console"
@@ -48,6 +49,7 @@ class ConsoleServices:
     rasa: RasaConversations | None = None
     tracker: TrackerEvents | None = None
     reviews: ReviewQueue | None = None
+    knowledge: Knowledge | None = None
 
     def desk(self) -> SqlHandoffService:
         if self.handoffs is None:
@@ -63,6 +65,11 @@ class ConsoleServices:
         if self.reviews is None:
             raise CrmUnavailable("the review queue needs the CRM database (CRM_BACKEND=sql)")
         return self.reviews
+
+    def help_centre(self) -> Knowledge:
+        if self.knowledge is None:
+            raise CrmUnavailable("the help centre needs the CRM database (CRM_BACKEND=sql)")
+        return self.knowledge
 
     def said(self, sender_id: str, after: int = 0) -> list[dict[str, Any]]:
         """The conversation's messages after event `after` (none without the tracker store)."""

@@ -3,7 +3,7 @@
 The launcher: run (the default) migrates, seeds an empty CRM, trains if needed and starts everything; train
 trains unless a model for the current data and config exists; env prints the environment the processes get;
 model-path prints the model file for the current data and config; wait-ready waits until every process answers.
-The CRM (on CRM_BACKEND=sql): migrate, seed, status, values, agents, analytics, ingest, review.
+The CRM (on CRM_BACKEND=sql): migrate, seed, status, values, agents, analytics, ingest, review, knowledge.
 """
 
 from __future__ import annotations
@@ -45,6 +45,14 @@ def crm_commands(sub: argparse._SubParsersAction) -> None:
     ingest_parser.add_argument("--batch", type=int, default=500)
     sub.add_parser("review", help="the review queue of misunderstood messages (see: review --help)", add_help=False)
     sub.add_parser("values", help="recompute every customer's value score and tier")
+    knowledge_parser = sub.add_parser("knowledge", help="the help centre's articles: seed, import, export, status")
+    knowledge_sub = knowledge_parser.add_subparsers(dest="knowledge_command", required=True)
+    knowledge_sub.add_parser("seed", help="import data/knowledge/ if the help centre has no articles yet")
+    import_parser = knowledge_sub.add_parser("import", help="create or update articles from Markdown files")
+    import_parser.add_argument("directory", nargs="?", default="data/knowledge")
+    export_parser = knowledge_sub.add_parser("export", help="write every article as a Markdown file")
+    export_parser.add_argument("directory")
+    knowledge_sub.add_parser("status", help="articles by status, passages, the revision and its fingerprint")
     report_parser = sub.add_parser("analytics", help="conversation analytics for a date range, as text, CSV and PNG")
     report_parser.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: 29 days before --to)")
     report_parser.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (default: today)")

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from handoff.helpdesk import HelpdeskSettings
     from handoff.service import OpeningHours, SqlHandoffService
     from history.tracker_events import TrackerEvents
+    from knowledge.service import Knowledge
     from nlu_review.queue import ReviewQueue
     from reviews.ports import ReviewStore
 
@@ -347,6 +348,26 @@ class Container:
 
         return self._once("product_reviews", build)
 
+    @property
+    def knowledge(self) -> Knowledge:
+        """The help centre on our own database (with an external CRM too: the articles are ours): its store, this
+        process's search index, kept in step with the database, and the encoder, loaded on first use. Links point
+        at the website's /help pages."""
+
+        def build() -> Knowledge:
+            from hearth.environment import ROOT
+            from knowledge.encoder import ENCODER_FINGERPRINT, encoder
+            from knowledge.index import LiveIndex
+            from knowledge.service import Knowledge
+            from knowledge.store import KnowledgeStore
+
+            store = KnowledgeStore(
+                self.sessions, lambda texts: encoder().encode(texts), ENCODER_FINGERPRINT, cache_dir=ROOT / "models"
+            )
+            return Knowledge(store, LiveIndex(store), lambda texts: encoder().encode(texts), self.website_url + "/help")
+
+        return self._once("knowledge", build)
+
 
 _lock = threading.Lock()
 _container: Container | None = None
@@ -395,6 +416,10 @@ def get_handoff_desk() -> Desk:
 
 def get_product_reviews() -> ReviewStore:
     return container().product_reviews
+
+
+def get_knowledge() -> Knowledge:
+    return container().knowledge
 
 
 def set_crm(service: CrmService | None) -> None:

@@ -1,4 +1,5 @@
-"""The CRM's commands (on CRM_BACKEND=sql): migrate, seed, status, values, analytics, ingest, agents, review.
+"""The CRM's commands (on CRM_BACKEND=sql): migrate, seed, status, values, analytics, ingest, agents, review,
+knowledge.
 
 The CRM code is imported here, not by the launcher's modules: the Rasa image trains with hearth/ and no CRM.
 """
@@ -45,6 +46,10 @@ def run_command(args: argparse.Namespace) -> int:
         return run_agents(args, sessions, settings)
     if args.command == "seed":
         return seed(sessions, args.customers, settings.website_demo_password)
+    if args.command == "knowledge":
+        from hearth.knowledge import run_knowledge
+
+        return run_knowledge(args, box.knowledge)
     return status(sessions)
 
 

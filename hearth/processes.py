@@ -19,10 +19,12 @@ PRIVATE_UMASK = 0o077
 
 
 def prepare_crm(env: dict[str, str]) -> None:
-    """Migrate; on embedded defaults also add the demo shop's customers and the development console accounts
-    (in production neither: accounts are added with `python -m hearth agents add`)."""
+    """Migrate; fill an empty help centre from data/knowledge/ (embedded once: models/knowledge-*.npz); on embedded
+    defaults also add the demo shop's customers and the development console accounts (in production neither:
+    accounts are added with `python -m hearth agents add`)."""
     python = str(APP_BIN / "python")
     subprocess.run([python, "-m", "hearth", "migrate"], cwd=ROOT, env=env, check=True)
+    subprocess.run([python, "-m", "hearth", "knowledge", "seed"], cwd=ROOT, env=env, check=True)
     if not production(env):
         subprocess.run([python, "-m", "hearth", "seed"], cwd=ROOT, env=env, check=True)
     subprocess.run([python, "-m", "hearth", "values"], cwd=ROOT, env=env, check=True)

@@ -1,6 +1,7 @@
-"""Fingerprinted training: the model file is named after a fingerprint of config.yml, data/, bot/domain/,
-bot/nlu/ (custom NLU components), bot/policies.py and the Rasa version, so an unchanged bot is never retrained,
-and a changed one always is."""
+"""Fingerprinted training: the model file is named after a fingerprint of config.yml, data/ (but for the help
+centre's articles, data/knowledge/: the bot answers from them without retraining), bot/domain/, bot/nlu/ and encoder/
+(custom NLU components and the sentence encoder they run), bot/policies.py and the Rasa version, so an unchanged bot
+is never retrained, and a changed one always is."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 from hearth import RASA_BIN, ROOT
 
 MODELS = ROOT / "models"
-TRAINING_INPUTS = ("config.yml", "data", "bot/domain", "bot/nlu", "bot/policies.py")
+TRAINING_INPUTS = ("config.yml", "data", "bot/domain", "bot/nlu", "encoder", "bot/policies.py")
+NOT_TRAINED_ON = ROOT / "data" / "knowledge"  # Markdown articles, which Rasa does not read
 
 
 def fingerprint() -> str:
@@ -20,7 +22,11 @@ def fingerprint() -> str:
     for name in TRAINING_INPUTS:
         path = ROOT / name
         files = (
-            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts and not p.is_relative_to(NOT_TRAINED_ON)
+            )
             if path.is_dir()
             else [path]
         )

@@ -49,7 +49,7 @@ UNKNOWN_CHANNEL = "unknown"
 # the bot did not understand; a fallback is counted on the bot message that says so.
 HANDOFF_ACTIONS = frozenset({"action_request_human"})
 FALLBACK_ACTIONS = frozenset(
-    {"action_default_fallback", "utter_default", "utter_fallback_offer_human", "utter_out_of_scope"}
+    {"action_default_fallback", "utter_default", "utter_fallback_offer_human", "utter_knowledge_unknown"}
 )
 FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 SILENT_ACTIONS = frozenset({"action_listen", "action_session_start"})
@@ -310,6 +310,8 @@ class HistoryProjector:
                 self._identify(conv, str(value))
         if name == "order_number" and isinstance(value, str):
             _collect_refs(conv, value, CUSTOMER_REFERENCES)
+        if name in ("knowledge_article", "knowledge_feedback") and isinstance(value, str) and value:
+            _help_article(conv, value)
         last = self._last_user(state)
         if last is not None and name:
             hidden = name in SECRET_SLOTS or not self.remembers(conv.customer_id)
@@ -489,6 +491,21 @@ def _best_guess(parse: Mapping[str, Any]) -> tuple[str | None, float | None]:
             confidence = candidate.get("confidence")
             return str(name)[:80], float(confidence) if confidence is not None else None
     return None, None
+
+
+def _help_article(conv: ConversationRow, value: str) -> None:
+    """The help articles the bot answered from, and what the customer said of each ("slug: helpful")."""
+    slug, _, verdict = value.partition(": ")
+    refs = {k: list(v) for k, v in (conv.refs or {}).items()}
+    articles = refs.setdefault("help articles", [])
+    mine = [i for i, ref in enumerate(articles) if ref.split(" (")[0] == slug]
+    entry = f"{slug} ({verdict})" if verdict else slug
+    if mine:
+        if verdict:
+            articles[mine[-1]] = entry
+    else:
+        articles.append(entry)
+    conv.refs = refs
 
 
 def _collect_refs(conv: ConversationRow, text: object, patterns: Mapping[str, re.Pattern[str]]) -> None:

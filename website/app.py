@@ -51,7 +51,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Form, Query, Request
@@ -62,6 +62,8 @@ from markupsafe import Markup
 from crm_adapter.accounts import MIN_PASSWORD, NoWebsiteAccounts, plausible_token
 from crm_adapter.domain import CrmError, CrmUnavailable, InvalidInput, NotAllowed, NotFound, VerificationFailed
 from crm_adapter.ports import WebsiteAccounts, WebsiteSignIns
+from knowledge.articles import SLUG, Article, to_html
+from knowledge.store import ArticleInfo
 from reviews.ports import ReviewStore
 from reviews.unavailable import ExternalCrmReviews
 from shared import log_redaction, web_identity
@@ -95,6 +97,16 @@ class Account:
 
 # email -> the account, or None; the demo site's stand-in for a shop's own account database
 FindCustomer = Callable[[str], "Account | None"]
+
+
+class HelpCentre(Protocol):
+    """The help articles the /help pages show (knowledge/store.py's KnowledgeStore)."""
+
+    def published(self) -> list[Article]: ...
+
+    def listing(self, query: str = "", status: str | None = None, limit: int = 500) -> list[ArticleInfo]: ...
+
+    def get(self, slug: str) -> Article | None: ...
 
 
 @dataclass(frozen=True)
@@ -153,9 +165,10 @@ def create_app(
     sign_ins: WebsiteSignIns,
     accounts: WebsiteAccounts | None = None,
     reviews: ReviewStore | None = None,
+    help_centre: HelpCentre | None = None,
 ) -> FastAPI:
     """`accounts`: password resets and new accounts; `reviews`: the products and their reviews (none kept when not
-    given, as with an external CRM)."""
+    given, as with an external CRM); `help_centre`: the published help articles (/help)."""
     product_reviews: ReviewStore = reviews or ExternalCrmReviews()
     web_identity.sign(settings.identity_secret, "check", 60)  # refuse to start with a secret too short
     app = FastAPI(title="Juniper Home (demo website)", docs_url=None, redoc_url=None, openapi_url=None)
@@ -281,6 +294,28 @@ def create_app(
         except CrmUnavailable:
             return page(request, "not_found.html", 503, what="unavailable")
         return page(request, "product.html", product=found)
+
+    @app.get("/help", response_class=HTMLResponse)
+    def help_index(request: Request, q: Annotated[str, Query(max_length=200)] = "") -> Response:
+        if help_centre is None:
+            return page(request, "not_found.html", 404, what="page")
+        try:
+            found = help_centre.listing(q, status="published") if q.strip() else help_centre.published()
+        except CrmUnavailable:
+            return page(request, "not_found.html", 503, what="unavailable")
+        return page(request, "help.html", articles=found, query=q.strip())
+
+    @app.get("/help/{slug}", response_class=HTMLResponse)
+    def help_article(request: Request, slug: str) -> Response:
+        if help_centre is None or not SLUG.match(slug):
+            return page(request, "not_found.html", 404, what="page")
+        try:
+            article = help_centre.get(slug)
+        except CrmUnavailable:
+            return page(request, "not_found.html", 503, what="unavailable")
+        if article is None or article.status != "published":  # drafts and unpublished articles are the team's
+            return page(request, "not_found.html", 404, what="page")
+        return page(request, "help_article.html", article=article, body=Markup(to_html(article.body)))
 
     @app.get("/signin", response_class=HTMLResponse)
     def signin_form(request: Request, notice: str = "") -> Response:
@@ -481,6 +516,7 @@ def app_for(box: Container) -> FastAPI:
         box.website_sign_ins,
         box.website_accounts,
         box.product_reviews,
+        box.knowledge.store if settings.backend == "sql" else None,
     )
 
 

@@ -1,5 +1,5 @@
 """The console's routes, one `APIRouter` per area; `create_app` includes them in this order."""
 
-from console.routes import analytics, auth, handoffs, home, reviews
+from console.routes import analytics, auth, handoffs, home, knowledge, reviews
 
-ROUTERS = (home.router, auth.router, analytics.router, handoffs.router, reviews.router)
+ROUTERS = (home.router, auth.router, analytics.router, handoffs.router, knowledge.router, reviews.router)

@@ -61,6 +61,9 @@ def analytics_page(
 ) -> Any:
     filters = filters_from(start, end, channel, tier, date.today())
     report = services.analytics.report(filters)
+    knowledge = (
+        services.knowledge.store.figures(filters.since, filters.until, filters.channel) if services.knowledge else None
+    )
     return TEMPLATES.TemplateResponse(
         request,
         "analytics.html",
@@ -70,6 +73,7 @@ def analytics_page(
             "total": report.total.summary(),
             "charts": charts(report),
             "tiers": TIERS,
+            "knowledge": knowledge,
             "channels": sorted(report.by_channel),
             "worst": {
                 "Most fallbacks": report.worst("fallbacks"),

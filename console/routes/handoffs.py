@@ -41,14 +41,20 @@ def handoff_page(request: Request, me: SignedIn, services: Services, handoff_id:
     desk = services.desk()
     handoff = desk.get(handoff_id)
     names = {a.agent_id: a.display_name for a in services.agents.list_agents()}
-    context = {
+    said = services.said(handoff.sender_id) if handoff.status in ("waiting", "assigned") else []
+    context: dict[str, Any] = {
         "h": handoff,
         "p": handoff.packet,
         "mine": handoff.status == "assigned" and handoff.agent_id == me.agent.agent_id,
         "agent_name": names.get(handoff.agent_id or -1),
         "notes": [(names.get(n.agent_id or -1, "someone"), n) for n in desk.notes(handoff_id)],
-        "messages": services.said(handoff.sender_id) if handoff.status in ("waiting", "assigned") else [],
+        "messages": said,
     }
+    # What a draft help article would start from: the customer's last words, and the agent's last reply.
+    agent_replies = [m for m in said if m.get("who") == "agent" or m.get("agent")]
+    asked = [m for m in said if m.get("who") == "customer"]
+    context["proposal_question"] = asked[-1]["text"] if asked else ""
+    context["proposal_answer"] = agent_replies[-1]["text"] if agent_replies else ""
     return TEMPLATES.TemplateResponse(request, "handoff.html", context)
 
 

@@ -46,6 +46,10 @@ COPY history/ history/
 COPY analytics/ analytics/
 COPY nlu_review/ nlu_review/
 COPY reviews/ reviews/
+# knowledge/ and encoder/: the help centre and its search; data/knowledge/: the articles an empty help centre starts with
+COPY knowledge/ knowledge/
+COPY encoder/ encoder/
+COPY data/knowledge/ data/knowledge/
 COPY shared/ shared/
 COPY worker/ worker/
 COPY crm_api/ crm_api/

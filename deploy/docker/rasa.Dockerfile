@@ -35,6 +35,8 @@ RUN python -m venv .venvs/rasa \
 COPY config.yml config.yml
 COPY data/ data/
 COPY bot/ bot/
+# encoder/: the sentence encoder the NLU's sentence features run
+COPY encoder/ encoder/
 # shared/: log redaction and the website's identity token, used by both images
 COPY shared/ shared/
 # hearth/: the launcher, which trains below and writes the endpoints and credentials files at start

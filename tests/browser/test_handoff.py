@@ -95,6 +95,20 @@ def test_a_customer_asks_for_a_person_an_agent_takes_over_and_hands_back(stack: 
     agent.locator("#set-tags button").click()
     assert "Prefers email" in agent.locator("li.note").inner_text()
 
+    # the agent's answer, proposed as a help article: a draft for an admin, never published from here
+    assert agent.locator("#propose-form input[name=question]").input_value() == "thanks, when will it arrive?"
+    assert agent.locator("#propose-form textarea[name=answer]").input_value().startswith("Hi Anna, Sam here.")
+    agent.fill("#propose-form input[name=question]", "When will my order arrive?")
+    agent.fill(
+        "#propose-form textarea[name=answer]", "Your order's page and the email we send when it ships show the day."
+    )
+    agent.locator("#propose-form button").click()
+    agent.wait_for_url(re.compile(rf".*/handoffs/{handoff_id}\?proposed=when-will-my-order-arrive$"))
+    assert "Saved as a draft for review" in agent.locator("#proposed").inner_text()
+    drafts = stack.crm("SELECT status, source, updated_by, proposed_from FROM knowledge_articles WHERE slug = ?",
+                       "when-will-my-order-arrive")  # fmt: skip
+    assert drafts == [("draft", "agent", "agent", sender_id(stack, customer))]
+
     # hand back: the bot speaks again, with the context it had
     agent.fill("#handback input[name=note]", "Told her Thursday; nothing else needed")
     agent.locator("#handback button").click()

@@ -96,6 +96,19 @@ def test_faq_and_fallback_offer_a_person(stack: Stack):
     assert "get a person" in " ".join(stack.say("e2e-visitor-3", "zxcv qwerty blorp"))
 
 
+def test_a_question_the_help_centre_answers_comes_with_its_link_and_no_offers_a_person(stack: Stack):
+    sender = "e2e-knowledge-1"
+    replies = stack.say(sender, "do you sell gift cards?")
+    assert "gift card" in replies[0] and "/help/buying-an-e-gift-card)" in replies[0], replies
+    assert replies[-1] == "Did that answer your question?"
+    replies = stack.say(sender, "no")
+    assert replies[0].startswith("Sorry that didn't help. A person from our team"), replies
+    rows = stack.crm("SELECT slug, answered, helpful FROM knowledge_questions WHERE sender_id = ?", sender)
+    assert rows == [("buying-an-e-gift-card", 1, 0)]
+    replies = stack.say(sender, "who do you think will win the premier league this season?")  # nothing covers it
+    assert replies[0].startswith("I'm sorry, I don't know the answer to that, and I'd rather not guess."), replies
+
+
 def test_a_customer_can_leave_or_ask_a_question_at_a_free_text_question(stack: Stack):
     sender = "e2e-visitor-4"
     stack.say(sender, "I want to send back an order")

@@ -31,6 +31,7 @@ from nlu_review.queue import ReviewQueue
 from tests.asgi_server import serve
 from tests.conftest import SqlCrm
 from tests.console_client import LOGIN_CSRF, post_login
+from tests.help_centre import knowledge_at
 
 pytestmark = pytest.mark.integration
 ADMIN_PASSWORD = "an admin's long password"
@@ -73,6 +74,7 @@ def build_app(sql: SqlCrm, agents: SqlAgentService, secure_cookies: bool = False
         secure_cookies,
         handoffs=SqlHandoffService(sql.sessions),
         reviews=ReviewQueue(sql.sessions),
+        knowledge=knowledge_at(sql.url, clock=sql.clock),
     )
 
 
@@ -140,6 +142,13 @@ def test_every_route_follows_its_policy(console: Console) -> None:
         ("/handoffs/{handoff_id}/close", "POST", "agent"),
         ("/reviews", "GET", "agent"),
         ("/reviews/{review_id}", "POST", "agent"),
+        ("/knowledge", "GET", "admin"),
+        ("/knowledge/new", "GET", "admin"),
+        ("/knowledge/new", "POST", "admin"),
+        ("/knowledge/{slug}", "GET", "admin"),
+        ("/knowledge/{slug}", "POST", "admin"),
+        ("/knowledge/gaps", "GET", "admin"),
+        ("/handoffs/{handoff_id}/propose", "POST", "agent"),
     }
     for route, method, role in routes:
         path, where = concrete(route), f"{method} {route.path}"

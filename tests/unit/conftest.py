@@ -25,6 +25,7 @@ from tests.fakes.handoff import MemoryAgentRoster, MemoryHandoffQueue, MemoryHan
 from tests.fakes.relationship import MemoryRelationship, MemoryRelationshipArrange, MemoryRelationshipStore
 from tests.fakes.reviews import MemoryReviewStore
 from tests.fakes.website import MemoryWebsiteAccounts, MemoryWebsiteSignIns
+from tests.help_centre import memory_knowledge
 
 
 @dataclass
@@ -69,6 +70,9 @@ class MemoryCrm:
         box.replace("email_change_store", self.email_changes)
         box.replace("relationship", relationship)
         box.replace("product_reviews", self.reviews)
+        # the real help centre on an in-memory database, empty (tests/help_centre.py): it knows nothing unless a
+        # test gives it articles (tests/unit/test_knowledge_actions.py)
+        box.replace("knowledge", memory_knowledge(clock=self.clock, with_articles=False))
         box.replace(
             "desk",
             HandoffDesk(

@@ -14,7 +14,7 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-CAPABILITIES = ("relationship", "handoff", "history", "analytics", "nlu_review", "reviews", "worker")
+CAPABILITIES = ("relationship", "handoff", "history", "analytics", "nlu_review", "reviews", "knowledge", "worker")
 APPS = ("console", "crm_api", "website", "actions", "bot")
 
 
@@ -56,6 +56,11 @@ def test_the_shared_package_imports_only_the_standard_library():
         # VADER is imported on first use, inside shared/sentiment.py's function: it is installed in both
         # virtualenvs, and nothing else is allowed.
         assert outside <= {"vaderSentiment"}, (path, outside)
+
+
+def test_the_encoder_imports_nothing_of_the_project():
+    project = {*CAPABILITIES, *APPS, "hearth", "crm_adapter", "shared"}
+    assert offenders("encoder", project) == {}
 
 
 @pytest.mark.parametrize("package", CAPABILITIES)

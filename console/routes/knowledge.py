@@ -1,0 +1,213 @@
+"""The help centre in the console (admins), and agents' answers proposed as articles.
+
+GET  /knowledge?q=&status=                                      the articles: search, filter by status
+GET  /knowledge/new?question=, POST /knowledge/new              write an article (Markdown, with a preview)
+GET  /knowledge/{slug}, POST /knowledge/{slug}                  edit it (save, preview), publish or unpublish
+GET  /knowledge/gaps?days=                                      questions the bot could not answer, grouped
+POST /handoffs/{id}/propose (any agent)                         the agent's answer as a draft article for review
+
+Every change reaches the bot without a restart: the database is the source of truth and each action server
+rebuilds its search index when the help centre's revision moves (knowledge/index.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+
+from console.deps import TEMPLATES, RowId, Services, SignedIn
+from console.deps import Admin as AdminSession
+from knowledge.articles import SLUG, STATUSES, Article, ArticleError, check, to_html
+
+router = APIRouter()
+Slug = Annotated[str, Query(max_length=80)]
+Long = Annotated[str, Form(max_length=20_000)]
+Short = Annotated[str, Form(max_length=400)]
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(w.strip() for w in text.split(",") if w.strip())
+
+
+def slug_of(title: str) -> str:
+    return "-".join(re.findall(r"[a-z0-9]+", title.lower()))[:80].strip("-")
+
+
+def _form(article: Article | None, **more: Any) -> dict[str, Any]:
+    """The editor's fields, as typed (kept when saving fails)."""
+    if article is None:
+        return {"title": "", "slug": "", "summary": "", "body": "", "topics": "", "tags": "", "faq": "",
+                "questions": "", "status": "draft", **more}  # fmt: skip
+    return {
+        "title": article.title,
+        "slug": article.slug,
+        "summary": article.summary,
+        "body": article.body,
+        "topics": ", ".join(article.topics),
+        "tags": ", ".join(article.tags),
+        "faq": ", ".join(article.faq),
+        "questions": "\n".join(article.questions),
+        "status": article.status,
+        **more,
+    }
+
+
+@router.get("/knowledge", response_class=HTMLResponse)
+def articles_page(
+    request: Request,
+    me: AdminSession,
+    services: Services,
+    q: Slug = "",
+    status: Annotated[str, Query(max_length=12)] = "",
+) -> Response:
+    store = services.help_centre().store
+    chosen = status if status in STATUSES else ""
+    context = {"articles": store.listing(q, status=chosen or None), "q": q, "status": chosen, "statuses": STATUSES}
+    return TEMPLATES.TemplateResponse(request, "knowledge.html", context)
+
+
+@router.get("/knowledge/gaps", response_class=HTMLResponse)
+def gaps_page(
+    request: Request, me: AdminSession, services: Services, days: Annotated[int, Query(ge=1, le=365)] = 30
+) -> Response:
+    knowledge = services.help_centre()
+    gaps = knowledge.gaps(days=days)
+    conversations = knowledge.store.conversations_of(
+        (e.question_id, e.sender_id, e.created_at) for g in gaps for e in g.examples
+    )
+    context = {"gaps": gaps, "days": days, "conversations": conversations}
+    return TEMPLATES.TemplateResponse(request, "knowledge_gaps.html", context)
+
+
+@router.get("/knowledge/new", response_class=HTMLResponse)
+def new_page(
+    request: Request, me: AdminSession, services: Services, question: Annotated[str, Query(max_length=300)] = ""
+) -> Response:
+    services.help_centre()
+    fields = _form(None, questions=question.strip(), title=question.strip())
+    return TEMPLATES.TemplateResponse(request, "knowledge_edit.html", {"f": fields, "new": True})
+
+
+def _posted(title: str, slug: str, summary: str, body: str, topics: str, tags: str, faq: str, questions: str,
+            status: str) -> Article:  # fmt: skip
+    return Article(
+        slug=slug.strip() or slug_of(title),
+        title=title,
+        summary=summary,
+        body=body,
+        topics=_words(topics),
+        tags=_words(tags),
+        faq=_words(faq),
+        questions=_lines(questions),
+        status=status if status in STATUSES else "draft",
+    )
+
+
+def _edit(
+    request: Request, services: Services, me: Any, article: Article, action: str, new: bool, original: str | None
+) -> Response:
+    """Preview, or save and go back to the list; a refused article is shown again as typed, with what is wrong."""
+    knowledge = services.help_centre()
+    fields = _form(article)
+    if action == "preview":
+        try:
+            check(article)
+            preview = Markup(to_html(article.body))
+        except ArticleError as exc:
+            return _refused(request, fields, new, str(exc))
+        return TEMPLATES.TemplateResponse(request, "knowledge_edit.html", {"f": fields, "new": new, "preview": preview})
+    if action in ("publish", "unpublish"):
+        article = article.with_status("published" if action == "publish" else "unpublished")
+    try:
+        if not new and original is not None and article.slug != original:
+            raise ArticleError("an article's address (slug) cannot change once it exists")
+        saved = knowledge.save(article, by=me.agent.username, create=new)
+    except ArticleError as exc:
+        return _refused(request, fields, new, str(exc))
+    return RedirectResponse(f"/knowledge?saved={saved.slug}", status_code=303)
+
+
+def _refused(request: Request, fields: dict[str, Any], new: bool, error: str) -> Response:
+    context = {"f": fields, "new": new, "error": error}
+    return TEMPLATES.TemplateResponse(request, "knowledge_edit.html", context, status_code=422)
+
+
+@router.post("/knowledge/new", response_class=HTMLResponse)
+def create(
+    request: Request,
+    me: AdminSession,
+    services: Services,
+    title: Short = "",
+    slug: Short = "",
+    summary: Short = "",
+    body: Long = "",
+    topics: Short = "",
+    tags: Short = "",
+    faq: Short = "",
+    questions: Long = "",
+    status: Annotated[str, Form(max_length=12)] = "draft",
+    action: Annotated[str, Form(max_length=12)] = "save",
+) -> Response:
+    article = _posted(title, slug, summary, body, topics, tags, faq, questions, status)
+    return _edit(request, services, me, article, action, new=True, original=None)
+
+
+@router.get("/knowledge/{slug}", response_class=HTMLResponse)
+def edit_page(request: Request, me: AdminSession, services: Services, slug: str) -> Response:
+    article = services.help_centre().store.get(slug) if SLUG.match(slug) else None
+    if article is None:
+        return TEMPLATES.TemplateResponse(
+            request, "error.html", {"status": 404, "message": f"There is no article {slug!r}."}, status_code=404
+        )
+    return TEMPLATES.TemplateResponse(request, "knowledge_edit.html", {"f": _form(article), "new": False})
+
+
+@router.post("/knowledge/{slug}", response_class=HTMLResponse)
+def save(
+    request: Request,
+    me: AdminSession,
+    services: Services,
+    slug: str,
+    title: Short = "",
+    summary: Short = "",
+    body: Long = "",
+    topics: Short = "",
+    tags: Short = "",
+    faq: Short = "",
+    questions: Long = "",
+    status: Annotated[str, Form(max_length=12)] = "draft",
+    action: Annotated[str, Form(max_length=12)] = "save",
+) -> Response:
+    if not SLUG.match(slug) or services.help_centre().store.get(slug) is None:
+        return TEMPLATES.TemplateResponse(
+            request, "error.html", {"status": 404, "message": f"There is no article {slug!r}."}, status_code=404
+        )
+    article = _posted(title, slug, summary, body, topics, tags, faq, questions, status)
+    return _edit(request, services, me, article, action, new=False, original=slug)
+
+
+@router.post("/handoffs/{handoff_id}/propose", response_class=HTMLResponse)
+def propose(
+    request: Request,
+    me: SignedIn,
+    services: Services,
+    handoff_id: RowId,
+    question: Annotated[str, Form(max_length=300)] = "",
+    answer: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """The agent's answer to the customer's question, saved as a draft article for an admin to review (never
+    published from here)."""
+    handoff = services.desk().get(handoff_id)
+    if len(question.strip()) < 5 or len(answer.strip()) < 5:
+        message = "Write the customer's question and your answer (a few words at least) to propose an article."
+        return TEMPLATES.TemplateResponse(request, "error.html", {"status": 422, "message": message}, status_code=422)
+    saved = services.help_centre().propose(question, answer, conversation=handoff.sender_id, agent=me.agent.username)
+    return RedirectResponse(f"/handoffs/{handoff_id}?proposed={saved.slug}", status_code=303)

@@ -1,0 +1,1 @@
+"""The sentence encoder both virtualenvs run (encoder/minilm.py)."""
