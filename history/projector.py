@@ -51,7 +51,8 @@ HANDOFF_ACTIONS = frozenset({"action_request_human"})
 FALLBACK_ACTIONS = frozenset(
     {"action_default_fallback", "utter_default", "utter_fallback_offer_human", "utter_knowledge_unknown"}
 )
-FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+# Out of scope is a question for the help centre now: only its "I don't know" (a fallback action) counts.
+FALLBACK_INTENTS = frozenset({"nlu_fallback"})
 SILENT_ACTIONS = frozenset({"action_listen", "action_session_start"})
 IDLE_CLOSE_BATCH = 1000
 # Customer messages the bot fell back on, or understood with less confidence than this, go to

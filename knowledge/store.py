@@ -316,15 +316,26 @@ class KnowledgeStore:
         with unit_of_work(self._sessions) as s:
             revision = int(s.scalar(select(KnowledgeStateRow.revision).where(KnowledgeStateRow.id == 1)) or 0)
             rows = s.execute(
-                select(PassageRow, ArticleRow.title, ArticleRow.slug)
+                select(
+                    ArticleRow.slug,
+                    ArticleRow.title,
+                    PassageRow.position,
+                    PassageRow.heading,
+                    PassageRow.text,
+                    PassageRow.kind,
+                    PassageRow.embedding,
+                )
                 .join(ArticleRow, ArticleRow.id == PassageRow.article_id)
                 .where(ArticleRow.status == "published")
                 .order_by(ArticleRow.slug, PassageRow.position)
-            ).all()
-        entries = [Entry(Passage(slug, p.position, p.heading, p.text, p.kind), title) for p, title, slug in rows]
+            ).all()  # plain rows, not ORM objects: tens of thousands of them at 10,000 articles
         if not rows:
             return Snapshot(revision, [], np.zeros((0, 384), dtype=np.float32))
-        vectors = np.frombuffer(b"".join(p.embedding for p, _, _ in rows), dtype=np.float32).reshape(len(rows), -1)
+        entries = [
+            Entry(Passage(slug, position, heading, text, kind), title)
+            for slug, title, position, heading, text, kind, _ in rows
+        ]
+        vectors = np.frombuffer(b"".join(r[6] for r in rows), dtype=np.float32).reshape(len(rows), -1)
         return Snapshot(revision, entries, vectors)
 
     def refresh_embeddings(self) -> int:

@@ -83,6 +83,8 @@ PUBLIC_WEBSITE = {
     ("POST", "/register/confirm"): "confirming a new account with an emailed link (CSRF token)",
     ("GET", "/static/webchat.js"): "the chat widget's script",
     ("GET", "/products/{sku}"): "a product page: the reviews customers agreed to show (first name, initial)",
+    ("GET", "/help"): "the help centre: published articles, searchable",
+    ("GET", "/help/{slug}"): "a published help article (drafts and unpublished ones are not found)",
     ("GET", "/health"): "readiness",
 }
 
@@ -94,6 +96,7 @@ SAMPLE_PATH_VALUES = {  # what a path parameter gets: another customer's ids, wh
     "conversation_id": "1",
     "handoff_id": "1",
     "review_id": "1",
+    "slug": "gift-cards",
     "sku": "FUR-001",
 }
 

@@ -379,3 +379,25 @@ def test_checkpoint_and_rows_commit_together(sql_crm: SqlCrm, tracker, monkeypat
 
     ingestion(sql_crm, tracker).catch_up()
     assert len(transcript(sql_crm, "k")) == 2
+
+
+def test_answers_from_the_help_centre_are_kept_on_the_conversation(sql_crm: SqlCrm, tracker) -> None:  # type: ignore[no-untyped-def]
+    chat = Chat("web-help").session_start()
+    chat.user("do you sell gift cards?", "faq").action("action_answer_from_knowledge")
+    chat.slot("knowledge_question", "1").slot("knowledge_article", "buying-an-e-gift-card")
+    chat.bot("We sell e-gift cards...", "utter_knowledge_answer").bot(
+        "Did that answer your question?", "utter_ask_knowledge_helpful"
+    )
+    chat.action("action_listen")
+    chat.user("no", "deny").action("action_answer_pending").slot(
+        "knowledge_feedback", "buying-an-e-gift-card: not helpful"
+    )
+    chat.bot("Sorry that didn't help.", "utter_knowledge_sorry").action("action_listen")
+    chat.user("can you recommend a dentist", "out_of_scope").action("action_answer_from_knowledge")
+    chat.bot("I'm sorry, I don't know the answer to that.", "utter_knowledge_unknown").action("action_listen")
+    write_tracker_events(tracker, [chat])
+    ingestion(sql_crm, tracker).catch_up()
+    [conv] = conversations(sql_crm, "web-help")
+    assert conv.refs == {"help articles": ["buying-an-e-gift-card (not helpful)"]}
+    assert "Help articles: buying-an-e-gift-card (not helpful)." in (conv.summary or "")
+    assert conv.fallback_count == 1  # "I don't know" counts as a fallback; an answer from an article does not

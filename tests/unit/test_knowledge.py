@@ -262,3 +262,16 @@ def test_gaps_group_questions_alike_in_meaning(knowledge) -> None:
 def test_an_empty_help_centre_answers_nothing() -> None:
     _, answer, best = memory_knowledge(with_articles=False).decide("do you sell gift cards?")
     assert not answer.answered and best is None
+
+
+def test_the_action_servers_encoder_matches_the_reference_implementation() -> None:
+    """The same model as the NLU's, with Hugging Face's word pieces instead of TensorFlow Text's: the ids and
+    embeddings sentence-transformers produced (tests/fixtures/minilm_reference.json)."""
+    import json
+
+    from knowledge.encoder import encoder
+
+    reference = json.loads((Path(__file__).parents[1] / "fixtures" / "minilm_reference.json").read_text())
+    assert encoder().token_ids(reference["texts"]) == reference["token_ids"]
+    vectors = encoder().encode(reference["texts"])
+    assert float(np.abs(vectors - np.array(reference["embeddings"], dtype=np.float32)).max()) < 1e-4
