@@ -176,5 +176,5 @@ def app_from_env() -> FastAPI:
         rasa=rasa,
         tracker=box.tracker,
         reviews=box.reviews,
-        knowledge=box.knowledge if settings.backend == "sql" else None,
+        knowledge=box.knowledge,  # ours whatever the CRM
     )

@@ -350,9 +350,9 @@ class Container:
 
     @property
     def knowledge(self) -> Knowledge:
-        """The help centre on our own database (with an external CRM too: the articles are ours): its store, this
-        process's search index, kept in step with the database, and the encoder, loaded on first use. Links point
-        at the website's /help pages."""
+        """The help centre on our own database (CRM_DATABASE_URL; with an external CRM too, as the articles are
+        ours): its store, this process's search index, kept in step with the database, and the encoder, loaded on
+        first use. Links point at the website's /help pages."""
 
         def build() -> Knowledge:
             from hearth.environment import ROOT

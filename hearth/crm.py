@@ -24,6 +24,11 @@ def review(argv: list[str]) -> int:
 def run_command(args: argparse.Namespace) -> int:
     box = container()
     settings = box.settings
+    if args.command == "knowledge":  # the help centre is ours whatever the CRM: kept in our own database
+        from hearth.knowledge import run_knowledge
+
+        upgrade(settings.database_url)
+        return run_knowledge(args, box.knowledge)
     if settings.backend != "sql":
         print("CRM_BACKEND is not 'sql': the external CRM manages its own schema and data.")
         return 0
@@ -46,10 +51,6 @@ def run_command(args: argparse.Namespace) -> int:
         return run_agents(args, sessions, settings)
     if args.command == "seed":
         return seed(sessions, args.customers, settings.website_demo_password)
-    if args.command == "knowledge":
-        from hearth.knowledge import run_knowledge
-
-        return run_knowledge(args, box.knowledge)
     return status(sessions)
 
 

@@ -15,6 +15,7 @@ from crm_adapter.domain import ErasureReceipt
 from crm_adapter.sql.mapping import to_customer
 from crm_adapter.sql.models import ChannelIdentityRow, CustomerRow, OrderRow, ReturnRow, TicketRow
 from history.rows import ConversationRow, MessageRow
+from knowledge.rows import QuestionRow
 from relationship import privacy
 from relationship.consent_store import consents_of
 from relationship.preference_store import preferences_of
@@ -89,6 +90,17 @@ def _export(s: Session, row: CustomerRow, now: datetime) -> dict[str, Any]:
                 .order_by(ReviewRow.created_at, ReviewRow.id)
             ).tuples()
         ),
+        "help_centre_questions": [
+            {
+                "asked_at": q.created_at,
+                "text": q.text,
+                "answered_from": q.slug if q.answered else None,
+                "helpful": q.helpful,
+            }  # fmt: skip
+            for q in s.scalars(
+                select(QuestionRow).where(QuestionRow.customer_id == customer_id).order_by(QuestionRow.created_at)
+            )
+        ],
         "conversations": _conversations(s, customer_id),
     }
 

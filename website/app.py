@@ -516,7 +516,7 @@ def app_for(box: Container) -> FastAPI:
         box.website_sign_ins,
         box.website_accounts,
         box.product_reviews,
-        box.knowledge.store if settings.backend == "sql" else None,
+        box.knowledge.store,  # ours whatever the CRM
     )
 
 

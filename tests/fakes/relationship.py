@@ -487,6 +487,7 @@ class MemoryRelationship:
                     for r in sorted(crm.reviews, key=lambda r: (r.created_at, r.id))
                     if r.customer_id == customer_id
                 ),
+                "help_centre_questions": [],  # the help centre is a table of the SQL store only (knowledge/)
                 "conversations": [
                     {
                         "channel": c.channel,

@@ -18,6 +18,7 @@ from crm_adapter.sql.models import CustomerRow
 from knowledge.articles import Article, parse
 from knowledge.rows import ArticleRow, PassageRow, QuestionRow
 from knowledge.service import Knowledge
+from relationship.service import SqlRelationshipService
 from tests.asgi_server import serve
 from tests.conftest import SqlCrm
 from tests.factories import SqlArrange
@@ -110,6 +111,10 @@ def test_questions_asked_go_with_their_customer_on_erasure(knowledge: Knowledge,
     assert knowledge.feedback(mine.question_id or 0, False) and not knowledge.feedback(999_999, True)
     gaps = knowledge.store.questions(dt.datetime(2000, 1, 1))
     assert {q.text for q in gaps} == {"do you sell gift vouchers", "who will win the league"}
+    exported = SqlRelationshipService(sql_crm.sessions, clock=sql_crm.clock).export(customer)
+    assert [(q["text"], q["answered_from"], q["helpful"]) for q in exported["help_centre_questions"]] == [
+        ("do you sell gift vouchers", "gift-cards", False)
+    ]
     with sql_crm.sessions.begin() as s:
         s.execute(delete(CustomerRow).where(CustomerRow.id == customer))
     with sql_crm.sessions() as s:
