@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.rules import utcnow
 from crm_adapter.sql.db import unit_of_work
+from history.projector import remembers
 from knowledge.articles import Article, ArticleError, Passage, check, dump, parse, passages
 from knowledge.rows import ArticleRow, KnowledgeStateRow, PassageRow, QuestionRow
 from knowledge.search import Entry
@@ -194,10 +195,12 @@ class KnowledgeStore:
 
     def faq_article(self, key: str) -> Article | None:
         """The published article that gives the scripted FAQ answer `key` (e.g. shipping_times)."""
-        for article in self.published():
-            if key in article.faq:
-                return article
-        return None
+        with unit_of_work(self._sessions) as s:
+            listed = s.execute(
+                select(ArticleRow.id, ArticleRow.faq).where(ArticleRow.status == "published").order_by(ArticleRow.id)
+            ).all()  # two small columns: the bodies stay in the database
+            found = next((row_id for row_id, keys in listed if key in (keys or ())), None)
+            return to_article(s.get_one(ArticleRow, found)) if found is not None else None
 
     def save(
         self,
@@ -428,6 +431,8 @@ class KnowledgeStore:
         score: float,
     ) -> int:
         with unit_of_work(self._sessions) as s:
+            if customer_id is not None and not remembers(s, customer_id):  # the history purpose refused
+                text, embedding = "", np.zeros_like(embedding)
             row = QuestionRow(
                 created_at=self._now(),
                 sender_id=sender_id[:255],
@@ -508,7 +513,7 @@ class KnowledgeStore:
     def questions(self, since: datetime, *, gaps_only: bool = True, limit: int = 5000) -> list[AskedQuestion]:
         """Questions asked since `since`, newest first; with `gaps_only`, those not answered or answered unhelpfully."""
         with unit_of_work(self._sessions) as s:
-            stmt = select(QuestionRow).where(QuestionRow.created_at >= since)
+            stmt = select(QuestionRow).where(QuestionRow.created_at >= since, QuestionRow.text != "")
             if gaps_only:
                 stmt = stmt.where(or_(QuestionRow.answered.is_(False), QuestionRow.helpful.is_(False)))
             rows = s.scalars(stmt.order_by(QuestionRow.created_at.desc(), QuestionRow.id.desc()).limit(limit)).all()
@@ -526,6 +531,15 @@ class KnowledgeStore:
                 )
                 for r in rows
             ]
+
+
+def forget_questions(s: Session, customer_id: str) -> int:
+    """A refusal of the history purpose: the customer's questions keep what was answered and whether it helped,
+    without their words or embeddings. Returns the questions cleared."""
+    rows = s.scalars(select(QuestionRow).where(QuestionRow.customer_id == customer_id, QuestionRow.text != "")).all()
+    for row in rows:
+        row.text, row.embedding = "", bytes(len(row.embedding))
+    return len(rows)
 
 
 def _info(row: ArticleRow) -> ArticleInfo:

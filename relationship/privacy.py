@@ -30,6 +30,7 @@ from handoff.rows import HandoffRow
 from history.projector import forget_content
 from history.rows import ConversationRow
 from history.tracker_events import TrackerEvents
+from knowledge.store import forget_questions
 from relationship.rows import FeedbackRow, PrivacyJobRow
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ def forget_history(s: Session, customer_id: str, now: datetime) -> int:
     senders = sender_ids_of(s, customer_id)
     conversations = list(s.scalars(select(ConversationRow).where(ConversationRow.customer_id == customer_id)))
     cleared = forget_content(s, [c.id for c in conversations])
+    forget_questions(s, customer_id)  # what they asked the help centre: kept as counts, without the words
     for conv in conversations:
         if conv.ended_at is not None:
             deidentify(s, conv, now)

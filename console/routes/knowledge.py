@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
+from pydantic import BaseModel, Field
 
 from console.deps import TEMPLATES, RowId, Services, SignedIn
 from console.deps import Admin as AdminSession
@@ -25,8 +26,6 @@ from knowledge.articles import SLUG, STATUSES, Article, ArticleError, check, to_
 
 router = APIRouter()
 Slug = Annotated[str, Query(max_length=80)]
-Long = Annotated[str, Form(max_length=20_000)]
-Short = Annotated[str, Form(max_length=400)]
 
 
 def _lines(text: str) -> tuple[str, ...]:
@@ -96,19 +95,35 @@ def new_page(
     return TEMPLATES.TemplateResponse(request, "knowledge_edit.html", {"f": fields, "new": True})
 
 
-def _posted(title: str, slug: str, summary: str, body: str, topics: str, tags: str, faq: str, questions: str,
-            status: str) -> Article:  # fmt: skip
-    return Article(
-        slug=slug.strip() or slug_of(title),
-        title=title,
-        summary=summary,
-        body=body,
-        topics=_words(topics),
-        tags=_words(tags),
-        faq=_words(faq),
-        questions=_lines(questions),
-        status=status if status in STATUSES else "draft",
-    )
+class ArticleForm(BaseModel):
+    """The editor's fields as posted (the slug only when creating; made from the title when empty)."""
+
+    title: str = Field("", max_length=400)
+    slug: str = Field("", max_length=400)
+    summary: str = Field("", max_length=400)
+    body: str = Field("", max_length=20_000)
+    topics: str = Field("", max_length=400)
+    tags: str = Field("", max_length=400)
+    faq: str = Field("", max_length=400)
+    questions: str = Field("", max_length=20_000)
+    status: str = Field("draft", max_length=12)
+    action: str = Field("save", max_length=12)
+
+    def article(self, slug: str | None = None) -> Article:
+        return Article(
+            slug=slug or self.slug.strip() or slug_of(self.title),
+            title=self.title,
+            summary=self.summary,
+            body=self.body,
+            topics=_words(self.topics),
+            tags=_words(self.tags),
+            faq=_words(self.faq),
+            questions=_lines(self.questions),
+            status=self.status if self.status in STATUSES else "draft",
+        )
+
+
+Posted = Annotated[ArticleForm, Form()]
 
 
 def _edit(
@@ -141,23 +156,8 @@ def _refused(request: Request, fields: dict[str, Any], new: bool, error: str) ->
 
 
 @router.post("/knowledge/new", response_class=HTMLResponse)
-def create(
-    request: Request,
-    me: AdminSession,
-    services: Services,
-    title: Short = "",
-    slug: Short = "",
-    summary: Short = "",
-    body: Long = "",
-    topics: Short = "",
-    tags: Short = "",
-    faq: Short = "",
-    questions: Long = "",
-    status: Annotated[str, Form(max_length=12)] = "draft",
-    action: Annotated[str, Form(max_length=12)] = "save",
-) -> Response:
-    article = _posted(title, slug, summary, body, topics, tags, faq, questions, status)
-    return _edit(request, services, me, article, action, new=True, original=None)
+def create(request: Request, me: AdminSession, services: Services, form: Posted) -> Response:
+    return _edit(request, services, me, form.article(), form.action, new=True, original=None)
 
 
 @router.get("/knowledge/{slug}", response_class=HTMLResponse)
@@ -171,27 +171,12 @@ def edit_page(request: Request, me: AdminSession, services: Services, slug: str)
 
 
 @router.post("/knowledge/{slug}", response_class=HTMLResponse)
-def save(
-    request: Request,
-    me: AdminSession,
-    services: Services,
-    slug: str,
-    title: Short = "",
-    summary: Short = "",
-    body: Long = "",
-    topics: Short = "",
-    tags: Short = "",
-    faq: Short = "",
-    questions: Long = "",
-    status: Annotated[str, Form(max_length=12)] = "draft",
-    action: Annotated[str, Form(max_length=12)] = "save",
-) -> Response:
+def save(request: Request, me: AdminSession, services: Services, slug: str, form: Posted) -> Response:
     if not SLUG.match(slug) or services.help_centre().store.get(slug) is None:
         return TEMPLATES.TemplateResponse(
             request, "error.html", {"status": 404, "message": f"There is no article {slug!r}."}, status_code=404
         )
-    article = _posted(title, slug, summary, body, topics, tags, faq, questions, status)
-    return _edit(request, services, me, article, action, new=False, original=slug)
+    return _edit(request, services, me, form.article(slug), form.action, new=False, original=slug)
 
 
 @router.post("/handoffs/{handoff_id}/propose", response_class=HTMLResponse)

@@ -149,3 +149,18 @@ def test_drafts_unpublished_and_unknown_articles_are_not_found(site: Site, knowl
         response = site.get(path)
         assert response.status_code == 404 and "couldn't find that page" in response.text, path
     assert "gift-cards" not in site.get("/help").text
+
+
+def test_a_refusal_to_keep_the_history_keeps_the_questions_counts_without_their_words(
+    knowledge: Knowledge, sql_crm: SqlCrm
+) -> None:
+    customer = SqlArrange(sql_crm.sessions).add_customer(first_name="Ida")
+    before = knowledge.answer("do you sell gift vouchers", sender_id="s1", channel="web", customer_id=customer)
+    SqlRelationshipService(sql_crm.sessions, clock=sql_crm.clock).set_consent(customer, "history", False)
+    after = knowledge.answer("can i buy a gift card", sender_id="s1", channel="web", customer_id=customer)
+    assert before.answered and after.answered
+    with sql_crm.sessions() as s:
+        rows = s.execute(select(QuestionRow.text, QuestionRow.slug, QuestionRow.answered)).all()
+    assert sorted(rows) == [("", "gift-cards", True), ("", "gift-cards", True)]
+    assert knowledge.store.questions(dt.datetime(2000, 1, 1), gaps_only=False) == []  # nothing to group
+    assert knowledge.store.figures(dt.datetime(2000, 1, 1), dt.datetime(2100, 1, 1)).answered == 2

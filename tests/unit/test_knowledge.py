@@ -275,3 +275,23 @@ def test_the_action_servers_encoder_matches_the_reference_implementation() -> No
     assert encoder().token_ids(reference["texts"]) == reference["token_ids"]
     vectors = encoder().encode(reference["texts"])
     assert float(np.abs(vectors - np.array(reference["embeddings"], dtype=np.float32)).max()) < 1e-4
+
+
+def test_the_figures_count_answers_helpfulness_and_deflection_by_article() -> None:
+    k = memory_knowledge()
+    ask = lambda text, channel="web": k.answer(text, sender_id="s", channel=channel)  # noqa: E731
+    helped = ask("do you sell gift vouchers")
+    failed = ask("can i buy someone a gift card for their birthday")
+    handed = ask("do u sell gift cards", "rest")
+    ask("who will win the football league this year")
+    k.feedback(helped.question_id or 0, True)
+    k.feedback(failed.question_id or 0, False)
+    k.handed_off(handed.question_id or 0)
+    figures = k.store.figures(dt.datetime(2000, 1, 1), dt.datetime(2100, 1, 1))
+    assert (figures.questions, figures.answered, figures.unanswered) == (4, 3, 1)
+    assert (figures.helpful, figures.not_helpful, figures.handed_off_after_answer) == (1, 1, 1)
+    assert figures.helpfulness == 0.5 and figures.deflection == pytest.approx(1 / 3)
+    [gift] = figures.by_article
+    assert (gift.slug, gift.answers, gift.deflected) == ("gift-cards", 3, 1)
+    on_rest = k.store.figures(dt.datetime(2000, 1, 1), dt.datetime(2100, 1, 1), channel="rest")
+    assert (on_rest.questions, on_rest.answered) == (1, 1)
