@@ -26,6 +26,7 @@ import hmac
 import logging
 import os
 import sys
+import threading
 from typing import Any
 
 import pluggy
@@ -103,8 +104,20 @@ def token_from_env(env: dict[str, str] | None = None) -> str:
     return token
 
 
+def warm_up() -> None:
+    """Loads the sentence encoder (91 MB, checksum-verified) and builds the help centre's index, so the first
+    customer question does not wait for them; a failure here is logged, and the first question says it again."""
+    try:
+        from hearth.container import get_knowledge
+
+        get_knowledge().search("warming up")
+    except Exception as exc:  # anything: the server must start regardless
+        log.warning("the help centre was not warmed up: %s", exc)
+
+
 def main(argv: list[str] | None = None) -> None:
     log_redaction.install()
+    threading.Thread(target=warm_up, name="help-centre-warm-up", daemon=True).start()
     from rasa_sdk.__main__ import main_from_args
     from rasa_sdk.endpoint import create_argument_parser
     from rasa_sdk.plugin import plugin_manager
