@@ -14,7 +14,7 @@ from hearth import RASA_BIN, ROOT
 
 MODELS = ROOT / "models"
 TRAINING_INPUTS = ("config.yml", "data", "bot/domain", "bot/nlu", "encoder", "bot/policies.py")
-NOT_TRAINED_ON = ROOT / "data" / "knowledge"  # Markdown articles, which Rasa does not read
+NOT_TRAINED_ON = Path("data", "knowledge")  # Markdown articles, which Rasa does not read
 
 
 def fingerprint() -> str:
@@ -25,7 +25,9 @@ def fingerprint() -> str:
             sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and "__pycache__" not in p.parts and not p.is_relative_to(NOT_TRAINED_ON)
+                if p.is_file()
+                and "__pycache__" not in p.parts
+                and not p.relative_to(ROOT).is_relative_to(NOT_TRAINED_ON)
             )
             if path.is_dir()
             else [path]

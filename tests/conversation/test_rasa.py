@@ -137,10 +137,13 @@ def test_model_is_reused_when_nothing_changed():
 
 def test_changing_the_data_changes_the_fingerprint(tmp_path, monkeypatch):
     before = training.fingerprint()
-    for name in ("config.yml", "data", "bot"):
+    for name in ("config.yml", "data", "bot", "encoder"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
     monkeypatch.setattr(training, "ROOT", tmp_path)
+    assert training.fingerprint() == before
+    with (tmp_path / "data" / "knowledge" / "gift-cards-extra.md").open("w") as fh:
+        fh.write("---\ntitle: More\n---\nA help article: the bot answers from it without retraining.\n")
     assert training.fingerprint() == before
     with (tmp_path / "data" / "nlu" / "basics.yml").open("a") as fh:
         fh.write("\n")
