@@ -356,15 +356,9 @@ class Container:
 
         def build() -> Knowledge:
             from hearth.environment import ROOT
-            from knowledge.encoder import ENCODER_FINGERPRINT, encoder
-            from knowledge.index import LiveIndex
-            from knowledge.service import Knowledge
-            from knowledge.store import KnowledgeStore
+            from knowledge.service import open_help_centre
 
-            store = KnowledgeStore(
-                self.sessions, lambda texts: encoder().encode(texts), ENCODER_FINGERPRINT, cache_dir=ROOT / "models"
-            )
-            return Knowledge(store, LiveIndex(store), lambda texts: encoder().encode(texts), self.website_url + "/help")
+            return open_help_centre(self.sessions, self.website_url + "/help", cache_dir=ROOT / "models")
 
         return self._once("knowledge", build)
 

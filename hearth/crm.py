@@ -27,7 +27,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "knowledge":  # the help centre is ours whatever the CRM: kept in our own database
         from hearth.knowledge import run_knowledge
 
-        upgrade(settings.database_url)
+        if settings.backend != "sql":  # nothing else migrates our database then (`migrate` is the CRM's, on sql)
+            upgrade(settings.database_url)
         return run_knowledge(args, box.knowledge)
     if settings.backend != "sql":
         print("CRM_BACKEND is not 'sql': the external CRM manages its own schema and data.")

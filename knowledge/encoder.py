@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from encoder.minilm import PINNED_SHA256, SentenceEncoder, model_dir, shared_encoder
+from encoder.minilm import PINNED_SHA256, SentenceEncoder, shared_encoder
 
 # What a stored embedding was made with: the weights' and vocabulary's digests. Embeddings made with anything
 # else are recomputed; made with this, never (an unchanged help centre is not re-embedded).
@@ -23,6 +23,3 @@ def word_pieces(vocabulary: Path) -> Callable[[list[str]], list[list[int]]]:
 def encoder() -> SentenceEncoder:
     """The process's one encoder (its weights are 91 MB; loaded on first use, checksum-verified)."""
     return shared_encoder(word_pieces)
-
-
-__all__ = ["ENCODER_FINGERPRINT", "encoder", "model_dir", "word_pieces"]

@@ -66,6 +66,10 @@ def terms(text: str) -> list[str]:
     return [stem(w) for w in words if w not in STOP_WORDS and len(w) > 1]
 
 
+def _unique(stems: list[str]) -> list[str]:
+    return list(dict.fromkeys(stems))
+
+
 @dataclass(frozen=True)
 class Entry:
     """A passage as the index holds it, with its article's title and link."""
@@ -134,14 +138,18 @@ class SearchIndex:
 
     def unseen(self, query: str) -> float:
         """The share of the query's stems that no passage has (1 for a query of stop words only)."""
-        stems = list(dict.fromkeys(terms(query)))
-        return sum(t not in self.vocabulary for t in stems) / len(stems) if stems else 1.0
+        return self._unseen(_unique(terms(query)))
 
     def lexical(self, query: str) -> np.ndarray:
         """Each passage's BM25 score over the most the query's stems could score (0 to 1)."""
-        found = [self.vocabulary[t] for t in dict.fromkeys(terms(query)) if t in self.vocabulary]
-        unseen = [t for t in dict.fromkeys(terms(query)) if t not in self.vocabulary]
-        best = (float(self.idf[found].sum()) + self.unseen_idf * len(unseen)) * (K1 + 1)
+        return self._lexical(_unique(terms(query)))
+
+    def _unseen(self, stems: list[str]) -> float:
+        return sum(t not in self.vocabulary for t in stems) / len(stems) if stems else 1.0
+
+    def _lexical(self, stems: list[str]) -> np.ndarray:
+        found = [self.vocabulary[t] for t in stems if t in self.vocabulary]
+        best = (float(self.idf[found].sum()) + self.unseen_idf * (len(stems) - len(found))) * (K1 + 1)
         if not found or best <= 0 or not len(self.entries):
             return np.zeros(len(self.entries), dtype=np.float32)
         scores = np.asarray(self.weights[:, found].sum(axis=1)).ravel()
@@ -152,8 +160,9 @@ class SearchIndex:
         is quoted by its best summary or section."""
         if not self.entries:
             return []
+        stems = _unique(terms(query))  # once per question: both the BM25 score and the unseen share read them
         dense = self.vectors @ np.asarray(query_vector, dtype=np.float32).ravel()
-        lexical = self.lexical(query)
+        lexical = self._lexical(stems)
         hybrid = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical
         pool = min(len(hybrid), max(limit * 40, 400))  # enough passages for `limit` different articles
         candidates = np.argpartition(-hybrid, pool - 1)[:pool] if pool < len(hybrid) else np.arange(len(hybrid))
@@ -164,7 +173,7 @@ class SearchIndex:
                 if len(best) == limit:
                     break
                 best[slug] = int(i)
-        unseen = self.unseen(query)
+        unseen = self._unseen(stems)
         hits = []
         for slug, i in best.items():
             quoted = self._quotable(slug, hybrid)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +23,9 @@ from knowledge.articles import Article, ArticleError, Passage, check, short_answ
 from knowledge.index import LiveIndex
 from knowledge.search import Hit
 from knowledge.store import AskedQuestion, KnowledgeStore, Saved
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 # The FAQ's article is answered with when it passes the search's rule and scores within this of the best article;
 # or, when it is the search's best article too (two independent signals agree), from this lower confidence.
@@ -96,7 +101,13 @@ class Knowledge:
                 return vector, self._answer(mine, summary, "faq"), best
         if best and best.confident:
             return vector, self._answer(best, best.passage, "search"), best
-        unanswered = KnowledgeAnswer(False, None, best.slug if best else None, score=best.confidence if best else 0.0)
+        unanswered = KnowledgeAnswer(
+            False,
+            None,
+            best.slug if best else None,
+            score=best.confidence if best else 0.0,
+            via="faq" if faq_key else "search",
+        )
         return vector, unanswered, best
 
     def _answer(self, hit: Hit, passage: Passage, via: str) -> KnowledgeAnswer:
@@ -120,21 +131,12 @@ class Knowledge:
             customer_id=customer_id,
             text=question,
             embedding=vector,
-            via=decided.via if decided.answered else ("faq" if faq_key else "search"),
+            via=decided.via,
             answered=decided.answered,
             slug=decided.slug,
             score=decided.score,
         )
-        return KnowledgeAnswer(
-            decided.answered,
-            question_id,
-            decided.slug,
-            decided.title,
-            decided.text,
-            decided.url,
-            decided.score,
-            decided.via,
-        )
+        return replace(decided, question_id=question_id)
 
     def feedback(self, question_id: int, helpful: bool) -> bool:
         return self.store.set_helpful(question_id, helpful)
@@ -164,6 +166,24 @@ class Knowledge:
 
     def save(self, article: Article, *, by: str, create: bool = False) -> Saved:
         return self.store.save(article, by=by, create_only=create)
+
+
+def open_help_centre(
+    sessions: sessionmaker[Session],
+    help_url: str,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    cache_dir: Path | None = None,
+) -> Knowledge:
+    """The help centre on a database: its store, this process's index and the action server's encoder (loaded on
+    first use). The composition root, the tests and the benchmark build it here."""
+    from knowledge.encoder import ENCODER_FINGERPRINT, encoder
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return encoder().encode(texts)
+
+    store = KnowledgeStore(sessions, embed, ENCODER_FINGERPRINT, clock=clock, cache_dir=cache_dir)
+    return Knowledge(store, LiveIndex(store), embed, help_url, clock=clock)
 
 
 def group(asked: list[AskedQuestion], limit: int = 50, similarity: float = GAP_SIMILARITY) -> list[Gap]:

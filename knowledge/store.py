@@ -92,11 +92,23 @@ class KnowledgeFigures:
     """The help centre in a date range (and on one channel): what was asked of it and how it went."""
 
     questions: int
-    answered: int
-    helpful: int
-    not_helpful: int
-    handed_off_after_answer: int
-    by_article: list[ArticleFigures]
+    by_article: list[ArticleFigures]  # every answer given, by the article it came from
+
+    @property
+    def answered(self) -> int:
+        return sum(a.answers for a in self.by_article)
+
+    @property
+    def helpful(self) -> int:
+        return sum(a.helpful for a in self.by_article)
+
+    @property
+    def not_helpful(self) -> int:
+        return sum(a.not_helpful for a in self.by_article)
+
+    @property
+    def handed_off_after_answer(self) -> int:
+        return sum(a.handed_off for a in self.by_article)
 
     @property
     def unanswered(self) -> int:
@@ -356,17 +368,19 @@ class KnowledgeStore:
 
     def _replace_passages(self, s: Session, row: ArticleRow, article: Article, embedded: dict[str, bytes]) -> int:
         new = passages(article) if article.status == "published" else []
-        texts = [p.search_text(article.title) for p in new]
+        texts = _texts(article) if new else []
         shas = [text_sha(t) for t in texts]
         known = {sha: embedded[sha] for sha in shas if sha in embedded}
-        known |= {
-            sha: embedding
-            for sha, embedding in s.execute(
-                select(PassageRow.text_sha, PassageRow.embedding).where(
-                    PassageRow.text_sha.in_(set(shas)), PassageRow.encoder == self._encoder
+        if missing := set(shas) - set(known):  # an import hands over every embedding: no second lookup
+            known |= dict(
+                s.execute(
+                    select(PassageRow.text_sha, PassageRow.embedding).where(
+                        PassageRow.text_sha.in_(missing), PassageRow.encoder == self._encoder
+                    )
                 )
-            ).tuples()
-        }
+                .tuples()
+                .all()
+            )
         todo = [i for i, sha in enumerate(shas) if sha not in known]
         made = self._embed([texts[i] for i in todo]) if todo else np.zeros((0, 384), dtype=np.float32)
         for i, vector in zip(todo, made, strict=True):
@@ -490,15 +504,7 @@ class KnowledgeStore:
         articles = sorted(
             (ArticleFigures(slug, a, h, n, o, nh) for slug, (a, h, n, o, nh) in per.items()), key=lambda f: -f.answers
         )
-        answered_rows = [r for r in rows if r[0] and r[1]]
-        return KnowledgeFigures(
-            questions=len(rows),
-            answered=len(answered_rows),
-            helpful=sum(r[2] is True for r in answered_rows),
-            not_helpful=sum(r[2] is False for r in answered_rows),
-            handed_off_after_answer=sum(bool(r[3]) for r in answered_rows),
-            by_article=articles,
-        )
+        return KnowledgeFigures(questions=len(rows), by_article=articles)
 
     def set_helpful(self, question_id: int, helpful: bool) -> bool:
         """The customer's answer to "did that answer your question?"; False when there is no such question."""

@@ -46,10 +46,9 @@ sys.path.insert(0, str(ROOT))
 from crm_adapter.sql.db import make_engine, make_session_factory, upgrade  # noqa: E402
 from knowledge import search  # noqa: E402
 from knowledge.encoder import ENCODER_FINGERPRINT, encoder  # noqa: E402
-from knowledge.index import LiveIndex  # noqa: E402
 from knowledge.rows import ArticleRow, PassageRow  # noqa: E402
-from knowledge.service import Knowledge  # noqa: E402
-from knowledge.store import KnowledgeStore, text_sha  # noqa: E402
+from knowledge.service import Knowledge, open_help_centre  # noqa: E402
+from knowledge.store import text_sha  # noqa: E402
 
 QUESTIONS = ROOT / "tests" / "knowledge" / "questions.yml"
 TUNING = ROOT / "tests" / "knowledge" / "tuning.yml"
@@ -91,12 +90,11 @@ class Score:
 def knowledge_on(url: str) -> Knowledge:
     upgrade(url)
     sessions = make_session_factory(make_engine(url))
-    embed = encoder().encode
-    store = KnowledgeStore(sessions, embed, ENCODER_FINGERPRINT, cache_dir=ROOT / "models")
-    report = store.import_directory(ARTICLES, by="benchmark")
+    knowledge = open_help_centre(sessions, "http://shop.test/help", cache_dir=ROOT / "models")
+    report = knowledge.store.import_directory(ARTICLES, by="benchmark")
     if report.errors:
         raise SystemExit(f"articles that do not parse: {report.errors}")
-    return Knowledge(store, LiveIndex(store), embed, "http://shop.test/help")
+    return knowledge
 
 
 def topics_of(knowledge: Knowledge) -> dict[str, tuple[str, ...]]:

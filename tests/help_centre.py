@@ -11,10 +11,7 @@ from sqlalchemy.pool import StaticPool
 from crm_adapter.sql.db import make_engine, make_session_factory
 from hearth.schema import metadata
 from knowledge.articles import Article, parse
-from knowledge.encoder import ENCODER_FINGERPRINT, encoder
-from knowledge.index import LiveIndex
-from knowledge.service import Knowledge
-from knowledge.store import KnowledgeStore
+from knowledge.service import Knowledge, open_help_centre
 from tests.factories import Clock
 
 GIFT_CARDS = """---
@@ -103,7 +100,4 @@ def memory_knowledge(clock: Clock | None = None, with_articles: bool = True) -> 
 
 
 def _knowledge(sessions, clock: Clock | None, cache_dir: Path | None) -> Knowledge:  # type: ignore[no-untyped-def]
-    clock = clock or Clock()
-    embed = encoder().encode
-    store = KnowledgeStore(sessions, embed, ENCODER_FINGERPRINT, clock=clock, cache_dir=cache_dir)
-    return Knowledge(store, LiveIndex(store), embed, "http://shop.test/help", clock=clock)
+    return open_help_centre(sessions, "http://shop.test/help", clock=clock or Clock(), cache_dir=cache_dir)

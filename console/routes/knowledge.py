@@ -40,25 +40,6 @@ def slug_of(title: str) -> str:
     return "-".join(re.findall(r"[a-z0-9]+", title.lower()))[:80].strip("-")
 
 
-def _form(article: Article | None, **more: Any) -> dict[str, Any]:
-    """The editor's fields, as typed (kept when saving fails)."""
-    if article is None:
-        return {"title": "", "slug": "", "summary": "", "body": "", "topics": "", "tags": "", "faq": "",
-                "questions": "", "status": "draft", **more}  # fmt: skip
-    return {
-        "title": article.title,
-        "slug": article.slug,
-        "summary": article.summary,
-        "body": article.body,
-        "topics": ", ".join(article.topics),
-        "tags": ", ".join(article.tags),
-        "faq": ", ".join(article.faq),
-        "questions": "\n".join(article.questions),
-        "status": article.status,
-        **more,
-    }
-
-
 @router.get("/knowledge", response_class=HTMLResponse)
 def articles_page(
     request: Request,
@@ -91,23 +72,37 @@ def new_page(
     request: Request, me: AdminSession, services: Services, question: Annotated[str, Query(max_length=300)] = ""
 ) -> Response:
     services.help_centre()
-    fields = _form(None, questions=question.strip(), title=question.strip())
+    fields = ArticleForm(title=question.strip(), questions=question.strip())
     return TEMPLATES.TemplateResponse(request, "knowledge_edit.html", {"f": fields, "new": True})
 
 
 class ArticleForm(BaseModel):
     """The editor's fields as posted (the slug only when creating; made from the title when empty)."""
 
-    title: str = Field("", max_length=400)
-    slug: str = Field("", max_length=400)
-    summary: str = Field("", max_length=400)
-    body: str = Field("", max_length=20_000)
-    topics: str = Field("", max_length=400)
-    tags: str = Field("", max_length=400)
-    faq: str = Field("", max_length=400)
-    questions: str = Field("", max_length=20_000)
-    status: str = Field("draft", max_length=12)
-    action: str = Field("save", max_length=12)
+    title: str = Field(default="", max_length=400)
+    slug: str = Field(default="", max_length=400)
+    summary: str = Field(default="", max_length=400)
+    body: str = Field(default="", max_length=20_000)
+    topics: str = Field(default="", max_length=400)
+    tags: str = Field(default="", max_length=400)
+    faq: str = Field(default="", max_length=400)
+    questions: str = Field(default="", max_length=20_000)
+    status: str = Field(default="draft", max_length=12)
+    action: str = Field(default="save", max_length=12)
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleForm:
+        return cls(
+            title=article.title,
+            slug=article.slug,
+            summary=article.summary,
+            body=article.body,
+            topics=", ".join(article.topics),
+            tags=", ".join(article.tags),
+            faq=", ".join(article.faq),
+            questions="\n".join(article.questions),
+            status=article.status,
+        )
 
     def article(self, slug: str | None = None) -> Article:
         return Article(
@@ -126,57 +121,51 @@ class ArticleForm(BaseModel):
 Posted = Annotated[ArticleForm, Form()]
 
 
-def _edit(
-    request: Request, services: Services, me: Any, article: Article, action: str, new: bool, original: str | None
-) -> Response:
+def _edit(request: Request, services: Services, me: Any, form: ArticleForm, article: Article, new: bool) -> Response:
     """Preview, or save and go back to the list; a refused article is shown again as typed, with what is wrong."""
-    knowledge = services.help_centre()
-    fields = _form(article)
-    if action == "preview":
+    if form.action == "preview":
         try:
-            check(article)
-            preview = Markup(to_html(article.body))
+            preview = Markup(to_html(check(article).body))
         except ArticleError as exc:
-            return _refused(request, fields, new, str(exc))
-        return TEMPLATES.TemplateResponse(request, "knowledge_edit.html", {"f": fields, "new": new, "preview": preview})
-    if action in ("publish", "unpublish"):
-        article = article.with_status("published" if action == "publish" else "unpublished")
+            return _refused(request, form, new, str(exc))
+        return TEMPLATES.TemplateResponse(request, "knowledge_edit.html", {"f": form, "new": new, "preview": preview})
+    if form.action in ("publish", "unpublish"):
+        article = article.with_status("published" if form.action == "publish" else "unpublished")
     try:
-        if not new and original is not None and article.slug != original:
-            raise ArticleError("an article's address (slug) cannot change once it exists")
-        saved = knowledge.save(article, by=me.agent.username, create=new)
+        saved = services.help_centre().save(article, by=me.agent.username, create=new)
     except ArticleError as exc:
-        return _refused(request, fields, new, str(exc))
+        return _refused(request, form, new, str(exc))
     return RedirectResponse(f"/knowledge?saved={saved.slug}", status_code=303)
 
 
-def _refused(request: Request, fields: dict[str, Any], new: bool, error: str) -> Response:
-    context = {"f": fields, "new": new, "error": error}
+def _refused(request: Request, form: ArticleForm, new: bool, error: str) -> Response:
+    context = {"f": form, "new": new, "error": error}
     return TEMPLATES.TemplateResponse(request, "knowledge_edit.html", context, status_code=422)
+
+
+def _no_article(request: Request, slug: str) -> Response:
+    context = {"status": 404, "message": f"There is no article {slug!r}."}
+    return TEMPLATES.TemplateResponse(request, "error.html", context, status_code=404)
 
 
 @router.post("/knowledge/new", response_class=HTMLResponse)
 def create(request: Request, me: AdminSession, services: Services, form: Posted) -> Response:
-    return _edit(request, services, me, form.article(), form.action, new=True, original=None)
+    return _edit(request, services, me, form, form.article(), new=True)
 
 
 @router.get("/knowledge/{slug}", response_class=HTMLResponse)
 def edit_page(request: Request, me: AdminSession, services: Services, slug: str) -> Response:
     article = services.help_centre().store.get(slug) if SLUG.match(slug) else None
     if article is None:
-        return TEMPLATES.TemplateResponse(
-            request, "error.html", {"status": 404, "message": f"There is no article {slug!r}."}, status_code=404
-        )
-    return TEMPLATES.TemplateResponse(request, "knowledge_edit.html", {"f": _form(article), "new": False})
+        return _no_article(request, slug)
+    return TEMPLATES.TemplateResponse(request, "knowledge_edit.html", {"f": ArticleForm.of(article), "new": False})
 
 
 @router.post("/knowledge/{slug}", response_class=HTMLResponse)
 def save(request: Request, me: AdminSession, services: Services, slug: str, form: Posted) -> Response:
     if not SLUG.match(slug) or services.help_centre().store.get(slug) is None:
-        return TEMPLATES.TemplateResponse(
-            request, "error.html", {"status": 404, "message": f"There is no article {slug!r}."}, status_code=404
-        )
-    return _edit(request, services, me, form.article(slug), form.action, new=False, original=slug)
+        return _no_article(request, slug)
+    return _edit(request, services, me, form, form.article(slug), new=False)
 
 
 @router.post("/handoffs/{handoff_id}/propose", response_class=HTMLResponse)
