@@ -1,7 +1,10 @@
 """The console's web app (FastAPI, Jinja2 templates with autoescaping): the agent console.
 
-The routes live in `console/routes/`, one router per area: `home` (/, /health), `auth` (/login, /logout),
-`analytics` (admins), `handoffs` (the queue and taken conversations), `reviews` (misunderstood messages).
+The routes live in `console/routes/`, one router per area: `home` (/, /health), `static` (the console's scripts and
+style sheet), `auth` (/login, /logout), `analytics` (admins), `handoffs` (the queue and taken conversations),
+`customers` (search and the customer page), `knowledge` (the help centre, admins), `reviews` (misunderstood
+messages), `audit` (the audit log, admins). Every route that reads a customer's data or changes something leaves an
+entry in the audit log (`audit/log.py`).
 What they depend on (the services, who is signed in, the CSRF check, the templates) is in `console/deps.py`;
 the route policy in `console/policy.py`. Accounts and sessions come from `handoff.agents.SqlAgentService`
 (`python -m hearth agents ...`).
@@ -28,6 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.routing import APIRoute
 
 from analytics.service import SqlAnalytics
+from audit.log import AuditLog
 from console.deps import SAFE_METHODS, SESSION_COOKIE, TEMPLATES, ConsoleServices, Forbidden, NotSignedIn, forget_cookie
 from console.policy import check_route_policy
 from console.routes import ROUTERS
@@ -39,6 +43,7 @@ from history.timeline import SqlHistoryService
 from history.tracker_events import TrackerEvents
 from knowledge.service import Knowledge
 from nlu_review.queue import ReviewQueue
+from workspace.customers import CustomerDirectory
 
 
 def create_app(
@@ -51,6 +56,8 @@ def create_app(
     tracker: TrackerEvents | None = None,
     reviews: ReviewQueue | None = None,
     knowledge: Knowledge | None = None,
+    audit: AuditLog | None = None,
+    customers: CustomerDirectory | None = None,
 ) -> FastAPI:
     """Routes are added to a router of `console/routes/` and checked here: each depends on `current_agent`
     (`SignedIn`) or `require_admin` (`Admin`), or is listed in PUBLIC_PATHS. HTML pages declare
@@ -66,6 +73,8 @@ def create_app(
         tracker=tracker,
         reviews=reviews,
         knowledge=knowledge,
+        audit=audit,
+        customers=customers,
     )
     app.middleware("http")(_security_headers)
     for exc_class, handler in ERROR_HANDLERS.items():
@@ -128,7 +137,8 @@ async def _invalid(request: Request, exc: InvalidInput) -> Response:
 
 
 async def _missing(request: Request, exc: NotFound) -> Response:
-    return error_page(request, 404, "No such conversation.")
+    what = str(exc).split(" ")[0] if str(exc) else ""
+    return error_page(request, 404, f"No such {what if what in ('customer', 'article') else 'conversation'}.")
 
 
 async def _conflict(request: Request, exc: NotAllowed) -> Response:
@@ -177,4 +187,6 @@ def app_from_env() -> FastAPI:
         tracker=box.tracker,
         reviews=box.reviews,
         knowledge=box.knowledge,  # ours whatever the CRM
+        audit=box.audit,  # ours whatever the CRM
+        customers=box.customers,  # None with an external CRM: the customer pages answer 503
     )

@@ -16,9 +16,11 @@ from fastapi import Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from analytics.service import SqlAnalytics
+from audit.log import Actor, AuditLog
 from crm_adapter.domain import CrmUnavailable
 from crm_adapter.rasa_api import RasaConversations, RasaUnavailable
 from handoff.agents import AgentSession, SqlAgentService
@@ -27,6 +29,7 @@ from history.timeline import SqlHistoryService
 from history.tracker_events import TrackerEvents
 from knowledge.service import Knowledge
 from nlu_review.queue import ReviewQueue
+from workspace.customers import CustomerDirectory
 
 SESSION_COOKIE = "hearth_console"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -50,6 +53,8 @@ class ConsoleServices:
     tracker: TrackerEvents | None = None
     reviews: ReviewQueue | None = None
     knowledge: Knowledge | None = None
+    audit: AuditLog | None = None
+    customers: CustomerDirectory | None = None
 
     def desk(self) -> SqlHandoffService:
         if self.handoffs is None:
@@ -70,6 +75,18 @@ class ConsoleServices:
         if self.knowledge is None:
             raise CrmUnavailable("the help centre needs the CRM database (CRM_BACKEND=sql)")
         return self.knowledge
+
+    def audit_log(self) -> AuditLog:
+        """The audit log. A route that must leave an entry asks for it before it does anything, so nothing is done
+        unrecorded: without one it answers 503."""
+        if self.audit is None:
+            raise CrmUnavailable("the audit log needs the console's database")
+        return self.audit
+
+    def directory(self) -> CustomerDirectory:
+        if self.customers is None:
+            raise CrmUnavailable("looking customers up needs the CRM database (CRM_BACKEND=sql)")
+        return self.customers
 
     def said(self, sender_id: str, after: int = 0) -> list[dict[str, Any]]:
         """The conversation's messages after event `after` (none without the tracker store)."""
@@ -131,6 +148,11 @@ async def require_admin(session: Annotated[AgentSession, Depends(current_agent)]
     return session
 
 
+def actor(request: Request, session: AgentSession) -> Actor:
+    """Who is acting, for the audit log: the agent's id and username, and the address the request came from."""
+    return Actor(session.agent.agent_id, session.agent.username, request.client.host if request.client else "unknown")
+
+
 SignedIn = Annotated[AgentSession, Depends(current_agent)]
 Admin = Annotated[AgentSession, Depends(require_admin)]
 Text = Annotated[str | None, Query(max_length=40)]
@@ -144,7 +166,16 @@ RowId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 def _template_context(request: Request) -> dict[str, Any]:
     session: AgentSession | None = getattr(request.state, "console_session", None)
     csrf = session.csrf_token if session is not None else ""
+    counts = None
+    handoffs = console_services(request).handoffs
+    if session is not None and handoffs is not None:
+        try:
+            counts = handoffs.counts(session.agent.agent_id)
+        except (SQLAlchemyError, CrmUnavailable):  # the page says what went wrong; the navigation goes without counts
+            counts = None
     return {
+        "counts": counts,
+        "section": request.url.path.split("/")[1] if request.url.path != "/" else "",
         "me": session.agent if session is not None else None,
         "csrf": csrf,
         "csrf_field": Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf),

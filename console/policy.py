@@ -14,8 +14,9 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import BaseRoute
 
 from console.deps import current_agent, require_admin
+from console.routes.static import STATIC_PATHS
 
-PUBLIC_PATHS = frozenset({"/login", "/health"})
+PUBLIC_PATHS = frozenset({"/login", "/health", *STATIC_PATHS})
 
 
 def _dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:

@@ -84,6 +84,13 @@ class QueuePlace:
 
 
 @dataclass(frozen=True)
+class InboxCounts:
+    waiting: int  # for a person, not taken yet
+    mine: int  # taken by the agent asking
+    open: int  # waiting or taken by anyone
+
+
+@dataclass(frozen=True)
 class Note:
     note_id: int
     agent_id: int | None
@@ -366,6 +373,21 @@ class SqlHandoffService:
     def waiting_count(self) -> int:
         with self._uow() as s:
             return s.scalar(select(func.count()).select_from(HandoffRow).where(HandoffRow.status == "waiting")) or 0
+
+    def counts(self, agent_id: int) -> InboxCounts:
+        """What the console's navigation shows: waiting for a person, taken by this agent, open in all."""
+        with self._uow() as s:
+            rows = s.execute(
+                select(HandoffRow.status, HandoffRow.agent_id, func.count())
+                .where(HandoffRow.status.in_(OPEN))
+                .group_by(HandoffRow.status, HandoffRow.agent_id)
+            ).tuples()
+            waiting = mine = total = 0
+            for status, owner, count in rows:
+                total += count
+                waiting += count if status == "waiting" else 0
+                mine += count if status == "assigned" and owner == agent_id else 0
+            return InboxCounts(waiting, mine, total)
 
     # -- the agent's side --
 

@@ -10,6 +10,7 @@ import sys
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from audit.log import Actor, AuditLog
 from crm_adapter.domain import InvalidInput, NotFound
 from handoff.agents import SqlAgentService, check_password_rules
 from hearth.settings import Settings
@@ -40,7 +41,8 @@ def development_password(settings: Settings, variable: str, filename: str) -> st
     return path.read_text().strip()
 
 
-def run_agents(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings) -> int:
+def run_agents(args: argparse.Namespace, sessions: sessionmaker[Session], settings: Settings, audit: AuditLog) -> int:
+    """Every change is recorded in the audit log, done by "command line" from "local"."""
     agents = SqlAgentService(sessions)
     try:
         if args.agents_command == "list":
@@ -48,12 +50,13 @@ def run_agents(args: argparse.Namespace, sessions: sessionmaker[Session], settin
                 print(f"{a.username:20s} {a.role:6s} {'active' if a.active else 'inactive':9s} {a.display_name}")
             return 0
         if args.agents_command == "deactivate":
-            agents.deactivate(args.username)
+            gone = agents.deactivate(args.username)
+            audit.record(Actor.command_line(), "agent.deactivated", "agent", gone.username, detail=f"role {gone.role}")
             print(f"{args.username} can no longer sign in; their sessions have ended")
             return 0
         if args.agents_command == "add":
-            return add(args, agents)
-        return ensure_dev(agents, settings)
+            return add(args, agents, audit)
+        return ensure_dev(agents, settings, audit)
     except NotFound:
         print(f"no account named {args.username!r}", file=sys.stderr)
         return 1
@@ -62,7 +65,7 @@ def run_agents(args: argparse.Namespace, sessions: sessionmaker[Session], settin
         return 1
 
 
-def add(args: argparse.Namespace, agents: SqlAgentService) -> int:
+def add(args: argparse.Namespace, agents: SqlAgentService, audit: AuditLog) -> int:
     """Add an account, its password from --password-env or prompted for twice."""
     if args.password_env:
         password = os.environ.get(args.password_env, "")
@@ -80,11 +83,12 @@ def add(args: argparse.Namespace, agents: SqlAgentService) -> int:
             print("The passwords differ: nothing added", file=sys.stderr)
             return 1
     agent = agents.create_agent(args.username, args.name, password, args.role)
+    audit.record(Actor.command_line(), "agent.added", "agent", agent.username, detail=f"role {agent.role}")
     print(f"added {agent.username} ({agent.display_name}, {agent.role})")
     return 0
 
 
-def ensure_dev(agents: SqlAgentService, settings: Settings) -> int:
+def ensure_dev(agents: SqlAgentService, settings: Settings, audit: AuditLog) -> int:
     """Development: when there are no accounts yet, add 'admin' and 'agent' (both or neither)."""
     if agents.list_agents():
         print("console accounts exist: not adding the development ones")
@@ -97,6 +101,7 @@ def ensure_dev(agents: SqlAgentService, settings: Settings) -> int:
             raise InvalidInput("password", f"{variable}: {exc}") from None
     for password, (username, name, role, variable, filename) in zip(passwords, DEV_AGENTS, strict=True):
         agents.create_agent(username, name, password, role)
+        audit.record(Actor.command_line(), "agent.added", "agent", username, detail=f"role {role} (development)")
         where = variable if _given(settings, variable) else settings.data_dir / filename
         print(f"added console account {username} ({role}); its password: {where}")
     return 0

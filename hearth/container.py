@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from analytics.service import SqlAnalytics
+    from audit.log import AuditLog
     from crm_adapter.contact_changes import EmailChanges
     from crm_adapter.invoices import Invoices
     from crm_adapter.notify import ExportMail
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from knowledge.service import Knowledge
     from nlu_review.queue import ReviewQueue
     from reviews.ports import ReviewStore
+    from workspace.customers import CustomerDirectory
 
 T = TypeVar("T")
 
@@ -361,6 +363,33 @@ class Container:
             return open_help_centre(self.sessions, self.website_url + "/help", cache_dir=ROOT / "models")
 
         return self._once("knowledge", build)
+
+    @property
+    def audit(self) -> AuditLog:
+        """Who viewed or changed what, on our own database whatever the CRM. A customer's erasure puts the same keyed
+        hash of their id in their entries as in the privacy job, so a search by their id still finds them."""
+
+        def build() -> AuditLog:
+            from audit.log import AuditLog
+            from relationship.privacy import subject_hash
+
+            secret = self.settings.secret().encode()  # as relationship.data_rights.DataRights keeps it
+            return AuditLog(self.sessions, erased_subject=lambda customer_id: subject_hash(customer_id, secret))
+
+        return self._once("audit", build)
+
+    @property
+    def customers(self) -> CustomerDirectory | None:
+        """Looking customers up and the customer page, on our own CRM database; None with an external CRM."""
+        if self.settings.backend != "sql":
+            return None
+
+        def build() -> CustomerDirectory:
+            from workspace.customers import CustomerDirectory
+
+            return CustomerDirectory(self.sessions, self.crm, self.relationship, self.history)
+
+        return self._once("customers", build)
 
 
 _lock = threading.Lock()

@@ -49,7 +49,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "agents":
         from hearth.agents import run_agents
 
-        return run_agents(args, sessions, settings)
+        return run_agents(args, sessions, settings, box.audit)
     if args.command == "seed":
         return seed(sessions, args.customers, settings.website_demo_password)
     return status(sessions)

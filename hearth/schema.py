@@ -1,11 +1,13 @@
 """Every table of the CRM database on one metadata: the CRM core's rows (crm_adapter/sql/models.py) and each
-capability's (analytics, handoff, history, knowledge, NLU review, relationship, reviews). Alembic's environment reads
-it, so migrations and the drift check see every table, and so do the commands that walk them all (`hearth status`).
+capability's (analytics, audit, handoff, history, knowledge, NLU review, relationship, reviews). Alembic's environment
+reads it, so migrations and the drift check see every table, and so do the commands that walk them all
+(`hearth status`).
 """
 
 from __future__ import annotations
 
 from analytics import rows as analytics_rows
+from audit import rows as audit_rows
 from crm_adapter.sql.models import Base
 from handoff import rows as handoff_rows
 from history import rows as history_rows
@@ -16,6 +18,7 @@ from reviews import rows as reviews_rows
 
 CAPABILITIES = (
     analytics_rows,
+    audit_rows,
     handoff_rows,
     history_rows,
     knowledge_rows,

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from audit.log import forget_customer as forget_in_audit_log
 from crm_adapter.domain import ErasureReceipt
 from crm_adapter.sql.models import ChannelIdentityRow, CustomerRow, TicketRow
 from handoff.rows import HandoffRow
@@ -114,14 +115,16 @@ def erase_customer(
     customer = s.get(CustomerRow, customer_id)
     outbox = remove_outbox(customer.email) if customer is not None else 0
     removed = _erase_crm(s, customer_id, sorted(senders))
+    hashed = subject_hash(customer_id, secret)
+    audited = forget_in_audit_log(s, customer_id, hashed)  # the entries stay, without the customer's id
     job = PrivacyJobRow(
         kind="erase",
         status="pending",
         customer_id=customer_id,
         sender_ids=sorted(senders),
-        subject_hash=subject_hash(customer_id, secret),
+        subject_hash=hashed,
         requested_at=now,
-        removed={"crm_rows_at_request": removed, "outbox_emails": outbox},
+        removed={"crm_rows_at_request": removed, "outbox_emails": outbox, "audit_entries_deidentified": audited},
     )
     s.add(job)
     s.flush()

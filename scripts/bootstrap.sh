@@ -48,16 +48,19 @@ ensure_venv() {
 ensure_venv rasa
 ensure_venv app
 
-# The web chat widget for the demo website, from the npm registry at the version the lock pins.
-ensure_widget() {
-  local want; want="$(sha256sum website/package-lock.json | cut -c1-16)"
-  if [ -f website/node_modules/.lock-hash ] && [ "$(cat website/node_modules/.lock-hash)" = "$want" ] \
-     && [ -f website/node_modules/rasa-webchat/lib/index.js ]; then
+# Front-end packages from the npm registry at the versions the locks pin: the web chat widget for the demo website,
+# htmx for the agent console.
+ensure_npm() {
+  local dir="$1" marker="$2" want
+  want="$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+  if [ -f "$dir/node_modules/.lock-hash" ] && [ "$(cat "$dir/node_modules/.lock-hash")" = "$want" ] \
+     && [ -f "$dir/node_modules/$marker" ]; then
     return
   fi
-  command -v npm >/dev/null 2>&1 || { echo "error: npm (Node.js) is needed for the web chat widget" >&2; exit 1; }
-  echo "==> installing the web chat widget (npm ci)"
-  (cd website && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-  echo "$want" > website/node_modules/.lock-hash
+  command -v npm >/dev/null 2>&1 || { echo "error: npm (Node.js) is needed for $dir's front-end packages" >&2; exit 1; }
+  echo "==> installing $dir's front-end packages (npm ci)"
+  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$dir/node_modules/.lock-hash"
 }
-ensure_widget
+ensure_npm website rasa-webchat/lib/index.js
+ensure_npm console htmx.org/dist/htmx.min.js

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from analytics.charts import svg_charts
 from analytics.metrics import TIERS, Filters, Report
 from analytics.render import report_csv
-from console.deps import TEMPLATES, Admin, RowId, Services, Text
+from console.deps import TEMPLATES, Admin, RowId, Services, Text, actor
 from crm_adapter.domain import InvalidInput
 
 DEFAULT_DAYS = 30
@@ -97,6 +97,9 @@ def analytics_csv(
 
 
 @router.get("/analytics/conversations/{conversation_id}", response_class=HTMLResponse)
-def example(request: Request, _: Admin, services: Services, conversation_id: RowId) -> Any:
+def example(request: Request, me: Admin, services: Services, conversation_id: RowId) -> Any:
+    log = services.audit_log()
     detail = services.history.any_conversation(conversation_id, limit=100)
+    who = actor(request, me)
+    log.record(who, "conversation.viewed", "conversation", conversation_id, customer_id=detail.customer_id)
     return TEMPLATES.TemplateResponse(request, "conversation.html", {"c": detail})

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console.deps import MAX_ID, TEMPLATES, RowId, Services, SignedIn
+from console.deps import MAX_ID, TEMPLATES, RowId, Services, SignedIn, actor
 from crm_adapter.domain import InvalidInput
 
 router = APIRouter()
@@ -31,15 +31,18 @@ def queue_page(request: Request, me: SignedIn, services: Services) -> Response:
 
 
 @router.post("/handoffs/{handoff_id}/take", response_class=HTMLResponse)
-def take(handoff_id: RowId, me: SignedIn, services: Services) -> Response:
-    services.desk().take(handoff_id, me.agent.agent_id)
+def take(request: Request, handoff_id: RowId, me: SignedIn, services: Services) -> Response:
+    log = services.audit_log()
+    taken = services.desk().take(handoff_id, me.agent.agent_id)
+    log.record(actor(request, me), "handoff.taken", "handoff", handoff_id, customer_id=taken.customer_id)
     return RedirectResponse(f"/handoffs/{handoff_id}", status_code=303)
 
 
 @router.get("/handoffs/{handoff_id}", response_class=HTMLResponse)
 def handoff_page(request: Request, me: SignedIn, services: Services, handoff_id: RowId) -> Response:
-    desk = services.desk()
+    desk, log = services.desk(), services.audit_log()
     handoff = desk.get(handoff_id)
+    log.record(actor(request, me), "handoff.viewed", "handoff", handoff_id, customer_id=handoff.customer_id)
     names = {a.agent_id: a.display_name for a in services.agents.list_agents()}
     said = services.said(handoff.sender_id) if handoff.status in ("waiting", "assigned") else []
     context: dict[str, Any] = {
@@ -69,34 +72,58 @@ def transcript(
 
 @router.post("/handoffs/{handoff_id}/reply", response_class=HTMLResponse)
 def reply(
-    me: SignedIn, services: Services, handoff_id: RowId, text: Annotated[str, Form(max_length=2000)] = ""
+    request: Request,
+    me: SignedIn,
+    services: Services,
+    handoff_id: RowId,
+    text: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     words = text.strip()
     if not words:
         raise InvalidInput("text", "Write a reply first.")
+    log = services.audit_log()
     handoff = services.desk().check_owner(handoff_id, me.agent.agent_id)
     services.bot().send_as_agent(handoff.sender_id, handoff.channel, words, me.agent.display_name, me.agent.agent_id)
+    detail = f"{len(words)} characters on {handoff.channel}"  # the words are the conversation's, not the log's
+    who = actor(request, me)
+    log.record(who, "handoff.replied", "handoff", handoff_id, customer_id=handoff.customer_id, detail=detail)
     return RedirectResponse(f"/handoffs/{handoff_id}#reply", status_code=303)
 
 
 @router.post("/handoffs/{handoff_id}/notes", response_class=HTMLResponse)
 def add_note(
-    me: SignedIn, services: Services, handoff_id: RowId, text: Annotated[str, Form(max_length=4000)] = ""
+    request: Request,
+    me: SignedIn,
+    services: Services,
+    handoff_id: RowId,
+    text: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
-    services.desk().add_note(handoff_id, me.agent.agent_id, text)
+    desk, log = services.desk(), services.audit_log()
+    desk.add_note(handoff_id, me.agent.agent_id, text)
+    customer_id = desk.get(handoff_id).customer_id
+    log.record(actor(request, me), "handoff.noted", "handoff", handoff_id, customer_id=customer_id)
     return RedirectResponse(f"/handoffs/{handoff_id}#notes", status_code=303)
 
 
 @router.post("/handoffs/{handoff_id}/tags", response_class=HTMLResponse)
 def set_tags(
-    me: SignedIn, services: Services, handoff_id: RowId, tags: Annotated[str, Form(max_length=400)] = ""
+    request: Request,
+    me: SignedIn,
+    services: Services,
+    handoff_id: RowId,
+    tags: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
-    services.desk().set_tags(handoff_id, [t for t in tags.split(",")])
+    log = services.audit_log()
+    tagged = services.desk().set_tags(handoff_id, [t for t in tags.split(",")])
+    detail = ", ".join(tagged.tags) or "none"
+    who = actor(request, me)
+    log.record(who, "handoff.tagged", "handoff", handoff_id, customer_id=tagged.customer_id, detail=detail)
     return RedirectResponse(f"/handoffs/{handoff_id}#tags", status_code=303)
 
 
 @router.post("/handoffs/{handoff_id}/close", response_class=HTMLResponse)
 def close(
+    request: Request,
     me: SignedIn,
     services: Services,
     handoff_id: RowId,
@@ -106,7 +133,9 @@ def close(
     """Resolve, or hand back to the bot (with a note for the record); either way the bot speaks again."""
     if outcome not in ("resolved", "returned"):
         raise InvalidInput("outcome", "Choose resolve or hand back.")
+    log = services.audit_log()
     handoff = services.desk().check_owner(handoff_id, me.agent.agent_id)
     services.bot().hand_back(handoff.sender_id, handoff.channel, me.agent.display_name, outcome)
     services.desk().close(handoff_id, me.agent.agent_id, outcome, note)
+    log.record(actor(request, me), f"handoff.{outcome}", "handoff", handoff_id, customer_id=handoff.customer_id)
     return RedirectResponse("/handoffs", status_code=303)

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 
-from console.deps import TEMPLATES, RowId, Services, SignedIn
+from console.deps import TEMPLATES, RowId, Services, SignedIn, actor
 from console.deps import Admin as AdminSession
 from knowledge.articles import SLUG, STATUSES, Article, ArticleError, check, to_html
 
@@ -131,10 +131,14 @@ def _edit(request: Request, services: Services, me: Any, form: ArticleForm, arti
         return TEMPLATES.TemplateResponse(request, "knowledge_edit.html", {"f": form, "new": new, "preview": preview})
     if form.action in ("publish", "unpublish"):
         article = article.with_status("published" if form.action == "publish" else "unpublished")
+    log = services.audit_log()
     try:
         saved = services.help_centre().save(article, by=me.agent.username, create=new)
     except ArticleError as exc:
         return _refused(request, form, new, str(exc))
+    action = {"publish": "article.published", "unpublish": "article.unpublished"}.get(form.action)
+    action = action or ("article.created" if new else "article.saved")
+    log.record(actor(request, me), action, "article", saved.slug, detail=f"{saved.result}, status {article.status}")
     return RedirectResponse(f"/knowledge?saved={saved.slug}", status_code=303)
 
 
@@ -179,9 +183,10 @@ def propose(
 ) -> Response:
     """The agent's answer to the customer's question, saved as a draft article for an admin to review (never
     published from here)."""
-    handoff = services.desk().get(handoff_id)
+    handoff, log = services.desk().get(handoff_id), services.audit_log()
     if len(question.strip()) < 5 or len(answer.strip()) < 5:
         message = "Write the customer's question and your answer (a few words at least) to propose an article."
         return TEMPLATES.TemplateResponse(request, "error.html", {"status": 422, "message": message}, status_code=422)
     saved = services.help_centre().propose(question, answer, conversation=handoff.sender_id, agent=me.agent.username)
+    log.record(actor(request, me), "handoff.proposed", "article", saved.slug, detail=f"from handoff {handoff_id}")
     return RedirectResponse(f"/handoffs/{handoff_id}?proposed={saved.slug}", status_code=303)

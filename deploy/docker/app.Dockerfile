@@ -13,6 +13,11 @@ WORKDIR /build/website
 COPY website/package.json website/package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
  && test -f node_modules/rasa-webchat/lib/index.js
+# htmx for the agent console, at the versions console/package-lock.json pins.
+WORKDIR /build/console
+COPY console/package.json console/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
+ && test -f node_modules/htmx.org/dist/htmx.min.js
 
 FROM python:3.10-slim
 
@@ -48,6 +53,8 @@ COPY nlu_review/ nlu_review/
 COPY reviews/ reviews/
 # knowledge/ and encoder/: the help centre and its search; data/knowledge/: the articles an empty help centre starts with
 COPY knowledge/ knowledge/
+COPY audit/ audit/
+COPY workspace/ workspace/
 COPY encoder/ encoder/
 COPY data/knowledge/ data/knowledge/
 COPY shared/ shared/
@@ -56,6 +63,8 @@ COPY crm_api/ crm_api/
 COPY console/ console/
 COPY website/ website/
 COPY --from=widget /build/website/node_modules/rasa-webchat/ website/node_modules/rasa-webchat/
+COPY --from=widget /build/console/node_modules/htmx.org/dist/ console/node_modules/htmx.org/dist/
+COPY --from=widget /build/console/node_modules/htmx-ext-sse/dist/ console/node_modules/htmx-ext-sse/dist/
 # bot/: the console lists the intents of bot/domain/.
 COPY bot/ bot/
 COPY deploy/docker/entrypoint.py deploy/docker/entrypoint.py

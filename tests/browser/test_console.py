@@ -22,6 +22,7 @@ from tests.asgi_server import serve
 from tests.conftest import SqlCrm
 from tests.console_client import post_login
 from tests.services import unavailable
+from tests.workspace import workspace_audit
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a-long-admin-password"
@@ -42,7 +43,8 @@ def console(sqlite_crm: SqlCrm) -> Iterator[tuple[str, dict[str, int]]]:
     agents = SqlAgentService(sqlite_crm.sessions)
     agents.create_agent("admin", "Ada Admin", PASSWORD, "admin")
     agents.create_agent("agent", "Sam Taylor", AGENT_PASSWORD, "agent")
-    app = create_app(SqlAnalytics(sqlite_crm.sessions), SqlHistoryService(sqlite_crm.sessions), agents)
+    history_service = SqlHistoryService(sqlite_crm.sessions)
+    app = create_app(SqlAnalytics(sqlite_crm.sessions), history_service, agents, audit=workspace_audit(sqlite_crm))
     with serve(app) as url:
         yield url, ids
 

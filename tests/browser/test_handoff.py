@@ -128,6 +128,18 @@ def test_a_customer_asks_for_a_person_an_agent_takes_over_and_hands_back(stack: 
     assert stack.crm("SELECT text FROM handoff_notes WHERE handoff_id = ?", handoff_id) == [
         ("Prefers email; asked about the delivery date",)
     ]
+    # the audit log has every step, by the agent, on Anna's record, with none of the words written
+    audit = stack.crm("SELECT action, actor, customer_id, detail FROM audit_log WHERE target IN (?, ?) ORDER BY id",
+                      str(handoff_id), "when-will-my-order-arrive")  # fmt: skip
+    done = [action for action, *_ in audit if action != "handoff.viewed"]
+    assert done == ["handoff.taken", "handoff.replied", "handoff.noted", "handoff.tagged", "handoff.proposed",
+                    "handoff.returned"]  # fmt: skip
+    anna = stack.crm("SELECT id FROM customers WHERE email = ?", "anna.berg@example.com")[0][0]
+    assert {actor for _, actor, *_ in audit} == {"agent"}
+    assert {
+        customer for action, _, customer, _ in audit if action.startswith("handoff.") and action != "handoff.proposed"
+    } == {anna}
+    assert not any("Sam here" in detail or "Prefers email" in detail for *_, detail in audit)
     said = stack.user_texts(sender_id(stack, customer))
     assert "thanks, when will it arrive?" in said and said[-1] == "when are you open?"
     # the agent's reply is on the customer's record as the agent's

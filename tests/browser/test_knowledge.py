@@ -21,6 +21,7 @@ from tests.asgi_server import serve
 from tests.conftest import SqlCrm
 from tests.help_centre import articles, knowledge_at
 from tests.integration.test_website import SECRET
+from tests.workspace import workspace_audit
 from website.app import SiteSettings, accounts_of
 from website.app import create_app as create_site
 
@@ -48,6 +49,7 @@ def apps(sqlite_crm: SqlCrm) -> Iterator[Apps]:
         agents,
         handoffs=SqlHandoffService(sqlite_crm.sessions),
         knowledge=knowledge,
+        audit=workspace_audit(sqlite_crm),
     )
     site = create_site(
         SiteSettings(socket_url="http://rasa.example", identity_secret=SECRET),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,6 +33,7 @@ from tests.asgi_server import serve
 from tests.conftest import SqlCrm
 from tests.console_client import LOGIN_CSRF, post_login
 from tests.help_centre import knowledge_at
+from tests.workspace import workspace_audit, workspace_directory
 
 pytestmark = pytest.mark.integration
 ADMIN_PASSWORD = "an admin's long password"
@@ -75,11 +77,20 @@ def build_app(sql: SqlCrm, agents: SqlAgentService, secure_cookies: bool = False
         handoffs=SqlHandoffService(sql.sessions),
         reviews=ReviewQueue(sql.sessions),
         knowledge=knowledge_at(sql.url, clock=sql.clock),
+        audit=workspace_audit(sql),
+        customers=workspace_directory(sql),
     )
 
 
 @pytest.fixture
 def console(sqlite_crm: SqlCrm) -> Iterator[Console]:
+    with running_console(sqlite_crm) as running:
+        yield running
+
+
+@contextmanager
+def running_console(sqlite_crm: SqlCrm) -> Iterator[Console]:
+    """The console on `sqlite_crm` under uvicorn, with an admin ("admin") and an agent ("agent")."""
     agents = SqlAgentService(sqlite_crm.sessions)
     ids = {
         "admin": agents.create_agent("admin", "Ada Admin", ADMIN_PASSWORD, "admin").agent_id,
@@ -149,6 +160,10 @@ def test_every_route_follows_its_policy(console: Console) -> None:
         ("/knowledge/{slug}", "POST", "admin"),
         ("/knowledge/gaps", "GET", "admin"),
         ("/handoffs/{handoff_id}/propose", "POST", "agent"),
+        ("/customers", "GET", "agent"),
+        ("/customers/{customer_id}", "GET", "agent"),
+        ("/customers/{customer_id}/conversations/{conversation_id}", "GET", "agent"),
+        ("/audit", "GET", "admin"),
     }
     for route, method, role in routes:
         path, where = concrete(route), f"{method} {route.path}"

@@ -553,13 +553,24 @@ def test_the_rasa_image_trains_and_writes_the_rasa_files_without_the_crm_code():
     assert set(result.stdout.split()) <= {"hearth", "shared"} and "shared" in sources  # shared/: stdlib only
 
 
-def test_the_app_image_serves_the_widget_from_npm_ci():
+def test_the_app_image_serves_the_widget_and_htmx_from_npm_ci():
     instructions = dockerfile_instructions(DOCKER / "app.Dockerfile")
-    assert any(instruction == "RUN" and args.startswith("npm ci") for instruction, args in instructions)
+    assert sum(instruction == "RUN" and args.startswith("npm ci") for instruction, args in instructions) == 2
     served = 'WIDGET = HERE / "node_modules" / "rasa-webchat" / "lib" / "index.js"'
     assert served in (ROOT / "website" / "app.py").read_text(), "the website serves rasa-webchat/lib/index.js"
     copies = [args for instruction, args in instructions if instruction == "COPY" and args.startswith("--from=widget")]
-    assert copies == ["--from=widget /build/website/node_modules/rasa-webchat/ website/node_modules/rasa-webchat/"]
+    assert copies == [
+        "--from=widget /build/website/node_modules/rasa-webchat/ website/node_modules/rasa-webchat/",
+        "--from=widget /build/console/node_modules/htmx.org/dist/ console/node_modules/htmx.org/dist/",
+        "--from=widget /build/console/node_modules/htmx-ext-sse/dist/ console/node_modules/htmx-ext-sse/dist/",
+    ]
+    # what the image copies is what the console serves
+    from console.routes.static import FILES
+
+    console_root = ROOT / "console"
+    for name in ("htmx.min.js", "sse.js"):
+        path = FILES[name][0].relative_to(console_root).as_posix()
+        assert any(path.startswith(copy.split()[1].removeprefix("/build/console/")) for copy in copies[1:]), name
 
 
 # ---- the entrypoint ---------------------------------------------------------------------------------------------

@@ -14,7 +14,18 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-CAPABILITIES = ("relationship", "handoff", "history", "analytics", "nlu_review", "reviews", "knowledge", "worker")
+CAPABILITIES = (
+    "relationship",
+    "handoff",
+    "history",
+    "analytics",
+    "nlu_review",
+    "reviews",
+    "knowledge",
+    "audit",
+    "workspace",
+    "worker",
+)
 APPS = ("console", "crm_api", "website", "actions", "bot")
 
 

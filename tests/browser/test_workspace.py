@@ -1,0 +1,136 @@
+"""The agent workspace in headless Chromium (Debian's chromium, driven by Playwright): the layout with its
+navigation and counts on a laptop and on a phone, keyboard shortcuts, finding a customer as you type, the customer
+page with a conversation opened in place (what the customer typed shown as text, never run), and the admin's audit
+log recording all of it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from analytics.service import SqlAnalytics
+from console.app import create_app
+from handoff.agents import SqlAgentService
+from handoff.service import NewHandoff, SqlHandoffService, build_packet
+from history.timeline import SqlHistoryService
+from tests.asgi_server import serve
+from tests.conftest import SqlCrm
+from tests.factories import NOW, add_customer, add_order
+from tests.workspace import add_conversation, workspace_audit, workspace_directory
+
+pytestmark = pytest.mark.browser
+PASSWORD = "a-long-password-for-tests"
+
+
+@dataclass
+class Workspace:
+    url: str
+    customer: str
+    conversation: int
+
+
+@pytest.fixture
+def workspace(sqlite_crm: SqlCrm) -> Iterator[Workspace]:
+    s = sqlite_crm.sessions
+    customer = add_customer(s, "Nora", "Quist", email="nora.quist@example.com", phone="+447700900555")
+    add_customer(s, "Norman", "Bates", email="norman@example.com")
+    add_order(s, customer, "JH555001")
+    said = '<img src=x onerror="window.hacked=1"> where is my lamp'
+    conversation = add_conversation(s, customer, NOW, "Asked where JH555001 is", said, "It arrives on Thursday.")
+    packet = build_packet(reason="asked", verified=False, profile=None, orders=[], tickets=[], transcript=[],
+                          intents=[], slots={}, sentiment_now=None)  # fmt: skip
+    desk = SqlHandoffService(sqlite_crm.sessions)
+    for n in range(2):
+        desk.request(NewHandoff(f"web-{n}", "socketio", None, "asked", None, packet))
+    agents = SqlAgentService(sqlite_crm.sessions)
+    agents.create_agent("admin", "Ada Admin", PASSWORD, "admin")
+    agents.create_agent("agent", "Sam Taylor", PASSWORD, "agent")
+    app = create_app(
+        SqlAnalytics(sqlite_crm.sessions),
+        SqlHistoryService(sqlite_crm.sessions),
+        agents,
+        handoffs=desk,
+        audit=workspace_audit(sqlite_crm),
+        customers=workspace_directory(sqlite_crm),
+    )
+    with serve(app) as url:
+        yield Workspace(url, customer, conversation)
+
+
+def sign_in(browser, url: str, username: str, **context):  # type: ignore[no-untyped-def]
+    page = browser.new_context(**context).new_page()
+    page.goto(url + "/")
+    page.wait_for_url(re.compile(r".*/login.*"))
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("#login button[type=submit]").click()
+    page.wait_for_url(url + "/")
+    return page
+
+
+def test_an_agent_finds_a_customer_as_they_type_and_opens_a_conversation_in_place(browser, workspace) -> None:  # type: ignore[no-untyped-def]
+    page = sign_in(browser, workspace.url, "agent", viewport={"width": 1366, "height": 800})
+    nav = page.locator("nav.side")
+    assert nav.bounding_box()["width"] < 300  # a side bar beside the page
+    assert page.locator("#count-waiting").inner_text() == "2" and page.locator("#count-mine").inner_text() == "0"
+    assert page.locator("#nav-audit").count() == 0  # the audit log is for admins
+
+    page.keyboard.press("?")
+    assert page.locator("#shortcuts").is_visible()
+    page.keyboard.press("g")
+    page.keyboard.press("c")
+    page.wait_for_url(workspace.url + "/customers")
+    page.locator("body").click()
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "q"
+
+    page.keyboard.type("nor")  # no Enter: the results come as the agent types
+    rows = page.locator("#matches tr[data-customer]")
+    rows.first.wait_for()
+    assert rows.count() == 2 and page.url.endswith("/customers?q=nor")
+    page.keyboard.type("a q")
+    page.wait_for_function("document.querySelectorAll('#matches tr[data-customer]').length === 1")
+    page.locator("#matches a", has_text="Nora Quist").click()
+    page.wait_for_url(f"{workspace.url}/customers/{workspace.customer}")
+
+    assert page.locator("#customer-name").inner_text().startswith("Nora Quist")
+    assert page.locator("#profile [data-field=email]").inner_text() == "nora.quist@example.com"
+    assert page.locator("#value tr[data-part]").count() == 3
+    assert "JH555001" in page.locator("#orders").inner_text()
+    entry = page.locator(f'#timeline li[data-kind="conversation"][data-reference="{workspace.conversation}"]')
+    assert "Asked where JH555001 is" in entry.inner_text()
+    entry.locator("a.open-conversation").click()
+    opened = entry.locator(".conversation-detail")
+    opened.wait_for()
+    assert page.url == f"{workspace.url}/customers/{workspace.customer}"  # opened in place
+    assert "It arrives on Thursday." in opened.inner_text()
+    assert '<img src=x onerror="window.hacked=1"> where is my lamp' in opened.inner_text()  # shown as text
+    assert page.evaluate("window.hacked") is None  # never run
+
+    admin = sign_in(browser, workspace.url, "admin")
+    admin.locator("#nav-audit").click()
+    admin.wait_for_url(workspace.url + "/audit")
+    actions = admin.locator("#audit tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.dataset.action, r.dataset.actor])"
+    )
+    assert actions[:2] == [["conversation.viewed", "agent"], ["customer.viewed", "agent"]]
+    assert ["customer.searched", "agent"] in actions
+    admin.select_option("#audit-filter select[name=action]", "customer.viewed")
+    admin.locator("#audit-filter button[type=submit]").click()
+    admin.wait_for_url(re.compile(r".*action=customer\.viewed.*"))
+    shown = admin.locator("#audit tbody tr")
+    assert shown.count() == 1 and workspace.customer in shown.inner_text() and "127.0.0.1" in shown.inner_text()
+
+
+def test_the_workspace_fits_a_phone(browser, workspace) -> None:  # type: ignore[no-untyped-def]
+    page = sign_in(browser, workspace.url, "agent", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page.goto(f"{workspace.url}/customers/{workspace.customer}")
+    width = page.evaluate("window.innerWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing runs off the side
+    nav, main = page.locator("nav.side").bounding_box(), page.locator("main").bounding_box()
+    assert nav["width"] >= width - 1 and main["y"] >= nav["y"] + nav["height"] - 1  # the navigation above the page
+    timeline, profile = page.locator("#timeline").bounding_box(), page.locator("#profile").bounding_box()
+    assert timeline["y"] > profile["y"]  # one column
