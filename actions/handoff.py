@@ -98,7 +98,11 @@ def _stop_request() -> list[EventType]:
 
 
 def _paused(dispatcher: CollectingDispatcher, outcome: HandoffOutcome) -> list[EventType]:
-    if outcome.result is Result.ALREADY_QUEUED:
+    if outcome.agent_name:
+        dispatcher.utter_message(
+            response="utter_handoff_assigned", reason_text=REASON_TEXT.get(outcome.reason, ""), agent=outcome.agent_name
+        )
+    elif outcome.result is Result.ALREADY_QUEUED:
         dispatcher.utter_message(
             response="utter_handoff_already_queued", position=outcome.position, wait=wait_text(outcome.expected_wait)
         )

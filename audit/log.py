@@ -27,6 +27,7 @@ ACTIONS: dict[str, str] = {
     "conversation.viewed": "read a conversation",
     "handoff.viewed": "opened a handoff",
     "handoff.taken": "took a conversation",
+    "handoff.joined": "stepped into a conversation the bot was having",
     "handoff.assigned": "assigned a conversation",
     "handoff.replied": "replied to a customer",
     "handoff.resolved": "resolved a conversation",
@@ -40,8 +41,13 @@ ACTIONS: dict[str, str] = {
     "article.unpublished": "unpublished a help article",
     "agent.added": "added an account",
     "agent.deactivated": "deactivated an account",
+    "agent.capacity": "changed an agent's capacity",
+    "canned.created": "created a canned response",
+    "canned.saved": "changed a canned response",
+    "canned.deleted": "deleted a canned response",
+    "targets.changed": "changed the response targets",
 }
-TARGET_KINDS = frozenset({"customer", "conversation", "handoff", "article", "agent"})
+TARGET_KINDS = frozenset({"customer", "conversation", "handoff", "article", "agent", "canned", "targets"})
 MAX_TARGET, MAX_DETAIL, MAX_ACTOR, MAX_ADDRESS = 120, 300, 80, 64
 
 

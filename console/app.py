@@ -38,12 +38,18 @@ from console.routes import ROUTERS
 from crm_adapter.domain import CrmUnavailable, InvalidInput, NotAllowed, NotFound
 from crm_adapter.rasa_api import RasaConversations, RasaUnavailable
 from handoff.agents import SqlAgentService
+from handoff.desk import HandoffDesk
 from handoff.service import SqlHandoffService
+from history.sources import SourceUnavailable
 from history.timeline import SqlHistoryService
 from history.tracker_events import TrackerEvents
 from knowledge.service import Knowledge
 from nlu_review.queue import ReviewQueue
+from workspace.canned import CannedResponses
 from workspace.customers import CustomerDirectory
+from workspace.live import LiveConversations
+from workspace.sla import ResponseTargets
+from workspace.summary import ConversationSummaries
 
 
 def create_app(
@@ -58,6 +64,13 @@ def create_app(
     knowledge: Knowledge | None = None,
     audit: AuditLog | None = None,
     customers: CustomerDirectory | None = None,
+    live: LiveConversations | None = None,
+    handoff_desk: HandoffDesk | None = None,
+    canned: CannedResponses | None = None,
+    summaries: ConversationSummaries | None = None,
+    targets: ResponseTargets | None = None,
+    assign: Callable[[], object] | None = None,
+    pulse_interval: float = 1.0,
 ) -> FastAPI:
     """Routes are added to a router of `console/routes/` and checked here: each depends on `current_agent`
     (`SignedIn`) or `require_admin` (`Admin`), or is listed in PUBLIC_PATHS. HTML pages declare
@@ -75,6 +88,13 @@ def create_app(
         knowledge=knowledge,
         audit=audit,
         customers=customers,
+        live=live,
+        handoff_desk=handoff_desk,
+        canned=canned,
+        summaries=summaries,
+        targets=targets,
+        assign=assign,
+        pulse_interval=pulse_interval,
     )
     app.middleware("http")(_security_headers)
     for exc_class, handler in ERROR_HANDLERS.items():
@@ -137,8 +157,8 @@ async def _invalid(request: Request, exc: InvalidInput) -> Response:
 
 
 async def _missing(request: Request, exc: NotFound) -> Response:
-    what = str(exc).split(" ")[0] if str(exc) else ""
-    return error_page(request, 404, f"No such {what if what in ('customer', 'article') else 'conversation'}.")
+    what = {"customer": "customer", "article": "article", "canned": "canned response"}.get(str(exc).split(" ")[0])
+    return error_page(request, 404, f"No such {what or 'conversation'}.")
 
 
 async def _conflict(request: Request, exc: NotAllowed) -> Response:
@@ -147,6 +167,10 @@ async def _conflict(request: Request, exc: NotAllowed) -> Response:
 
 async def _rasa_down(request: Request, exc: RasaUnavailable) -> Response:
     return error_page(request, 503, "The bot server cannot be reached right now, so nothing was sent; try again.")
+
+
+async def _log_unreadable(request: Request, exc: SourceUnavailable) -> Response:
+    return error_page(request, 503, "The conversation log (Rasa's tracker store) cannot be read now; try again.")
 
 
 async def _down(request: Request, exc: CrmUnavailable) -> Response:
@@ -161,6 +185,7 @@ ERROR_HANDLERS: dict[type[Exception], Callable[[Request, Any], Awaitable[Respons
     NotAllowed: _conflict,
     RasaUnavailable: _rasa_down,
     CrmUnavailable: _down,
+    SourceUnavailable: _log_unreadable,
 }
 
 
@@ -189,4 +214,10 @@ def app_from_env() -> FastAPI:
         knowledge=box.knowledge,  # ours whatever the CRM
         audit=box.audit,  # ours whatever the CRM
         customers=box.customers,  # None with an external CRM: the customer pages answer 503
+        live=box.live_conversations,
+        handoff_desk=box.handoff_desk if isinstance(box.handoff_desk, HandoffDesk) else None,
+        canned=CannedResponses(box.sessions),  # ours whatever the CRM
+        summaries=ConversationSummaries(box.sessions) if box.settings.backend == "sql" else None,
+        targets=ResponseTargets(box.sessions, box.opening_hours) if box.settings.backend == "sql" else None,
+        assign=box.assign_waiting,
     )

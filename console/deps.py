@@ -8,9 +8,11 @@ through the `Services` dependency, and who may use a route through `SignedIn` (`
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 from fastapi import Path as PathParam
@@ -24,12 +26,20 @@ from audit.log import Actor, AuditLog
 from crm_adapter.domain import CrmUnavailable
 from crm_adapter.rasa_api import RasaConversations, RasaUnavailable
 from handoff.agents import AgentSession, SqlAgentService
+from handoff.desk import HandoffDesk
 from handoff.service import SqlHandoffService
 from history.timeline import SqlHistoryService
 from history.tracker_events import TrackerEvents
 from knowledge.service import Knowledge
 from nlu_review.queue import ReviewQueue
+from workspace.canned import CannedResponses
 from workspace.customers import CustomerDirectory
+from workspace.live import LiveConversations
+from workspace.sla import ResponseTargets
+from workspace.summary import ConversationSummaries
+
+if TYPE_CHECKING:
+    from console.routes.live import Pulse
 
 SESSION_COOKIE = "hearth_console"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -55,6 +65,49 @@ class ConsoleServices:
     knowledge: Knowledge | None = None
     audit: AuditLog | None = None
     customers: CustomerDirectory | None = None
+    live: LiveConversations | None = None
+    handoff_desk: HandoffDesk | None = None
+    canned: CannedResponses | None = None
+    summaries: ConversationSummaries | None = None
+    targets: ResponseTargets | None = None
+    assign: Callable[[], object] | None = None  # auto-assignment (None when it is off)
+    pulse_interval: float = 1.0  # seconds between the readings the live updates send
+
+    @cached_property
+    def _pulse(self) -> Pulse:
+        from console.routes.live import Pulse, read_workspace
+
+        return Pulse(lambda: read_workspace(self), self.pulse_interval)
+
+    def pulse(self) -> Pulse:
+        """The shared reading of what the workspace's pages show (console/routes/live.py)."""
+        return self._pulse
+
+    def canned_responses(self) -> CannedResponses:
+        if self.canned is None:
+            raise CrmUnavailable("canned responses need the console's database")
+        return self.canned
+
+    def response_targets(self) -> ResponseTargets:
+        if self.targets is None:
+            raise CrmUnavailable("response targets need the handoff queue (CRM_BACKEND=sql)")
+        return self.targets
+
+    def assign_waiting(self) -> None:
+        """Auto-assignment now (an agent just finished one), when it is on."""
+        if self.assign is not None:
+            self.assign()
+
+    def live_conversations(self) -> LiveConversations:
+        if self.live is None:
+            raise CrmUnavailable("live conversations need the relationship history (CRM_BACKEND=sql)")
+        return self.live
+
+    def bring_in(self) -> HandoffDesk:
+        """The handoff desk, for an agent stepping into a conversation."""
+        if self.handoff_desk is None:
+            raise CrmUnavailable("stepping in needs the handoff desk (CRM_BACKEND=sql)")
+        return self.handoff_desk
 
     def desk(self) -> SqlHandoffService:
         if self.handoffs is None:

@@ -7,6 +7,7 @@
 - An agent's reply is appended to the conversation as a bot message with the agent's name in its metadata,
   and Rasa sends it through the channel the customer is on (`execute_side_effects`, `output_channel`): web
   chat and the messaging apps receive it at once; a REST caller reads it from the conversation.
+- An agent who steps into a conversation the bot is having pauses the bot and tells the customer.
 - Handing back resumes the paused bot and runs `action_handback`, which speaks to the customer again.
 """
 
@@ -68,6 +69,17 @@ class RasaConversations:
         """Say `text` to the customer as the agent, through their channel, and record it in the conversation."""
         event = {"event": "bot", "text": text, "metadata": {"agent": agent_name, "agent_id": agent_id}}
         self._post(sender_id, "tracker/events", [event], execute_side_effects="true", output_channel=channel)
+
+    def join(self, sender_id: str, channel: str, agent_name: str, agent_id: int) -> str:
+        """An agent steps into a conversation the bot is having: the bot pauses (as for a handoff) and the customer
+        is told, through their channel, that a person has joined. Returns what the customer was told."""
+        text = f"{agent_name} from our team has joined the conversation and will take it from here."
+        events = [
+            {"event": "pause"},
+            {"event": "bot", "text": text, "metadata": {"agent": agent_name, "agent_id": agent_id}},
+        ]
+        self._post(sender_id, "tracker/events", events, execute_side_effects="true", output_channel=channel)
+        return text
 
     def hand_back(self, sender_id: str, channel: str, agent_name: str, outcome: str) -> None:
         """Resume the bot (it was paused while the agent talked) and let it speak again (`action_handback`)."""

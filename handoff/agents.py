@@ -38,6 +38,7 @@ MAX_PASSWORD_LENGTH = 1024
 SEEN_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often per session
 LOGIN_WINDOW = timedelta(minutes=5)
 LOGIN_LIMITS = {"user": 5, "addr": 20}  # wrong passwords within LOGIN_WINDOW per username, per client address
+MAX_CAPACITY = 20
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}")
 
 
@@ -48,6 +49,7 @@ class Agent:
     display_name: str
     role: str  # agent | admin
     active: bool
+    capacity: int = 3  # conversations auto-assignment gives them at once
 
     @property
     def is_admin(self) -> bool:
@@ -92,7 +94,7 @@ def token_hash(token: str) -> str:
 
 
 def _agent(row: AgentRow) -> Agent:
-    return Agent(row.id, row.username, row.display_name, row.role, row.active)
+    return Agent(row.id, row.username, row.display_name, row.role, row.active, row.capacity)
 
 
 def normalize_username(username: str) -> str:
@@ -167,6 +169,17 @@ class SqlAgentService:
             row = self._row(s, username)
             row.active = False
             s.execute(delete(AgentSessionRow).where(AgentSessionRow.agent_id == row.id))
+            return _agent(row)
+
+    def set_capacity(self, agent_id: int, capacity: int) -> Agent:
+        """How many conversations auto-assignment gives the agent at once (0 to MAX_CAPACITY; 0: none)."""
+        if not 0 <= capacity <= MAX_CAPACITY:
+            raise InvalidInput("capacity", f"A capacity is a whole number from 0 to {MAX_CAPACITY}.")
+        with self._uow() as s:
+            row = s.get(AgentRow, agent_id)
+            if row is None:
+                raise NotFound(f"agent {agent_id}")
+            row.capacity = capacity
             return _agent(row)
 
     def list_agents(self) -> list[Agent]:

@@ -26,6 +26,7 @@ from crm_adapter.domain import (
     CrmUnavailable,
     CustomerProfile,
     NewTicket,
+    NotAllowed,
     NotFound,
     Order,
     Ticket,
@@ -50,12 +51,20 @@ class HandoffQueue(Protocol):
     def open_for(self, sender_id: str) -> Handoff | None: ...
     def place(self, handoff_id: int, agents_online: int = 1) -> QueuePlace: ...
     def request(self, new: NewHandoff, agents_online: int = 1) -> QueuePlace: ...
+    def take(self, handoff_id: int, agent_id: int) -> Handoff: ...
+
+
+class OnlineAgent(Protocol):
+    @property
+    def agent_id(self) -> int: ...
+    @property
+    def display_name(self) -> str: ...
 
 
 class AgentRoster(Protocol):
     """Who is signed in to the console (handoff/agents.py: SqlAgentService)."""
 
-    def online_agents(self) -> Sequence[object]: ...
+    def online_agents(self) -> Sequence[OnlineAgent]: ...
 
 
 class CustomerRecords(Protocol):
@@ -98,7 +107,7 @@ class Conversation:
 
 @dataclass(frozen=True)
 class HandoffRequest:
-    reason: str  # asked | fallbacks | negative_sentiment | vip_complaint
+    reason: str  # asked | fallbacks | negative_sentiment | vip_complaint | agent_joined
     conversation: Conversation
 
 
@@ -124,6 +133,7 @@ class HandoffOutcome:
     next_opening: datetime | None = None  # when people next answer (None when always open)
     ticket_reference: str | None = None  # the callback ticket
     customer_known: bool = False  # the callback ticket is on a customer's record
+    agent_name: str | None = None  # auto-assignment gave it to this agent at once
 
 
 @dataclass(frozen=True)
@@ -215,10 +225,14 @@ class HandoffDesk:
         crm: CustomerRecords,
         profiles: Profiles | None,
         clock: Callable[[], datetime] | None = None,
+        assign: Callable[[list[int]], Sequence[Handoff]] | None = None,
     ) -> None:
+        """`assign` (SqlHandoffService.auto_assign, when HANDOFF_AUTO_ASSIGN is on) gives waiting conversations
+        to the online agents with room, as soon as one is queued."""
         self.handoffs, self.agents, self.hours = handoffs, agents, hours
         self.crm, self.profiles = crm, profiles
         self._now = clock or utcnow
+        self._assign = assign
 
     def bring_in(self, request: HandoffRequest) -> HandoffOutcome:
         """Queue the conversation for a person, or say why nobody can come."""
@@ -249,7 +263,14 @@ class HandoffDesk:
         packet, tier = self.packet(request)
         new = NewHandoff(conversation.sender_id, conversation.channel, conversation.customer_id, reason, tier, packet)
         place = self.handoffs.request(new, online)
-        return HandoffOutcome(Result.QUEUED, reason, place.handoff.handoff_id, place.position, place.expected_wait)
+        handoff_id = place.handoff.handoff_id
+        if self._assign is not None:
+            present = {a.agent_id: a for a in self.agents.online_agents()}
+            given = next((h for h in self._assign(list(present)) if h.handoff_id == handoff_id), None)
+            if given is not None and given.agent_id in present:
+                name = present[given.agent_id].display_name
+                return HandoffOutcome(Result.QUEUED, reason, handoff_id, 0, timedelta(0), agent_name=name)
+        return HandoffOutcome(Result.QUEUED, reason, handoff_id, place.position, place.expected_wait)
 
     def packet(self, request: HandoffRequest) -> tuple[dict[str, Any], str | None]:
         """(the packet an agent sees, the customer's value tier); the transcript is left out for a customer
@@ -279,6 +300,18 @@ class HandoffDesk:
             sentiment_now=conversation.sentiment_now,
         )
         return packet, profile.value.tier if profile is not None else None
+
+    def step_in(self, conversation: Conversation, agent_id: int) -> Handoff:
+        """An agent joins a conversation the bot is having, before the customer asks: it skips the queue and is
+        the agent's at once, with the packet a handoff would have. NotAllowed when a person is on it already."""
+        if self.handoffs.open_for(conversation.sender_id) is not None:
+            raise NotAllowed("with_a_person", "someone from the team is on this conversation already")
+        packet, tier = self.packet(HandoffRequest("agent_joined", conversation))
+        new = NewHandoff(
+            conversation.sender_id, conversation.channel, conversation.customer_id, "agent_joined", tier, packet
+        )
+        place = self.handoffs.request(new, len(self.agents.online_agents()))
+        return self.handoffs.take(place.handoff.handoff_id, agent_id)
 
     def take_message(self, conversation: Conversation, message: str) -> MessageOutcome:
         """Nobody was available: the customer's message, with the conversation, becomes a ticket."""

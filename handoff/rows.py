@@ -38,6 +38,8 @@ class AgentRow(Base):
     role: Mapped[str] = mapped_column(String(8))  # agent | admin
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = _ts()
+    # how many conversations auto-assignment gives this agent at once (0: none; they can still take one)
+    capacity: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
 
 
 class AgentSessionRow(Base):
@@ -80,13 +82,14 @@ class HandoffRow(Base):
     sender_id: Mapped[str] = mapped_column(String(255), index=True)
     channel: Mapped[str] = mapped_column(String(40))
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
-    reason: Mapped[str] = mapped_column(String(24))  # asked | fallbacks | negative_sentiment | vip_complaint
+    reason: Mapped[str] = mapped_column(String(24))  # one of handoff/service.py's REASONS
     status: Mapped[str] = mapped_column(String(12))
     tier: Mapped[str | None] = mapped_column(String(12))  # the customer's value tier when they asked
     tier_rank: Mapped[int] = mapped_column(Integer)  # queue priority: vip 3, high 2, standard 1, else 0
     requested_at: Mapped[datetime] = _ts()
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))  # the agent's first reply
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     packet: Mapped[dict[str, Any]] = mapped_column(JSON)
     tags: Mapped[list[str]] = mapped_column(JSON)

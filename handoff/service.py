@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime, time, timedelta, timezone
@@ -27,16 +27,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter.domain import InvalidInput, NotAllowed, NotFound
-from handoff.rows import HandoffNoteRow, HandoffRow
+from handoff.rows import AgentRow, HandoffNoteRow, HandoffRow
 
 log = logging.getLogger(__name__)
 
-REASONS = ("asked", "fallbacks", "negative_sentiment", "vip_complaint")
+REASONS = ("asked", "fallbacks", "negative_sentiment", "vip_complaint", "agent_joined")
 REASON_LABELS = {
     "asked": "asked for a person",
     "fallbacks": "the bot did not understand twice in a row",
     "negative_sentiment": "strongly negative message",
     "vip_complaint": "complaint from a high-value customer",
+    "agent_joined": "an agent stepped in",
 }
 TIER_RANKS = {"vip": 3, "high": 2, "standard": 1}
 OPEN = ("waiting", "assigned")
@@ -140,6 +141,26 @@ class OpeningHours:
         local = _aware(at).astimezone(self.zone)
         return any(day == local.weekday() and opens <= local.time() < closes for day, opens, closes in self.windows)
 
+    def open_seconds(self, start: datetime, end: datetime) -> float:
+        """Seconds between `start` and `end` (naive UTC or aware) that fall within opening hours: the clock a
+        response target runs on."""
+        begin, finish = _aware(start), _aware(end)
+        if finish <= begin:
+            return 0.0
+        if not self.windows:
+            return (finish - begin).total_seconds()
+        total = 0.0
+        day = begin.astimezone(self.zone).date() - timedelta(days=1)
+        while datetime.combine(day, time.min, self.zone) <= finish:
+            for weekday, opens, closes in self.windows:
+                if weekday == day.weekday():
+                    window_start = datetime.combine(day, opens, self.zone)
+                    window_end = datetime.combine(day, closes, self.zone)
+                    overlap = (min(finish, window_end) - max(begin, window_start)).total_seconds()
+                    total += max(overlap, 0.0)
+            day += timedelta(days=1)
+        return total
+
     def next_opening(self, at: datetime) -> datetime | None:
         """When people next answer, in the opening hours' zone (None when always open)."""
         if not self.windows:
@@ -241,7 +262,7 @@ def build_packet(
 # ---- the service ------------------------------------------------------------------------------
 
 
-def _handoff(row: HandoffRow) -> Handoff:
+def handoff_of(row: HandoffRow) -> Handoff:
     return Handoff(
         handoff_id=row.id,
         sender_id=row.sender_id,
@@ -313,7 +334,7 @@ class SqlHandoffService:
     def open_for(self, sender_id: str) -> Handoff | None:
         with self._uow() as s:
             row = s.scalar(select(HandoffRow).where(HandoffRow.sender_id == sender_id, HandoffRow.status.in_(OPEN)))
-            return _handoff(row) if row else None
+            return handoff_of(row) if row else None
 
     def cancel(self, sender_id: str) -> bool:
         """The customer no longer waits (e.g. they left); only a handoff nobody has taken yet."""
@@ -324,6 +345,15 @@ class SqlHandoffService:
                 .values(status="cancelled", closed_at=self._now())
             )
             return bool(getattr(done, "rowcount", 0))
+
+    def withdraw(self, handoff_id: int) -> None:
+        """An agent's step-in whose message could not reach the customer: cancelled, as the bot was not paused."""
+        with self._uow() as s:
+            s.execute(
+                update(HandoffRow)
+                .where(HandoffRow.id == handoff_id, HandoffRow.reason == "agent_joined")
+                .values(status="cancelled", closed_at=self._now())
+            )
 
     # -- the queue --
 
@@ -349,11 +379,11 @@ class SqlHandoffService:
 
     def _place(self, s: Session, row: HandoffRow, agents_online: int = 1) -> QueuePlace:
         if row.status != "waiting":
-            return QueuePlace(_handoff(row), 0, timedelta(0))
+            return QueuePlace(handoff_of(row), 0, timedelta(0))
         ids = [r.id for r in self._waiting(s)]
         position = ids.index(row.id) + 1 if row.id in ids else len(ids)
         wait = self._handling_time(s) * position / max(agents_online, 1)
-        return QueuePlace(_handoff(row), position, wait)
+        return QueuePlace(handoff_of(row), position, wait)
 
     def place(self, handoff_id: int, agents_online: int = 1) -> QueuePlace:
         with self._uow() as s:
@@ -364,11 +394,11 @@ class SqlHandoffService:
         with self._uow() as s:
             waiting = self._waiting(s)
             handling = self._handling_time(s)
-            places = [QueuePlace(_handoff(r), i + 1, handling * (i + 1)) for i, r in enumerate(waiting)]
+            places = [QueuePlace(handoff_of(r), i + 1, handling * (i + 1)) for i, r in enumerate(waiting)]
             assigned = s.scalars(
                 select(HandoffRow).where(HandoffRow.status == "assigned").order_by(HandoffRow.assigned_at)
             )
-            return places + [QueuePlace(_handoff(r), 0, timedelta(0)) for r in assigned]
+            return places + [QueuePlace(handoff_of(r), 0, timedelta(0)) for r in assigned]
 
     def waiting_count(self) -> int:
         with self._uow() as s:
@@ -393,7 +423,7 @@ class SqlHandoffService:
 
     def get(self, handoff_id: int) -> Handoff:
         with self._uow() as s:
-            return _handoff(self._row(s, handoff_id))
+            return handoff_of(self._row(s, handoff_id))
 
     def take(self, handoff_id: int, agent_id: int) -> Handoff:
         """The agent takes a waiting conversation; NotAllowed when someone else has it or it is closed."""
@@ -406,7 +436,7 @@ class SqlHandoffService:
             row = self._row(s, handoff_id)
             if not getattr(taken, "rowcount", 0) and not (row.status == "assigned" and row.agent_id == agent_id):
                 raise NotAllowed(f"handoff {handoff_id} is {row.status}" + (" by someone else" if row.agent_id else ""))
-            return _handoff(row)
+            return handoff_of(row)
 
     def _owned(self, s: Session, handoff_id: int, agent_id: int) -> HandoffRow:
         row = self._row(s, handoff_id)
@@ -416,7 +446,82 @@ class SqlHandoffService:
 
     def check_owner(self, handoff_id: int, agent_id: int) -> Handoff:
         with self._uow() as s:
-            return _handoff(self._owned(s, handoff_id, agent_id))
+            return handoff_of(self._owned(s, handoff_id, agent_id))
+
+    def first_response_at(self, handoff_id: int) -> datetime | None:
+        with self._uow() as s:
+            return self._row(s, handoff_id).first_response_at
+
+    def record_reply(self, handoff_id: int) -> None:
+        """The agent replied: the first reply's time is kept (the first-response target stops there)."""
+        with self._uow() as s:
+            s.execute(
+                update(HandoffRow)
+                .where(HandoffRow.id == handoff_id, HandoffRow.first_response_at.is_(None))
+                .values(first_response_at=self._now())
+            )
+
+    def reassign(self, handoff_id: int, to_agent: int) -> Handoff:
+        """An open conversation goes to another agent (or a waiting one to its first); NotAllowed once closed."""
+        with self._uow() as s:
+            row = self._row(s, handoff_id)
+            if row.status not in OPEN:
+                raise NotAllowed(f"handoff {handoff_id} is {row.status}")
+            row.status, row.agent_id = "assigned", to_agent
+            row.assigned_at = row.assigned_at or self._now()
+            return handoff_of(row)
+
+    def auto_assign(self, online: Sequence[int]) -> list[Handoff]:
+        """Round robin with capacity: each waiting conversation, highest priority first, goes to the online agent
+        (of `online`, by id) with room (fewer open conversations than their capacity) who was given one least
+        recently. Returns what was assigned."""
+        if not online:
+            return []
+        assigned: list[Handoff] = []
+        with self._uow() as s:
+            capacity = dict(
+                s.execute(
+                    select(AgentRow.id, AgentRow.capacity).where(AgentRow.id.in_(online), AgentRow.active.is_(True))
+                )
+                .tuples()
+                .all()
+            )
+            load = dict(
+                s.execute(
+                    select(HandoffRow.agent_id, func.count())
+                    .where(HandoffRow.status == "assigned", HandoffRow.agent_id.in_(capacity))
+                    .group_by(HandoffRow.agent_id)
+                )
+                .tuples()
+                .all()
+            )
+            last = dict(
+                s.execute(
+                    select(HandoffRow.agent_id, func.max(HandoffRow.assigned_at))
+                    .where(HandoffRow.agent_id.in_(capacity), HandoffRow.assigned_at.is_not(None))
+                    .group_by(HandoffRow.agent_id)
+                )
+                .tuples()
+                .all()
+            )
+            never = datetime.min
+            waiting = s.scalars(
+                select(HandoffRow)
+                .where(HandoffRow.status == "waiting")
+                .order_by(HandoffRow.tier_rank.desc(), HandoffRow.requested_at, HandoffRow.id)
+                .with_for_update(skip_locked=True)
+            )
+            for row in waiting:
+                room = [a for a, cap in capacity.items() if load.get(a, 0) < cap]
+                if not room:
+                    break
+                agent = min(room, key=lambda a: (last.get(a) or never, a))
+                now = self._now()
+                row.status, row.agent_id, row.assigned_at = "assigned", agent, now
+                load[agent] = load.get(agent, 0) + 1
+                last[agent] = now
+                assigned.append(handoff_of(row))
+        return assigned
 
     def add_note(self, handoff_id: int, agent_id: int, text: str) -> Note:
         clean = text.strip()
@@ -449,7 +554,7 @@ class SqlHandoffService:
         with self._uow() as s:
             row = self._row(s, handoff_id)
             row.tags = clean
-            return _handoff(row)
+            return handoff_of(row)
 
     def close(self, handoff_id: int, agent_id: int, outcome: str, note: str | None = None) -> Handoff:
         """`resolved` (the agent dealt with it) or `returned` (back to the bot, with a note for the record)."""
@@ -459,4 +564,4 @@ class SqlHandoffService:
         with self._uow() as s:
             row = self._owned(s, handoff_id, agent_id)
             row.status, row.closed_at, row.close_note = outcome, self._now(), clean
-            return _handoff(row)
+            return handoff_of(row)

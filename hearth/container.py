@@ -39,12 +39,13 @@ if TYPE_CHECKING:
     from handoff.agents import SqlAgentService
     from handoff.desk import Desk
     from handoff.helpdesk import HelpdeskSettings
-    from handoff.service import OpeningHours, SqlHandoffService
+    from handoff.service import Handoff, OpeningHours, SqlHandoffService
     from history.tracker_events import TrackerEvents
     from knowledge.service import Knowledge
     from nlu_review.queue import ReviewQueue
     from reviews.ports import ReviewStore
     from workspace.customers import CustomerDirectory
+    from workspace.live import LiveConversations
 
 T = TypeVar("T")
 
@@ -319,9 +320,36 @@ class Container:
 
             if self.settings.backend == "http":
                 return CallbackDesk(self.crm)
-            return HandoffDesk(self.handoffs, self.agents, self.opening_hours, self.crm, self.relationship)
+            assign = self.auto_assign if self.settings.handoff_auto_assign else None
+            return HandoffDesk(
+                self.handoffs, self.agents, self.opening_hours, self.crm, self.relationship, assign=assign
+            )
 
         return self._once("desk", build)
+
+    @property
+    def assign_waiting(self) -> Callable[[], object] | None:
+        """Auto-assignment, as the worker runs it each round (None when HANDOFF_AUTO_ASSIGN is off, or with an
+        external CRM, which has no queue here)."""
+        if self.settings.backend != "sql" or not self.settings.handoff_auto_assign:
+            return None
+        return lambda: self.auto_assign([a.agent_id for a in self.agents.online_agents()])
+
+    def auto_assign(self, online: list[int]) -> list[Handoff]:
+        """Auto-assignment among the `online` agents, each conversation given recorded in the audit log (by
+        "auto-assignment")."""
+        from audit.log import Actor
+
+        given = self.handoffs.auto_assign(online)
+        if given:
+            names = {a.agent_id: a.username for a in self.agents.list_agents()}
+            for handoff in given:
+                to = f"to {names.get(handoff.agent_id or -1, handoff.agent_id)}"
+                self.audit.record(
+                    Actor(None, "auto-assignment", "local"), "handoff.assigned", "handoff", handoff.handoff_id,
+                    customer_id=handoff.customer_id, detail=to,
+                )  # fmt: skip
+        return given
 
     @property
     def analytics(self) -> SqlAnalytics:
@@ -390,6 +418,19 @@ class Container:
             return CustomerDirectory(self.sessions, self.crm, self.relationship, self.history)
 
         return self._once("customers", build)
+
+    @property
+    def live_conversations(self) -> LiveConversations | None:
+        """The conversations the bot is having now, from the relationship history; None with an external CRM."""
+        if self.settings.backend != "sql":
+            return None
+
+        def build() -> LiveConversations:
+            from workspace.live import LiveConversations
+
+            return LiveConversations(self.sessions)
+
+        return self._once("live", build)
 
 
 _lock = threading.Lock()

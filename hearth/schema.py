@@ -1,7 +1,7 @@
 """Every table of the CRM database on one metadata: the CRM core's rows (crm_adapter/sql/models.py) and each
-capability's (analytics, audit, handoff, history, knowledge, NLU review, relationship, reviews). Alembic's environment
-reads it, so migrations and the drift check see every table, and so do the commands that walk them all
-(`hearth status`).
+capability's (analytics, audit, handoff, history, knowledge, NLU review, relationship, reviews, workspace).
+Alembic's environment reads it, so migrations and the drift check see every table, and so do the commands that
+walk them all (`hearth status`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from knowledge import rows as knowledge_rows
 from nlu_review import rows as nlu_review_rows
 from relationship import rows as relationship_rows
 from reviews import rows as reviews_rows
+from workspace import rows as workspace_rows
 
 CAPABILITIES = (
     analytics_rows,
@@ -25,5 +26,6 @@ CAPABILITIES = (
     nlu_review_rows,
     relationship_rows,
     reviews_rows,
+    workspace_rows,
 )
 metadata = Base.metadata

@@ -77,6 +77,7 @@ class Settings:
     # bringing in a person, and the relationship's frequency rules
     handoff_hours: str
     handoff_timezone: str
+    handoff_auto_assign: bool  # waiting conversations go to online agents with room, in turn
     csat_min_interval: timedelta
     nps_period: timedelta
     proposal_interval: timedelta
@@ -147,6 +148,7 @@ class Settings:
             helpdesk=_helpdesk(read),
             handoff_hours=read.text("HANDOFF_HOURS") or "mon-fri 08:00-20:00; sat 09:00-17:00",
             handoff_timezone=read.text("HANDOFF_TIMEZONE") or "Europe/London",
+            handoff_auto_assign=read.choice("HANDOFF_AUTO_ASSIGN", ("on", "off"), "on") == "on",
             csat_min_interval=timedelta(hours=read.number("CSAT_MIN_HOURS", 24)),
             nps_period=timedelta(days=read.number("NPS_PERIOD_DAYS", 90)),
             proposal_interval=timedelta(days=read.number("PREFERENCE_PROPOSAL_DAYS", 30)),

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # or, when it is the search's best article too (two independent signals agree), from this lower confidence.
 FAQ_MARGIN = 0.05
 FAQ_AGREED_THRESHOLD = 0.5
+SUGGEST_FLOOR = 0.35  # the least confidence an article is suggested to an agent with (the bot answers at 0.585)
 # Questions whose embeddings are at least this similar (cosine) fall in one group on the gaps page.
 GAP_SIMILARITY = 0.55
 
@@ -45,6 +46,18 @@ class KnowledgeAnswer:
     url: str | None = None
     score: float = 0.0
     via: str = "search"  # faq | search
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An article an agent might send: its best passage, cut short, and how sure the search is."""
+
+    slug: str
+    title: str
+    text: str
+    url: str
+    confidence: float
+    confident: bool  # it passes the rule the bot answers by
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,18 @@ class Knowledge:
             via="faq" if faq_key else "search",
         )
         return vector, unanswered, best
+
+    def suggest(self, question: str, limit: int = 3, floor: float = SUGGEST_FLOOR) -> list[Suggestion]:
+        """Articles for an agent to consider for the customer's message, best first: a lower bar than the bot's
+        (an agent reads before sending), nothing below `floor`. Nothing is recorded."""
+        if not question.strip():
+            return []
+        _, hits = self.search(question, limit)
+        return [
+            Suggestion(h.slug, h.title, short_answer(h.passage), self.url(h.slug), round(h.confidence, 3), h.confident)
+            for h in hits
+            if h.confidence >= floor
+        ]
 
     def _answer(self, hit: Hit, passage: Passage, via: str) -> KnowledgeAnswer:
         return KnowledgeAnswer(

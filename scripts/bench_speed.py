@@ -217,13 +217,18 @@ def start_hearth(data_dir: Path) -> tuple[Bot, float]:
 
 
 def stop(bot: Bot) -> None:
-    if bot.process.poll() is None:
-        os.killpg(bot.process.pid, signal.SIGINT)
+    stop_process(bot.process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C to the process group (the run command stops every process), then SIGKILL after 30 s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
         try:
-            bot.process.wait(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(bot.process.pid, signal.SIGKILL)
-            bot.process.wait()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def conversation(bot: Bot, sender: str, index: int, turns: int) -> list[float]:

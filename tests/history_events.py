@@ -105,9 +105,14 @@ def write_tracker_events(engine: Engine, chats: list[Chat] | list[tuple[str, dic
         conn.execute(insert(TRACKER_EVENTS), rows)
 
 
-def ingest_chats(sessions: sessionmaker[Session], tracker_file: Path, chats: list[Chat]) -> None:
-    """Writes the chats to a tracker-store file and lets history ingestion catch up on it."""
+def ingest_chats(
+    sessions: sessionmaker[Session], tracker_file: Path, chats: list[Chat], now: float = T0 + 86400
+) -> None:
+    """Writes the chats to a tracker-store file and lets history ingestion catch up on it at `now` (a day after
+    they began by default: every conversation has ended by then)."""
     engine = create_engine(f"sqlite:///{tracker_file}")
     write_tracker_events(engine, chats)
-    HistoryIngestion(sessions, TrackerStoreSource(str(engine.url), clock=lambda: T0 + 86400)).catch_up()
+    source = TrackerStoreSource(str(engine.url), clock=lambda: now)
+    at = datetime.fromtimestamp(now, tz=timezone.utc).replace(tzinfo=None)
+    HistoryIngestion(sessions, source, clock=lambda: at).catch_up()
     engine.dispose()

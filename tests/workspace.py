@@ -7,6 +7,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.log import AuditLog
+from handoff.agents import SqlAgentService
+from handoff.desk import HandoffDesk
+from handoff.service import OpeningHours, SqlHandoffService
 from history.rows import ConversationRow, MessageRow
 from history.timeline import SqlHistoryService
 from relationship.privacy import subject_hash
@@ -19,6 +22,12 @@ SECRET = "test-secret"  # the one tests.conftest.sql_crm_at gives the CRM servic
 
 def workspace_audit(crm: SqlCrm) -> AuditLog:
     return AuditLog(crm.sessions, erased_subject=lambda c: subject_hash(c, SECRET.encode()), clock=crm.clock)
+
+
+def workspace_desk(crm: SqlCrm, handoffs: SqlHandoffService, agents: SqlAgentService) -> HandoffDesk:
+    """The handoff desk an agent steps in through, open round the clock."""
+    relationship = SqlRelationshipService(crm.sessions, secret=SECRET, clock=crm.clock)
+    return HandoffDesk(handoffs, agents, OpeningHours.parse("always"), crm.service, relationship)
 
 
 def workspace_directory(crm: SqlCrm) -> CustomerDirectory:

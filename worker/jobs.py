@@ -7,6 +7,7 @@ others still run.
 | `privacy_jobs` | relationship: erasures and redactions requested a moment ago | every round |
 | `code_delivery` | CRM core: the one-time codes asked for a moment ago, made and emailed | every round |
 | `helpdesk_delivery` | handoff: handoffs posted to an external helpdesk's webhook | every round, when configured |
+| `auto_assign` | handoff: waiting conversations to online agents with room, in turn | every round, if on |
 | `value_refresh` | relationship: every customer's value score and tier | every `VALUE_REFRESH_MINUTES` |
 | `analytics_summaries` | analytics: the daily summaries of closed days | with `value_refresh` |
 
@@ -132,16 +133,20 @@ def standard_jobs(
     value_refresh: timedelta = timedelta(minutes=60),
     helpdesk_settings: helpdesk.HelpdeskSettings | None = None,
     deliver_codes: Callable[[], int] | None = None,
+    assign: Callable[[], object] | None = None,
 ) -> list[Job]:
     """The worker's jobs besides closing idle conversations (the worker adds that one). `tracker` is Rasa's
     tracker store, where privacy jobs also delete and redact; the value and summary refresh first runs one period
     after the start (the run command refreshes them before). `deliver_codes` makes and emails the queued one-time
-    codes (the CRM service's)."""
+    codes (the CRM service's). `assign` gives waiting conversations to the online agents with room (as they come
+    online, or finish one)."""
     jobs = [
         Job("privacy_jobs", lambda: privacy.run_jobs(sessions, tracker, clock, privacy_settle)),
     ]
     if deliver_codes is not None:
         jobs.append(Job("code_delivery", CodeDelivery(deliver_codes)))
+    if assign is not None:
+        jobs.append(Job("auto_assign", assign))
     if helpdesk_settings is not None and helpdesk_settings.url:
         jobs.append(Job("helpdesk_delivery", HelpdeskDelivery(sessions, helpdesk_settings, clock)))
     started = time.monotonic()

@@ -103,6 +103,7 @@ def build(box: Container, source_kind: str | None = None, batch_size: int = 500)
         value_refresh=settings.value_refresh,
         helpdesk_settings=box.helpdesk,
         deliver_codes=box.code_delivery,
+        assign=box.assign_waiting,
     )
     return Worker(ingestion, jobs)
 

@@ -64,10 +64,13 @@ def analytics_page(
     knowledge = (
         services.knowledge.store.figures(filters.since, filters.until, filters.channel) if services.knowledge else None
     )
+    people = services.targets.figures(filters.start, filters.end) if services.targets is not None else None
     return TEMPLATES.TemplateResponse(
         request,
         "analytics.html",
         {
+            "people": people,
+            "targets": services.targets.get() if services.targets is not None else None,
             "report": report,
             "f": filters,
             "total": report.total.summary(),

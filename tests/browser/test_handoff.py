@@ -1,7 +1,8 @@
 """Human handoff end to end, in headless Chromium against the real product started with its run command: a
-signed-in customer asks for a person in the website's chat; an agent signs in to the console, takes the
-conversation from the queue, sees the handoff packet, replies (the customer's widget shows it) while the bot
-stays silent, notes and tags it, and hands it back; the bot then answers the next message."""
+signed-in customer asks for a person in the website's chat; auto-assignment gives it to the agent signed in to the
+console, who sees the handoff packet, replies (the customer's widget shows it) while the bot stays silent, notes
+and tags it, and hands it back; the bot then answers the next message. An agent also steps into a conversation the
+live list flags as going badly, before the customer asks."""
 
 from __future__ import annotations
 
@@ -58,13 +59,14 @@ def test_a_customer_asks_for_a_person_an_agent_takes_over_and_hands_back(stack: 
     before = len(bot_texts(customer))
     send(customer, "I'd like to talk to a person please")
     queued = " ".join(wait_for_reply(customer, before))
-    assert "bringing in a person" in queued and "number 1 in the queue" in queued
+    assert "bringing in a person" in queued and "Sam Taylor will be with you in a moment" in queued
 
-    # the queue, then the conversation with its packet
-    agent.reload()
-    row = agent.locator("#queue tr[data-handoff]")
+    # auto-assignment gave it to the one agent online: their count says so without a reload; then the packet
+    agent.wait_for_function("document.getElementById('count-mine').textContent.trim() === '1'")
+    agent.locator("#nav-mine").click()
+    row = agent.locator("#taken-list tr[data-handoff]")
     assert row.count() == 1 and "Anna Berg" in row.inner_text() and "asked for a person" in row.inner_text()
-    row.locator("button", has_text="Take").click()
+    row.locator("a", has_text="open").click()
     agent.wait_for_url(re.compile(r".*/handoffs/\d+$"))
     handoff_id = int(agent.url.rsplit("/", 1)[1])
     assert agent.locator('[data-field="name"]').inner_text() == "Anna Berg"
@@ -132,10 +134,13 @@ def test_a_customer_asks_for_a_person_an_agent_takes_over_and_hands_back(stack: 
     audit = stack.crm("SELECT action, actor, customer_id, detail FROM audit_log WHERE target IN (?, ?) ORDER BY id",
                       str(handoff_id), "when-will-my-order-arrive")  # fmt: skip
     done = [action for action, *_ in audit if action != "handoff.viewed"]
-    assert done == ["handoff.taken", "handoff.replied", "handoff.noted", "handoff.tagged", "handoff.proposed",
+    assert done == ["handoff.assigned", "handoff.replied", "handoff.noted", "handoff.tagged", "handoff.proposed",
                     "handoff.returned"]  # fmt: skip
     anna = stack.crm("SELECT id FROM customers WHERE email = ?", "anna.berg@example.com")[0][0]
-    assert {actor for _, actor, *_ in audit} == {"agent"}
+    assert [(actor, detail) for action, actor, _, detail in audit if action == "handoff.assigned"] == [
+        ("auto-assignment", "to agent")
+    ]
+    assert {actor for action, actor, *_ in audit if action != "handoff.assigned"} == {"agent"}
     assert {
         customer for action, _, customer, _ in audit if action.startswith("handoff.") and action != "handoff.proposed"
     } == {anna}
@@ -153,6 +158,51 @@ def test_a_customer_asks_for_a_person_an_agent_takes_over_and_hands_back(stack: 
     assert rows == [("agent",)]
 
 
+def test_an_agent_sees_a_conversation_going_badly_and_steps_in(stack: Stack, browser) -> None:  # type: ignore[no-untyped-def]
+    agent = sign_in_agent(browser, stack)
+    customer = browser.new_context().new_page()
+    open_chat(customer, stack.website_url + "/")
+    before = len(bot_texts(customer))
+    send(customer, "qwzx blorp vrrk")  # the bot does not understand: once, so it does not bring a person in itself
+    wait_for_reply(customer, before)
+
+    # the live list shows it, flagged, without reloading (history ingestion, then the live updates)
+    agent.goto(stack.console_url + "/live")
+    card = agent.locator(".live-conversation.flagged", has_text="qwzx blorp vrrk")
+    card.wait_for(timeout=30_000)
+    assert "the bot is not understanding" in card.inner_text() and "Anonymous visitor" in card.inner_text()
+    assert int(agent.locator("#count-live").inner_text()) >= 1
+
+    # stepping in: the customer is told, the conversation is the agent's, and the bot says nothing more
+    before = len(bot_texts(customer))
+    card.locator("button", has_text="Step in").click()
+    agent.wait_for_url(re.compile(r".*/handoffs/\d+$"))
+    handoff_id = int(agent.url.rsplit("/", 1)[1])
+    assert "an agent stepped in" in agent.locator("h1").inner_text()
+    assert "Sam Taylor from our team has joined" in " ".join(wait_for_reply(customer, before))
+    before = len(bot_texts(customer))
+    send(customer, "oh hello, I meant my parcel")
+    agent.locator("#transcript td.text", has_text="I meant my parcel").wait_for(timeout=15_000)  # streamed live
+    time.sleep(2)
+    assert len(bot_texts(customer)) == before
+
+    # keyboard: r to reply, Ctrl+Enter to send, e to resolve
+    agent.locator("body").click()
+    agent.keyboard.press("r")
+    agent.keyboard.type("Hi, Sam here: your parcel is with DPD.")
+    with agent.expect_navigation():
+        agent.keyboard.press("Control+Enter")
+    assert "your parcel is with DPD" in " ".join(wait_for_reply(customer, before))
+    agent.locator("body").click()
+    with agent.expect_navigation():
+        agent.keyboard.press("e")
+    assert agent.url.endswith("/handoffs")
+    status = stack.crm("SELECT status, reason, agent_id IS NOT NULL FROM handoffs WHERE id = ?", handoff_id)
+    assert status == [("resolved", "agent_joined", 1)]
+    done = stack.crm("SELECT action FROM audit_log WHERE target = ? ORDER BY id", str(handoff_id))
+    assert [a for (a,) in done if a != "handoff.viewed"] == ["handoff.joined", "handoff.replied", "handoff.resolved"]
+
+
 def test_a_strongly_negative_message_brings_in_a_person_who_sees_why(stack: Stack, browser) -> None:  # type: ignore[no-untyped-def]
     agent = sign_in_agent(browser, stack)
     # An order question in fury (VADER -0.91). Not a complaint: "fed up with you" is recognised as `complain`,
@@ -160,8 +210,8 @@ def test_a_strongly_negative_message_brings_in_a_person_who_sees_why(stack: Stac
     replies = stack.say("upset-visitor", "where the hell is my order? this is absolutely useless, I am furious")
     text = " ".join(replies)
     assert "bringing in a person" in text and "frustrating" in text
-    agent.reload()
-    assert "strongly negative message" in agent.locator("#queue").inner_text()
+    agent.goto(stack.console_url + "/handoffs?view=open")
+    assert "strongly negative message" in agent.locator("#taken-list").inner_text()  # auto-assigned to the agent
     # the bot stays silent while the conversation waits for a person
     assert stack.say("upset-visitor", "hello?") == []
 

@@ -14,12 +14,17 @@ import pytest
 from analytics.service import SqlAnalytics
 from console.app import create_app
 from handoff.agents import SqlAgentService
-from handoff.service import NewHandoff, SqlHandoffService, build_packet
+from handoff.desk import Conversation, HandoffDesk, HandoffRequest, Said
+from handoff.service import NewHandoff, OpeningHours, SqlHandoffService, build_packet
 from history.timeline import SqlHistoryService
 from tests.asgi_server import serve
 from tests.conftest import SqlCrm
 from tests.factories import NOW, add_customer, add_order
-from tests.workspace import add_conversation, workspace_audit, workspace_directory
+from tests.help_centre import articles, knowledge_at
+from tests.workspace import add_conversation, workspace_audit, workspace_desk, workspace_directory
+from workspace.canned import CannedResponses
+from workspace.sla import ResponseTargets
+from workspace.summary import ConversationSummaries
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a-long-password-for-tests"
@@ -134,3 +139,97 @@ def test_the_workspace_fits_a_phone(browser, workspace) -> None:  # type: ignore
     assert nav["width"] >= width - 1 and main["y"] >= nav["y"] + nav["height"] - 1  # the navigation above the page
     timeline, profile = page.locator("#timeline").bounding_box(), page.locator("#profile").bounding_box()
     assert timeline["y"] > profile["y"]  # one column
+
+
+@dataclass
+class Team:
+    url: str
+    desk: HandoffDesk
+    handoffs: SqlHandoffService
+
+
+@pytest.fixture
+def team(sqlite_crm: SqlCrm) -> Iterator[Team]:
+    agents = SqlAgentService(sqlite_crm.sessions)
+    for username, name in (("sam", "Sam Taylor"), ("kim", "Kim Lee")):
+        agents.set_capacity(agents.create_agent(username, name, PASSWORD, "agent").agent_id, 1)
+    handoffs = SqlHandoffService(sqlite_crm.sessions)
+
+    def assign() -> object:
+        return handoffs.auto_assign([a.agent_id for a in agents.online_agents()])
+
+    desk = workspace_desk(sqlite_crm, handoffs, agents)
+    desk = HandoffDesk(desk.handoffs, desk.agents, desk.hours, desk.crm, desk.profiles,
+                       assign=lambda online: handoffs.auto_assign(online))  # fmt: skip
+    knowledge = knowledge_at(sqlite_crm.url, clock=sqlite_crm.clock)
+    for article in articles():
+        knowledge.store.save(article, source="file", by="test")
+    canned = CannedResponses(sqlite_crm.sessions)
+    canned.save("on-its-way", "On its way", "Hi {first_name}, {agent_name} here: {order_number} is on its way.", "t")
+    app = create_app(
+        SqlAnalytics(sqlite_crm.sessions),
+        SqlHistoryService(sqlite_crm.sessions),
+        agents,
+        handoffs=handoffs,
+        audit=workspace_audit(sqlite_crm),
+        customers=workspace_directory(sqlite_crm),
+        knowledge=knowledge,
+        canned=canned,
+        summaries=ConversationSummaries(sqlite_crm.sessions),
+        targets=ResponseTargets(sqlite_crm.sessions, OpeningHours.parse("always")),
+        assign=assign,
+        pulse_interval=0.2,
+    )
+    with serve(app) as url:
+        yield Team(url, desk, handoffs)
+
+
+def customer_asks(team: Team, sender: str, words: str, customer: str | None = None) -> int:
+    said = (Said("customer", words),)
+    conversation = Conversation(sender, "socketio", customer, verified=customer is not None, transcript=said,
+                                slots={"order_number": "JH555001"})  # fmt: skip
+    outcome = team.desk.bring_in(HandoffRequest("asked", conversation))
+    assert outcome.handoff_id is not None
+    return outcome.handoff_id
+
+
+def test_two_agents_get_conversations_in_turn_and_see_the_inbox_change_live(browser, team, sqlite_crm) -> None:  # type: ignore[no-untyped-def]
+    sam = sign_in(browser, team.url, "sam")
+    kim = sign_in(browser, team.url, "kim")
+    for page in (sam, kim):
+        page.goto(team.url + "/handoffs?view=waiting")
+        page.wait_for_function("document.getElementById('count-waiting').textContent.trim() === '0'")
+
+    nora = add_customer(sqlite_crm.sessions, "Nora", "Quist")
+    first = customer_asks(team, "web-1", "can I buy a gift voucher for my mum?", nora)
+    second = customer_asks(team, "web-2", "my sofa has not come")
+    assert team.handoffs.get(first).agent_id != team.handoffs.get(second).agent_id  # one each: round robin
+    for page in (sam, kim):  # without reloading: the counts, by server-sent events
+        page.wait_for_function("document.getElementById('count-mine').textContent.trim() === '1'")
+
+    # both agents are full (capacity 1): the next one waits, the waiting list and the counts change, and an alert
+    third = customer_asks(team, "web-3", "hello? anyone?")
+    for page in (sam, kim):
+        page.locator(f'#queue tr[data-handoff="{third}"]').wait_for(timeout=10_000)
+        page.wait_for_function("window.hearthAlerts >= 1")
+        assert page.title().startswith("(1) ")
+        assert "first reply in" in page.locator(f'#queue tr[data-handoff="{third}"]').inner_text()
+
+    # Sam's conversation: the summary, a canned response by its shortcut, a suggested article by one click
+    sam_id = next(a.agent_id for a in SqlAgentService(sqlite_crm.sessions).list_agents() if a.username == "sam")
+    assert team.handoffs.get(first).agent_id == sam_id  # nobody had one yet: the first agent first
+    sam.goto(f"{team.url}/handoffs/{first}")
+    assert "asked for a person after 1 message" in sam.locator("#conversation-summary").inner_text()
+    box = sam.locator("#reply textarea")
+    box.click()
+    box.type("/on")
+    sam.locator("#canned-menu .canned-choice", has_text="/on-its-way").wait_for()
+    box.press("Enter")
+    assert box.input_value() == "Hi Nora, Sam Taylor here: JH555001 is on its way."
+    sam.locator("#suggestions .suggestion[data-slug=gift-cards] button.insert").click()
+    assert "More in our help centre: Gift cards" in box.input_value()
+
+    # Sam gives it to Kim: Kim's count goes up on Kim's screen
+    sam.select_option("#assign select[name=agent_id]", label="Kim Lee (online)")
+    sam.locator("#assign button").click()
+    kim.wait_for_function("document.getElementById('count-mine').textContent.trim() === '2'")

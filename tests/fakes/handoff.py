@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from crm_adapter.domain import InvalidInput, NotFound
+from crm_adapter.domain import InvalidInput, NotAllowed, NotFound
 from crm_adapter.rules import utcnow
 from handoff.agents import Agent
 from handoff.service import DEFAULT_HANDLING, OPEN, REASONS, TIER_RANKS, Handoff, NewHandoff, QueuePlace
@@ -33,6 +33,7 @@ class HandoffRecord:
     tier: str | None
     requested_at: datetime
     packet: dict[str, Any]
+    agent_id: int | None = None
 
     @property
     def rank(self) -> tuple[int, datetime, int]:
@@ -83,11 +84,17 @@ class MemoryHandoffQueue:
             self.store.handoffs.append(record)
         return self._place(record, agents_online)
 
-    def assign(self, handoff_id: int) -> None:
-        """An agent takes the handoff (the console's side, arranged straight into the store)."""
-        record = next(h for h in self.store.handoffs if h.id == handoff_id)
-        assert record.status == "waiting"
-        record.status = "assigned"
+    def take(self, handoff_id: int, agent_id: int) -> Handoff:
+        record = next((h for h in self.store.handoffs if h.id == handoff_id), None)
+        if record is None:
+            raise NotFound(f"handoff {handoff_id}")
+        if record.status == "waiting":
+            record.status, record.agent_id = "assigned", agent_id
+        elif not (record.status == "assigned" and record.agent_id == agent_id):
+            raise NotAllowed(
+                f"handoff {handoff_id} is {record.status}" + (" by someone else" if record.agent_id else "")
+            )
+        return _handoff(record)
 
     def open_for(self, sender_id: str) -> Handoff | None:
         record = self._open(sender_id)
@@ -141,7 +148,7 @@ def _handoff(record: HandoffRecord) -> Handoff:
         requested_at=record.requested_at,
         assigned_at=None,
         closed_at=None,
-        agent_id=None,
+        agent_id=record.agent_id,
         packet=dict(record.packet),
         tags=(),
         close_note=None,

@@ -19,6 +19,7 @@ import requests
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute, iter_route_contexts
+from sse_starlette import EventSourceResponse
 
 from analytics.service import SqlAnalytics
 from console.app import create_app
@@ -26,14 +27,18 @@ from console.deps import SESSION_COOKIE
 from console.policy import PUBLIC_PATHS, check_route_policy, required_role
 from console.routes.auth import LOGIN_CSRF_COOKIE
 from handoff.agents import LOGIN_LIMITS, LOGIN_WINDOW, SqlAgentService
-from handoff.service import SqlHandoffService
+from handoff.service import OpeningHours, SqlHandoffService
 from history.timeline import SqlHistoryService
 from nlu_review.queue import ReviewQueue
 from tests.asgi_server import serve
 from tests.conftest import SqlCrm
 from tests.console_client import LOGIN_CSRF, post_login
 from tests.help_centre import knowledge_at
-from tests.workspace import workspace_audit, workspace_directory
+from tests.workspace import workspace_audit, workspace_desk, workspace_directory
+from workspace.canned import CannedResponses
+from workspace.live import LiveConversations
+from workspace.sla import ResponseTargets
+from workspace.summary import ConversationSummaries
 
 pytestmark = pytest.mark.integration
 ADMIN_PASSWORD = "an admin's long password"
@@ -68,17 +73,24 @@ class Console:
         return browser
 
 
-def build_app(sql: SqlCrm, agents: SqlAgentService, secure_cookies: bool = False) -> FastAPI:
+def build_app(sql: SqlCrm, agents: SqlAgentService, secure_cookies: bool = False, **more: Any) -> FastAPI:
+    """The console as the composition root builds it, on `sql`; `more` replaces any of its services."""
+    handoffs = SqlHandoffService(sql.sessions)
+    services: dict[str, Any] = {
+        "handoffs": handoffs,
+        "reviews": ReviewQueue(sql.sessions),
+        "knowledge": knowledge_at(sql.url, clock=sql.clock),
+        "audit": workspace_audit(sql),
+        "customers": workspace_directory(sql),
+        "live": LiveConversations(sql.sessions),
+        "handoff_desk": workspace_desk(sql, handoffs, agents),
+        "canned": CannedResponses(sql.sessions),
+        "summaries": ConversationSummaries(sql.sessions),
+        "targets": ResponseTargets(sql.sessions, OpeningHours.parse("always")),
+        "pulse_interval": 0.1,
+    }
     return create_app(
-        SqlAnalytics(sql.sessions),
-        SqlHistoryService(sql.sessions),
-        agents,
-        secure_cookies,
-        handoffs=SqlHandoffService(sql.sessions),
-        reviews=ReviewQueue(sql.sessions),
-        knowledge=knowledge_at(sql.url, clock=sql.clock),
-        audit=workspace_audit(sql),
-        customers=workspace_directory(sql),
+        SqlAnalytics(sql.sessions), SqlHistoryService(sql.sessions), agents, secure_cookies, **(services | more)
     )
 
 
@@ -135,6 +147,10 @@ def is_html(route: APIRoute) -> bool:
     return route.response_class is HTMLResponse
 
 
+def is_stream(route: APIRoute) -> bool:
+    return route.response_class is EventSourceResponse
+
+
 def sent_to_login(response: requests.Response) -> bool:
     return response.status_code == 303 and response.headers["location"].startswith("/login")
 
@@ -164,6 +180,19 @@ def test_every_route_follows_its_policy(console: Console) -> None:
         ("/customers/{customer_id}", "GET", "agent"),
         ("/customers/{customer_id}/conversations/{conversation_id}", "GET", "agent"),
         ("/audit", "GET", "admin"),
+        ("/events", "GET", "agent"),
+        ("/live", "GET", "agent"),
+        ("/live/{conversation_id}/join", "POST", "agent"),
+        ("/handoffs/{handoff_id}/events", "GET", "agent"),
+        ("/handoffs/{handoff_id}/suggestions", "GET", "agent"),
+        ("/handoffs/{handoff_id}/assign", "POST", "agent"),
+        ("/canned", "GET", "admin"),
+        ("/canned", "POST", "admin"),
+        ("/canned/{shortcut}", "GET", "admin"),
+        ("/canned/{shortcut}", "POST", "admin"),
+        ("/team", "GET", "admin"),
+        ("/team/{agent_id}/capacity", "POST", "admin"),
+        ("/team/targets", "POST", "admin"),
     }
     for route, method, role in routes:
         path, where = concrete(route), f"{method} {route.path}"
@@ -182,7 +211,9 @@ def test_every_route_follows_its_policy(console: Console) -> None:
         for username in ("agent", "admin"):
             cookies, csrf = console.session(username)
             headers = {} if method in SAFE else {"X-CSRF-Token": csrf}
-            response = console.request(method, path, cookies=cookies, headers=headers)
+            # a stream of server-sent events goes on: read its head, then hang up
+            response = console.request(method, path, cookies=cookies, headers=headers, stream=is_stream(route))
+            response.close()
             if role == "admin" and username == "agent":
                 assert response.status_code == 403, where
                 continue
@@ -191,6 +222,8 @@ def test_every_route_follows_its_policy(console: Console) -> None:
                 assert response.status_code == 200, where
                 html = "text/html" in response.headers["content-type"]
                 assert html == is_html(route), f"{where}: declare response_class=HTMLResponse on HTML pages"
+                events = response.headers["content-type"].startswith("text/event-stream")
+                assert events == is_stream(route), f"{where}: declare response_class=EventSourceResponse on streams"
 
         if method not in SAFE:  # a request that changes state needs the session's CSRF token
             cookies, csrf = console.session("admin")

@@ -4,8 +4,10 @@ that every read of a customer's data and every change leaves (with the admin pag
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,11 +15,15 @@ import requests
 from sqlalchemy import select
 
 from audit.rows import AuditRow
+from console.deps import SESSION_COOKIE
+from handoff.agents import SqlAgentService
 from handoff.service import NewHandoff, SqlHandoffService, build_packet
 from relationship.service import SqlRelationshipService
+from tests.asgi_server import serve
 from tests.conftest import SqlCrm
 from tests.factories import NOW, add_customer, add_order, add_ticket
-from tests.integration.test_console_auth import Console, running_console
+from tests.help_centre import articles, knowledge_at
+from tests.integration.test_console_auth import Console, build_app, running_console
 from tests.workspace import SECRET, add_conversation
 
 pytestmark = pytest.mark.integration
@@ -199,3 +205,116 @@ def test_the_console_serves_its_scripts_to_anyone(console: Console) -> None:
         assert response.status_code == 200 and kind in response.headers["content-type"], path
         assert len(response.content) > 1000
     assert "htmx" in requests.get(console.url + "/static/htmx.min.js", timeout=10).text
+
+
+def test_an_admin_manages_canned_responses_and_an_agent_gets_them_filled(console: Console, sqlite_crm, nora) -> None:
+    admin = as_user(console, "admin")
+    bad = admin.post(f"{console.url}/canned", data={"shortcut": "late", "title": "Late", "body": "Hi {firstname}"})
+    assert bad.status_code == 422 and "{firstname} is not a placeholder" in bad.text
+    assert "Hi {firstname}" in bad.text  # what was typed is kept
+    body = "Hi {first_name}, {agent_name} here: order {order_number} is on its way. {ticket}"
+    made = admin.post(f"{console.url}/canned", data={"shortcut": "on-its-way", "title": "On its way", "body": body},
+                      allow_redirects=False)  # fmt: skip
+    assert made.status_code == 303
+    admin.post(f"{console.url}/canned", data={"shortcut": "bye", "title": "Goodbye", "body": "Bye {first_name}!"})
+    renamed = admin.post(f"{console.url}/canned/bye", data={"shortcut": "goodbye", "title": "Goodbye", "body": "Bye!"},
+                         allow_redirects=False)  # fmt: skip
+    assert renamed.status_code == 303 and "/goodbye" in admin.get(f"{console.url}/canned", timeout=10).text
+    assert (
+        admin.post(f"{console.url}/canned/goodbye", data={"action": "delete"}, allow_redirects=False).status_code == 303
+    )
+    assert admin.get(f"{console.url}/canned/goodbye", timeout=10).status_code == 404
+    log = [(e.action, e.target, e.detail) for e in entries(sqlite_crm) if e.target_kind == "canned"]
+    assert log == [("canned.created", "on-its-way", ""), ("canned.created", "bye", ""),
+                   ("canned.saved", "goodbye", "was /bye"), ("canned.deleted", "goodbye", "")]  # fmt: skip
+
+    profile = SqlRelationshipService(sqlite_crm.sessions, secret=SECRET).profile(nora["id"])
+    packet = build_packet(reason="asked", verified=True, profile=profile, orders=[], tickets=[], transcript=[],
+                          intents=[], slots={"order_number": "JH555001"}, sentiment_now=None)  # fmt: skip
+    handoff = (
+        SqlHandoffService(sqlite_crm.sessions)
+        .request(NewHandoff("tg-nora", "telegram", nora["id"], "asked", "standard", packet))
+        .handoff
+    )
+    agent = as_user(console, "agent")
+    agent.post(f"{console.url}/handoffs/{handoff.handoff_id}/take", allow_redirects=False)
+    page = agent.get(f"{console.url}/handoffs/{handoff.handoff_id}", timeout=10).text
+    data = re.search(r'<script type="application/json" id="canned-data">(.*?)</script>', page, re.S)
+    assert data is not None, page[-3000:]
+    [filled] = json.loads(data.group(1))
+    assert filled["text"] == "Hi Nora, Sam Taylor here: order JH555001 is on its way. [ticket]"
+    assert filled["missing"] == ["ticket"] and filled["shortcut"] == "on-its-way"
+    assert 'id="conversation-summary"' in page and "asked for a person" in page
+
+
+def test_an_agent_passes_a_conversation_on_and_an_admin_sets_capacity_and_targets(console: Console, sqlite_crm) -> None:
+    desk = SqlHandoffService(sqlite_crm.sessions)
+    handoff = desk.request(NewHandoff("web-1", "socketio", None, "asked", None, PACKET)).handoff
+    agent, admin = as_user(console, "agent"), as_user(console, "admin")
+    agent.post(f"{console.url}/handoffs/{handoff.handoff_id}/take", allow_redirects=False)
+    moved = agent.post(f"{console.url}/handoffs/{handoff.handoff_id}/assign", data={"agent_id": console.ids["admin"]},
+                       allow_redirects=False)  # fmt: skip
+    assert moved.status_code == 303 and desk.get(handoff.handoff_id).agent_id == console.ids["admin"]
+    assert agent.post(f"{console.url}/handoffs/{handoff.handoff_id}/assign", data={"agent_id": 999}).status_code == 422
+    assert agent.post(f"{console.url}/handoffs/{handoff.handoff_id}/reply", data={"text": "hi"}).status_code == 409
+
+    team = admin.get(f"{console.url}/team", timeout=10).text
+    assert 'data-agent="agent"' in team and 'value="3"' in team
+    admin.post(f"{console.url}/team/{console.ids['agent']}/capacity", data={"capacity": 5})
+    assert next(a for a in console.agents.list_agents() if a.username == "agent").capacity == 5
+    assert admin.post(f"{console.url}/team/{console.ids['agent']}/capacity", data={"capacity": 50}).status_code == 422
+    admin.post(f"{console.url}/team/targets", data={"first_response": 2, "resolution": 20})
+    wrong = admin.post(f"{console.url}/team/targets", data={"first_response": 30, "resolution": 20})
+    assert wrong.status_code == 422 and "cannot be shorter" in wrong.text
+    assert 'name="first_response" min="1" max="10080" value="2"' in admin.get(f"{console.url}/team", timeout=10).text
+    log = [(e.action, e.actor, e.detail) for e in entries(sqlite_crm) if e.action != "handoff.viewed"]
+    assert ("handoff.assigned", "agent", "to admin") in log
+    assert ("agent.capacity", "admin", "capacity 5") in log
+    assert ("targets.changed", "admin", "first reply 2 min, resolution 20 min") in log
+    assert sum(1 for a, *_ in log if a in ("agent.capacity", "targets.changed")) == 2  # refused ones left none
+
+
+def test_suggested_articles_follow_the_customers_latest_words(sqlite_crm: SqlCrm) -> None:
+    agents = SqlAgentService(sqlite_crm.sessions)
+    sam = agents.create_agent("sam", "Sam Taylor", "a-long-agent-password", "agent").agent_id
+    knowledge = knowledge_at(sqlite_crm.url, clock=sqlite_crm.clock)
+    for article in articles():
+        knowledge.store.save(article, source="file", by="test")
+    said = [{"who": "customer", "text": "hello"}, {"who": "customer", "text": "can I buy a gift voucher for my mum?"}]
+    packet = build_packet(reason="asked", verified=False, profile=None, orders=[], tickets=[], transcript=said,
+                          intents=[], slots={}, sentiment_now=None)  # fmt: skip
+    desk = SqlHandoffService(sqlite_crm.sessions)
+    handoff = desk.request(NewHandoff("web-g", "socketio", None, "asked", None, packet)).handoff
+    desk.take(handoff.handoff_id, sam)
+    with serve(build_app(sqlite_crm, agents, knowledge=knowledge)) as url:
+        http = requests.Session()
+        token, _ = agents.start_session(sam)
+        http.cookies.set(SESSION_COOKIE, token)
+        found = http.get(f"{url}/handoffs/{handoff.handoff_id}/suggestions", timeout=30).text
+    first = re.search(r'<div class="suggestion" data-slug="([a-z-]+)">', found)
+    assert first is not None and first.group(1) == "gift-cards"
+    assert "can I buy a gift voucher for my mum?" in found
+    insert = re.search(r'data-insert="([^"]*)"', found)
+    assert insert is not None and "gift card" in insert.group(1).lower()
+    assert insert.group(1).endswith("&#10;More in our help centre: Gift cards (http://shop.test/help/gift-cards)")
+
+
+def test_the_analytics_page_counts_each_agents_breaches(console: Console, sqlite_crm: SqlCrm) -> None:
+    now = {"t": datetime(2026, 11, 23, 9, 0)}
+    desk = SqlHandoffService(sqlite_crm.sessions, clock=lambda: now["t"])
+    sam = console.ids["agent"]
+    for sender, reply_after, closed_after in (("web-a", 2, 10), ("web-b", 9, 90)):
+        now["t"] = datetime(2026, 11, 23, 9, 0)
+        handoff = desk.request(NewHandoff(sender, "socketio", None, "asked", None, PACKET)).handoff
+        desk.take(handoff.handoff_id, sam)
+        now["t"] += timedelta(minutes=reply_after)
+        desk.record_reply(handoff.handoff_id)
+        now["t"] = datetime(2026, 11, 23, 9, 0) + timedelta(minutes=closed_after)
+        desk.close(handoff.handoff_id, sam, "resolved")
+    page = as_user(console, "admin").get(f"{console.url}/analytics?start=2026-11-23&end=2026-11-23", timeout=10).text
+    row = re.search(r'<tr data-agent="Sam Taylor">(.*?)</tr>', page, re.S)
+    team = re.search(r'<tr data-agent="Team" class="team">(.*?)</tr>', page, re.S)
+    assert row is not None and team is not None
+    figures = dict(re.findall(r'data-figure="([a-z_]+)">(\d+)<', row.group(1)))
+    assert figures == {"first_reply_breaches": "1", "resolution_breaches": "1"}
+    assert "<td>2</td>" in row.group(1) and "5.5 min" in row.group(1)  # two conversations; the median of 2 and 9

@@ -52,7 +52,7 @@ def desk_ports(request: pytest.FixtureRequest) -> Iterator[Backend]:
             queue,
             roster,
             lambda name: roster.sign_in(name).agent_id,
-            lambda handoff_id, agent_id: queue.assign(handoff_id),
+            queue.take,
             clock,
         )
         return

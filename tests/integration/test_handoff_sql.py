@@ -11,9 +11,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from audit.log import AuditQuery
 from crm_adapter.domain import InvalidInput, NotAllowed
 from handoff.agents import SqlAgentService
-from handoff.desk import CallbackDesk, HandoffDesk
+from handoff.desk import CallbackDesk, Conversation, HandoffDesk, HandoffRequest
 from handoff.service import NewHandoff, SqlHandoffService
 from hearth.container import Container
 from hearth.settings import Settings
@@ -102,3 +103,23 @@ def test_the_deployment_chooses_the_desk(tmp_path, crm):
     desk = own.handoff_desk
     assert isinstance(desk, HandoffDesk) and desk.crm is own.crm and desk.handoffs is own.handoffs
     assert own.crm.get_customer(add_customer(crm.sessions)).first_name == "Anna"  # on the configured database
+
+
+def test_the_composition_root_auto_assigns_when_it_is_on_and_records_each_in_the_audit_log(tmp_path, crm):
+    env = {"CRM_DATABASE_URL": crm.url, "HEARTH_DATA_DIR": str(tmp_path), "HANDOFF_HOURS": "always"}
+    agents = SqlAgentService(crm.sessions)  # signed in now: the container's clock is the real one
+    sam = agents.create_agent("sam", "Sam", PASSWORD, "agent").agent_id
+    agents.start_session(sam)
+    own = Container(Settings.from_env(env))
+    outcome = own.handoff_desk.bring_in(HandoffRequest("asked", Conversation("web-1", "socketio", None)))
+    assert outcome.agent_name == "Sam" and own.handoffs.get(outcome.handoff_id).agent_id == sam
+    [entry] = own.audit.entries(AuditQuery(action="handoff.assigned")).entries
+    assert (entry.actor, entry.target, entry.detail) == ("auto-assignment", str(outcome.handoff_id), "to sam")
+    assert own.assign_waiting is not None
+
+    off = Container(Settings.from_env(env | {"HANDOFF_AUTO_ASSIGN": "off"}))
+    queued = off.handoff_desk.bring_in(HandoffRequest("asked", Conversation("web-2", "socketio", None)))
+    assert queued.agent_name is None and off.handoffs.get(queued.handoff_id).status == "waiting"
+    assert off.assign_waiting is None
+    with pytest.raises(ValueError, match="HANDOFF_AUTO_ASSIGN"):
+        Settings.from_env(env | {"HANDOFF_AUTO_ASSIGN": "sometimes"})

@@ -12,15 +12,17 @@ from sqlalchemy import select
 
 from audit.log import ACTIONS, Actor, AuditLog, AuditQuery
 from audit.rows import AuditRow
-from crm_adapter.domain import InvalidInput, NotFound
+from crm_adapter.domain import InvalidInput, NotAllowed, NotFound
 from handoff.agents import SqlAgentService
-from handoff.service import InboxCounts, NewHandoff, SqlHandoffService
+from handoff.service import InboxCounts, NewHandoff, OpeningHours, SqlHandoffService
 from relationship.privacy import subject_hash
 from relationship.service import SqlRelationshipService
 from tests.conftest import SqlCrm
 from tests.factories import add_customer, add_order, add_ticket
 from tests.workspace import SECRET, workspace_audit, workspace_directory
+from workspace.canned import CannedResponses, conversation_values, fill
 from workspace.customers import CustomerDirectory
+from workspace.sla import ResponseTargets
 
 pytestmark = pytest.mark.integration
 SAM = Actor(7, "sam", "10.0.0.7")
@@ -209,3 +211,176 @@ def test_erasure_keeps_the_entries_without_the_customers_id(sql_crm, people):
     # Someone who knows the id can still find what was done to that customer's data.
     found = log.entries(AuditQuery(customer_id=ada)).entries
     assert [e.action for e in found] == ["handoff.replied", "customer.viewed"] and all(e.erased for e in found)
+
+
+# ---- assignment -------------------------------------------------------------------------------
+
+
+def agents_with(crm: SqlCrm, *capacities: int) -> list[int]:
+    agents = SqlAgentService(crm.sessions, clock=crm.clock)
+    ids = []
+    for n, capacity in enumerate(capacities):
+        agent = agents.create_agent(f"agent{n}", f"Agent {n}", "a-long-agent-password", "agent")
+        agents.set_capacity(agent.agent_id, capacity)
+        ids.append(agent.agent_id)
+    return ids
+
+
+def test_auto_assignment_goes_round_robin_within_each_agents_capacity(sql_crm, people):
+    desk = SqlHandoffService(sql_crm.sessions, clock=Ticking())
+    a, b, c = agents_with(sql_crm, 2, 1, 0)
+    made = [desk.request(NewHandoff(f"web-{n}", "socketio", None, "asked", None, {})).handoff for n in range(5)]
+    given = desk.auto_assign([a, b, c])
+    assert [(h.handoff_id, h.agent_id) for h in given] == [
+        (made[0].handoff_id, a),  # nobody had one: the lowest id first
+        (made[1].handoff_id, b),  # then whoever was given one least recently
+        (made[2].handoff_id, a),  # b is full (1), c takes none (0)
+    ]
+    assert desk.counts(a).mine == 2 and desk.counts(b).mine == 1 and desk.counts(c).waiting == 2
+    assert desk.auto_assign([a, b, c]) == []  # everyone is full
+    desk.close(made[1].handoff_id, b, "resolved")
+    assert [(h.handoff_id, h.agent_id) for h in desk.auto_assign([a, b, c])] == [(made[3].handoff_id, b)]
+    assert desk.auto_assign([]) == []  # nobody online
+
+
+def test_a_higher_tier_is_assigned_first_and_only_online_active_agents_get_any(sql_crm, people):
+    desk = SqlHandoffService(sql_crm.sessions, clock=Ticking())
+    a, b = agents_with(sql_crm, 1, 1)
+    standard = desk.request(NewHandoff("web-1", "socketio", None, "asked", "standard", {})).handoff
+    vip = desk.request(NewHandoff("web-2", "socketio", None, "asked", "vip", {})).handoff
+    SqlAgentService(sql_crm.sessions).deactivate("agent1")
+    given = desk.auto_assign([a, b])  # b is deactivated: nothing for them
+    assert [(h.handoff_id, h.agent_id) for h in given] == [(vip.handoff_id, a)]
+    assert desk.get(standard.handoff_id).status == "waiting"
+
+
+def test_reassigning_and_the_first_reply(sql_crm, people):
+    desk = SqlHandoffService(sql_crm.sessions, clock=Ticking())
+    a, b = agents_with(sql_crm, 1, 1)
+    handoff = desk.request(NewHandoff("web-1", "socketio", None, "asked", None, {})).handoff
+    assert desk.reassign(handoff.handoff_id, b).agent_id == b  # a waiting one, straight to b
+    assert desk.reassign(handoff.handoff_id, a).agent_id == a
+    assert desk.first_response_at(handoff.handoff_id) is None
+    desk.record_reply(handoff.handoff_id)
+    first = desk.first_response_at(handoff.handoff_id)
+    desk.record_reply(handoff.handoff_id)
+    assert first is not None and desk.first_response_at(handoff.handoff_id) == first  # the first one stays
+    desk.close(handoff.handoff_id, a, "resolved")
+    with pytest.raises(NotAllowed):
+        desk.reassign(handoff.handoff_id, b)
+
+
+def test_capacity_is_bounded(sql_crm):
+    agents = SqlAgentService(sql_crm.sessions)
+    agent = agents.create_agent("sam", "Sam", "a-long-agent-password", "agent")
+    assert agent.capacity == 3 and agents.set_capacity(agent.agent_id, 0).capacity == 0
+    for wrong in (-1, 21):
+        with pytest.raises(InvalidInput):
+            agents.set_capacity(agent.agent_id, wrong)
+    with pytest.raises(NotFound):
+        agents.set_capacity(999, 1)
+
+
+# ---- response targets -------------------------------------------------------------------------
+
+
+MONDAY_9 = datetime(2026, 11, 23, 9, 0)  # Europe/London is UTC in November
+
+
+def test_open_hours_count_only_the_time_people_answer():
+    hours = OpeningHours.parse("mon-fri 09:00-17:00", "Europe/London")
+    friday_1655 = datetime(2026, 11, 27, 16, 55)
+    assert hours.open_seconds(friday_1655, MONDAY_9 + timedelta(days=7, minutes=5)) == 10 * 60  # 5 min + 5 min
+    assert hours.open_seconds(MONDAY_9, MONDAY_9 + timedelta(hours=1)) == 3600
+    assert hours.open_seconds(MONDAY_9 - timedelta(hours=2), MONDAY_9) == 0
+    assert hours.open_seconds(MONDAY_9, MONDAY_9 - timedelta(hours=1)) == 0
+    assert OpeningHours.parse("always").open_seconds(MONDAY_9, MONDAY_9 + timedelta(days=2)) == 2 * 86400
+    summer = OpeningHours.parse("mon-fri 09:00-17:00", "Europe/London")  # BST: 09:00 London is 08:00 UTC
+    assert summer.open_seconds(datetime(2026, 6, 1, 7, 0), datetime(2026, 6, 1, 9, 0)) == 3600
+
+
+def test_targets_have_defaults_are_checked_and_saved(sql_crm):
+    targets = ResponseTargets(sql_crm.sessions, OpeningHours.parse("always"), clock=lambda: MONDAY_9)
+    assert (targets.get().first_response_minutes, targets.get().resolution_minutes) == (5, 60)
+    saved = targets.set(3, 30, by="admin")
+    assert (saved.first_response_minutes, saved.resolution_minutes, saved.updated_by) == (3, 30, "admin")
+    assert targets.set(4, 40, by="ada").first_response_minutes == 4  # one row, changed
+    for first, resolution in ((0, 10), (10, 5), (5, 7 * 24 * 60 + 1)):
+        with pytest.raises(InvalidInput):
+            targets.set(first, resolution, by="admin")
+    assert targets.get().resolution_minutes == 40
+
+
+def test_each_conversation_has_its_clocks_and_the_team_its_breaches(sql_crm, people):
+    now = {"t": MONDAY_9}
+    clock = lambda: now["t"]  # noqa: E731
+    hours = OpeningHours.parse("mon-fri 09:00-17:00", "Europe/London")
+    targets = ResponseTargets(sql_crm.sessions, hours, clock=clock)
+    targets.set(5, 30, by="admin")
+    desk = SqlHandoffService(sql_crm.sessions, clock=clock)
+    a, b = agents_with(sql_crm, 3, 3)
+
+    quick = desk.request(NewHandoff("web-quick", "socketio", None, "asked", None, {})).handoff
+    slow = desk.request(NewHandoff("web-slow", "socketio", None, "asked", None, {})).handoff
+    desk.take(quick.handoff_id, a)
+    desk.take(slow.handoff_id, b)
+    now["t"] = MONDAY_9 + timedelta(minutes=2)
+    desk.record_reply(quick.handoff_id)
+    clocks = targets.open_clocks()
+    assert clocks[quick.handoff_id].first_reply.met and not clocks[quick.handoff_id].first_reply.breached
+    assert clocks[slow.handoff_id].first_reply.minutes_left == 3 and not clocks[slow.handoff_id].first_reply.done
+    now["t"] = MONDAY_9 + timedelta(minutes=9)
+    assert clocks != targets.open_clocks() and targets.open_clocks()[slow.handoff_id].first_reply.breached
+    assert targets.open_clocks()[slow.handoff_id].first_reply.minutes_left == -4
+    desk.record_reply(slow.handoff_id)
+    now["t"] = MONDAY_9 + timedelta(minutes=20)
+    desk.close(quick.handoff_id, a, "resolved")
+    now["t"] = MONDAY_9 + timedelta(minutes=45)
+    desk.close(slow.handoff_id, b, "returned")
+
+    by_agent, team = targets.figures(MONDAY_9.date(), MONDAY_9.date())
+    figures = {f.agent_id: f for f in by_agent}
+    assert (figures[a].handled, figures[a].first_reply_breaches, figures[a].resolution_breaches) == (1, 0, 0)
+    assert (figures[b].handled, figures[b].first_reply_breaches, figures[b].resolution_breaches) == (1, 1, 1)
+    assert (team.handled, team.first_reply_breaches, team.resolution_breaches) == (2, 1, 1)
+    assert figures[a].median_first_reply == 2 and sorted(team.first_reply_minutes) == [2, 9]
+    assert targets.figures(MONDAY_9.date() + timedelta(days=1), MONDAY_9.date() + timedelta(days=2))[1].handled == 0
+
+
+# ---- canned responses -------------------------------------------------------------------------
+
+
+def test_canned_responses_are_checked_saved_renamed_and_deleted(sql_crm):
+    canned = CannedResponses(sql_crm.sessions, clock=lambda: MONDAY_9)
+    made = canned.save("/Delivery-Times", "Delivery times", "Hi {first_name}, {order_number} arrives soon.", by="ada")
+    assert (made.shortcut, made.updated_by) == ("delivery-times", "ada")
+    with pytest.raises(InvalidInput, match=r"\{firstname\} is not a placeholder"):
+        canned.save("greeting", "Hello", "Hello {firstname}", by="ada")
+    with pytest.raises(InvalidInput, match="taken"):
+        canned.save("delivery-times", "Again", "Again", by="ada")
+    for shortcut, title, body in (("x", "t", "b"), ("has space", "t", "b"), ("ok-one", "", "b"), ("ok-one", "t", "")):
+        with pytest.raises(InvalidInput):
+            canned.save(shortcut, title, body, by="ada")
+    canned.save("greeting", "Hello", "Hello {first_name}, {agent_name} here.", by="ada")
+    renamed = canned.save("hello", "Hello", "Hello {first_name}!", by="sam", replacing="greeting")
+    assert [c.shortcut for c in canned.listing()] == ["delivery-times", "hello"] and renamed.updated_by == "sam"
+    canned.delete("hello")
+    with pytest.raises(NotFound):
+        canned.delete("hello")
+    with pytest.raises(NotFound):
+        canned.get("hello")
+
+
+def test_placeholders_are_filled_from_the_conversation_and_missing_ones_marked():
+    packet = {
+        "customer": {"name": "Nora Quist", "email": "nora@example.com"},
+        "conversation": {"slots": {"order_number": None}},
+        "open_orders": [{"order_number": "JH555001"}],
+        "open_tickets": [],
+    }
+    values = conversation_values(packet, "Sam Taylor")
+    text, missing = fill("Hi {first_name}, {agent_name} here about {order_number} and {ticket}. {unknown}", values)
+    assert text == "Hi Nora, Sam Taylor here about JH555001 and [ticket]. {unknown}" and missing == ("ticket",)
+    slot_first = conversation_values({**packet, "conversation": {"slots": {"order_number": "JH1"}}}, "Sam")
+    assert slot_first["order_number"] == "JH1"  # the order the conversation is about wins
+    assert "first_name" not in conversation_values({}, "Sam")  # an anonymous visitor: no name to fill in

@@ -233,3 +233,20 @@ def test_the_handback_action_speaks_again_and_closes_the_handoff_slot(crm):
     )
     assert responses(messages) == ["utter_handback"] and messages[0]["agent"] == "Sam Taylor"
     assert slots_set(events)["handoff_id"] is None
+
+
+def test_with_auto_assignment_the_customer_hears_who_is_coming(crm, anna):
+    sam = crm.agents.sign_in("sam", "Sam Taylor").agent_id
+    desk = get_handoff_desk()
+    assert isinstance(desk, HandoffDesk)
+
+    def assign(online: list[int]) -> list:
+        waiting = [h for h in crm.handoff_store.handoffs if h.status == "waiting"]
+        return [crm.handoffs.take(h.id, online[0]) for h in waiting]
+
+    set_handoff_desk(HandoffDesk(desk.handoffs, desk.agents, desk.hours, desk.crm, desk.profiles, assign=assign))
+    events, messages = run(ActionRequestHuman(), tracker(slots=verified(anna), intent="request_human"))
+    assert responses(messages) == ["utter_handoff_assigned"] and messages[0]["agent"] == "Sam Taylor"
+    assert paused(events)
+    [row] = handoffs(crm)
+    assert (row.status, row.agent_id) == ("assigned", sam)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from crm_adapter.domain import CrmUnavailable, InvalidInput, NotFound, TicketKind
+from crm_adapter.domain import CrmUnavailable, InvalidInput, NotAllowed, NotFound, TicketKind
 from handoff.desk import (
     CallbackDesk,
     Conversation,
@@ -37,7 +37,7 @@ def sign_in(crm, username: str = "sam") -> int:
     return crm.agents.sign_in(username).agent_id
 
 
-def desk_for(crm, hours: str = "always", clock=None, profiles="real") -> HandoffDesk:
+def desk_for(crm, hours: str = "always", clock=None, profiles="real", assign=None) -> HandoffDesk:
     if profiles == "real":
         profiles = crm.relationship
     return HandoffDesk(
@@ -47,6 +47,7 @@ def desk_for(crm, hours: str = "always", clock=None, profiles="real") -> Handoff
         crm.service,
         profiles,
         clock=clock or crm.clock,
+        assign=assign,
     )
 
 
@@ -144,7 +145,7 @@ def test_a_conversation_an_agent_already_has_is_already_queued_at_place_one(crm)
     desk = desk_for(crm)
     queued = desk.bring_in(ask())
     assert queued.handoff_id is not None
-    crm.handoffs.assign(queued.handoff_id)  # sam takes it in the console
+    crm.handoffs.take(queued.handoff_id, 1)  # sam takes it in the console
     again = desk.bring_in(ask())
     assert (again.result, again.handoff_id, again.position) == (Result.ALREADY_QUEUED, queued.handoff_id, 1)
 
@@ -271,3 +272,39 @@ def test_a_reason_outside_the_four_triggers_is_refused(crm):
     sign_in(crm)
     with pytest.raises(InvalidInput):
         desk_for(crm).bring_in(ask("bored"))
+
+
+def test_an_agent_steps_into_a_live_conversation_with_its_packet_and_has_it_at_once(crm):
+    sam = sign_in(crm)
+    customer = crm.arrange.add_customer("Nora", "Quist")
+    desk = desk_for(crm)
+    conversation = Conversation("tg-nora", "telegram", customer, verified=True, transcript=LINES, intents=("faq",))
+    joined = desk.step_in(conversation, sam)
+    assert (joined.status, joined.agent_id, joined.reason) == ("assigned", sam, "agent_joined")
+    assert joined.reason_label == "an agent stepped in"
+    assert joined.packet["customer"]["name"] == "Nora Quist" and joined.packet["reason"] == "agent_joined"
+    assert [line["text"] for line in joined.packet["conversation"]["transcript"]] == [s.text for s in LINES]
+    # someone is on it now: nobody else steps in, and the customer asking for a person finds it with the agent
+    with pytest.raises(NotAllowed):
+        desk.step_in(conversation, sign_in(crm, "kim"))
+    again = desk.bring_in(ask(customer_id=customer, sender="tg-nora"))
+    assert (again.result, again.handoff_id) == (Result.ALREADY_QUEUED, joined.handoff_id)
+
+
+def test_auto_assignment_is_asked_with_who_is_online_and_its_answer_named(crm):
+    sam = crm.agents.sign_in("sam", "Sam Taylor").agent_id
+    asked: list[list[int]] = []
+
+    def nobody_has_room(online: list[int]) -> list:
+        asked.append(list(online))
+        return []
+
+    waiting = desk_for(crm, assign=nobody_has_room).bring_in(ask())
+    assert (waiting.result, waiting.agent_name, waiting.position) == (Result.QUEUED, None, 1)
+    assert asked == [[sam]]
+
+    def first_online_takes_it(online: list[int]) -> list:
+        return [crm.handoffs.take(h.id, online[0]) for h in crm.handoff_store.handoffs if h.status == "waiting"]
+
+    given = desk_for(crm, assign=first_online_takes_it).bring_in(ask(sender="sender-2"))
+    assert (given.result, given.agent_name, given.position) == (Result.QUEUED, "Sam Taylor", 0)

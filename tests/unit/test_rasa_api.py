@@ -119,3 +119,16 @@ def test_a_refusal_becomes_rasa_unavailable():
     session = RecordingSession(status=401)
     with pytest.raises(RasaUnavailable, match="HTTP 401"):
         client(session).send_as_agent("web-1", "socketio", "Hello", "Sam", 7)
+
+
+def test_stepping_in_pauses_the_bot_and_tells_the_customer_on_their_channel():
+    session = RecordingSession()
+    told = client(session).join("tg-42", "telegram", "Sam Taylor", 7)
+    assert len(session.sent) == 1
+    sent = session.sent[0]
+    assert sent.url == "http://rasa.internal:5005/conversations/tg-42/tracker/events"
+    assert sent.params == {"execute_side_effects": "true", "output_channel": "telegram"}
+    pause, said = sent.body
+    assert pause == {"event": "pause"}  # first: the bot says nothing more once the person has joined
+    assert said == {"event": "bot", "text": told, "metadata": {"agent": "Sam Taylor", "agent_id": 7}}
+    assert told.startswith("Sam Taylor from our team has joined")
