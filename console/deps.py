@@ -39,7 +39,7 @@ from workspace.sla import ResponseTargets
 from workspace.summary import ConversationSummaries
 
 if TYPE_CHECKING:
-    from console.routes.live import Pulse
+    from console.routes.live import Pulse, TranscriptFeed
 
 SESSION_COOKIE = "hearth_console"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -72,6 +72,17 @@ class ConsoleServices:
     targets: ResponseTargets | None = None
     assign: Callable[[], object] | None = None  # auto-assignment (None when it is off)
     pulse_interval: float = 1.0  # seconds between the readings the live updates send
+    transcript_interval: float = 0.1  # seconds between readings of new lines for the open conversations
+
+    @cached_property
+    def _feed(self) -> TranscriptFeed | None:
+        from console.routes.live import TranscriptFeed
+
+        return TranscriptFeed(self.tracker, self.transcript_interval) if self.tracker is not None else None
+
+    def transcript_feed(self) -> TranscriptFeed | None:
+        """The shared reader of new lines (console/routes/live.py); None without the tracker store."""
+        return self._feed
 
     @cached_property
     def _pulse(self) -> Pulse:

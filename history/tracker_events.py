@@ -47,10 +47,43 @@ def redact_event(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _line(row_id: int, raw: str) -> dict[str, Any] | None:
+    """A user or bot event as a line of the transcript: {id, who, text, at, agent}; None when it has no text."""
+    data = json.loads(raw)
+    agent = (data.get("metadata") or {}).get("agent") if data.get("event") == "bot" else None
+    who = "customer" if data.get("event") == "user" else "agent" if agent else "bot"
+    if not data.get("text"):
+        return None
+    return {"id": row_id, "who": who, "text": data["text"], "at": data.get("timestamp"), "agent": agent}
+
+
 class TrackerEvents:
     def __init__(self, url: str, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine or tracker_engine(url)
+
+    def latest_id(self) -> int:
+        """The newest event's id (0 when there is none): where a reader of new lines starts."""
+        try:
+            with self.engine.connect() as conn:
+                return int(conn.execute(select(func.max(TRACKER_EVENTS.c.id))).scalar() or 0)
+        except SQLAlchemyError as exc:
+            raise SourceUnavailable(f"tracker store unreachable: {type(exc).__name__}") from exc
+
+    def lines_since(self, after_id: int, limit: int = 2000) -> list[tuple[str, dict[str, Any]]]:
+        """Every conversation's lines after event `after_id`, oldest first, as (sender id, line) with the line as
+        `transcript` gives it: one query for all the conversations the console is showing."""
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(TRACKER_EVENTS.c.id, TRACKER_EVENTS.c.sender_id, TRACKER_EVENTS.c.data)
+                    .where(TRACKER_EVENTS.c.id > after_id, TRACKER_EVENTS.c.type_name.in_(("user", "bot")))
+                    .order_by(TRACKER_EVENTS.c.id)
+                    .limit(limit)
+                ).all()
+        except SQLAlchemyError as exc:
+            raise SourceUnavailable(f"tracker store unreachable: {type(exc).__name__}") from exc
+        return [(sender, line) for row_id, sender, raw in rows if (line := _line(row_id, raw)) is not None]
 
     def transcript(self, sender_id: str, after_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
         """What was said in the conversation's current session, oldest first: {id, who, text, at, agent}
@@ -74,16 +107,7 @@ class TrackerEvents:
                 ).all()
         except SQLAlchemyError as exc:
             raise SourceUnavailable(f"tracker store unreachable: {type(exc).__name__}") from exc
-        said = []
-        for row_id, raw in rows:
-            data = json.loads(raw)
-            agent = (data.get("metadata") or {}).get("agent") if data.get("event") == "bot" else None
-            who = "customer" if data.get("event") == "user" else "agent" if agent else "bot"
-            if data.get("text"):
-                said.append(
-                    {"id": row_id, "who": who, "text": data["text"], "at": data.get("timestamp"), "agent": agent}
-                )
-        return said
+        return [line for row_id, raw in rows if (line := _line(row_id, raw)) is not None]
 
     def delete(self, sender_ids: Iterable[str]) -> int:
         senders = sorted(set(sender_ids))

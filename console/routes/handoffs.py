@@ -29,7 +29,7 @@ from console.routes.live import STREAM_LIFETIME
 from crm_adapter.domain import InvalidInput
 from workspace.canned import conversation_values
 
-TRANSCRIPT_PULSE = 0.25  # seconds between readings of a taken conversation's new lines
+TRANSCRIPT_PULSE = 0.25  # seconds between readings of a conversation's new lines without the shared feed
 
 router = APIRouter()
 
@@ -131,21 +131,34 @@ async def transcript_events(
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> EventSourceResponse:
     """The live transcript as server-sent events: each new line as a table row ("message", its id the event's),
-    and "status" when the handoff is no longer open. Read every TRANSCRIPT_PULSE seconds from Rasa's event log. A
-    browser reconnecting sends the last id it had (Last-Event-ID), and gets only what came after."""
+    and "status" when the handoff is no longer open. The lines so far come from Rasa's event log, new ones from the
+    feed every stream of the process shares (a reading every 0.1 s); whether the handoff is still open, from the
+    shared reading of the workspace. A browser reconnecting sends the last id it had (Last-Event-ID), and gets only
+    what came after."""
     handoff = await run_in_threadpool(services.desk().get, handoff_id)
     resumed = request.headers.get("Last-Event-ID", "")
     after = max(after, int(resumed) if resumed.isdigit() and len(resumed) < 19 else 0)
     row = TEMPLATES.get_template("transcript_row.html")
+    feed, pulse = services.transcript_feed(), services.pulse()
+
+    def new_lines(last: int) -> list[dict[str, Any]]:
+        found = feed.lines(handoff.sender_id, last) if feed is not None else None
+        return found if found is not None else services.said(handoff.sender_id, last)
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         last, started, status = after, time.monotonic(), handoff.status
-        while time.monotonic() - started < STREAM_LIFETIME and status in ("waiting", "assigned"):
-            for m in await run_in_threadpool(services.said, handoff.sender_id, last):
+        lines = await run_in_threadpool(services.said, handoff.sender_id, last)  # what came before: from the log
+        while True:
+            for m in lines:
                 last = max(last, int(m["id"]))
                 yield {"event": "message", "id": str(m["id"]), "data": row.render(m=m)}
-            await anyio.sleep(TRANSCRIPT_PULSE)
-            status = (await run_in_threadpool(services.desk().get, handoff_id)).status
+            if status not in ("waiting", "assigned") or time.monotonic() - started >= STREAM_LIFETIME:
+                break
+            await anyio.sleep(feed.interval if feed is not None else TRANSCRIPT_PULSE)
+            lines = await run_in_threadpool(new_lines, last)
+            reading = await run_in_threadpool(pulse.reading)  # shared: no query of its own
+            if all(handoff_id != open_id for open_id, _, _ in reading.handoffs):
+                status = (await run_in_threadpool(services.desk().get, handoff_id)).status
         if status not in ("waiting", "assigned"):
             yield {"event": "status", "data": status}
 

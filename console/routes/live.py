@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from console.deps import SESSION_COOKIE, TEMPLATES, RowId, Services, SignedIn, actor
 from handoff.desk import Conversation, Said
+from history.tracker_events import TrackerEvents
 
 router = APIRouter()
 STREAM_LIFETIME = 300.0  # seconds; EventSource reconnects by itself
@@ -77,6 +79,38 @@ class Pulse:
                 self._last = self._read()
                 self._at = self._clock()
             return self._last
+
+
+class TranscriptFeed:
+    """The new lines of every conversation, read from Rasa's event log once per `interval` for all the transcript
+    streams of this process (one query, however many agents are watching), and kept for the streams to pick theirs
+    from: the last `keep` lines. A stream further behind than that asks the event log itself."""
+
+    def __init__(
+        self, tracker: TrackerEvents, interval: float, keep: int = 5000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._tracker, self.interval, self._clock = tracker, interval, clock
+        self._lock = threading.Lock()
+        self._lines: deque[tuple[str, dict[str, Any]]] = deque(maxlen=keep)
+        self._cursor: int | None = None  # the newest event read
+        self._oldest = 0  # every line after this event id is in `_lines`
+        self._at = float("-inf")
+
+    def lines(self, sender_id: str, after: int) -> list[dict[str, Any]] | None:
+        """The conversation's lines after event `after`; None when the feed does not reach back that far."""
+        with self._lock:
+            if self._cursor is None:
+                self._cursor = self._oldest = self._tracker.latest_id()
+            if self._clock() - self._at >= self.interval:
+                for sender, line in self._tracker.lines_since(self._cursor):
+                    if len(self._lines) == self._lines.maxlen:
+                        self._oldest = self._lines[0][1]["id"]
+                    self._lines.append((sender, line))
+                    self._cursor = line["id"]
+                self._at = self._clock()
+            if after < self._oldest:
+                return None
+            return [line for sender, line in self._lines if sender == sender_id and line["id"] > after]
 
 
 def read_workspace(services: Any) -> Reading:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from console.routes.live import TranscriptFeed
 from handoff.agents import SqlAgentService
 from handoff.service import NewHandoff, SqlHandoffService, build_packet
 from history.sources import TRACKER_EVENTS
@@ -206,3 +207,40 @@ def test_the_summary_of_a_taken_conversation_comes_from_what_was_recorded(sqlite
     assert ConversationSummaries(sqlite_crm.sessions).for_handoff(anonymous).lines == (
         "An anonymous visitor on socketio; asked for a person after 0 messages.",
     )
+
+
+class Counting(TrackerEvents):
+    """The real tracker-store reader, counting its readings of new lines."""
+
+    readings = 0
+
+    def lines_since(self, after_id: int, limit: int = 2000):  # type: ignore[no-untyped-def]
+        self.readings += 1
+        return super().lines_since(after_id, limit)
+
+
+def test_the_transcript_feed_reads_once_per_interval_for_every_conversation(tmp_path) -> None:
+    tracker = Counting(f"sqlite:///{tmp_path / 'tracker.db'}")
+    TRACKER_EVENTS.metadata.create_all(tracker.engine)
+    old = Chat("web-a").session_start().user("before the feed started", "greet")
+    write_tracker_events(tracker.engine, [old])
+    now = {"t": 0.0}
+    feed = TranscriptFeed(tracker, interval=0.1, keep=3, clock=lambda: now["t"])
+    assert feed.lines("web-a", 0) is None  # from before the feed: the reader asks the log itself
+    start = tracker.latest_id()
+    write_tracker_events(tracker.engine, [Chat("web-a", clock=old.clock).user("one", "greet"),
+                                          Chat("web-b", clock=old.clock).user("two", "greet")])  # fmt: skip
+    assert feed.lines("web-a", start) == []  # read at t=0 before these were written: the next interval brings them
+    now["t"] = 0.2
+    a, b = feed.lines("web-a", start), feed.lines("web-b", start)
+    assert [m["text"] for m in a or []] == ["one"] and [m["text"] for m in b or []] == ["two"]
+    assert tracker.readings == 2  # one per interval, whatever the number of conversations asking
+    assert feed.lines("web-a", (a or [])[0]["id"]) == []
+    later = Chat("web-c", clock=old.clock + 5)
+    for n in range(4):
+        later.user(f"line {n}", "greet")
+    write_tracker_events(tracker.engine, [later])
+    now["t"] = 0.4
+    first = tracker.transcript("web-c")[0]["id"]
+    assert [m["text"] for m in feed.lines("web-c", first) or []] == ["line 1", "line 2", "line 3"]  # keeps 3
+    assert feed.lines("web-a", start) is None  # fell out of what it keeps: ask the log
