@@ -18,7 +18,14 @@ def serve(app: object, port: int = 0) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     # ws="none": the websockets version that rasa-sdk pins is too old for uvicorn's default
-    config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off", ws="none")  # type: ignore[arg-type]
+    config = uvicorn.Config(  # open streams (server-sent events) get 1 s to end when the test is over
+        app,
+        log_level="critical",
+        access_log=False,
+        lifespan="off",
+        ws="none",
+        timeout_graceful_shutdown=1,  # type: ignore[arg-type]
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

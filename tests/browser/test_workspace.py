@@ -8,10 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import pytest
 
 from analytics.service import SqlAnalytics
+from audit.log import AuditQuery
 from console.app import create_app
 from handoff.agents import SqlAgentService
 from handoff.desk import Conversation, HandoffDesk, HandoffRequest, Said
@@ -153,6 +155,7 @@ def team(sqlite_crm: SqlCrm) -> Iterator[Team]:
     agents = SqlAgentService(sqlite_crm.sessions)
     for username, name in (("sam", "Sam Taylor"), ("kim", "Kim Lee")):
         agents.set_capacity(agents.create_agent(username, name, PASSWORD, "agent").agent_id, 1)
+    agents.create_agent("ada", "Ada Admin", PASSWORD, "admin")
     handoffs = SqlHandoffService(sqlite_crm.sessions)
 
     def assign() -> object:
@@ -233,3 +236,50 @@ def test_two_agents_get_conversations_in_turn_and_see_the_inbox_change_live(brow
     sam.select_option("#assign select[name=agent_id]", label="Kim Lee (online)")
     sam.locator("#assign button").click()
     kim.wait_for_function("document.getElementById('count-mine').textContent.trim() === '2'")
+
+
+def test_an_admin_sets_canned_responses_capacity_and_targets_and_sees_the_breaches(browser, team, sqlite_crm) -> None:  # type: ignore[no-untyped-def]
+    admin = sign_in(browser, team.url, "ada")
+    admin.locator("#nav-canned").click()
+    admin.wait_for_url(team.url + "/canned")
+    form = admin.locator("#canned-form")
+    form.locator("input[name=shortcut]").fill("returns")
+    form.locator("input[name=title]").fill("How returns work")
+    form.locator("textarea[name=body]").fill("Hi {firstname}, returns are free for 30 days.")
+    form.locator("button[type=submit]").click()
+    assert "{firstname} is not a placeholder" in admin.locator("#canned-error").inner_text()
+    assert admin.locator("#canned-form textarea[name=body]").input_value().startswith("Hi {firstname}")  # kept
+    admin.locator("#canned-form textarea[name=body]").fill("Hi {first_name}, returns are free for 30 days.")
+    admin.locator("#canned-form button[type=submit]").click()
+    admin.wait_for_url(re.compile(r".*/canned\?saved=returns$"))
+    assert admin.locator('#canned tr[data-shortcut="returns"]').count() == 1
+
+    admin.locator("#nav-team").click()
+    admin.wait_for_url(team.url + "/team")
+    kim = admin.locator('#team tr[data-agent="kim"]')
+    kim.locator("input[name=capacity]").fill("4")
+    kim.locator("button").click()
+    admin.wait_for_url(re.compile(r".*/team(#agents)?$"))
+    assert admin.locator('#team tr[data-agent="kim"] input[name=capacity]').input_value() == "4"
+    admin.fill("#targets-form input[name=first_response]", "1")
+    admin.fill("#targets-form input[name=resolution]", "2")
+    admin.locator("#targets-form button").click()
+    assert "Set by ada" in admin.locator("#targets-form").inner_text()
+
+    # a conversation Kim answers late: the analytics page counts it against Kim and the team
+    kim_id = next(a.agent_id for a in SqlAgentService(sqlite_crm.sessions).list_agents() if a.username == "kim")
+    at = {"t": datetime(2026, 11, 23, 9, 0)}
+    desk = SqlHandoffService(sqlite_crm.sessions, clock=lambda: at["t"])
+    late = desk.request(NewHandoff("web-late", "socketio", None, "asked", None, {})).handoff
+    desk.take(late.handoff_id, kim_id)
+    at["t"] += timedelta(minutes=3)
+    desk.record_reply(late.handoff_id)
+    desk.close(late.handoff_id, kim_id, "resolved")
+    admin.goto(f"{team.url}/analytics?start=2026-11-23&end=2026-11-23")
+    row = admin.locator('#agents-figures tr[data-agent="Kim Lee"]')
+    assert row.locator('[data-figure="first_reply_breaches"]').inner_text() == "1"
+    assert row.locator('[data-figure="resolution_breaches"]').inner_text() == "1"
+    assert admin.locator('#agents-figures tr.team [data-figure="first_reply_breaches"]').inner_text() == "1"
+
+    audit = [e.action for e in workspace_audit(sqlite_crm).entries(AuditQuery(actor="ada")).entries]
+    assert audit[:3] == ["targets.changed", "agent.capacity", "canned.created"]
