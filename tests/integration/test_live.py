@@ -12,9 +12,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from audit.log import AuditQuery
+from console.deps import SESSION_COOKIE
 from console.routes.live import TranscriptFeed
+from crm_adapter.rasa_api import RasaConversations
 from handoff.agents import SqlAgentService
+from handoff.rows import HandoffRow
 from handoff.service import NewHandoff, SqlHandoffService, build_packet
 from history.sources import TRACKER_EVENTS
 from history.tracker_events import TrackerEvents
@@ -24,6 +29,7 @@ from tests.conftest import SqlCrm
 from tests.factories import add_customer
 from tests.history_events import T0, Chat, ingest_chats, write_tracker_events
 from tests.integration.test_console_auth import AGENT_PASSWORD, Console, build_app
+from tests.workspace import workspace_audit
 from workspace.live import LiveConversations, flags_of
 from workspace.summary import ConversationSummaries
 
@@ -244,3 +250,29 @@ def test_the_transcript_feed_reads_once_per_interval_for_every_conversation(tmp_
     first = tracker.transcript("web-c")[0]["id"]
     assert [m["text"] for m in feed.lines("web-c", first) or []] == ["line 1", "line 2", "line 3"]  # keeps 3
     assert feed.lines("web-a", start) is None  # fell out of what it keeps: ask the log
+
+
+def test_stepping_in_when_the_bot_cannot_be_reached_changes_nothing(sqlite_crm: SqlCrm, tmp_path) -> None:
+    ingest_chats(
+        sqlite_crm.sessions, tmp_path / "tracker.db", chats(), now=NOW.replace(tzinfo=timezone.utc).timestamp()
+    )
+    live = LiveConversations(sqlite_crm.sessions, clock=lambda: NOW)
+    lost = next(c for c in live.now() if c.sender_id == "rest-lost")
+    agents = SqlAgentService(sqlite_crm.sessions)
+    sam = agents.create_agent("sam", "Sam Taylor", AGENT_PASSWORD, "agent").agent_id
+    closed_port = RasaConversations("http://127.0.0.1:9", "a-key-for-a-server-that-is-not-there-0123456789")
+    app = build_app(sqlite_crm, agents, live=live, rasa=closed_port)
+    with serve(app) as url:
+        token, csrf = agents.start_session(sam)
+        response = requests.post(f"{url}/live/{lost.conversation_id}/join", cookies={SESSION_COOKIE: token},
+                                 headers={"X-CSRF-Token": csrf}, allow_redirects=False, timeout=30)  # fmt: skip
+        assert response.status_code == 503 and "nothing was sent" in response.text
+        gone = requests.post(f"{url}/live/999/join", cookies={SESSION_COOKIE: token}, headers={"X-CSRF-Token": csrf},
+                             allow_redirects=False, timeout=30)  # fmt: skip
+        assert gone.status_code == 404
+    desk = SqlHandoffService(sqlite_crm.sessions)
+    assert desk.open_for("rest-lost") is None  # the handoff made first was withdrawn
+    with sqlite_crm.sessions() as s:
+        assert s.execute(select(HandoffRow.status, HandoffRow.reason)).tuples().all() == [("cancelled", "agent_joined")]
+    assert [e.action for e in workspace_audit(sqlite_crm).entries(AuditQuery()).entries] == []
+    assert any(c.sender_id == "rest-lost" for c in live.now())  # still the bot's, still on the live list
