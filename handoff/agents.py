@@ -39,6 +39,7 @@ SEEN_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often 
 LOGIN_WINDOW = timedelta(minutes=5)
 LOGIN_LIMITS = {"user": 5, "addr": 20}  # wrong passwords within LOGIN_WINDOW per username, per client address
 MAX_CAPACITY = 20
+DEFAULT_CAPACITY = {"agent": 3, "admin": 0}  # conversations auto-assignment gives a new account at once
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}")
 
 
@@ -143,6 +144,7 @@ class SqlAgentService:
             role=role,
             active=True,
             created_at=self._now(),
+            capacity=DEFAULT_CAPACITY[role],  # an admin gets conversations only once given a capacity on /team
         )
         try:
             with self._uow() as s:

@@ -163,7 +163,8 @@ def test_an_agent_sees_a_conversation_going_badly_and_steps_in(stack: Stack, bro
     customer = browser.new_context().new_page()
     open_chat(customer, stack.website_url + "/")
     before = len(bot_texts(customer))
-    send(customer, "qwzx blorp vrrk")  # the bot does not understand: once, so it does not bring a person in itself
+    said = '<img src=x onerror="window.__pwned=1"> qwzx blorp vrrk'  # shown as text on the live list, never run
+    send(customer, said)  # the bot does not understand: once, so it does not bring a person in itself
     wait_for_reply(customer, before)
 
     # the live list shows it, flagged, without reloading (history ingestion, then the live updates)
@@ -171,6 +172,7 @@ def test_an_agent_sees_a_conversation_going_badly_and_steps_in(stack: Stack, bro
     card = agent.locator(".live-conversation.flagged", has_text="qwzx blorp vrrk")
     card.wait_for(timeout=30_000)
     assert "the bot is not understanding" in card.inner_text() and "Anonymous visitor" in card.inner_text()
+    assert said in card.inner_text() and agent.evaluate("window.__pwned") is None
     assert int(agent.locator("#count-live").inner_text()) >= 1
 
     # stepping in: the customer is told, the conversation is the agent's, and the bot says nothing more

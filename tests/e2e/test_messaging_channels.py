@@ -323,9 +323,10 @@ def test_an_agents_reply_reaches_a_telegram_customer(fake: FakeMessagingApis, st
         engine.dispose()
     customer = Customer("telegram")
     assert customer.says("I want to talk to a person").post(stack.rasa_url).status_code == 200
-    assert "bringing in a person" in " ".join(fake.wait_for_texts("telegram", customer.recipient))
-    handoff = stack.crm("SELECT channel, status FROM handoffs WHERE sender_id = ?", customer.sender_id)
-    assert handoff == [("telegram", "waiting")]
+    told = " ".join(fake.wait_for_texts("telegram", customer.recipient))
+    assert "bringing in a person" in told and "Kim Lee will be with you in a moment" in told  # auto-assigned
+    handoff = stack.crm("SELECT channel, status, agent_id FROM handoffs WHERE sender_id = ?", customer.sender_id)
+    assert handoff == [("telegram", "assigned", agent.agent_id)]
 
     token = (stack.data_dir / "rasa_api_token").read_text().strip()
     before = len(fake.sent_texts("telegram", customer.recipient))

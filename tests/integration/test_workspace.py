@@ -8,11 +8,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from audit.log import ACTIONS, Actor, AuditLog, AuditQuery
 from audit.rows import AuditRow
 from crm_adapter.domain import InvalidInput, NotAllowed, NotFound
+from crm_adapter.sql.db import make_engine, upgrade
 from handoff.agents import SqlAgentService
 from handoff.service import InboxCounts, NewHandoff, OpeningHours, SqlHandoffService
 from relationship.privacy import subject_hash
@@ -274,6 +275,7 @@ def test_capacity_is_bounded(sql_crm):
     agents = SqlAgentService(sql_crm.sessions)
     agent = agents.create_agent("sam", "Sam", "a-long-agent-password", "agent")
     assert agent.capacity == 3 and agents.set_capacity(agent.agent_id, 0).capacity == 0
+    assert agents.create_agent("ada", "Ada", "a-long-admin-password", "admin").capacity == 0  # until set on /team
     for wrong in (-1, 21):
         with pytest.raises(InvalidInput):
             agents.set_capacity(agent.agent_id, wrong)
@@ -384,3 +386,23 @@ def test_placeholders_are_filled_from_the_conversation_and_missing_ones_marked()
     slot_first = conversation_values({**packet, "conversation": {"slots": {"order_number": "JH1"}}}, "Sam")
     assert slot_first["order_number"] == "JH1"  # the order the conversation is about wins
     assert "first_name" not in conversation_values({}, "Sam")  # an anonymous visitor: no name to fill in
+
+
+def test_the_migration_gives_existing_admins_no_capacity_and_agents_three(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    upgrade(url, "0019")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            for username, role in (("sam", "agent"), ("ada", "admin")):
+                conn.execute(
+                    text("INSERT INTO agents (username, display_name, password_hash, role, active, created_at) "
+                         "VALUES (:u, :u, 'x', :r, 1, '2026-12-01 09:00:00')"),
+                    {"u": username, "r": role},
+                )  # fmt: skip
+        upgrade(url, "head")
+        with engine.connect() as conn:
+            capacities = dict(conn.execute(text("SELECT username, capacity FROM agents")).tuples().all())
+    finally:
+        engine.dispose()
+    assert capacities == {"sam": 3, "ada": 0}

@@ -38,6 +38,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('agents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('capacity', sa.Integer(), server_default='3', nullable=False))
+    op.execute("UPDATE agents SET capacity = 0 WHERE role = 'admin'")  # admins get conversations only once set
     with op.batch_alter_table('handoffs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('first_response_at', sa.DateTime(timezone=False), nullable=True))
 
