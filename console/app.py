@@ -1,10 +1,11 @@
 """The console's web app (FastAPI, Jinja2 templates with autoescaping): the agent console.
 
 The routes live in `console/routes/`, one router per area: `home` (/, /health), `static` (the console's scripts and
-style sheet), `auth` (/login, /logout), `analytics` (admins), `handoffs` (the queue and taken conversations),
-`customers` (search and the customer page), `knowledge` (the help centre, admins), `reviews` (misunderstood
-messages), `audit` (the audit log, admins). Every route that reads a customer's data or changes something leaves an
-entry in the audit log (`audit/log.py`).
+style sheet), `auth` (/login, /logout), `analytics` (admins), `handoffs` (the inbox and taken conversations),
+`live` (the server-sent events every page listens to, the live list, stepping in), `customers` (search and the
+customer page), `knowledge` (the help centre, admins), `canned` (canned responses, admins), `reviews`
+(misunderstood messages), `team` (capacities and response targets, admins), `audit` (the audit log, admins).
+Every route that reads a customer's data or changes something leaves an entry in the audit log (`audit/log.py`).
 What they depend on (the services, who is signed in, the CSRF check, the templates) is in `console/deps.py`;
 the route policy in `console/policy.py`. Accounts and sessions come from `handoff.agents.SqlAgentService`
 (`python -m hearth agents ...`).
