@@ -29,8 +29,6 @@ from console.routes.live import STREAM_LIFETIME
 from crm_adapter.domain import InvalidInput
 from workspace.canned import conversation_values
 
-TRANSCRIPT_PULSE = 0.25  # seconds between readings of a conversation's new lines without the shared feed
-
 router = APIRouter()
 
 
@@ -141,8 +139,8 @@ async def transcript_events(
     row = TEMPLATES.get_template("transcript_row.html")
     feed, pulse = services.transcript_feed(), services.pulse()
 
-    def new_lines(last: int) -> list[dict[str, Any]]:
-        found = feed.lines(handoff.sender_id, last) if feed is not None else None
+    def new_lines(last: int) -> list[dict[str, Any]]:  # without the tracker store there are none to read
+        found = feed.lines(handoff.sender_id, last) if feed is not None else []
         return found if found is not None else services.said(handoff.sender_id, last)
 
     async def stream() -> AsyncIterator[dict[str, str]]:
@@ -154,7 +152,7 @@ async def transcript_events(
                 yield {"event": "message", "id": str(m["id"]), "data": row.render(m=m)}
             if status not in ("waiting", "assigned") or time.monotonic() - started >= STREAM_LIFETIME:
                 break
-            await anyio.sleep(feed.interval if feed is not None else TRANSCRIPT_PULSE)
+            await anyio.sleep(services.transcript_interval)
             lines = await run_in_threadpool(new_lines, last)
             reading = await run_in_threadpool(pulse.reading)  # shared: no query of its own
             if all(handoff_id != open_id for open_id, _, _ in reading.handoffs):
