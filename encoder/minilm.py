@@ -89,6 +89,8 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 class SentenceEncoder:
     """all-MiniLM-L6-v2 in NumPy: texts in, L2-normalised 384-dimensional vectors out."""
 
+    name = "minilm"
+
     def __init__(self, tokenizer: Tokenizer, directory: Path | None = None) -> None:
         from safetensors.numpy import load_file
 
@@ -106,6 +108,7 @@ class SentenceEncoder:
         self._pieces: Callable[[list[str]], list[list[int]]] | None = None
         self.cls_id, self.sep_id = self.vocab.index("[CLS]"), self.vocab.index("[SEP]")
         self.dimensions = int(self.w["embeddings.word_embeddings.weight"].shape[1])
+        self.identity = f"{self.name}:{PINNED_SHA256['model.safetensors'][:16]}"
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """[CLS] word pieces [SEP], as BERT's uncased tokenizer makes them (lower case, accents stripped)."""

@@ -3,8 +3,9 @@
 Rasa's ResponseSelector is a transformer trained with TensorFlow: per retrieval intent it
 adds about 40 MB to the model, seconds to the server's start and tens of milliseconds to
 every message. Choosing among a handful of FAQ answers needs none of that: a logistic
-regression over the pipeline's own sparse features (the word and character n-grams the
-intent classifier uses) trains in well under a second and predicts in microseconds.
+regression over the pipeline's own sentence features (the word and character n-grams and the
+sentence embedding the intent classifier uses; bot/nlu/softmax.py) trains in about a second
+and predicts in microseconds.
 
 The output has the shape of Rasa's ResponseSelector (`response_selector.<intent>.response`
 with `utter_action`, `intent_response_key`, `confidence` and a `ranking`), so Rasa's
@@ -34,11 +35,10 @@ from rasa.nlu.featurizers.featurizer import Featurizer
 from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from scipy.sparse import csr_matrix, hstack, vstack
-from sklearn.linear_model import LogisticRegression
+
+from bot.nlu.softmax import SoftmaxModel, features
 
 logger = logging.getLogger(__name__)
-FEATURES_KEY = "hearth_sentence_features"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -60,7 +60,7 @@ class LinearResponseSelector(GraphComponent):
         self.retrieval_intent: str = self.config["retrieval_intent"]
         self._storage = model_storage
         self._resource = resource
-        self.clf: LogisticRegression | None = None
+        self.clf: SoftmaxModel | None = None
         self.labels: list[str] = []  # intent response keys, e.g. "faq/ask_hours"
         self.all_retrieval_intents: list[str] = []
         self.responses: dict[str, list[dict[str, Any]]] = {}
@@ -74,25 +74,6 @@ class LinearResponseSelector(GraphComponent):
         execution_context: ExecutionContext,
     ) -> LinearResponseSelector:
         return cls(config, model_storage, resource)
-
-    @staticmethod
-    def _features(messages: list[Message]) -> csr_matrix:
-        """Sentence features of each message, combined once and shared by every selector."""
-        rows = []
-        for message in messages:
-            row = message.get(FEATURES_KEY)
-            if row is None:
-                sparse = message.get_sparse_features(attribute=TEXT)[1]
-                dense = message.get_dense_features(attribute=TEXT)[1]
-                row = hstack(
-                    [
-                        csr_matrix(sparse.features if sparse else []),
-                        csr_matrix(dense.features if dense else []),
-                    ]
-                ).tocsr()
-                message.set(FEATURES_KEY, row)  # not added to the output
-            rows.append(row)
-        return vstack(rows).tocsr()
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [
@@ -112,9 +93,18 @@ class LinearResponseSelector(GraphComponent):
             self.labels = labels
             self.persist()
             return self._resource
-        self.clf = LogisticRegression(C=self.config["C"], max_iter=self.config["max_iter"], class_weight="balanced")
-        self.clf.fit(self._features(examples), [e.get(INTENT_RESPONSE_KEY) for e in examples])
-        self.labels = [str(label) for label in self.clf.classes_]
+        index = {label: i for i, label in enumerate(labels)}
+        sparse, dense = features(examples)
+        self.clf, _ = SoftmaxModel.fit(
+            sparse,
+            dense,
+            np.array([index[e.get(INTENT_RESPONSE_KEY)] for e in examples]),
+            len(labels),
+            float(self.config["C"]),
+            int(self.config["max_iter"]),
+            1e-4,
+        )
+        self.labels = [str(label) for label in labels]
         self.persist()
         return self._resource
 
@@ -124,7 +114,8 @@ class LinearResponseSelector(GraphComponent):
         if self.clf is None:
             probabilities = np.ones((len(messages), 1))
         else:
-            probabilities = self.clf.predict_proba(self._features(messages))
+            widths = self.clf.sparse_weights.shape[0], self.clf.dense_weights.shape[0]
+            probabilities = self.clf.probabilities(*features(messages, *widths))
         for message, row in zip(messages, probabilities, strict=True):
             order = np.argsort(-row)
             ranking = [
@@ -152,8 +143,6 @@ class LinearResponseSelector(GraphComponent):
         return training_data
 
     def persist(self) -> None:
-        import skops.io as sio
-
         with self._storage.write_to(self._resource) as directory:
             saved = {
                 "labels": self.labels,
@@ -162,7 +151,12 @@ class LinearResponseSelector(GraphComponent):
             }
             (directory / "selector.json").write_text(json.dumps(saved))
             if self.clf is not None:
-                sio.dump(self.clf, directory / "selector.skops")
+                np.savez(
+                    directory / "selector.npz",
+                    sparse=self.clf.sparse_weights,
+                    dense=self.clf.dense_weights,
+                    biases=self.clf.biases,
+                )
 
     @classmethod
     def load(
@@ -173,8 +167,6 @@ class LinearResponseSelector(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> LinearResponseSelector:
-        import skops.io as sio
-
         component = cls(config, model_storage, resource)
         try:
             with model_storage.read_from(resource) as directory:
@@ -182,12 +174,10 @@ class LinearResponseSelector(GraphComponent):
                 component.labels = saved["labels"]
                 component.all_retrieval_intents = saved["retrieval_intents"]
                 component.responses = saved["responses"]
-                model_file = directory / "selector.skops"
+                model_file = directory / "selector.npz"
                 if model_file.exists():
-                    untrusted = sio.get_untrusted_types(file=model_file)
-                    if untrusted:
-                        raise ValueError(f"untrusted types in {model_file}: {untrusted}")
-                    component.clf = sio.load(model_file, trusted=[])
+                    with np.load(model_file, allow_pickle=False) as weights:
+                        component.clf = SoftmaxModel(weights["sparse"], weights["dense"], weights["biases"])
         except ValueError:
             logger.warning("LinearResponseSelector: no trained model in storage; selecting nothing")
         return component

@@ -1,13 +1,21 @@
-"""Dense sentence features from the pretrained sentence encoder (encoder/minilm.py).
+"""Dense sentence features from a pretrained sentence encoder (encoder/).
 
-The featurizer adds one 384-dimensional sentence feature per message (times `scale`); the logistic-regression
-intent classifier and the response selectors use it next to the sparse n-gram features. In Rasa's virtualenv the
-word pieces come from TensorFlow Text's BERT tokenizer (installed with Rasa) with the model's own vocabulary.
+The featurizer adds one sentence feature per message (times `scale`); the logistic-regression intent classifier
+and the response selectors use it next to the sparse n-gram features. `encoder` names the encoder (ENCODERS):
+
+- `minilm`: all-MiniLM-L6-v2 in NumPy (encoder/minilm.py), 384 dimensions, English;
+- `minilm-int8`: the same model with int8 weights in ONNX Runtime (encoder/onnx_minilm.py);
+- `use-m3`: the multilingual Universal Sentence Encoder in NumPy (encoder/use_m3.py), 512 dimensions.
+
+For the MiniLM encoders the word pieces come from TensorFlow Text's BERT tokenizer (installed with Rasa) with the
+model's own vocabulary. In training, the vectors of texts an earlier training already encoded come from the
+embedding cache (encoder/cache.py), so retraining after a few new examples encodes just those.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +30,8 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from encoder.cache import EmbeddingCache, configured_path
+from encoder.cache import Encoder as Encoder
 from encoder.minilm import MODEL_PACKAGE, PINNED_SHA256, ModelIntegrityError, model_dir, verify
 from encoder.minilm import SentenceEncoder as _Encoder
 from encoder.minilm import shared_encoder as _shared_encoder
@@ -53,18 +63,48 @@ def shared_encoder() -> _Encoder:
     return _shared_encoder(tensorflow_word_pieces)
 
 
+def _minilm_int8() -> Encoder:
+    from encoder.onnx_minilm import OnnxMiniLM
+
+    return OnnxMiniLM(tensorflow_word_pieces)
+
+
+def _use_m3() -> Encoder:
+    from encoder.use_m3 import UseM3
+
+    return UseM3()
+
+
+ENCODERS: dict[str, Callable[[], Encoder]] = {"minilm": shared_encoder, "minilm-int8": _minilm_int8, "use-m3": _use_m3}
+_loaded: dict[str, Encoder] = {}
+_lock = threading.Lock()
+
+
+def encoder_named(name: str) -> Encoder:
+    """One encoder of each kind per process: the server's featurizers share it."""
+    if name not in ENCODERS:
+        raise ValueError(f"SentenceEmbeddingFeaturizer: unknown `encoder` {name!r}; one of {', '.join(ENCODERS)}")
+    with _lock:
+        if name not in _loaded:
+            _loaded[name] = ENCODERS[name]()
+        return _loaded[name]
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     """Adds the sentence embedding of each message's text as a dense sentence feature."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {**DenseFeaturizer.get_default_config(), "scale": 1.0}
+        return {**DenseFeaturizer.get_default_config(), "scale": 1.0, "encoder": "minilm"}
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
         if float(config.get("scale", 1.0)) <= 0:
             raise ValueError("SentenceEmbeddingFeaturizer: `scale` must be positive")
+        name = config.get("encoder", "minilm")
+        if name not in ENCODERS:
+            raise ValueError(f"SentenceEmbeddingFeaturizer: unknown `encoder` {name!r}; one of {', '.join(ENCODERS)}")
 
     @staticmethod
     def required_packages() -> list[str]:
@@ -73,7 +113,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
         self.scale = float(config["scale"])
-        self.encoder = shared_encoder()
+        self.encoder = encoder_named(config.get("encoder", "minilm"))
 
     @classmethod
     def create(
@@ -85,14 +125,20 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     ) -> SentenceEmbeddingFeaturizer:
         return cls(config, execution_context.node_name)
 
-    def _featurize(self, messages: list[Message]) -> None:
+    def _featurize(self, messages: list[Message], cache: EmbeddingCache | None = None) -> None:
         todo = [m for m in messages if m.get(TEXT)]
-        vectors = self.encoder.encode([m.get(TEXT) for m in todo]) * np.float32(self.scale)
+        texts = [m.get(TEXT) for m in todo]
+        vectors = cache.encode(self.encoder, texts) if cache else self.encoder.encode(texts)
+        vectors = vectors * np.float32(self.scale)
         for message, vector in zip(todo, vectors, strict=True):
             self.add_features_to_message(None, vector[None, :], TEXT, message)  # type: ignore[arg-type]
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize(training_data.training_examples)
+        path = configured_path()
+        cache = EmbeddingCache(path) if path else None
+        self._featurize(training_data.training_examples, cache)
+        if cache:
+            logger.info("sentence embeddings: %d from the cache, %d encoded", cache.hits, cache.misses)
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:

@@ -1,4 +1,4 @@
-"""Code that runs inside the Rasa server (bot/tracker_store.py, bot/rasa_patches.py, bot/nlu/sentence_features.py),
+"""Code that runs inside the Rasa server (bot/tracker_store.py, bot/rasa_patches.py, bot/nlu/),
 checked in Rasa's virtualenv."""
 
 from __future__ import annotations
@@ -31,6 +31,13 @@ def test_windowed_tracker_store_on_postgresql() -> None:
 
 def test_sentence_encoder_matches_the_reference_and_refuses_tampered_weights() -> None:
     result = run([str(RASA_PY), "tests/rasa_side/check_sentence_encoder.py"], timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), (
+        result.stdout[-2000:] + result.stderr[-4000:]
+    )
+
+
+def test_linear_intent_and_response_models_are_scikit_learns_and_survive_saving() -> None:
+    result = run([str(RASA_PY), "tests/rasa_side/check_linear_models.py"], timeout=300)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), (
         result.stdout[-2000:] + result.stderr[-4000:]
     )

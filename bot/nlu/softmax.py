@@ -1,0 +1,156 @@
+"""Multinomial logistic regression over a message's sentence features: the sparse n-gram counts and the dense
+sentence embedding, kept apart.
+
+This is the model scikit-learn's LogisticRegression fits (softmax over the labels, classes weighted to balance them,
+L2 penalty 1/C on the weights, not on the biases), to the same stopping rule (largest gradient entry under `tol`),
+so accuracy and confidences are the same. What differs is the arithmetic. scikit-learn takes one sparse matrix, so
+the embedding values of every example become sparse entries multiplied one by one, and SciPy's L-BFGS-B spends more
+on its own bookkeeping than on the loss for hundreds of thousands of weights. Here the n-gram counts stay sparse,
+the embeddings stay a dense block multiplied by BLAS, and L-BFGS is a few vector products in NumPy. The intent
+classifier (bot/nlu/linear_intents.py) and the response selectors (bot/nlu/response_selection.py) use it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from scipy.sparse import csr_matrix, vstack
+
+logger = logging.getLogger(__name__)
+
+
+def features(
+    messages: list[Message], sparse_width: int | None = None, dense_width: int | None = None
+) -> tuple[csr_matrix, np.ndarray]:
+    """The messages' sentence features: the sparse block (n-gram counts) and the dense block (embedding)."""
+    sparse_rows, dense_rows = [], []
+    for message in messages:
+        sparse = message.get_sparse_features(attribute=TEXT)[1]
+        dense = message.get_dense_features(attribute=TEXT)[1]
+        sparse_rows.append(csr_matrix(sparse.features) if sparse is not None else None)
+        dense_rows.append(np.asarray(dense.features, dtype=np.float64).reshape(-1) if dense is not None else None)
+    if sparse_width is None:
+        sparse_width = next((r.shape[1] for r in sparse_rows if r is not None), 0)
+    if dense_width is None:
+        dense_width = next((len(r) for r in dense_rows if r is not None), 0)
+    blank = csr_matrix((1, sparse_width))
+    sparse_block = (
+        vstack([r if r is not None and r.shape[1] == sparse_width else blank for r in sparse_rows]).tocsr()
+        if messages
+        else csr_matrix((0, sparse_width))
+    )
+    dense_block = np.zeros((len(messages), dense_width))
+    for row, values in enumerate(dense_rows):
+        if values is not None and len(values) == dense_width:
+            dense_block[row] = values
+    return sparse_block.astype(np.float64), dense_block
+
+
+def lbfgs(
+    function: Callable[[np.ndarray], tuple[float, np.ndarray]], x: np.ndarray, max_iter: int, gtol: float,
+    history: int = 10,
+) -> tuple[np.ndarray, int, bool]:  # fmt: skip
+    """Minimises a smooth convex function by L-BFGS with a backtracking (Armijo) line search, in NumPy.
+
+    SciPy's L-BFGS-B (Fortran, with bounds) spends more on its own bookkeeping than on the loss for the
+    hundreds of thousands of weights here; without bounds, the two-loop recursion is a few vector products.
+    It stops as L-BFGS-B does: the largest gradient entry at most `gtol`, or the relative decrease of the
+    function below 64 machine epsilons... times 1e7 / 64, L-BFGS-B's default factr."""
+    fx, g = function(x)
+    pairs: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=history)
+    ftol = 1e7 * np.finfo(float).eps
+    for step in range(max_iter):
+        if np.abs(g).max() <= gtol:
+            return x, step, True
+        q = g.copy()
+        alphas = []
+        for s, y, rho in reversed(pairs):
+            a = rho * np.dot(s, q)
+            q -= a * y
+            alphas.append(a)
+        if pairs:
+            s, y, _ = pairs[-1]
+            q *= np.dot(s, y) / np.dot(y, y)
+        else:
+            q /= max(1.0, float(np.linalg.norm(g)))
+        for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
+            q += s * (a - rho * np.dot(y, q))
+        direction = -q
+        slope = float(np.dot(g, direction))
+        if slope >= 0:  # not a descent direction: start the curvature history afresh
+            pairs.clear()
+            direction, slope = -g, -float(np.dot(g, g))
+        t = 1.0
+        for _ in range(60):
+            candidate = x + t * direction
+            f_new, g_new = function(candidate)
+            if f_new <= fx + 1e-4 * t * slope:
+                break
+            t *= 0.5
+        else:
+            return x, step, False
+        s, y = candidate - x, g_new - g
+        sy = float(np.dot(s, y))
+        if sy > 1e-10 * float(np.dot(y, y)):
+            pairs.append((s, y, 1.0 / sy))
+        decrease = (fx - f_new) / max(abs(fx), abs(f_new), 1.0)
+        x, fx, g = candidate, f_new, g_new
+        if decrease <= ftol:
+            return x, step + 1, True
+    return x, max_iter, False
+
+
+class SoftmaxModel:
+    """Weights for the sparse block, the dense block and the biases; fit by L-BFGS on the weighted penalised loss."""
+
+    def __init__(self, sparse_weights: np.ndarray, dense_weights: np.ndarray, biases: np.ndarray) -> None:
+        self.sparse_weights, self.dense_weights, self.biases = sparse_weights, dense_weights, biases
+
+    def logits(self, sparse: csr_matrix, dense: np.ndarray) -> np.ndarray:
+        return np.asarray(sparse @ self.sparse_weights) + dense @ self.dense_weights + self.biases
+
+    def probabilities(self, sparse: csr_matrix, dense: np.ndarray) -> np.ndarray:
+        z = self.logits(sparse, dense)
+        z -= z.max(1, keepdims=True)
+        np.exp(z, out=z)
+        return z / z.sum(1, keepdims=True)
+
+    @classmethod
+    def fit(cls, sparse: csr_matrix, dense: np.ndarray, y: np.ndarray, classes: int, c: float, max_iter: int,
+            tol: float) -> tuple[SoftmaxModel, int]:  # fmt: skip
+        n, s_width = sparse.shape
+        d_width = dense.shape[1]
+        counts = np.bincount(y, minlength=classes).astype(np.float64)
+        sample_weight = (n / (classes * counts))[y]  # scikit-learn's class_weight="balanced"
+        onehot = np.zeros((n, classes))
+        onehot[np.arange(n), y] = 1.0
+        sparse_t = sparse.T.tocsr()
+        sizes = (s_width * classes, d_width * classes, classes)
+
+        def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            a, b = sizes[0], sizes[0] + sizes[1]
+            return theta[:a].reshape(s_width, classes), theta[a:b].reshape(d_width, classes), theta[b:]
+
+        def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            ws, wd, b = unpack(theta)
+            z = np.asarray(sparse @ ws) + dense @ wd + b
+            z -= z.max(1, keepdims=True)
+            log_norm = np.log(np.exp(z).sum(1))
+            log_p = z - log_norm[:, None]
+            # scikit-learn's objective: the weighted log loss plus half the squared weights over C
+            loss = -(sample_weight * (log_p * onehot).sum(1)).sum()
+            loss += 0.5 / c * (np.dot(ws.ravel(), ws.ravel()) + np.dot(wd.ravel(), wd.ravel()))
+            g = (np.exp(log_p) - onehot) * sample_weight[:, None]
+            grad_s = np.asarray(sparse_t @ g) + ws / c
+            grad_d = dense.T @ g + wd / c
+            return float(loss), np.concatenate([grad_s.ravel(), grad_d.ravel(), g.sum(0)])
+
+        solution, steps, converged = lbfgs(loss_and_gradient, np.zeros(sum(sizes)), max_iter, tol)
+        if not converged:
+            logger.warning("logistic regression: L-BFGS stopped after %d steps without converging", steps)
+        return cls(*unpack(solution)), steps
