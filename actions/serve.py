@@ -105,7 +105,7 @@ def token_from_env(env: dict[str, str] | None = None) -> str:
 
 
 def warm_up() -> None:
-    """Loads the sentence encoder (91 MB, checksum-verified) and builds the help centre's index, so the first
+    """Loads the sentence encoder (checksum-verified) and builds the help centre's index, so the first
     customer question does not wait for them; a failure here is logged, and the first question says it again."""
     try:
         from hearth.container import get_knowledge

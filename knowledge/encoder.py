@@ -1,16 +1,26 @@
-"""The sentence encoder in the action server's virtualenv: encoder/minilm.py with word pieces from Hugging Face's
-`tokenizers` (BERT's uncased WordPiece on the model's own vocabulary file, no download)."""
+"""The sentence encoder in the action server's virtualenv: all-MiniLM-L6-v2 with int8 weights in ONNX Runtime
+(encoder/onnx_minilm.py, the NLU pipeline's encoder too) with word pieces from Hugging Face's `tokenizers` (BERT's
+uncased WordPiece on the model's own vocabulary file, no download).
+
+The int8 model rather than the float one in NumPy (encoder/minilm.py): the same search results on the help
+centre's benchmark at a third of the time per question, on one thread, so a busy action server leaves the second
+core to the Rasa server (docs/measurements.md, "Speed")."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from encoder.minilm import PINNED_SHA256, SentenceEncoder, shared_encoder
+from encoder.minilm import PINNED_SHA256 as VOCABULARY_SHA256
+from encoder.onnx_minilm import PINNED_SHA256, OnnxMiniLM
 
 # What a stored embedding was made with: the weights' and vocabulary's digests. Embeddings made with anything
 # else are recomputed; made with this, never (an unchanged help centre is not re-embedded).
-ENCODER_FINGERPRINT = "minilm-l6-v2:" + PINNED_SHA256["model.safetensors"][:12] + PINNED_SHA256["vocab.txt"][:8]
+ENCODER_FINGERPRINT = "minilm-l6-v2-int8:" + PINNED_SHA256["model.onnx"][:12] + VOCABULARY_SHA256["vocab.txt"][:8]
+
+_encoder: OnnxMiniLM | None = None
+_lock = threading.Lock()
 
 
 def word_pieces(vocabulary: Path) -> Callable[[list[str]], list[list[int]]]:
@@ -20,6 +30,10 @@ def word_pieces(vocabulary: Path) -> Callable[[list[str]], list[list[int]]]:
     return lambda texts: [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
 
 
-def encoder() -> SentenceEncoder:
-    """The process's one encoder (its weights are 91 MB; loaded on first use, checksum-verified)."""
-    return shared_encoder(word_pieces)
+def encoder() -> OnnxMiniLM:
+    """The process's one encoder (loaded on first use, checksum-verified)."""
+    global _encoder
+    with _lock:
+        if _encoder is None:
+            _encoder = OnnxMiniLM(word_pieces)
+        return _encoder
