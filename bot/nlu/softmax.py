@@ -13,12 +13,15 @@ classifier (bot/nlu/linear_intents.py) and the response selectors (bot/nlu/respo
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
+from scipy.linalg.blas import daxpy
 from scipy.sparse import csr_matrix, vstack
 
 logger = logging.getLogger(__name__)
@@ -60,18 +63,21 @@ def lbfgs(
     SciPy's L-BFGS-B (Fortran, with bounds) spends more on its own bookkeeping than on the loss for the
     hundreds of thousands of weights here; without bounds, the two-loop recursion is a few vector products.
     It stops as L-BFGS-B does: the largest gradient entry at most `gtol`, or the relative decrease of the
-    function below 64 machine epsilons... times 1e7 / 64, L-BFGS-B's default factr."""
+    function below 64 machine epsilons... times 1e7 / 64, L-BFGS-B's default factr. The vectors are millions
+    long, so the recursion works in place (BLAS's axpy) in buffers made once: a fresh array of that size per
+    operation costs more in page faults than the arithmetic."""
     fx, g = function(x)
-    pairs: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=history)
+    pairs: deque[tuple[np.ndarray, np.ndarray, float]] = deque()
     ftol = 1e7 * np.finfo(float).eps
+    q, scratch = np.empty_like(x), np.empty_like(x)
     for step in range(max_iter):
         if np.abs(g).max() <= gtol:
             return x, step, True
-        q = g.copy()
+        np.copyto(q, g)
         alphas = []
         for s, y, rho in reversed(pairs):
             a = rho * np.dot(s, q)
-            q -= a * y
+            daxpy(y, q, a=-a)  # q -= a * y, in place
             alphas.append(a)
         if pairs:
             s, y, _ = pairs[-1]
@@ -79,30 +85,43 @@ def lbfgs(
         else:
             q /= max(1.0, float(np.linalg.norm(g)))
         for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
-            q += s * (a - rho * np.dot(y, q))
-        direction = -q
+            daxpy(s, q, a=a - rho * np.dot(y, q))
+        direction = np.negative(q, out=q)
         slope = float(np.dot(g, direction))
         if slope >= 0:  # not a descent direction: start the curvature history afresh
             pairs.clear()
-            direction, slope = -g, -float(np.dot(g, g))
+            np.negative(g, out=direction)
+            slope = -float(np.dot(g, g))
+        # the oldest pair's arrays, when the history is full, take the new step and gradient change
+        s_new, y_new = (pairs.popleft()[:2]) if len(pairs) == history else (np.empty_like(x), np.empty_like(x))
         t = 1.0
         for _ in range(60):
-            candidate = x + t * direction
+            np.multiply(direction, t, out=s_new)
+            np.copyto(scratch, x)
+            candidate = daxpy(direction, scratch, a=t)
             f_new, g_new = function(candidate)
             if f_new <= fx + 1e-4 * t * slope:
                 break
             t *= 0.5
         else:
             return x, step, False
-        s, y = candidate - x, g_new - g
-        sy = float(np.dot(s, y))
-        if sy > 1e-10 * float(np.dot(y, y)):
-            pairs.append((s, y, 1.0 / sy))
+        np.subtract(g_new, g, out=y_new)
+        sy = float(np.dot(s_new, y_new))
+        if sy > 1e-10 * float(np.dot(y_new, y_new)):
+            pairs.append((s_new, y_new, 1.0 / sy))
         decrease = (fx - f_new) / max(abs(fx), abs(f_new), 1.0)
-        x, fx, g = candidate, f_new, g_new
+        x, scratch = candidate, x  # the old point's array is the next scratch
+        fx, g = f_new, g_new
         if decrease <= ftol:
             return x, step + 1, True
     return x, max_iter, False
+
+
+def _row_blocks(matrix: csr_matrix, count: int) -> list[tuple[int, int, csr_matrix]]:
+    """The matrix cut into `count` blocks of rows with about the same number of entries each."""
+    bounds = np.searchsorted(matrix.indptr, np.linspace(0, matrix.nnz, count + 1)[1:-1])
+    edges = [0, *sorted({int(b) for b in bounds if 0 < b < matrix.shape[0]}), matrix.shape[0]]
+    return [(start, stop, matrix[start:stop]) for start, stop in zip(edges, edges[1:], strict=False) if stop > start]
 
 
 class SoftmaxModel:
@@ -129,8 +148,23 @@ class SoftmaxModel:
         sample_weight = (n / (classes * counts))[y]  # scikit-learn's class_weight="balanced"
         onehot = np.zeros((n, classes))
         onehot[np.arange(n), y] = 1.0
-        sparse_t = sparse.T.tocsr()
         sizes = (s_width * classes, d_width * classes, classes)
+        # SciPy's sparse products release the GIL: each one runs as row blocks on the machine's cores
+        workers = max(1, min(4, os.cpu_count() or 1))
+        blocks, blocks_t = _row_blocks(sparse, workers), _row_blocks(sparse.T.tocsr(), workers)
+        pool = ThreadPoolExecutor(workers) if workers > 1 else None
+
+        def times(parts: list[tuple[int, int, csr_matrix]], dense_rhs: np.ndarray, out: np.ndarray) -> np.ndarray:
+            def one(part: tuple[int, int, csr_matrix]) -> None:
+                start, stop, block = part
+                out[start:stop] = block @ dense_rhs
+
+            if pool is None:
+                for part in parts:
+                    one(part)
+            else:
+                list(pool.map(one, parts))
+            return out
 
         def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             a, b = sizes[0], sizes[0] + sizes[1]
@@ -138,7 +172,9 @@ class SoftmaxModel:
 
         def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
             ws, wd, b = unpack(theta)
-            z = np.asarray(sparse @ ws) + dense @ wd + b
+            z = times(blocks, ws, np.empty((n, classes)))
+            z += dense @ wd
+            z += b
             z -= z.max(1, keepdims=True)
             log_norm = np.log(np.exp(z).sum(1))
             log_p = z - log_norm[:, None]
@@ -146,11 +182,20 @@ class SoftmaxModel:
             loss = -(sample_weight * (log_p * onehot).sum(1)).sum()
             loss += 0.5 / c * (np.dot(ws.ravel(), ws.ravel()) + np.dot(wd.ravel(), wd.ravel()))
             g = (np.exp(log_p) - onehot) * sample_weight[:, None]
-            grad_s = np.asarray(sparse_t @ g) + ws / c
-            grad_d = dense.T @ g + wd / c
-            return float(loss), np.concatenate([grad_s.ravel(), grad_d.ravel(), g.sum(0)])
+            # the gradient written in place into one new vector: the sparse block's, the dense block's, the biases'
+            gradient = np.empty(sum(sizes))
+            grad_s, grad_d, grad_b = unpack(gradient)
+            times(blocks_t, g, grad_s)
+            np.dot(dense.T, g, out=grad_d)
+            daxpy(theta[: sizes[0] + sizes[1]], gradient[: sizes[0] + sizes[1]], a=1.0 / c)  # + weights / C
+            grad_b[:] = g.sum(0)
+            return float(loss), gradient
 
-        solution, steps, converged = lbfgs(loss_and_gradient, np.zeros(sum(sizes)), max_iter, tol)
+        try:
+            solution, steps, converged = lbfgs(loss_and_gradient, np.zeros(sum(sizes)), max_iter, tol)
+        finally:
+            if pool is not None:
+                pool.shutdown()
         if not converged:
             logger.warning("logistic regression: L-BFGS stopped after %d steps without converging", steps)
         return cls(*unpack(solution)), steps
