@@ -17,6 +17,8 @@ For each bot, in this order:
   sessions   one returning customer, 50 sessions (each opened with /session_start): median reply time
              in the first and in the last session
   memory     peak resident memory (RSS) of the Rasa server and, for Hearth, the action server
+  nlu_parse  before the bot is served: its trained model parses the 1,373 messages of
+             docs/nlu-real-customers-set.yml one after another (scripts/parse_messages.py --timings)
 Hearth's conversations are multi-turn and touch the CRM: verification against the CRM, order
 status, loyalty points (reads), a complaint ticket and the channel link (writes), plus history
 ingestion of every event. Results: JSON (--out) and a plot (--plot); docs/measurements.md cites them.
@@ -231,6 +233,33 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def customer_messages() -> list[str]:
+    """The messages of docs/nlu-real-customers-set.yml (written apart from the training data), markup removed."""
+    import re
+
+    import yaml
+
+    data = yaml.safe_load((ROOT / "docs" / "nlu-real-customers-set.yml").read_text())
+    texts = []
+    for block in data["nlu"]:
+        for line in block["examples"].splitlines():
+            line = line.strip()
+            if line.startswith("- "):
+                texts.append(re.sub(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}", r"\1\2", line[2:]))
+    return texts
+
+
+def parse_timings(model: Path) -> dict[str, float]:
+    """NLU parse p50/p95 of the customers' messages through the bot's trained model, in-process, no server running."""
+    result = subprocess.run(
+        [str(ROOT / ".venvs" / "rasa" / "bin" / "python"), str(ROOT / "scripts" / "parse_messages.py"), str(model),
+         "--timings"],
+        input=json.dumps(customer_messages()), capture_output=True, text=True, cwd=ROOT, check=True,
+        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+    )  # fmt: skip
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def conversation(bot: Bot, sender: str, index: int, turns: int) -> list[float]:
     email, order = DEMO[index % len(DEMO)]
     times = []
@@ -328,17 +357,24 @@ def main() -> int:
     bots: dict[str, dict[str, object]] = {}
     if not args.skip_reference:
         project, trained = reference_project()
-        print("==> reference: stock `rasa init` bot", flush=True)
+        print("==> reference: NLU parse times, then `rasa init`'s bot served", flush=True)
+        parse = parse_timings(sorted((project / "models").glob("*.tar.gz"))[-1])
         bot, ready = start_reference(project)
         try:
-            bots["reference"] = {"ready_s": round(ready, 1), "init_and_train_s": trained, **measure(bot, args, tag)}
+            bots["reference"] = {
+                "ready_s": round(ready, 1), "init_and_train_s": trained, "nlu_parse": parse, **measure(bot, args, tag)
+            }  # fmt: skip
         finally:
             stop(bot)
-    print("==> hearth: python -m hearth run", flush=True)
+    print("==> hearth: NLU parse times, then python -m hearth run", flush=True)
+    subprocess.run([str(APP_PYTHON), "-m", "hearth", "train"], cwd=ROOT, check=True)
+    from hearth.train import model_path
+
+    parse = parse_timings(model_path())
     data_dir = BENCH_DIR / f"hearth-{tag}"
     bot, ready = start_hearth(data_dir)
     try:
-        bots["hearth"] = {"ready_s": round(ready, 1), **measure(bot, args, tag)}
+        bots["hearth"] = {"ready_s": round(ready, 1), "nlu_parse": parse, **measure(bot, args, tag)}
     finally:
         stop(bot)
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -368,7 +404,7 @@ def main() -> int:
             f"p50 {load['p50_ms']} / p95 {load['p95_ms']} / p99 {load['p99_ms']} ms, "  # type: ignore[index]
             f"{load['errors']} errors; turn {figures['long']['turns']} x{figures['long']['ratio']}; "  # type: ignore[index]
             f"session {figures['sessions']['sessions']} x{figures['sessions']['ratio']}; "  # type: ignore[index]
-            f"memory {figures['memory_peak_mb']} MB"
+            f"memory {figures['memory_peak_mb']} MB; NLU parse p50 {figures['nlu_parse']['p50_ms']} ms"  # type: ignore[index]
         )
     if "ratios" in report:
         print(f"ratios: {report['ratios']}")

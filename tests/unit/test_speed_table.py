@@ -1,0 +1,41 @@
+"""The README's speed table is the one scripts/speed_table.py makes from the latest benchmark JSON (not a timing
+assertion: whatever the figures, the README must show the ones measured last)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import speed_table  # noqa: E402
+
+
+def test_the_readme_shows_the_latest_measurement() -> None:
+    shown = speed_table.in_readme(speed_table.README.read_text())
+    assert shown is not None, "README.md lost its speed table markers"
+    assert shown == speed_table.current(), "run: .venvs/app/bin/python scripts/speed_table.py --write"
+
+
+def test_a_changed_figure_or_commit_changes_the_table() -> None:
+    speed = json.loads(speed_table.SPEED.read_text())
+    encoders = json.loads(speed_table.ENCODERS.read_text())
+    made = speed_table.table(speed, encoders)
+    faster = copy.deepcopy(speed)
+    faster["bots"]["hearth"]["load"]["replies_per_s"] += 1.0
+    later = copy.deepcopy(speed)
+    later["commit"] = "0000000"
+    retrained = copy.deepcopy(encoders)
+    retrained["retrain"]["first_s"] += 1.0
+    assert speed_table.table(faster, encoders) != made
+    assert speed_table.table(later, encoders) != made
+    assert speed_table.table(speed, retrained) != made
+    for row in ("replies/s", "NLU parse p50", "turn 200", "session 50", "training, public intent set"):
+        assert row in made, row
+
+
+def test_a_readme_without_markers_has_no_table() -> None:
+    assert speed_table.in_readme("# Hearth\n\nno table here\n") is None
