@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -51,8 +52,11 @@ class EmbeddingCache:
             )
         self.hits = self.misses = 0
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=60)
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection that commits on success and is closed either way (sqlite3's own `with` only commits)."""
+        with closing(sqlite3.connect(self.path, timeout=60)) as db, db:
+            yield db
 
     def encode(self, encoder: Encoder, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), encoder.dimensions), dtype=np.float32)

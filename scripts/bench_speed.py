@@ -233,31 +233,14 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def customer_messages() -> list[str]:
-    """The messages of docs/nlu-real-customers-set.yml (written apart from the training data), markup removed."""
-    import re
-
-    import yaml
-
-    data = yaml.safe_load((ROOT / "docs" / "nlu-real-customers-set.yml").read_text())
-    texts = []
-    for block in data["nlu"]:
-        for line in block["examples"].splitlines():
-            line = line.strip()
-            if line.startswith("- "):
-                texts.append(re.sub(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}", r"\1\2", line[2:]))
-    return texts
-
-
 def parse_timings(model: Path) -> dict[str, float]:
-    """NLU parse p50/p95 of the customers' messages through the bot's trained model, in-process, no server running."""
+    """NLU parse times of the customers' messages through the bot's trained model, in-process, no server running."""
     result = subprocess.run(
         [str(ROOT / ".venvs" / "rasa" / "bin" / "python"), str(ROOT / "scripts" / "parse_messages.py"), str(model),
-         "--timings"],
-        input=json.dumps(customer_messages()), capture_output=True, text=True, cwd=ROOT, check=True,
-        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+         "--timings", "--from-nlu", str(ROOT / "docs" / "nlu-real-customers-set.yml")],
+        capture_output=True, text=True, cwd=ROOT, check=True, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
     )  # fmt: skip
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return stats(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 def conversation(bot: Bot, sender: str, index: int, turns: int) -> list[float]:

@@ -70,8 +70,7 @@ class LinearIntentClassifier(GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         if self.model is None or not messages:
             return messages
-        sparse, dense = features(messages, *self.widths)
-        probabilities = self.model.probabilities(sparse, dense)
+        probabilities = self.model.predict(messages)
         length = int(self.config["ranking_length"])
         for message, row in zip(messages, probabilities, strict=True):
             order = np.argsort(-row, kind="stable")
@@ -79,11 +78,6 @@ class LinearIntentClassifier(GraphComponent):
             message.set("intent", ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking[:length] if length > 0 else ranking, add_to_output=True)
         return messages
-
-    @property
-    def widths(self) -> tuple[int, int]:
-        assert self.model is not None
-        return self.model.sparse_weights.shape[0], self.model.dense_weights.shape[0]
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self.process(training_data.training_examples)
@@ -93,12 +87,7 @@ class LinearIntentClassifier(GraphComponent):
         assert self.model is not None
         with self._storage.write_to(self._resource) as directory:
             (directory / "labels.json").write_text(json.dumps(self.labels))
-            np.savez(
-                directory / "weights.npz",
-                sparse=self.model.sparse_weights,
-                dense=self.model.dense_weights,
-                biases=self.model.biases,
-            )
+            self.model.save(directory / "weights.npz")
 
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -107,8 +96,7 @@ class LinearIntentClassifier(GraphComponent):
         try:
             with model_storage.read_from(resource) as directory:
                 component.labels = json.loads((directory / "labels.json").read_text())
-                with np.load(directory / "weights.npz", allow_pickle=False) as weights:
-                    component.model = SoftmaxModel(weights["sparse"], weights["dense"], weights["biases"])
+                component.model = SoftmaxModel.load(directory / "weights.npz")
         except (ValueError, FileNotFoundError):
             logger.debug("LinearIntentClassifier: nothing trained in storage; it classifies nothing")
         return component

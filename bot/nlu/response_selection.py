@@ -114,8 +114,7 @@ class LinearResponseSelector(GraphComponent):
         if self.clf is None:
             probabilities = np.ones((len(messages), 1))
         else:
-            widths = self.clf.sparse_weights.shape[0], self.clf.dense_weights.shape[0]
-            probabilities = self.clf.probabilities(*features(messages, *widths))
+            probabilities = self.clf.predict(messages)
         for message, row in zip(messages, probabilities, strict=True):
             order = np.argsort(-row)
             ranking = [
@@ -151,12 +150,7 @@ class LinearResponseSelector(GraphComponent):
             }
             (directory / "selector.json").write_text(json.dumps(saved))
             if self.clf is not None:
-                np.savez(
-                    directory / "selector.npz",
-                    sparse=self.clf.sparse_weights,
-                    dense=self.clf.dense_weights,
-                    biases=self.clf.biases,
-                )
+                self.clf.save(directory / "selector.npz")
 
     @classmethod
     def load(
@@ -176,8 +170,7 @@ class LinearResponseSelector(GraphComponent):
                 component.responses = saved["responses"]
                 model_file = directory / "selector.npz"
                 if model_file.exists():
-                    with np.load(model_file, allow_pickle=False) as weights:
-                        component.clf = SoftmaxModel(weights["sparse"], weights["dense"], weights["biases"])
+                    component.clf = SoftmaxModel.load(model_file)
         except ValueError:
             logger.warning("LinearResponseSelector: no trained model in storage; selecting nothing")
         return component

@@ -80,10 +80,14 @@ _loaded: dict[str, Encoder] = {}
 _lock = threading.Lock()
 
 
-def encoder_named(name: str) -> Encoder:
-    """One encoder of each kind per process: the server's featurizers share it."""
+def _check_encoder_name(name: str) -> None:
     if name not in ENCODERS:
         raise ValueError(f"SentenceEmbeddingFeaturizer: unknown `encoder` {name!r}; one of {', '.join(ENCODERS)}")
+
+
+def encoder_named(name: str) -> Encoder:
+    """One encoder of each kind per process: the server's featurizers share it."""
+    _check_encoder_name(name)
     with _lock:
         if name not in _loaded:
             _loaded[name] = ENCODERS[name]()
@@ -102,9 +106,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     def validate_config(cls, config: dict[str, Any]) -> None:
         if float(config.get("scale", 1.0)) <= 0:
             raise ValueError("SentenceEmbeddingFeaturizer: `scale` must be positive")
-        name = config.get("encoder", "minilm")
-        if name not in ENCODERS:
-            raise ValueError(f"SentenceEmbeddingFeaturizer: unknown `encoder` {name!r}; one of {', '.join(ENCODERS)}")
+        _check_encoder_name(config.get("encoder", "minilm"))
 
     @staticmethod
     def required_packages() -> list[str]:

@@ -17,6 +17,7 @@ import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 from rasa.shared.nlu.constants import TEXT
@@ -27,31 +28,43 @@ from scipy.sparse import csr_matrix, vstack
 logger = logging.getLogger(__name__)
 
 
+# The message's own sparse and dense rows, made once: the intent classifier and each response selector read them
+ROWS_KEY = "hearth_sentence_feature_rows"  # set on the message, never added to the output
+
+
+def _rows(message: Message) -> tuple[csr_matrix | None, np.ndarray | None]:
+    rows = message.get(ROWS_KEY)
+    if rows is None:
+        sparse = message.get_sparse_features(attribute=TEXT)[1]
+        dense = message.get_dense_features(attribute=TEXT)[1]
+        rows = (
+            csr_matrix(sparse.features, dtype=np.float64) if sparse is not None else None,
+            np.asarray(dense.features, dtype=np.float64).reshape(-1) if dense is not None else None,
+        )
+        message.set(ROWS_KEY, rows)
+    return rows
+
+
 def features(
     messages: list[Message], sparse_width: int | None = None, dense_width: int | None = None
 ) -> tuple[csr_matrix, np.ndarray]:
     """The messages' sentence features: the sparse block (n-gram counts) and the dense block (embedding)."""
-    sparse_rows, dense_rows = [], []
-    for message in messages:
-        sparse = message.get_sparse_features(attribute=TEXT)[1]
-        dense = message.get_dense_features(attribute=TEXT)[1]
-        sparse_rows.append(csr_matrix(sparse.features) if sparse is not None else None)
-        dense_rows.append(np.asarray(dense.features, dtype=np.float64).reshape(-1) if dense is not None else None)
+    sparse_rows, dense_rows = zip(*(_rows(m) for m in messages), strict=True) if messages else ((), ())
     if sparse_width is None:
         sparse_width = next((r.shape[1] for r in sparse_rows if r is not None), 0)
     if dense_width is None:
         dense_width = next((len(r) for r in dense_rows if r is not None), 0)
     blank = csr_matrix((1, sparse_width))
-    sparse_block = (
-        vstack([r if r is not None and r.shape[1] == sparse_width else blank for r in sparse_rows]).tocsr()
-        if messages
-        else csr_matrix((0, sparse_width))
-    )
+    rows = [r if r is not None and r.shape[1] == sparse_width else blank for r in sparse_rows]
+    if not rows:
+        sparse_block = csr_matrix((0, sparse_width))
+    else:
+        sparse_block = rows[0] if len(rows) == 1 else vstack(rows, format="csr")
     dense_block = np.zeros((len(messages), dense_width))
     for row, values in enumerate(dense_rows):
         if values is not None and len(values) == dense_width:
             dense_block[row] = values
-    return sparse_block.astype(np.float64), dense_block
+    return sparse_block.astype(np.float64, copy=False), dense_block
 
 
 def lbfgs(
@@ -129,6 +142,24 @@ class SoftmaxModel:
 
     def __init__(self, sparse_weights: np.ndarray, dense_weights: np.ndarray, biases: np.ndarray) -> None:
         self.sparse_weights, self.dense_weights, self.biases = sparse_weights, dense_weights, biases
+
+    @property
+    def widths(self) -> tuple[int, int]:
+        """The widths of the sparse and dense blocks it was trained on (features() pads or blanks to them)."""
+        return self.sparse_weights.shape[0], self.dense_weights.shape[0]
+
+    def predict(self, messages: list[Message]) -> np.ndarray:
+        """Each message's probability of each label."""
+        return self.probabilities(*features(messages, *self.widths))
+
+    def save(self, path: Path) -> None:
+        np.savez(path, sparse=self.sparse_weights, dense=self.dense_weights, biases=self.biases)
+
+    @classmethod
+    def load(cls, path: Path) -> SoftmaxModel:
+        """Weights as NumPy arrays only: no pickle is ever read."""
+        with np.load(path, allow_pickle=False) as weights:
+            return cls(weights["sparse"], weights["dense"], weights["biases"])
 
     def logits(self, sparse: csr_matrix, dense: np.ndarray) -> np.ndarray:
         return np.asarray(sparse @ self.sparse_weights) + dense @ self.dense_weights + self.biases
