@@ -35,7 +35,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from shared import log_redaction
+from shared import blas, log_redaction
 
 TOKEN_VARIABLE = "ACTION_SERVER_TOKEN"
 MIN_TOKEN_CHARS = 32
@@ -117,6 +117,7 @@ def warm_up() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     log_redaction.install()
+    blas.one_thread()  # before the actions load NumPy
     threading.Thread(target=warm_up, name="help-centre-warm-up", daemon=True).start()
     from rasa_sdk.__main__ import main_from_args
     from rasa_sdk.endpoint import create_argument_parser

@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from shared import web_origins
+from shared import blas, web_origins
 
 JWT_METHOD = "HS256"  # what the console signs with (crm_adapter/rasa_api.py)
 KEY_FLAGS = ("--auth-token", "--jwt-secret", "--jwt-method", "--jwt-private-key")
@@ -48,6 +48,7 @@ def arguments(argv: list[str], env: Mapping[str, str]) -> list[str]:
 
 def main() -> None:
     sys.argv = arguments(sys.argv, os.environ)
+    blas.one_thread()  # before Rasa loads NumPy
     from rasa.__main__ import main as rasa_main
 
     import bot.rasa_patches  # noqa: F401 - before the server starts taking requests (bot/tracker_store.py does too)
