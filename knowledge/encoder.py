@@ -9,8 +9,6 @@ core to the Rasa server (docs/measurements.md, "Speed")."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from pathlib import Path
 
 from encoder.minilm import PINNED_SHA256 as VOCABULARY_SHA256
 from encoder.onnx_minilm import PINNED_SHA256, OnnxMiniLM
@@ -23,17 +21,10 @@ _encoder: OnnxMiniLM | None = None
 _lock = threading.Lock()
 
 
-def word_pieces(vocabulary: Path) -> Callable[[list[str]], list[list[int]]]:
-    from tokenizers import BertWordPieceTokenizer
-
-    tokenizer = BertWordPieceTokenizer(str(vocabulary), lowercase=True, strip_accents=True, clean_text=True)
-    return lambda texts: [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
-
-
 def encoder() -> OnnxMiniLM:
     """The process's one encoder (loaded on first use, checksum-verified)."""
     global _encoder
     with _lock:
         if _encoder is None:
-            _encoder = OnnxMiniLM(word_pieces)
+            _encoder = OnnxMiniLM()
         return _encoder

@@ -7,9 +7,9 @@ and the response selectors use it next to the sparse n-gram features. `encoder` 
 - `minilm-int8`: the same model with int8 weights in ONNX Runtime (encoder/onnx_minilm.py);
 - `use-m3`: the multilingual Universal Sentence Encoder in NumPy (encoder/use_m3.py), 512 dimensions.
 
-For the MiniLM encoders the word pieces come from TensorFlow Text's BERT tokenizer (installed with Rasa) with the
-model's own vocabulary. In training, the vectors of texts an earlier training already encoded come from the
-embedding cache (encoder/cache.py), so retraining after a few new examples encodes just those.
+For the MiniLM encoders the word pieces come from Hugging Face's `tokenizers` with the model's own vocabulary.
+In training, the vectors of texts an earlier training already encoded come from the embedding cache
+(encoder/cache.py), so retraining after a few new examples encodes just those.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,41 +31,24 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from encoder.cache import EmbeddingCache, configured_path
 from encoder.cache import Encoder as Encoder
-from encoder.minilm import MODEL_PACKAGE, PINNED_SHA256, ModelIntegrityError, model_dir, verify
-from encoder.minilm import SentenceEncoder as _Encoder
-from encoder.minilm import shared_encoder as _shared_encoder
+from encoder.minilm import (
+    MODEL_PACKAGE,
+    PINNED_SHA256,
+    ModelIntegrityError,
+    SentenceEncoder,
+    model_dir,
+    shared_encoder,
+    verify,
+)
 
 logger = logging.getLogger(__name__)
 __all__ = ["MODEL_PACKAGE", "PINNED_SHA256", "ModelIntegrityError", "SentenceEncoder", "model_dir", "verify"]
 
 
-def tensorflow_word_pieces(vocabulary: Path) -> Callable[[list[str]], list[list[int]]]:
-    """BERT's uncased tokenizer (lower case, accents stripped) by TensorFlow Text, compiled once: eagerly, each
-    call costs about 12 ms of TensorFlow overhead; compiled, under 1 ms."""
-    import tensorflow as tf
-    import tensorflow_text
-
-    tokenizer = tensorflow_text.BertTokenizer(str(vocabulary), lower_case=True, token_out_type=tf.int64)
-    compiled = tf.function(
-        lambda batch: tokenizer.tokenize(batch).merge_dims(-2, -1),
-        input_signature=[tf.TensorSpec([None], tf.string)],
-    )
-    return lambda texts: compiled(texts).to_list()
-
-
-def SentenceEncoder(directory: Path | None = None) -> _Encoder:  # noqa: N802 - reads as the class it builds
-    """The encoder with TensorFlow Text's word pieces."""
-    return _Encoder(tensorflow_word_pieces, directory)
-
-
-def shared_encoder() -> _Encoder:
-    return _shared_encoder(tensorflow_word_pieces)
-
-
 def _minilm_int8() -> Encoder:
     from encoder.onnx_minilm import OnnxMiniLM
 
-    return OnnxMiniLM(tensorflow_word_pieces)
+    return OnnxMiniLM()
 
 
 def _use_m3() -> Encoder:
@@ -110,7 +92,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def required_packages() -> list[str]:
-        return [MODEL_PACKAGE, "tensorflow_text", "safetensors"]
+        return [MODEL_PACKAGE, "tokenizers", "safetensors"]
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
