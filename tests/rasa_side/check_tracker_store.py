@@ -94,6 +94,30 @@ def check_action_response_validation() -> None:
         assert "Failed to validate Action server response" in error.message
     else:
         raise AssertionError("an invalid action server response must be refused")
+    # the same verdicts as Rasa's own `jsonschema.validate` (an event checked against its own type's schema only)
+    from jsonschema import validate
+
+    schema = RemoteAction.action_response_format_spec()
+    cases = [
+        {"events": [{"event": "slot", "timestamp": None, "name": "a", "value": "x"}, {"event": "bot", "text": "hi"}]},
+        {"events": [{"event": "slot"}]},  # no name
+        {"events": [{"event": "slot", "name": "a", "value": 1, "timestamp": "noon"}]},
+        {"events": [{"event": "user", "text": 5}]},
+        {"events": [{"event": "not_an_event"}]},
+        {"events": [{"name": "a"}]},
+        {"events": "x"},
+        {"events": [{"event": "followup", "name": "utter_x"}, {"event": "reset_slots"}]},
+        {"responses": [{"text": "hi"}]},
+    ]
+    for case in cases:
+        verdicts = []
+        for check in (lambda c: validate(c, schema), lambda c: action._validate_action_result(c)):
+            try:
+                check(case)
+                verdicts.append(True)
+            except ValidationError:
+                verdicts.append(False)
+        assert verdicts[0] == verdicts[1], (case, verdicts)
 
 
 if __name__ == "__main__":
