@@ -106,9 +106,12 @@ http {{
 
 def replica_ports(env: dict[str, str], kind: str) -> list[int]:
     """The ports of the Rasa (`RASA`) or action (`ACTION`) server replicas: RASA_REPLICA_PORTS /
-    ACTION_REPLICA_PORTS (comma-separated), by default the ports after RASA_PORT / ACTION_PORT."""
+    ACTION_REPLICA_PORTS (comma-separated), by default the ports after RASA_PORT / ACTION_PORT. With nginx in
+    front (either kind replicated), RASA_PORT and ACTION_PORT are nginx's, so even a single server of the other
+    kind runs on a port of its own: on its front port it would take nginx's place, and nginx would pass its
+    requests to itself."""
     count = replicas(env, f"{kind}_REPLICAS")
-    if count == 1:
+    if replicas(env, "RASA_REPLICAS") == 1 and replicas(env, "ACTION_REPLICAS") == 1:
         return [int(env[f"{kind}_PORT"])]
     given = env.get(f"{kind}_REPLICA_PORTS", "")
     if given:

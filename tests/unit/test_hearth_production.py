@@ -107,3 +107,17 @@ def test_replicas_run_under_restart_loops_behind_a_valid_nginx_configuration(tmp
     assert checked.returncode == 0, checked.stderr.decode()
     with pytest.raises(SystemExit):
         environment({**env, "RASA_REPLICA_PORTS": "6101"})  # two servers, one port
+
+
+@pytest.mark.skipif(not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()), reason="nginx not installed")
+def test_a_single_action_server_behind_nginx_gets_a_port_of_its_own(tmp_path: Path):
+    """Two Rasa servers and one action server: nginx listens on ACTION_PORT, so the action server must not (it
+    could not start, and nginx would pass action calls to itself until it ran out of connections)."""
+    env = environment(
+        {"HEARTH_DATA_DIR": str(tmp_path), "RASA_PORT": "6005", "ACTION_PORT": "6055", "RASA_REPLICAS": "2"}
+    )
+    procfile = Path(env["HEARTH_PROCFILE"]).read_text()
+    assert "actions1: export ACTION_PORT=6056; while true; do .venvs/app/bin/python -m actions.serve" in procfile
+    conf = (tmp_path / "nginx" / "nginx.conf").read_text()
+    assert "server 127.0.0.1:6056 " in conf and "server 127.0.0.1:6055 " not in conf
+    assert "listen 127.0.0.1:6055;" in conf
