@@ -13,6 +13,8 @@ For each bot, in this order:
   ready      seconds from starting the processes to the first answered message
   single     one conversation, replies one after another: p50/p95 reply time
   load       N concurrent conversations (default 20): p50/p95/p99 reply time, replies per second, errors
+             (HTTP errors, and replies that are the apology for a failed custom action), and the CPU time
+             each server process spent per reply
   long       one conversation of 200 turns: median reply time of the first 10 and of the last 10 turns
   sessions   one returning customer, 50 sessions (each opened with /session_start): median reply time
              in the first and in the last session
@@ -74,6 +76,7 @@ DEMO = [
 ]
 REFERENCE_SCRIPT = ["hi", "I am sad", "yes", "are you a bot?", "great, thanks", "no", "I'm feeling very good", "bye"]
 LONG_HEARTH = ["what are your opening hours", "do you deliver abroad", "thanks", "are you a bot", "how do returns work"]
+APOLOGY = "I can't reach our customer system right now"  # utter_crm_unavailable: a custom action failed
 LONG_REFERENCE = ["hi", "I am great", "are you a bot?", "bye", "I'm sad"]
 
 
@@ -91,6 +94,18 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (children excluded)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
 
 
 def pct(values: list[float], q: float) -> float:
@@ -132,6 +147,8 @@ class Bot:
             )
             if response.status_code != 200 or not isinstance(response.json(), list):
                 self.errors.append(f"{response.status_code}: {response.text[:200]}")
+            elif any(APOLOGY in str(reply.get("text", "")) for reply in response.json()):
+                self.errors.append(f"a custom action failed: {text!r} got the apology")  # fast, but not an answer
         except (requests.RequestException, ValueError) as exc:
             self.errors.append(repr(exc)[:200])
         return time.perf_counter() - started
@@ -268,6 +285,7 @@ def measure(bot: Bot, args: argparse.Namespace, tag: str) -> dict[str, object]:
 
     print(f"  [{bot.name}] {args.conversations} concurrent conversations x {args.turns} turns ...", flush=True)
     errors_before = len(bot.errors)
+    cpu_before = {role: cpu_seconds(pids) for role, pids in bot.memory_pids.items()}
     started = time.perf_counter()
     with ThreadPoolExecutor(args.conversations) as pool:
         runs = list(pool.map(lambda n: conversation(bot, f"{tag}-load-{n}", n, args.turns), range(args.conversations)))
@@ -279,6 +297,11 @@ def measure(bot: Bot, args: argparse.Namespace, tag: str) -> dict[str, object]:
         "seconds": round(elapsed, 2),
         "replies_per_s": round(len(load) / elapsed, 2),
         "errors": len(bot.errors) - errors_before,
+        # CPU each server spent per reply: steadier than replies/s when the machine's speed varies
+        "cpu_ms_per_reply": {
+            role: round((cpu_seconds(pids) - cpu_before[role]) * 1000 / max(1, len(load)), 1)
+            for role, pids in bot.memory_pids.items()
+        },
     }
 
     print(f"  [{bot.name}] one conversation of {args.long_turns} turns ...", flush=True)
@@ -385,7 +408,8 @@ def main() -> int:
             f"{name}: ready {figures['ready_s']} s; single p50 {single['p50_ms']} ms; "  # type: ignore[index]
             f"{load['conversations']} concurrent: {load['replies_per_s']} replies/s, "  # type: ignore[index]
             f"p50 {load['p50_ms']} / p95 {load['p95_ms']} / p99 {load['p99_ms']} ms, "  # type: ignore[index]
-            f"{load['errors']} errors; turn {figures['long']['turns']} x{figures['long']['ratio']}; "  # type: ignore[index]
+            f"{load['errors']} errors, CPU ms/reply {load['cpu_ms_per_reply']}; "  # type: ignore[index]
+            f"turn {figures['long']['turns']} x{figures['long']['ratio']}; "  # type: ignore[index]
             f"session {figures['sessions']['sessions']} x{figures['sessions']['ratio']}; "  # type: ignore[index]
             f"memory {figures['memory_peak_mb']} MB; NLU parse p50 {figures['nlu_parse']['p50_ms']} ms"  # type: ignore[index]
         )

@@ -73,6 +73,13 @@ def table(speed: dict, encoders: dict | None) -> str:  # type: ignore[type-arg]
         ),
     ]
     lines = [row for row, _ in rows]
+    if "cpu_ms_per_reply" in load and "cpu_ms_per_reply" in ref_load:
+        cpu, ref_cpu = load["cpu_ms_per_reply"], ref_load["cpu_ms_per_reply"]
+        lines.insert(
+            4,
+            f"| CPU per reply under that load, Rasa server | {_n(cpu['rasa_server'])} ms "
+            f"(+{_n(cpu.get('action_server', 0))} ms action server) | {_n(ref_cpu['rasa_server'])} ms |",
+        )
     if encoders and encoders.get("retrain"):
         retrain = encoders["retrain"]
         lines.append(
