@@ -37,6 +37,7 @@ KEEPALIVE_SECONDS are closed, before the action server's own 5 s, so none the se
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 import time
@@ -46,10 +47,13 @@ from typing import Any
 import aiohttp
 import dask
 import jwt
+import structlog
 from engineio import packet as engineio_packet
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions import action as rasa_actions
+from rasa.core.featurizers.tracker_featurizers import TrackerFeaturizer
+from rasa.core.policies import memoization, rule_policy
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.constants import DOCS_BASE_URL
@@ -205,6 +209,48 @@ def _run_graph(
         raise GraphRunError("Error running runner.") from e
 
 
+_create_states = TrackerFeaturizer._create_states
+_states_made: list[tuple[Any, ...]] = []  # (tracker, events, last event, domain, arguments, states), newest last
+STATES_KEPT = 4
+
+
+def _copy_states(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A copy the callers may edit as Rasa's do (they delete keys of a state's sub-states)."""
+    return [{key: dict(value) if isinstance(value, dict) else value for key, value in s.items()} for s in states]
+
+
+def _kept_states(
+    tracker: Any,
+    domain: Any,
+    omit_unset_slots: bool = False,
+    ignore_rule_only_turns: bool = False,
+    rule_only_data: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """TrackerFeaturizer._create_states, remembering its last few results."""
+    events = len(tracker.events)
+    last = tracker.events[-1] if events else None
+    arguments = (omit_unset_slots, ignore_rule_only_turns, rule_only_data)  # RulePolicy makes a new dict each time
+    for made in _states_made:
+        if made[0] is tracker and made[1] == events and made[2] is last and made[3] is domain and made[4] == arguments:
+            return _copy_states(made[5])
+    states = _create_states(tracker, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+    _states_made.append((tracker, events, last, domain, arguments, _copy_states(states)))
+    del _states_made[:-STATES_KEPT]
+    return states
+
+
+class _CopyForDebugLines:
+    """Stands in for the `copy` module in Rasa modules that deep-copy only what they pass to structlog's debug."""
+
+    @staticmethod
+    def deepcopy(value: Any) -> Any:
+        wrapper = structlog.get_config()["wrapper_class"]
+        quiet = {
+            structlog.make_filtering_bound_logger(level) for level in (logging.INFO, logging.WARNING, logging.ERROR)
+        }
+        return value if wrapper in quiet else copy.deepcopy(value)
+
+
 def _checked_request_init(self: Request, *args: Any, **kwargs: Any) -> None:
     """Sanic builds the Request before it reads the body's length from it: refused here, the error becomes
     Sanic's own 400 (its error handler builds a bare request without headers to answer it)."""
@@ -285,6 +331,8 @@ def apply() -> None:
     rasa_actions.RemoteAction.run = _run_or_apologise  # type: ignore[method-assign]
     EndpointConfig.session = _kept_session  # type: ignore[assignment,method-assign]
     DaskGraphRunner.run = _run_graph  # type: ignore[method-assign]
+    TrackerFeaturizer._create_states = staticmethod(_kept_states)  # type: ignore[method-assign,assignment]
+    rule_policy.copy = memoization.copy = _CopyForDebugLines  # type: ignore[assignment]
 
 
 apply()

@@ -120,7 +120,57 @@ def check_action_response_validation() -> None:
         assert verdicts[0] == verdicts[1], (case, verdicts)
 
 
+def check_kept_states() -> None:
+    """The featurizer's remembered states are the ones Rasa computes, for both of RulePolicy's calls, and a tracker
+    that changed (a new event) is featurized again."""
+    from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer, TrackerFeaturizer
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot import rasa_patches
+
+    featurizer = MaxHistoryTrackerFeaturizer(max_history=None)
+    tracker = DialogueStateTracker.from_events("states", [ActionExecuted("action_listen")], slots=DOMAIN.slots)
+    rule_only = {"slots": [], "loops": []}
+
+    def states(use_text: bool) -> list[object]:
+        return featurizer.prediction_states([tracker], DOMAIN, use_text, rule_only_data=rule_only)[0]
+
+    def rasas_own(use_text: bool) -> list[object]:
+        TrackerFeaturizer._create_states = staticmethod(rasa_patches._create_states)  # type: ignore[method-assign]
+        try:
+            return states(use_text)
+        finally:
+            TrackerFeaturizer._create_states = staticmethod(rasa_patches._kept_states)  # type: ignore[method-assign]
+
+    for n in range(4):
+        for event in turn(n, SlotSet("customer_id", f"c-{n}")):
+            tracker.update(event)
+            for use_text in (True, False, True):
+                assert states(use_text) == rasas_own(use_text), (n, event, use_text)
+    assert any(entry[0] is tracker for entry in rasa_patches._states_made), "the states were not remembered"
+
+
+def check_copies_only_for_debug_lines() -> None:
+    """The policies' debug-only deep copies are made when debug lines are logged, and skipped when not."""
+    import logging
+
+    from rasa.core.policies import memoization, rule_policy
+    from rasa.utils.log_utils import configure_structlog
+
+    import bot.rasa_patches  # noqa: F401
+
+    states = [{"user": {"intent": "greet"}}]
+    configure_structlog(logging.INFO)
+    assert rule_policy.copy.deepcopy(states) is states and memoization.copy.deepcopy(states) is states
+    configure_structlog(logging.DEBUG)
+    copied = rule_policy.copy.deepcopy(states)
+    assert copied == states and copied is not states and copied[0]["user"] is not states[0]["user"]
+    configure_structlog(logging.INFO)
+
+
 if __name__ == "__main__":
     asyncio.run(checks(sys.argv[1]))
     check_action_response_validation()
+    check_kept_states()
+    check_copies_only_for_debug_lines()
     print("ok")
