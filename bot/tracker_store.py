@@ -83,9 +83,13 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         return tracker
 
     def _last_event_id(self, sender_id: str) -> int | None:
-        with self.session_scope() as session:
-            value = session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
-            return int(value) if value is not None else None
+        with self.engine.connect() as connection:
+            return self._newest_id(connection, sender_id)
+
+    def _newest_id(self, connection: sa.engine.Connection, sender_id: str) -> int | None:
+        table = self.SQLEvent.__table__
+        value = connection.execute(sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == sender_id)).scalar()
+        return int(value) if value is not None else None
 
     def _make_window(self, tracker: DialogueStateTracker, last_id: int) -> _Window:
         events = list(tracker.events)
@@ -144,27 +148,29 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         self._slide(window)
 
     def _insert(self, sender_id: str, events: Iterable[Event]) -> int:
-        """Writes events exactly as Rasa's SQLTrackerStore.save does; returns the newest id."""
-        with self.session_scope() as session:
-            rows = []
-            for event in events:
-                data = event.as_dict()
-                intent = data.get("parse_data", {}).get("intent", {}).get("name")
-                rows.append(
-                    self.SQLEvent(
-                        sender_id=sender_id,
-                        type_name=event.type_name,
-                        timestamp=data.get("timestamp"),
-                        intent_name=intent,
-                        action_name=data.get("name"),
-                        data=json.dumps(data),
-                    )
-                )
-            session.add_all(rows)
-            session.flush()  # ids assigned here; reading them after commit would reload every row
-            last_id = max(int(row.id) for row in rows)
-            session.commit()
-            return last_id
+        """Writes events exactly as Rasa's SQLTrackerStore.save does (the same columns and JSON), in one INSERT of
+        all the turn's rows rather than SQLAlchemy's unit of work per event (which cost more than the writing);
+        returns the newest id. The lock store keeps a conversation's turns one at a time, so the conversation's
+        newest id after the INSERT, in the same transaction, is the last row written."""
+        table = self.SQLEvent.__table__
+        rows = []
+        for event in events:
+            data = event.as_dict()
+            rows.append(
+                {
+                    "sender_id": sender_id,
+                    "type_name": event.type_name,
+                    "timestamp": data.get("timestamp"),
+                    "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
+                    "action_name": data.get("name"),
+                    "data": json.dumps(data),
+                }
+            )
+        with self.engine.begin() as connection:
+            connection.execute(table.insert(), rows)
+            last_id = self._newest_id(connection, sender_id)
+        assert last_id is not None  # the rows just written
+        return last_id
 
     def _slide(self, window: _Window) -> None:
         """Once the window holds twice its turns, fold the oldest into the base state."""
