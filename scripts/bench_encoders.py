@@ -63,13 +63,15 @@ def data_set(name: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]], P
     raise SystemExit(f"unknown data set {name!r}; one of {', '.join(SETS)}")
 
 
-def config_with(encoder: str, target: Path) -> Path:
+def config_with(encoder: str, target: Path, scale: float | None = None) -> Path:
     import yaml
 
     config = yaml.safe_load((ROOT / "config.yml").read_text())
     for component in config["pipeline"]:
         if component["name"].endswith("SentenceEmbeddingFeaturizer"):
             component["encoder"] = encoder
+            if scale is not None:
+                component["scale"] = scale
     target.write_text(yaml.safe_dump({"recipe": "default.v1", "language": "en", "pipeline": config["pipeline"]}))
     return target
 
@@ -125,6 +127,7 @@ def main() -> int:
     parser.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=list(ENCODERS))
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "measurements" / "encoders.json")
+    parser.add_argument("--scale", type=float, help="the embedding's weight against the n-gram counts (config.yml's)")
     parser.add_argument("--retrain", choices=SETS, help="also time retraining after ten new examples on this set")
     parser.add_argument(
         "--before",
@@ -158,7 +161,7 @@ def main() -> int:
                 nb.write_training_yaml(train, work / "train.yml", regexes)
                 result = nb.run(
                     f"{name} on {set_name}",
-                    config_with(name, work / "shipped.yml"),
+                    config_with(name, work / "shipped.yml", args.scale),
                     work / "train.yml",
                     test,
                     None,

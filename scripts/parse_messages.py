@@ -56,6 +56,9 @@ def nlu_texts(path: str) -> list[str]:
 
 if __name__ == "__main__":
     logging.disable(logging.WARNING)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.INFO)  # as `rasa run` does by default: debug lines dropped, not printed
     args = sys.argv[2:]
     texts = nlu_texts(args[args.index("--from-nlu") + 1]) if "--from-nlu" in args else json.load(sys.stdin)
     if "--timings" not in args:
