@@ -172,7 +172,7 @@ def main() -> int:
         report["encoders"][name] = entry  # type: ignore[index]
         args.out.write_text(json.dumps(report, indent=1) + "\n")
     if args.retrain:
-        report["retrain"] = retrain(args.retrain)
+        report["retrain"] = {**retrain(args.retrain), "measured_at": report["measured_at"], "commit": report["commit"]}
         args.out.write_text(json.dumps(report, indent=1) + "\n")
     if args.before:
         train, test, regexes = data_set(args.retrain)

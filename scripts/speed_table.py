@@ -88,7 +88,9 @@ def table(speed: dict, encoders: dict | None) -> str:  # type: ignore[type-arg]
         )
     stamp = f"Measured {speed['measured_at'][:10]} on commit `{speed['commit']}`, {speed['machine']['cpus']} cores"
     if encoders and encoders.get("retrain"):
-        stamp += f"; training {encoders['measured_at'][:10]} on `{encoders['commit']}`"
+        retrain = encoders["retrain"]  # its own date and commit when it was measured apart from the comparison
+        stamp += f"; training {retrain.get('measured_at', encoders['measured_at'])[:10]} on "
+        stamp += f"`{retrain.get('commit', encoders['commit'])}`"
     return "\n".join([BEGIN, *lines, "", stamp + ".", END])
 
 
