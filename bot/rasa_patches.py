@@ -42,7 +42,7 @@ import logging
 import os
 import time
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import dask
@@ -210,8 +210,28 @@ def _run_graph(
 
 
 _create_states = TrackerFeaturizer._create_states
-_states_made: list[tuple[Any, ...]] = []  # (tracker, events, last event, domain, arguments, states), newest last
 STATES_KEPT = 4
+
+
+class _MadeStates(NamedTuple):
+    tracker: Any  # the object itself: kept alive, so no other tracker can take its id
+    events: int
+    last_event: Any
+    domain: Any
+    arguments: tuple[Any, ...]
+    states: list[dict[str, Any]]
+
+    def made_for(self, tracker: Any, domain: Any, arguments: tuple[Any, ...]) -> bool:
+        return (
+            self.tracker is tracker
+            and self.events == len(tracker.events)
+            and (self.last_event is (tracker.events[-1] if tracker.events else None))
+            and self.domain is domain
+            and self.arguments == arguments
+        )
+
+
+_states_made: list[_MadeStates] = []  # newest last
 
 
 def _copy_states(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -227,14 +247,13 @@ def _kept_states(
     rule_only_data: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """TrackerFeaturizer._create_states, remembering its last few results."""
-    events = len(tracker.events)
-    last = tracker.events[-1] if events else None
     arguments = (omit_unset_slots, ignore_rule_only_turns, rule_only_data)  # RulePolicy makes a new dict each time
     for made in _states_made:
-        if made[0] is tracker and made[1] == events and made[2] is last and made[3] is domain and made[4] == arguments:
-            return _copy_states(made[5])
+        if made.made_for(tracker, domain, arguments):
+            return _copy_states(made.states)
     states = _create_states(tracker, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
-    _states_made.append((tracker, events, last, domain, arguments, _copy_states(states)))
+    last = tracker.events[-1] if tracker.events else None
+    _states_made.append(_MadeStates(tracker, len(tracker.events), last, domain, arguments, _copy_states(states)))
     del _states_made[:-STATES_KEPT]
     return states
 

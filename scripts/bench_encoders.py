@@ -15,7 +15,8 @@ tested on docs/nlu-real-customers-set.yml, messages written apart from the data)
 the fold-1 train/test split when present) and `askubuntu` (benchmarks/nlu/braun2017). With --retrain SET, the
 shipped pipeline with the embedding cache on: a training from an empty cache, then one after ten examples were
 added. --before CONFIG trains that pipeline (say, an earlier commit's config.yml) on the same set with the cache off,
-for the figures before a change. Results: --out (JSON).
+for the figures before a change. --scale S sets the embedding's weight against the n-gram counts (config.yml's
+otherwise). Results: --out (JSON).
 """
 
 from __future__ import annotations
@@ -23,13 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 os.environ["HEARTH_EMBEDDING_CACHE"] = "off"
@@ -38,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import nlu_benchmark as nb  # noqa: E402
+from bench_stamp import stamp  # noqa: E402
 
 HWU64 = ROOT / "benchmarks" / "nlu" / "hwu64"
 SETS = ("holdout", "customers", "hwu64", "askubuntu")
@@ -141,14 +140,7 @@ def main() -> int:
     import tensorflow  # noqa: F401
 
     holdout_train, holdout_test, _ = data_set("holdout")
-    report: dict[str, object] = {
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-        ).stdout.strip(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "encoders": {},
-    }  # fmt: skip
+    report: dict[str, object] = {**stamp(), "encoders": {}}
     for name in args.encoders:
         entry: dict[str, object] = {
             "encode": encode_figures(name, [t for t, _ in holdout_test], [t for t, _ in holdout_train])

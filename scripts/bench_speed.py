@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import secrets
 import shutil
 import signal
@@ -43,13 +42,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench_stamp import stamp  # noqa: E402 - this folder, which a script run by path has on sys.path
 
 from hearth.processes import processes  # noqa: E402
 
@@ -76,8 +76,18 @@ DEMO = [
 ]
 REFERENCE_SCRIPT = ["hi", "I am sad", "yes", "are you a bot?", "great, thanks", "no", "I'm feeling very good", "bye"]
 LONG_HEARTH = ["what are your opening hours", "do you deliver abroad", "thanks", "are you a bot", "how do returns work"]
-APOLOGY = "I can't reach our customer system right now"  # utter_crm_unavailable: a custom action failed
 LONG_REFERENCE = ["hi", "I am great", "are you a bot?", "bye", "I'm sad"]
+
+
+def apology() -> str:
+    """What the customer is told when a custom action failed (bot/rasa_patches.py's APOLOGY, from the domain)."""
+    import yaml
+
+    responses = yaml.safe_load((ROOT / "bot" / "domain" / "core.yml").read_text())["responses"]
+    return str(responses["utter_crm_unavailable"][0]["text"])
+
+
+APOLOGY = apology()
 
 
 def free_port() -> int:
@@ -353,11 +363,7 @@ def main() -> int:
     args = parser.parse_args()
     tag = f"bench{int(time.time())}"
     report: dict[str, object] = {
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        **stamp(),
         "parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
     bots: dict[str, dict[str, object]] = {}

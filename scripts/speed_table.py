@@ -80,15 +80,14 @@ def table(speed: dict, encoders: dict | None) -> str:  # type: ignore[type-arg]
             f"| CPU per reply under that load, Rasa server | {_n(cpu['rasa_server'])} ms "
             f"(+{_n(cpu.get('action_server', 0))} ms action server) | {_n(ref_cpu['rasa_server'])} ms |",
         )
+    stamp = f"Measured {speed['measured_at'][:10]} on commit `{speed['commit']}`, {speed['machine']['cpus']} cores"
     if encoders and encoders.get("retrain"):
         retrain = encoders["retrain"]
         lines.append(
             f"| training, public intent set ({retrain['set']}, {retrain['examples']:,} examples): from scratch / "
             f"after ten examples added | {_n(retrain['first_s'])} s / {_n(retrain['ten_added_s'])} s | – |"
         )
-    stamp = f"Measured {speed['measured_at'][:10]} on commit `{speed['commit']}`, {speed['machine']['cpus']} cores"
-    if encoders and encoders.get("retrain"):
-        retrain = encoders["retrain"]  # its own date and commit when it was measured apart from the comparison
+        # its own date and commit when it was measured apart from the comparison of encoders
         stamp += f"; training {retrain.get('measured_at', encoders['measured_at'])[:10]} on "
         stamp += f"`{retrain.get('commit', encoders['commit'])}`"
     return "\n".join([BEGIN, *lines, "", stamp + ".", END])
