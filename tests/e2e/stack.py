@@ -127,6 +127,16 @@ class Stack:
             ).fetchall()
         return [json.loads(row[0])["text"] for row in rows]
 
+    def heard(self, sender_id: str, last: int = 3) -> list[tuple[str, str | None]]:
+        """The text and the intent Rasa stored for the last `last` messages from `sender_id`: an assertion's context."""
+        with sqlite3.connect(self.data_dir / "tracker.db") as conn:
+            rows = conn.execute(
+                "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id DESC LIMIT ?",
+                (sender_id, last),
+            ).fetchall()
+        parsed = [json.loads(row[0]) for row in reversed(rows)]
+        return [(p.get("text"), ((p.get("parse_data") or {}).get("intent") or {}).get("name")) for p in parsed]
+
     def crm(self, sql: str, *args: object) -> list[tuple]:
         with sqlite3.connect(self.data_dir / "crm.db") as conn:
             return conn.execute(sql, args).fetchall()

@@ -124,7 +124,8 @@ def test_a_customer_sees_exports_and_erases_their_data(stack: Stack) -> None:
     asked = stack.say(sender, "delete my account and erase all my data")
     assert asked[0].startswith("Erasing an account can't be undone") and "a***@example.com" in asked[0], asked
     code = wait_for(lambda: outbox_code(stack.data_dir / "outbox", "anna.berg@example.com"))
-    assert stack.say(sender, code)[0].startswith("This deletes your")
+    reply = stack.say(sender, code)
+    assert reply[0].startswith("This deletes your"), (reply, stack.heard(sender))
     assert stack.say(sender, "yes")[0].startswith("Your data has been erased")
     done = wait_for(lambda: stack.crm("SELECT status, customer_id, sender_ids FROM privacy_jobs WHERE kind = 'erase'")
                     == [("done", None, None)])  # fmt: skip

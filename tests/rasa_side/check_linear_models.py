@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from bot.nlu.linear_intents import LinearIntentClassifier
 from bot.nlu.response_selection import LinearResponseSelector
-from bot.nlu.softmax import SoftmaxModel, lbfgs
+from bot.nlu.softmax import SoftmaxModel, features, lbfgs
 
 
 def problem(seed: int, n: int = 240, classes: int = 5) -> tuple[csr_matrix, np.ndarray, np.ndarray]:
@@ -63,6 +63,19 @@ def message(text: str, sparse: np.ndarray, dense: np.ndarray, **data: object) ->
     m.add_features(Features(csr_matrix(sparse[None, :]), "sentence", TEXT, "counts"))
     m.add_features(Features(dense[None, :], "sentence", TEXT, "embedding"))
     return m
+
+
+def rows_stay_off_the_message_data() -> None:
+    """The classifiers' cached rows do not change the message's fingerprint (Rasa's training hashes its data before
+    every component) and follow features added after them."""
+    sparse, dense, _ = problem(5)
+    m = message("t", sparse[0].toarray()[0], dense[0])
+    before = m.fingerprint()
+    first_sparse, first_dense = features([m])
+    assert m.fingerprint() == before and m.data.keys() == {TEXT}
+    assert np.allclose(first_sparse.toarray(), sparse[0].toarray()) and np.allclose(first_dense, dense[0])
+    m.add_features(Features(dense[1][None, :], "sentence", TEXT, "embedding"))  # Rasa combines a second block
+    assert np.allclose(features([m])[1], np.concatenate([dense[0], dense[1]])[None, :])
 
 
 def classifier_trains_saves_loads_and_ranks(storage_dir: Path) -> None:
@@ -119,6 +132,7 @@ def selector_picks_the_answer_within_the_retrieval_intent(storage_dir: Path) -> 
 if __name__ == "__main__":
     lbfgs_finds_the_minimum_of_a_quadratic()
     the_same_model_as_scikit_learns_logistic_regression()
+    rows_stay_off_the_message_data()
     with tempfile.TemporaryDirectory() as directory:
         for name in ("a", "b"):
             (Path(directory) / name).mkdir()
