@@ -22,7 +22,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.softmax import SoftmaxModel, features
+from bot.nlu.softmax import PLATEAU, SoftmaxModel, features
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class LinearIntentClassifier(GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"C": 1.0, "max_iter": 1000, "tol": 1e-4, "ranking_length": LABEL_RANKING_LENGTH}
+        return {"C": 1.0, "max_iter": 1000, "tol": 1e-4, "plateau": PLATEAU, "ranking_length": LABEL_RANKING_LENGTH}
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource) -> None:
         self.config = {**self.get_default_config(), **config}
@@ -61,7 +61,7 @@ class LinearIntentClassifier(GraphComponent):
         sparse, dense = features(examples)
         self.model, steps = SoftmaxModel.fit(
             sparse, dense, y, len(self.labels), float(self.config["C"]), int(self.config["max_iter"]),
-            float(self.config["tol"]),
+            float(self.config["tol"]), float(self.config["plateau"]),
         )  # fmt: skip
         logger.info("LinearIntentClassifier: %d examples, %d intents, %d L-BFGS steps", len(y), len(self.labels), steps)
         self.persist()
