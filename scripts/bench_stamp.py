@@ -14,8 +14,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def stamp() -> dict[str, object]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    # code changed since that commit (benchmark results apart) is marked: the figures are not that commit's
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/measurements"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
     return {
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": commit.stdout.strip(),
+        "commit": commit.stdout.strip() + ("+changes" if changed.stdout.strip() else ""),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
     }

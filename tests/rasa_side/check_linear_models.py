@@ -43,6 +43,19 @@ def lbfgs_finds_the_minimum_of_a_quadratic() -> None:
     assert np.allclose(x, np.linalg.solve(h, b), atol=1e-4)  # stopped by the relative decrease, as L-BFGS-B
 
 
+def a_fit_stops_where_its_loss_stops_falling() -> None:
+    """The plateau rule ends a fit early (fewer steps than the per-step rules take) at a model that predicts as
+    the fully converged one does, and a looser plateau stops earlier still."""
+    sparse, dense, y = problem(11, n=600, classes=6)
+    strict, strict_steps = SoftmaxModel.fit(sparse, dense, y, 6, 1.0, 2000, 1e-9, plateau=0.0)
+    relaxed, relaxed_steps = SoftmaxModel.fit(sparse, dense, y, 6, 1.0, 2000, 1e-9, plateau=1e-5)
+    loose, loose_steps = SoftmaxModel.fit(sparse, dense, y, 6, 1.0, 2000, 1e-9, plateau=1e-2)
+    assert loose_steps < relaxed_steps < strict_steps, (loose_steps, relaxed_steps, strict_steps)
+    exact, early = strict.probabilities(sparse, dense), relaxed.probabilities(sparse, dense)
+    assert (exact.argmax(1) == early.argmax(1)).mean() > 0.99
+    assert float(np.abs(exact - early).max()) < 0.05
+
+
 def the_same_model_as_scikit_learns_logistic_regression() -> None:
     for seed, c in ((3, 1.0), (4, 10.0)):
         sparse, dense, y = problem(seed)
@@ -76,6 +89,27 @@ def rows_stay_off_the_message_data() -> None:
     assert np.allclose(first_sparse.toarray(), sparse[0].toarray()) and np.allclose(first_dense, dense[0])
     m.add_features(Features(dense[1][None, :], "sentence", TEXT, "embedding"))  # Rasa combines a second block
     assert np.allclose(features([m])[1], np.concatenate([dense[0], dense[1]])[None, :])
+
+
+def features_fingerprints_come_from_the_arrays() -> None:
+    """Loading the NLU components puts bot/rasa_patches.py's fingerprint of features in place (so `rasa train` has
+    it); equal features get equal fingerprints whatever the sparse format, a changed value another one."""
+    import bot.nlu  # noqa: F401 - what Rasa's training imports first
+
+    assert Features.fingerprint.__module__ == "bot.rasa_patches", Features.fingerprint  # before anything else loads it
+    sparse, dense, _ = problem(13)
+    row = sparse[:3]
+
+    def fingerprint(matrix: object, attribute: str = TEXT) -> str:
+        return Features(matrix, "sequence", attribute, "counts").fingerprint()
+
+    assert fingerprint(row) == fingerprint(row.tocoo()) == fingerprint(row.tocsc())
+    changed = row.copy()
+    changed.data[0] += 1.0
+    assert fingerprint(changed) != fingerprint(row)
+    assert fingerprint(row, "action_name") != fingerprint(row)
+    assert fingerprint(dense[:2].copy()) == fingerprint(dense[:2].copy())
+    assert fingerprint(dense[:2]) != fingerprint(dense[1:3]) != fingerprint(row[:2].toarray())
 
 
 def classifier_trains_saves_loads_and_ranks(storage_dir: Path) -> None:
@@ -132,7 +166,9 @@ def selector_picks_the_answer_within_the_retrieval_intent(storage_dir: Path) -> 
 if __name__ == "__main__":
     lbfgs_finds_the_minimum_of_a_quadratic()
     the_same_model_as_scikit_learns_logistic_regression()
+    a_fit_stops_where_its_loss_stops_falling()
     rows_stay_off_the_message_data()
+    features_fingerprints_come_from_the_arrays()
     with tempfile.TemporaryDirectory() as directory:
         for name in ("a", "b"):
             (Path(directory) / name).mkdir()
