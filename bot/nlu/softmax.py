@@ -20,10 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from scipy.linalg.blas import daxpy
-from scipy.sparse import csr_matrix, vstack
+from scipy.sparse import csr_matrix, hstack, vstack
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +39,34 @@ def _rows(message: Message) -> tuple[csr_matrix | None, np.ndarray | None]:
     kept = getattr(message, ROWS_ATTRIBUTE, None)
     if kept is not None and kept[0] == len(message.features):
         return kept[1]
-    sparse = message.get_sparse_features(attribute=TEXT)[1]
-    dense = message.get_dense_features(attribute=TEXT)[1]
-    rows = (
-        csr_matrix(sparse.features, dtype=np.float64) if sparse is not None else None,
-        np.asarray(dense.features, dtype=np.float64).reshape(-1) if dense is not None else None,
-    )
+    rows = _sentence_rows(message)
     setattr(message, ROWS_ATTRIBUTE, (len(message.features), rows))
     return rows
+
+
+def _sentence_rows(message: Message) -> tuple[csr_matrix | None, np.ndarray | None]:
+    """The message's sentence-level features of its text, each kind side by side in the order they were added: what
+    Rasa's get_sparse_features and get_dense_features give as their second part. Made here because those also
+    combine the token-level features, which the classifiers do not read, and join one-row matrices with SciPy's
+    hstack: a tenth of a parse."""
+    sentence = [f for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE]
+    sparse_parts = [f.features for f in sentence if f.is_sparse()]
+    dense_parts = [np.asarray(f.features, dtype=np.float64).reshape(-1) for f in sentence if f.is_dense()]
+    sparse = None
+    if sparse_parts and all(part.shape[0] == 1 for part in sparse_parts):
+        columns, values, offset = [], [], 0
+        for part in sparse_parts:
+            entries = part.tocoo()
+            columns.append(entries.col.astype(np.int64) + offset)
+            values.append(entries.data.astype(np.float64))
+            offset += part.shape[1]
+        column = np.concatenate(columns)
+        row = np.zeros(len(column), dtype=np.int64)
+        sparse = csr_matrix((np.concatenate(values), (row, column)), shape=(1, offset))
+    elif sparse_parts:
+        sparse = csr_matrix(hstack(sparse_parts), dtype=np.float64)
+    dense = np.concatenate(dense_parts) if dense_parts else None
+    return sparse, dense
 
 
 def features(

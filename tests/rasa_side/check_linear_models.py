@@ -91,6 +91,29 @@ def rows_stay_off_the_message_data() -> None:
     assert np.allclose(features([m])[1], np.concatenate([dense[0], dense[1]])[None, :])
 
 
+def rows_are_rasas_sentence_features() -> None:
+    """The classifiers' rows equal the sentence part of Rasa's get_sparse_features and get_dense_features, with
+    token-level features, several featurizers of each kind and both sparse formats on the message."""
+    from scipy.sparse import coo_matrix
+
+    rng = np.random.default_rng(17)
+    for seed in range(20):
+        sparse, dense, _ = problem(seed)
+        m = Message(data={TEXT: "a b c"})
+        m.add_features(Features(coo_matrix(sparse[:3]), "sequence", TEXT, "words"))
+        m.add_features(Features(coo_matrix(sparse[seed % 5]), "sentence", TEXT, "regex"))
+        m.add_features(Features(rng.normal(size=(3, 8)), "sequence", TEXT, "embedding"))
+        m.add_features(Features(csr_matrix(sparse[5, :20]), "sentence", TEXT, "chars"))
+        m.add_features(Features(dense[0][None, :], "sentence", TEXT, "embedding"))
+        m.add_features(Features(coo_matrix(sparse[6]), "sentence", "action_name", "words"))  # another attribute
+        m.add_features(Features(dense[1][None, :4], "sentence", TEXT, "more"))
+        ours_sparse, ours_dense = features([m])
+        theirs_sparse = m.get_sparse_features(attribute=TEXT)[1].features
+        theirs_dense = m.get_dense_features(attribute=TEXT)[1].features
+        assert ours_sparse.shape == theirs_sparse.shape and np.allclose(ours_sparse.toarray(), theirs_sparse.toarray())
+        assert np.allclose(ours_dense, theirs_dense.reshape(1, -1))
+
+
 def features_fingerprints_come_from_the_arrays() -> None:
     """Loading the NLU components puts bot/rasa_patches.py's fingerprint of features in place (so `rasa train` has
     it); equal features get equal fingerprints whatever the sparse format, a changed value another one."""
@@ -168,6 +191,7 @@ if __name__ == "__main__":
     the_same_model_as_scikit_learns_logistic_regression()
     a_fit_stops_where_its_loss_stops_falling()
     rows_stay_off_the_message_data()
+    rows_are_rasas_sentence_features()
     features_fingerprints_come_from_the_arrays()
     with tempfile.TemporaryDirectory() as directory:
         for name in ("a", "b"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
@@ -168,9 +169,56 @@ def check_copies_only_for_debug_lines() -> None:
     configure_structlog(logging.INFO)
 
 
+def check_graph_evaluation() -> None:
+    """bot/rasa_patches.py runs Rasa's task graphs without dask: the same results as dask.get, each task run once
+    (a node two others need included) and only if a target needs it, a component's error passed on."""
+    import dask
+
+    from bot.rasa_patches import _evaluate
+
+    calls: list[str] = []
+
+    def node(name: str) -> Any:
+        def run(*inputs: Any) -> tuple[str, Any]:
+            calls.append(name)
+            return name, [name, *inputs]
+
+        return run
+
+    graph: dict[str, Any] = {
+        "__message__": ("__message__", {"text": "hi"}),  # an input, as DaskGraphRunner adds them
+        "tokens": (node("tokens"), "__message__"),
+        "words": (node("words"), "tokens"),
+        "chars": (node("chars"), "tokens"),
+        "intent": (node("intent"), "words", "chars", "__message__"),
+        "unused": (node("unused"), "tokens"),
+        "named": (node("named"), "not a node"),  # a name that is no task is passed as it is, as dask does
+    }
+    for targets in (["intent"], ["intent", "words"], ["named", "tokens"]):
+        calls.clear()
+        ours = _evaluate(graph, targets)
+        ran = list(calls)
+        calls.clear()
+        assert ours == list(dask.get(graph, targets)), targets
+        # dask runs every task of the graph (Rasa gives it only the ones the targets need); here those the targets need
+        assert set(ran) <= set(calls) and len(ran) == len(set(ran)), (ran, calls)
+        assert "unused" not in ran
+
+    def failing(*inputs: Any) -> None:
+        raise RuntimeError("component failed")
+
+    try:
+        _evaluate({**graph, "intent": (failing, "words")}, ["intent"])
+    except RuntimeError as error:
+        assert str(error) == "component failed"
+    else:
+        raise AssertionError("the component's error was lost")
+
+
 if __name__ == "__main__":
     asyncio.run(checks(sys.argv[1]))
     check_action_response_validation()
     check_kept_states()
     check_copies_only_for_debug_lines()
+    check_graph_evaluation()
     print("ok")
