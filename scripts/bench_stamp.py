@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def stamp() -> dict[str, object]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    # code changed since that commit (benchmark results apart) is marked: the figures are not that commit's
+    # code changed since that commit (documentation and results apart) is marked: the figures are not that commit's
     changed = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/measurements"],
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs"],
         cwd=ROOT, capture_output=True, text=True,
     )  # fmt: skip
     return {
