@@ -1,4 +1,4 @@
-"""Fixes for Rasa 3.6, applied when the Rasa server loads bot/ code.
+"""Fixes for Rasa 3.6, applied when the Rasa server or its training loads bot/ code (bot/nlu/__init__.py imports this).
 
 1. A custom action that cannot run (the action server is down, restarting, too slow or failing) gets the
    customer an apology, once per message, instead of silence: Rasa 3.6 logs the error and says nothing. The

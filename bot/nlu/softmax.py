@@ -2,12 +2,13 @@
 sentence embedding, kept apart.
 
 This is the model scikit-learn's LogisticRegression fits (softmax over the labels, classes weighted to balance them,
-L2 penalty 1/C on the weights, not on the biases), to the same stopping rule (largest gradient entry under `tol`),
-so accuracy and confidences are the same. What differs is the arithmetic. scikit-learn takes one sparse matrix, so
-the embedding values of every example become sparse entries multiplied one by one, and SciPy's L-BFGS-B spends more
-on its own bookkeeping than on the loss for hundreds of thousands of weights. Here the n-gram counts stay sparse,
-the embeddings stay a dense block multiplied by BLAS, and L-BFGS is a few vector products in NumPy. The intent
-classifier (bot/nlu/linear_intents.py) and the response selectors (bot/nlu/response_selection.py) use it.
+L2 penalty 1/C on the weights, not on the biases), to L-BFGS-B's stopping rules, plus one more: the fit also stops
+once its loss has stopped falling (PLATEAU), where the predictions no longer change. What differs is the
+arithmetic. scikit-learn takes one sparse matrix, so the embedding values of every example become sparse entries
+multiplied one by one, and SciPy's L-BFGS-B spends more on its own bookkeeping than on the loss for hundreds of
+thousands of weights. Here the n-gram counts stay sparse, the embeddings stay a dense block multiplied by BLAS, and
+L-BFGS is a few vector products in NumPy. The intent classifier (bot/nlu/linear_intents.py) and the response
+selectors (bot/nlu/response_selection.py) use it.
 """
 
 from __future__ import annotations
