@@ -48,8 +48,9 @@ import hashlib
 import logging
 import os
 import time
+from collections import OrderedDict
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 import aiohttp
 import jwt
@@ -64,8 +65,18 @@ from rasa.core.policies import memoization, rule_policy
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.constants import DOCS_BASE_URL
-from rasa.shared.core.constants import REQUESTED_SLOT
-from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.constants import PREVIOUS_ACTION, REQUESTED_SLOT
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionReverted,
+    ActiveLoop,
+    BotUttered,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.training_data.features import Features
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
@@ -236,33 +247,119 @@ def _run_graph(
 
 
 _create_states = TrackerFeaturizer._create_states
-STATES_KEPT = 4
+REPLAYS_KEPT = 64
+_UNDOING = (ActionReverted, UserUtteranceReverted, Restarted, SessionStarted)
 
 
-class _MadeStates(NamedTuple):
-    tracker: Any  # the object itself: kept alive, so no other tracker can take its id
-    events: int
-    last_event: Any
-    domain: Any
-    arguments: tuple[Any, ...]
-    states: list[dict[str, Any]]
+class _Replay:
+    """Domain.states_for_tracker_history for one tracker, kept open: when the tracker has grown (the processor adds
+    the events of each action to the same tracker between predictions), only its new events are replayed onto the
+    state reached, instead of the whole tracker from its first event for every prediction and policy.
+
+    The steps are Rasa's own (rasa/shared/core/domain.py and trackers.py, 3.6): the tracker's applied events are
+    replayed into a fresh copy; before each ActionExecuted, and once at the end, that copy's state is taken (for
+    RulePolicy with its rule-only turns hidden). A new event that would change which earlier events Rasa counts as
+    applied (an ActionReverted or UserUtteranceReverted, a restart, a new session, a form's repeated execution, a
+    form not seen before) or a tracker whose events were replaced starts the replay over."""
+
+    def __init__(self, tracker: Any, domain: Any, arguments: tuple[Any, ...]) -> None:
+        self.tracker = tracker  # the object itself: kept alive, so no other tracker can take its id
+        self.domain = domain
+        self.arguments = arguments
+        self.replayed = tracker.init_copy()
+        self.applied: list[Any] = []  # the events replayed so far: Rasa's applied_events of the events seen
+        self.states: list[dict[str, Any]] = []  # the states before each ActionExecuted replayed
+        self.last_ml_action: Any = None
+        self.turn_was_hidden = False
+        self.final: list[dict[str, Any]] | None = None  # all the states, while no event was added
+        events = tracker.events
+        self.loop_names = {e.name for e in events if isinstance(e, ActiveLoop) and e.name}
+        for event in tracker.applied_events():
+            self._replay(event)
+        self.seen, self.last_seen = len(events), events[-1] if events else None
 
     def made_for(self, tracker: Any, domain: Any, arguments: tuple[Any, ...]) -> bool:
-        return (
-            self.tracker is tracker
-            and self.events == len(tracker.events)
-            and (self.last_event is (tracker.events[-1] if tracker.events else None))
-            and self.domain is domain
-            and self.arguments == arguments
-        )
+        return self.tracker is tracker and self.domain is domain and self.arguments == arguments
+
+    def advance(self) -> bool:
+        """Replays the events added to the tracker since; False when the replay must start over."""
+        events, tracker = self.tracker.events, self.tracker
+        if len(events) < self.seen or (self.seen and events[self.seen - 1] is not self.last_seen):
+            return False
+        for i in range(self.seen, len(events)):
+            event = events[i]
+            if isinstance(event, _UNDOING) or (
+                isinstance(event, ActiveLoop) and event.name and event.name not in self.loop_names
+            ):
+                return False
+            if (
+                isinstance(event, ActionExecuted)
+                and event.action_name in self.loop_names
+                and not tracker._first_loop_execution_or_unhappy_path(event.action_name, self.applied)
+            ):
+                return False
+            self._replay(event)
+        self.seen, self.last_seen = len(events), events[-1] if events else None
+        return True
+
+    def _replay(self, event: Any) -> None:
+        if isinstance(event, ActionExecuted):
+            state, self.last_ml_action, self.turn_was_hidden = self._state(
+                event.hide_rule_turn, self.states, self.last_ml_action, self.turn_was_hidden
+            )
+            if state is not None:
+                self.states.append(state)
+        self.replayed.update(event)
+        self.applied.append(event)
+        self.final = None
+
+    def all_states(self) -> list[dict[str, Any]]:
+        if self.final is None:
+            final, _, _ = self._state(False, self.states, self.last_ml_action, self.turn_was_hidden)
+            self.final = self.states + ([final] if final is not None else [])
+        return self.final
+
+    def _state(
+        self, hide_rule_turn: bool, states: list[dict[str, Any]], last_ml_action: Any, turn_was_hidden: bool
+    ) -> tuple[dict[str, Any] | None, Any, bool]:
+        """One step of Rasa's loop, on the replayed tracker: the state (None for a hidden rule turn) and the loop's
+        two variables after it."""
+        omit_unset_slots, ignore_rule_only_turns, rule_only_data = self.arguments
+        domain, tracker = self.domain, self.replayed
+        if ignore_rule_only_turns:
+            if not turn_was_hidden:
+                last_ml_action = domain._get_prev_action_sub_state(tracker)
+            if not tracker.followup_action and not tracker.latest_action_name == tracker.active_loop_name:
+                turn_was_hidden = hide_rule_turn
+            if turn_was_hidden:
+                return None, last_ml_action, turn_was_hidden
+        state = domain.get_active_state(tracker, omit_unset_slots=omit_unset_slots)
+        if ignore_rule_only_turns:
+            domain._remove_rule_only_features(state, rule_only_data)
+            if states:
+                domain._substitute_rule_only_user_input(state, states[-1])
+            if last_ml_action:
+                state[PREVIOUS_ACTION] = last_ml_action
+        return domain._clean_state(state), last_ml_action, turn_was_hidden
 
 
-_states_made: list[_MadeStates] = []  # newest last
+_replays: OrderedDict[int, list[_Replay]] = OrderedDict()  # by id(tracker), the most recently used last
 
 
 def _copy_states(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A copy the callers may edit as Rasa's do (they delete keys of a state's sub-states)."""
-    return [{key: dict(value) if isinstance(value, dict) else value for key, value in s.items()} for s in states]
+    """A copy the callers may edit as Rasa's do (they delete keys of a state's sub-states). A sub-state that several
+    states share (Rasa's replay puts one object into several) is one object in the copy too, as in Rasa's own
+    result: the featurizer's edit of the last user input reaches the states that share it."""
+    copies: dict[int, dict[str, Any]] = {}
+
+    def copied(value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        if id(value) not in copies:
+            copies[id(value)] = dict(value)
+        return copies[id(value)]
+
+    return [{key: copied(value) for key, value in state.items()} for state in states]
 
 
 def _kept_states(
@@ -272,16 +369,19 @@ def _kept_states(
     ignore_rule_only_turns: bool = False,
     rule_only_data: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """TrackerFeaturizer._create_states, remembering its last few results."""
+    """TrackerFeaturizer._create_states, continuing the tracker's replay (see _Replay) where it can."""
     arguments = (omit_unset_slots, ignore_rule_only_turns, rule_only_data)  # RulePolicy makes a new dict each time
-    for made in _states_made:
-        if made.made_for(tracker, domain, arguments):
-            return _copy_states(made.states)
-    states = _create_states(tracker, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
-    last = tracker.events[-1] if tracker.events else None
-    _states_made.append(_MadeStates(tracker, len(tracker.events), last, domain, arguments, _copy_states(states)))
-    del _states_made[:-STATES_KEPT]
-    return states
+    replays = _replays.setdefault(id(tracker), [])
+    _replays.move_to_end(id(tracker))
+    replay = next((r for r in replays if r.made_for(tracker, domain, arguments)), None)
+    if replay is None or not replay.advance():
+        if replay is not None:
+            replays.remove(replay)
+        replay = _Replay(tracker, domain, arguments)
+        replays.append(replay)
+        while len(_replays) > REPLAYS_KEPT:
+            _replays.popitem(last=False)
+    return _copy_states(replay.all_states())
 
 
 class _CopyForDebugLines:

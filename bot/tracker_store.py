@@ -13,10 +13,12 @@ ConversationPaused events) followed by the events of the last
 `window_turns` customer turns. The policies look back at most a few turns
 (MemoizationPolicy max_history 4, rules of a few turns), so their predictions are the same.
 
-The window is cached per conversation in the Rasa process. A cache entry is used only if
-the newest stored event id of the conversation is still the one it saw, so several Rasa
-servers sharing one database stay correct: a conversation served elsewhere in between is
-simply reloaded from the database.
+The window is cached per conversation in the Rasa process, with the id of the newest stored
+event it holds. Each read asks the database for the events from that id on, so several Rasa
+servers sharing one database stay correct and cheap: events another server wrote in between
+are read (only those) and added to the window. The window is rebuilt from Rasa's own read of
+the session when it cannot be extended: its newest event is no longer stored (the
+conversation was erased) or a new session started elsewhere.
 """
 
 from __future__ import annotations
@@ -31,7 +33,16 @@ from typing import Any
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, ConversationPaused, Event, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    ConversationPaused,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+    deserialise_events,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import (
@@ -65,22 +76,45 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
     # ---- reading ----------------------------------------------------------
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
-        last_id = self._last_event_id(sender_id)
-        if last_id is None:
-            self._windows.pop(sender_id, None)
-            return None
         window = self._windows.get(sender_id)
-        if window is None or window.last_id != last_id:
+        if window is not None and self._catch_up(sender_id, window):
+            self._windows.move_to_end(sender_id)
+        else:
+            self._windows.pop(sender_id, None)
+            last_id = self._last_event_id(sender_id)
+            if last_id is None:
+                return None
             full = await super().retrieve(sender_id)  # Rasa's own read: the current session, replayed
             if full is None:
                 return None
             window = self._make_window(full, last_id)
             self._remember(sender_id, window)
-        else:
-            self._windows.move_to_end(sender_id)
         tracker = self._materialize(sender_id, window)
         setattr(tracker, STORED_MARK, len(tracker.events))
         return tracker
+
+    def _catch_up(self, sender_id: str, window: _Window) -> bool:
+        """Adds to the cached window the events stored after its newest one (by another Rasa server); False when
+        the window cannot be extended: its newest event is gone (erased) or a new session started since."""
+        table = self.SQLEvent.__table__
+        query = (
+            sa.select(table.c.id, table.c.type_name, table.c.data)
+            .where(table.c.sender_id == sender_id, table.c.id >= window.last_id)
+            .order_by(table.c.id)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        if not rows or rows[0].id != window.last_id:
+            return False
+        newer = rows[1:]
+        if not newer:
+            return True
+        if any(row.type_name == SessionStarted.type_name for row in newer):
+            return False
+        window.events.extend(deserialise_events([json.loads(row.data) for row in newer]))  # as Rasa's read does
+        window.last_id = int(newer[-1].id)
+        self._slide(window)
+        return True
 
     def _last_event_id(self, sender_id: str) -> int | None:
         with self.engine.connect() as connection:

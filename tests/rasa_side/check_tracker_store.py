@@ -7,11 +7,14 @@ each check raises AssertionError with a message, and the script prints "ok" when
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
+from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SessionStarted, SlotSet, UserUttered
 
 from bot.tracker_store import WindowedSQLTrackerStore
 
@@ -67,19 +70,97 @@ async def checks(url: str) -> None:
     assert windowed.latest_message.text == "message 42"
     assert windowed.current_slot_values() == full.current_slot_values()
 
-    # Another Rasa server writes to the same conversation: server A must notice and reload.
+    # Another Rasa server writes to the same conversation: server A must notice and read only the new events.
     other = await server_b.retrieve("c1")
     assert other is not None
     for event in turn(43, SlotSet("customer_first_name", "Anna")):
         other.update(event)
     await server_b.save(other)
-    seen_by_a = await server_a.retrieve("c1")
+    with counted_full_reads() as full_reads:
+        seen_by_a = await server_a.retrieve("c1")
     assert seen_by_a is not None and seen_by_a.latest_message.text == "message 43"
     assert seen_by_a.get_slot("customer_first_name") == "Anna"
+    assert full_reads == [], "server A extends its window with the newer events, without Rasa's read of the session"
+    assert_same_state(seen_by_a, await fresh_store(url).retrieve("c1"))
+
+    # The two servers take turns, as behind a round-robin balancer: each sees the other's turns, no full reads.
+    with counted_full_reads() as full_reads:
+        for n in range(44, 70):
+            server = server_a if n % 2 else server_b
+            tracker = await server.retrieve("c1")
+            assert tracker is not None and tracker.latest_message.text == f"message {n - 1}"
+            for event in turn(n, SlotSet("customer_first_name", f"Name {n}")):
+                tracker.update(event)
+            await server.save(tracker)
+    assert full_reads == []
+    for server in (server_a, server_b):
+        tracker = await server.retrieve("c1")
+        assert tracker is not None
+        window_users = sum(isinstance(e, UserUttered) for e in tracker.events)
+        assert window_users <= 2 * 5 + 1, f"the window slides with events read from the other server ({window_users})"
+        assert_same_state(tracker, await fresh_store(url).retrieve("c1"))
+        assert tracker.get_slot("customer_first_name") == "Name 69"
     stored = await server_a.retrieve_full_tracker("c1")
     assert stored is not None
-    assert [e.text for e in stored.events if isinstance(e, UserUttered)][-2:] == ["message 42", "message 43"]
-    assert sum(1 for e in stored.events if isinstance(e, UserUttered)) == 44, "nothing written twice"
+    texts = [e.text for e in stored.events if isinstance(e, UserUttered)]
+    assert texts == [f"message {n}" for n in range(70)], "every turn of both servers stored once, in order"
+
+    # A new session started on server B: server A reads the new session, not its old window plus the new events.
+    tracker = await server_b.retrieve("c1")
+    assert tracker is not None
+    for event in [ActionExecuted("action_session_start"), SessionStarted(), *turn(70)]:
+        tracker.update(event)
+    await server_b.save(tracker)
+    with counted_full_reads() as full_reads:
+        seen_by_a = await server_a.retrieve("c1")
+    assert full_reads == ["c1"], "a session started elsewhere is read the way Rasa reads a session"
+    assert seen_by_a is not None
+    assert [e.text for e in seen_by_a.events if isinstance(e, UserUttered)] == ["message 70"]
+
+    # The conversation is erased (history ingestion deletes its events), then the customer writes again:
+    # nothing of the erased conversation may come back from a server's cached window.
+    table = server_a.SQLEvent.__table__
+    with server_a.engine.begin() as connection:
+        connection.execute(table.delete().where(table.c.sender_id == "c1"))
+    fresh = await server_b.get_or_create_tracker("c1")
+    for event in turn(100):
+        fresh.update(event)
+    await server_b.save(fresh)
+    seen_by_a = await server_a.retrieve("c1")
+    assert seen_by_a is not None
+    texts = [e.text for e in seen_by_a.events if isinstance(e, UserUttered)]
+    assert texts == ["message 100"], f"events of the erased conversation came back: {texts}"
+    assert seen_by_a.get_slot("customer_first_name") is None
+
+
+def fresh_store(url: str) -> WindowedSQLTrackerStore:
+    return WindowedSQLTrackerStore(domain=DOMAIN, host=url, window_turns=5)
+
+
+def assert_same_state(tracker: Any, expected: Any) -> None:
+    assert expected is not None
+    assert tracker.current_slot_values() == expected.current_slot_values()
+    assert tracker.active_loop_name == expected.active_loop_name
+    assert tracker.latest_message.text == expected.latest_message.text
+    recent = [e.as_dict() for e in tracker.events][-12:]
+    assert recent == [e.as_dict() for e in expected.events][-12:], "the last turns differ from a fresh read"
+
+
+@contextlib.contextmanager
+def counted_full_reads() -> Iterator[list[str]]:
+    """The conversations read with Rasa's SQLTrackerStore.retrieve (the whole session, replayed) meanwhile."""
+    calls: list[str] = []
+    original = SQLTrackerStore.retrieve
+
+    async def counting(self: SQLTrackerStore, sender_id: str) -> Any:
+        calls.append(sender_id)
+        return await original(self, sender_id)
+
+    SQLTrackerStore.retrieve = counting  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        SQLTrackerStore.retrieve = original  # type: ignore[method-assign]
 
 
 def check_action_response_validation() -> None:
@@ -122,33 +203,79 @@ def check_action_response_validation() -> None:
 
 
 def check_kept_states() -> None:
-    """The featurizer's remembered states are the ones Rasa computes, for both of RulePolicy's calls, and a tracker
-    that changed (a new event) is featurized again."""
+    """The featurizer's states, made by continuing the tracker's replay, are the ones Rasa computes: for both of
+    RulePolicy's calls and MemoizationPolicy's, as the tracker grows one event at a time, through a form (whose
+    repeated runs Rasa's replay leaves out), an undone message, a restart and a new session; and a tracker that
+    grew is continued, not replayed from its start."""
     from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer, TrackerFeaturizer
+    from rasa.shared.core.events import ActionReverted, Restarted, UserUtteranceReverted
     from rasa.shared.core.trackers import DialogueStateTracker
 
     from bot import rasa_patches
 
     featurizer = MaxHistoryTrackerFeaturizer(max_history=None)
     tracker = DialogueStateTracker.from_events("states", [ActionExecuted("action_listen")], slots=DOMAIN.slots)
-    rule_only = {"slots": [], "loops": []}
 
-    def states(use_text: bool) -> list[object]:
-        return featurizer.prediction_states([tracker], DOMAIN, use_text, rule_only_data=rule_only)[0]
+    def states(use_text: bool, ignore_rule_only_turns: bool) -> list[object]:
+        rule_only = {"slots": ["requested_slot"], "loops": []}  # a new dict each time, as RulePolicy makes
+        return featurizer.prediction_states(
+            [tracker], DOMAIN, use_text, ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only
+        )[0]
 
-    def rasas_own(use_text: bool) -> list[object]:
+    def rasas_own(use_text: bool, ignore_rule_only_turns: bool) -> list[object]:
         TrackerFeaturizer._create_states = staticmethod(rasa_patches._create_states)  # type: ignore[method-assign]
         try:
-            return states(use_text)
+            return states(use_text, ignore_rule_only_turns)
         finally:
             TrackerFeaturizer._create_states = staticmethod(rasa_patches._kept_states)  # type: ignore[method-assign]
 
-    for n in range(4):
-        for event in turn(n, SlotSet("customer_id", f"c-{n}")):
+    form = [
+        UserUttered("where is my order", {"name": "order_status", "confidence": 0.9}),
+        ActionExecuted("order_status_form"),
+        ActiveLoop("order_status_form"),
+        SlotSet("requested_slot", "order_number"),
+        ActionExecuted("action_listen"),
+        UserUttered("JH100001", {"name": "inform", "confidence": 0.9}),
+        ActionExecuted("order_status_form"),  # the form's repeated run: Rasa's replay leaves it out
+        SlotSet("order_number", "JH100001"),
+        ActiveLoop(None),
+        SlotSet("requested_slot", None),
+        ActionExecuted("action_order_status"),
+        BotUttered("on its way"),
+        ActionExecuted("action_listen"),
+    ]
+    hidden_rule_turn = [
+        UserUttered("thanks", {"name": "thank", "confidence": 0.9}),
+        ActionExecuted("utter_welcome", hide_rule_turn=True),
+        BotUttered("you're welcome"),
+        ActionExecuted("action_listen", hide_rule_turn=True),
+    ]
+    undone = [UserUttered("oops", {"name": "faq", "confidence": 0.9}), UserUtteranceReverted()]
+    reverted = [ActionExecuted("utter_faq"), ActionReverted(), ActionExecuted("action_listen")]
+    restart = [UserUttered("/restart", {"name": "restart", "confidence": 1.0}), Restarted()]
+    new_session = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
+    events: list[Any] = [*turn(0, SlotSet("customer_id", "c-0")), *form, *hidden_rule_turn, *turn(1)]
+    events += [*undone, *reverted, *turn(2), *restart, *turn(3), *new_session, *turn(4)]
+    started: list[object] = []
+    start = rasa_patches._Replay.__init__
+
+    def counted_start(self: Any, *args: Any) -> None:
+        started.append(args[2])
+        start(self, *args)
+
+    rasa_patches._Replay.__init__ = counted_start  # type: ignore[method-assign]
+    try:
+        for event in events:
             tracker.update(event)
-            for use_text in (True, False, True):
-                assert states(use_text) == rasas_own(use_text), (n, event, use_text)
-    assert any(entry[0] is tracker for entry in rasa_patches._states_made), "the states were not remembered"
+            for use_text, ignore in ((True, True), (False, True), (True, False), (True, True)):
+                ours, theirs = states(use_text, ignore), rasas_own(use_text, ignore)
+                assert ours == theirs, (event, use_text, ignore, ours, theirs)
+    finally:
+        rasa_patches._Replay.__init__ = start  # type: ignore[method-assign]
+    assert len(rasa_patches._replays[id(tracker)]) == 2, "one replay for each set of arguments"
+    # for each set of arguments: the first start, then one at a form's first activation and at each of the five
+    # events that undo or restart (not one per event)
+    assert len(started) == 2 * 7, f"the replay started {len(started)} times for {len(events)} events"
 
 
 def check_copies_only_for_debug_lines() -> None:
