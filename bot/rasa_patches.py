@@ -45,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
+import json
 import logging
 import os
 import time
@@ -56,6 +57,7 @@ import aiohttp
 import jwt
 import numpy as np
 import structlog
+import ujson
 from engineio import packet as engineio_packet
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
@@ -205,9 +207,20 @@ def _kept_session(self: EndpointConfig) -> _KeptSession:
             auth=auth,
             timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
             connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+            json_serialize=_json_text,
         )
         self.__dict__["_kept_session"] = (loop, session)
     return _KeptSession(session)
+
+
+def _json_text(value: Any) -> str:
+    """The JSON of a request to the action server (the conversation's events, a tenth of the Rasa server's time
+    with the standard library's encoder) by ujson, which Rasa already installs; the standard library's for what
+    ujson refuses, so an error is the one Rasa would have raised."""
+    try:
+        return ujson.dumps(value)
+    except (TypeError, OverflowError, ValueError):
+        return json.dumps(value)
 
 
 def _evaluate(graph: dict[str, Any], targets: list[str]) -> list[Any]:
@@ -247,23 +260,25 @@ def _run_graph(
 
 
 _create_states = TrackerFeaturizer._create_states
-REPLAYS_KEPT = 64
+REPLAYS_KEPT = 128  # conversations
 _UNDOING = (ActionReverted, UserUtteranceReverted, Restarted, SessionStarted)
 
 
 class _Replay:
-    """Domain.states_for_tracker_history for one tracker, kept open: when the tracker has grown (the processor adds
-    the events of each action to the same tracker between predictions), only its new events are replayed onto the
-    state reached, instead of the whole tracker from its first event for every prediction and policy.
+    """Domain.states_for_tracker_history for one conversation, kept open: when its tracker has grown (the processor
+    adds the events of each action to the tracker between predictions, and the next message's tracker, from
+    bot/tracker_store.py's window, holds the same event objects), only the new events are replayed onto the state
+    reached, instead of the whole tracker from its first event for every prediction and policy.
 
     The steps are Rasa's own (rasa/shared/core/domain.py and trackers.py, 3.6): the tracker's applied events are
     replayed into a fresh copy; before each ActionExecuted, and once at the end, that copy's state is taken (for
-    RulePolicy with its rule-only turns hidden). A new event that would change which earlier events Rasa counts as
-    applied (an ActionReverted or UserUtteranceReverted, a restart, a new session, a form's repeated execution, a
-    form not seen before) or a tracker whose events were replaced starts the replay over."""
+    RulePolicy with its rule-only turns hidden). The replay goes on only with a tracker whose first events are the
+    very events it replayed; a new event that would change which earlier events Rasa counts as applied (an
+    ActionReverted or UserUtteranceReverted, a restart, a new session, a form's repeated execution, a form not seen
+    before) starts it over."""
 
     def __init__(self, tracker: Any, domain: Any, arguments: tuple[Any, ...]) -> None:
-        self.tracker = tracker  # the object itself: kept alive, so no other tracker can take its id
+        self.sender_id = tracker.sender_id
         self.domain = domain
         self.arguments = arguments
         self.replayed = tracker.init_copy()
@@ -272,21 +287,22 @@ class _Replay:
         self.last_ml_action: Any = None
         self.turn_was_hidden = False
         self.final: list[dict[str, Any]] | None = None  # all the states, while no event was added
-        events = tracker.events
-        self.loop_names = {e.name for e in events if isinstance(e, ActiveLoop) and e.name}
+        self.seen = list(tracker.events)  # the tracker's events (not only the applied ones) so far
+        self.loop_names = {e.name for e in self.seen if isinstance(e, ActiveLoop) and e.name}
         for event in tracker.applied_events():
             self._replay(event)
-        self.seen, self.last_seen = len(events), events[-1] if events else None
 
     def made_for(self, tracker: Any, domain: Any, arguments: tuple[Any, ...]) -> bool:
-        return self.tracker is tracker and self.domain is domain and self.arguments == arguments
+        return self.sender_id == tracker.sender_id and self.domain is domain and self.arguments == arguments
 
-    def advance(self) -> bool:
-        """Replays the events added to the tracker since; False when the replay must start over."""
-        events, tracker = self.tracker.events, self.tracker
-        if len(events) < self.seen or (self.seen and events[self.seen - 1] is not self.last_seen):
+    def advance(self, tracker: Any) -> bool:
+        """Replays the events `tracker` has after those seen; False when the replay must start over for it."""
+        events, seen = tracker.events, self.seen
+        if len(events) < len(seen) or (seen and events[len(seen) - 1] is not seen[-1]):
             return False
-        for i in range(self.seen, len(events)):
+        if not all(a is b for a, b in zip(seen, events, strict=False)):  # the same objects: this conversation's past
+            return False
+        for i in range(len(seen), len(events)):
             event = events[i]
             if isinstance(event, _UNDOING) or (
                 isinstance(event, ActiveLoop) and event.name and event.name not in self.loop_names
@@ -299,7 +315,7 @@ class _Replay:
             ):
                 return False
             self._replay(event)
-        self.seen, self.last_seen = len(events), events[-1] if events else None
+            seen.append(event)
         return True
 
     def _replay(self, event: Any) -> None:
@@ -343,7 +359,7 @@ class _Replay:
         return domain._clean_state(state), last_ml_action, turn_was_hidden
 
 
-_replays: OrderedDict[int, list[_Replay]] = OrderedDict()  # by id(tracker), the most recently used last
+_replays: OrderedDict[str, list[_Replay]] = OrderedDict()  # by conversation, the most recently used last
 
 
 def _copy_states(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -371,10 +387,10 @@ def _kept_states(
 ) -> list[dict[str, Any]]:
     """TrackerFeaturizer._create_states, continuing the tracker's replay (see _Replay) where it can."""
     arguments = (omit_unset_slots, ignore_rule_only_turns, rule_only_data)  # RulePolicy makes a new dict each time
-    replays = _replays.setdefault(id(tracker), [])
-    _replays.move_to_end(id(tracker))
+    replays = _replays.setdefault(tracker.sender_id, [])
+    _replays.move_to_end(tracker.sender_id)
     replay = next((r for r in replays if r.made_for(tracker, domain, arguments)), None)
-    if replay is None or not replay.advance():
+    if replay is None or not replay.advance(tracker):
         if replay is not None:
             replays.remove(replay)
         replay = _Replay(tracker, domain, arguments)

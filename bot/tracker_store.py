@@ -62,6 +62,8 @@ class _Window:
     last_id: int  # newest stored event id of the conversation when this entry was made
     base: DialogueStateTracker  # the conversation's state just before the window
     events: list[Event]  # the events of the last turns
+    prefix: list[Event] | None = None  # the base state as events, made once per base: the trackers handed out
+    # share their event objects, which lets bot/rasa_patches.py continue the policies' replay of the last one
 
 
 class WindowedSQLTrackerStore(SQLTrackerStore):
@@ -72,6 +74,16 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         self.window_turns = max(5, int(window_turns))
         self.cache_size = int(cache_size)
         self._windows: OrderedDict[str, _Window] = OrderedDict()
+        # The statements of every message, built once (building SQLAlchemy's expressions cost more than running them)
+        table = self.SQLEvent.__table__
+        sender = table.c.sender_id == sa.bindparam("sender")
+        self._newer_query = (
+            sa.select(table.c.id, table.c.type_name, table.c.data)
+            .where(sender, table.c.id >= sa.bindparam("last_id"))
+            .order_by(table.c.id)
+        )
+        self._newest_query = sa.select(sa.func.max(table.c.id)).where(sender)
+        self._insert_rows = table.insert()
 
     # ---- reading ----------------------------------------------------------
 
@@ -96,14 +108,8 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
     def _catch_up(self, sender_id: str, window: _Window) -> bool:
         """Adds to the cached window the events stored after its newest one (by another Rasa server); False when
         the window cannot be extended: its newest event is gone (erased) or a new session started since."""
-        table = self.SQLEvent.__table__
-        query = (
-            sa.select(table.c.id, table.c.type_name, table.c.data)
-            .where(table.c.sender_id == sender_id, table.c.id >= window.last_id)
-            .order_by(table.c.id)
-        )
         with self.engine.connect() as connection:
-            rows = connection.execute(query).all()
+            rows = connection.execute(self._newer_query, {"sender": sender_id, "last_id": window.last_id}).all()
         if not rows or rows[0].id != window.last_id:
             return False
         newer = rows[1:]
@@ -121,8 +127,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             return self._newest_id(connection, sender_id)
 
     def _newest_id(self, connection: sa.engine.Connection, sender_id: str) -> int | None:
-        table = self.SQLEvent.__table__
-        value = connection.execute(sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == sender_id)).scalar()
+        value = connection.execute(self._newest_query, {"sender": sender_id}).scalar()
         return int(value) if value is not None else None
 
     def _make_window(self, tracker: DialogueStateTracker, last_id: int) -> _Window:
@@ -144,17 +149,17 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         return start
 
     def _materialize(self, sender_id: str, window: _Window) -> DialogueStateTracker:
-        base = window.base
-        prefix: list[Event] = []
-        if base.events:
-            for name, slot in base.slots.items():
-                if slot.value != slot.initial_value:
-                    prefix.append(SlotSet(name, slot.value))
-            if base.active_loop_name:
-                prefix.append(ActiveLoop(base.active_loop_name))
-            if base.is_paused():  # a person has the conversation (handoff): the bot stays silent
-                prefix.append(ConversationPaused())
-        return DialogueStateTracker.from_events(sender_id, prefix + window.events, slots=self.domain.slots)
+        if window.prefix is None:
+            base, window.prefix = window.base, []
+            if base.events:
+                for name, slot in base.slots.items():
+                    if slot.value != slot.initial_value:
+                        window.prefix.append(SlotSet(name, slot.value))
+                if base.active_loop_name:
+                    window.prefix.append(ActiveLoop(base.active_loop_name))
+                if base.is_paused():  # a person has the conversation (handoff): the bot stays silent
+                    window.prefix.append(ConversationPaused())
+        return DialogueStateTracker.from_events(sender_id, window.prefix + window.events, slots=self.domain.slots)
 
     # ---- writing ----------------------------------------------------------
 
@@ -186,7 +191,6 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         all the turn's rows rather than SQLAlchemy's unit of work per event (which cost more than the writing);
         returns the newest id. The lock store keeps a conversation's turns one at a time, so the conversation's
         newest id after the INSERT, in the same transaction, is the last row written."""
-        table = self.SQLEvent.__table__
         rows = []
         for event in events:
             data = event.as_dict()
@@ -201,7 +205,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                 }
             )
         with self.engine.begin() as connection:
-            connection.execute(table.insert(), rows)
+            connection.execute(self._insert_rows, rows)
             last_id = self._newest_id(connection, sender_id)
         assert last_id is not None  # the rows just written
         return last_id
@@ -214,6 +218,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         for event in window.events[:cut]:
             window.base.update(event)
         del window.events[:cut]
+        window.prefix = None
 
     def _remember(self, sender_id: str, window: _Window) -> None:
         self._windows[sender_id] = window

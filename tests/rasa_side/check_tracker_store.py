@@ -64,6 +64,11 @@ async def checks(url: str) -> None:
 
     windowed = await server_a.retrieve("c1")
     assert windowed is not None
+    again = await server_a.retrieve("c1")
+    assert again is not None and again is not windowed
+    assert all(a is b for a, b in zip(windowed.events, again.events, strict=True)), (
+        "trackers handed out of one window share their event objects (so the policies' replay goes on)"
+    )
     assert windowed.get_slot("customer_id") == "cus_1", "a slot set before the window keeps its value"
     assert windowed.get_slot("verified") is True
     assert windowed.active_loop_name == "order_status_form", "the active form survives the window"
@@ -263,19 +268,70 @@ def check_kept_states() -> None:
         started.append(args[2])
         start(self, *args)
 
+    def same_as_rasa() -> None:
+        for use_text, ignore in ((True, True), (False, True), (True, False), (True, True)):
+            ours, theirs = states(use_text, ignore), rasas_own(use_text, ignore)
+            assert ours == theirs, (tracker.events[-1], use_text, ignore, ours, theirs)
+
     rasa_patches._Replay.__init__ = counted_start  # type: ignore[method-assign]
     try:
         for event in events:
             tracker.update(event)
-            for use_text, ignore in ((True, True), (False, True), (True, False), (True, True)):
-                ours, theirs = states(use_text, ignore), rasas_own(use_text, ignore)
-                assert ours == theirs, (event, use_text, ignore, ours, theirs)
+            same_as_rasa()
+        assert len(rasa_patches._replays["states"]) == 2, "one replay for each set of arguments"
+        # for each set of arguments: the first start, then one at a form's first activation and at each of the five
+        # events that undo or restart (not one per event)
+        assert len(started) == 2 * 7, f"the replay started {len(started)} times for {len(events)} events"
+
+        # The next message's tracker, which the tracker store makes of the same event objects: the replay goes on.
+        started.clear()
+        tracker = DialogueStateTracker.from_events("states", list(tracker.events), slots=DOMAIN.slots)
+        for event in turn(5):
+            tracker.update(event)
+            same_as_rasa()
+        assert started == [], "a new tracker of the same events continues the replay"
+
+        # The same conversation read back from the database (other event objects): the replay starts over.
+        tracker = DialogueStateTracker.from_dict("states", [e.as_dict() for e in tracker.events], DOMAIN.slots)
+        tracker.update(UserUttered("and then", {"name": "faq", "confidence": 0.9}))
+        same_as_rasa()
+        assert len(started) == 2, "a tracker of other event objects is replayed from its start"
     finally:
         rasa_patches._Replay.__init__ = start  # type: ignore[method-assign]
-    assert len(rasa_patches._replays[id(tracker)]) == 2, "one replay for each set of arguments"
-    # for each set of arguments: the first start, then one at a form's first activation and at each of the five
-    # events that undo or restart (not one per event)
-    assert len(started) == 2 * 7, f"the replay started {len(started)} times for {len(events)} events"
+
+
+def check_action_call_json() -> None:
+    """A call to the action server carries the same JSON (by ujson) as with the standard library's encoder, and what
+    that encoder refuses is refused the same way; the kept session is the one that encodes so."""
+    import json
+
+    import numpy as np
+    from rasa.shared.core.events import SlotSet as Slot
+    from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.rasa_patches import _json_text
+
+    tracker = DialogueStateTracker.from_events(
+        "json/é", [*turn(1), Slot("customer_first_name", "Zoë / “Z”")], DOMAIN.slots
+    )
+    call = {"next_action": "action_x", "tracker": tracker.current_state(EventVerbosity.ALL), "score": 1e-05}
+    assert json.loads(_json_text(call)) == json.loads(json.dumps(call))
+    for refused in ({"value": np.float32(0.5)}, {"value": object()}):
+        try:
+            _json_text(refused)
+        except TypeError:
+            pass
+        else:
+            raise AssertionError(f"{refused} was encoded; the standard library refuses it")
+
+    async def serializer() -> object:
+        async with EndpointConfig("http://127.0.0.1:9/webhook").session() as opened:
+            found = opened._json_serialize
+            await opened.close()
+            return found
+
+    assert asyncio.run(serializer()) is _json_text, "the kept session does not encode with _json_text"
 
 
 def check_copies_only_for_debug_lines() -> None:
@@ -348,4 +404,5 @@ if __name__ == "__main__":
     check_kept_states()
     check_copies_only_for_debug_lines()
     check_graph_evaluation()
+    check_action_call_json()
     print("ok")
