@@ -7,18 +7,22 @@
 The reference is what `rasa init --no-prompt` creates with Rasa 3.6.21 (its default config and
 in-memory tracker store); it is created and trained once into var/bench/ and reused. Hearth is
 started with its own run command (`python -m hearth run`: Rasa server, action server, history
-ingestion) on a fresh data folder, so its figures include the CRM work each reply causes.
+ingestion) on a fresh data folder, so its figures include the CRM work each reply causes. A Rasa
+server answers on one core (one event loop); Hearth is measured as `hearth` with one Rasa server
+and, with --rasa-replicas 1,2 (the default), again as `hearth_2` with two behind nginx
+(RASA_REPLICAS=2 with the Redis lock store at --redis-url, as the operator guide runs several): the
+second core then serves messages too. Without nginx or Redis the two-server run is left out, saying why.
 
 For each bot, in this order:
   ready      seconds from starting the processes to the first answered message
   single     one conversation, replies one after another: p50/p95 reply time
   load       N concurrent conversations (default 20): p50/p95/p99 reply time, replies per second, errors
              (HTTP errors, and replies that are the apology for a failed custom action), and the CPU time
-             each server process spent per reply
+             each process spent per reply (Hearth's: Rasa server(s), action server, history ingestion, nginx)
   long       one conversation of 200 turns: median reply time of the first 10 and of the last 10 turns
   sessions   one returning customer, 50 sessions (each opened with /session_start): median reply time
              in the first and in the last session
-  memory     peak resident memory (RSS) of the Rasa server and, for Hearth, the action server
+  memory     peak resident memory (RSS) of the Rasa server and, for Hearth, its other processes
   nlu_parse  before the bot is served: its trained model parses the 1,373 messages of
              docs/nlu-real-customers-set.yml one after another (scripts/parse_messages.py --timings)
 Hearth's conversations are multi-turn and touch the CRM: verification against the CRM, order
@@ -40,6 +44,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,21 +233,62 @@ def start_reference(project: Path) -> tuple[Bot, float]:
     return bot, ready
 
 
-def start_hearth(data_dir: Path) -> tuple[Bot, float]:
+def start_hearth(data_dir: Path, rasa_replicas: int = 1, redis_url: str = "") -> tuple[Bot, float]:
+    """`python -m hearth run` on a fresh data folder; with `rasa_replicas` > 1, that many Rasa servers behind nginx
+    sharing the tracker store, conversations locked in Redis at `redis_url`."""
     subprocess.run([str(APP_PYTHON), "-m", "hearth", "train"], cwd=ROOT, check=True)  # not part of readiness
     rasa_port, action_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "TRACKER_", "ACTION_", "RASA_PORT"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CRM_", "TRACKER_", "ACTION_", "RASA_PORT", "RASA_REPLICA", "REDIS_URL"))
+    }
     token = secrets.token_hex(32)  # the benchmark's own REST integration, which vouches for its senders
     env.update(HEARTH_DATA_DIR=str(data_dir), RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port))
     env.update(REST_CLIENTS=f"bench:{token}:vouches")
+    if rasa_replicas > 1:
+        ports = [free_port() for _ in range(rasa_replicas + 1)]
+        env.update(RASA_REPLICAS=str(rasa_replicas), REDIS_URL=redis_url)
+        env.update(RASA_REPLICA_PORTS=",".join(map(str, ports[:-1])), ACTION_REPLICA_PORTS=str(ports[-1]))
     url, headers = f"http://127.0.0.1:{rasa_port}", {"Authorization": f"Bearer {token}"}
     process, ready = launch([str(APP_PYTHON), "-m", "hearth", "run"], ROOT, env, url, headers)
-    bot = Bot("hearth", url, HEARTH_SCRIPT, LONG_HEARTH, process, headers)
+    name = "hearth" if rasa_replicas == 1 else f"hearth_{rasa_replicas}"
+    bot = Bot(name, url, HEARTH_SCRIPT, LONG_HEARTH, process, headers)
     bot.memory_pids = {
         "rasa_server": processes(data_dir, b"bot.run_rasa\x00run"),
         "action_server": processes(data_dir, b"actions.serve"),
+        "history_ingestion": processes(data_dir, b"hearth\x00ingest"),
     }
+    if rasa_replicas > 1:
+        bot.memory_pids["nginx"] = nginx_pids(data_dir)
     return bot, ready
+
+
+def nginx_pids(data_dir: Path) -> list[int]:
+    """nginx's master (its command line names the data folder; nginx clears its environment) and its workers."""
+    masters, parents = [], {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if str(data_dir / "nginx").encode() in (proc / "cmdline").read_bytes():
+                masters.append(int(proc.name))
+            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return masters + [pid for pid, parent in parents.items() if parent in masters]
+
+
+def replicas_missing(redis_url: str) -> str | None:
+    """Why several Rasa servers cannot run here (nginx or Redis missing), or None."""
+    if not (shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")):
+        return "nginx is not installed (apt-get install nginx)"
+    parsed = urllib.parse.urlsplit(redis_url)
+    try:
+        socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=2).close()
+    except OSError as exc:
+        return f"Redis does not answer at {redis_url} ({exc})"
+    return None
 
 
 def stop(bot: Bot) -> None:
@@ -329,7 +375,7 @@ def measure(bot: Bot, args: argparse.Namespace, tag: str) -> dict[str, object]:
     }
 
     print(f"  [{bot.name}] a returning customer over {args.sessions} sessions ...", flush=True)
-    sender = "demo-anna" if bot.name == "hearth" else f"{tag}-returning"
+    sender = "demo-anna" if bot.name.startswith("hearth") else f"{tag}-returning"  # seeded and linked: returning
     per_session = []
     with requests.Session() as session:
         for _ in range(args.sessions):
@@ -358,6 +404,13 @@ def main() -> int:
     parser.add_argument("--long-turns", type=int, default=200)
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--skip-reference", action="store_true", help="measure Hearth only")
+    parser.add_argument(
+        "--rasa-replicas",
+        type=lambda v: sorted({int(n) for n in v.split(",")}),
+        default=[1, 2],
+        help="Hearth's numbers of Rasa servers to measure, comma-separated (default 1,2)",
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/1", help="the lock store for several servers")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "measurements" / "speed.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "measurements" / "speed.png")
     args = parser.parse_args()
@@ -383,20 +436,31 @@ def main() -> int:
     from hearth.train import model_path
 
     parse = parse_timings(model_path())
-    data_dir = BENCH_DIR / f"hearth-{tag}"
-    bot, ready = start_hearth(data_dir)
-    try:
-        bots["hearth"] = {"ready_s": round(ready, 1), "nlu_parse": parse, **measure(bot, args, tag)}
-    finally:
-        stop(bot)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    for count in args.rasa_replicas:
+        why_not = replicas_missing(args.redis_url) if count > 1 else None
+        if why_not:
+            print(f"==> hearth with {count} Rasa servers left out: {why_not}", flush=True)
+            report.setdefault("left_out", {})[f"hearth_{count}"] = why_not  # type: ignore[index]
+            continue
+        print(f"==> hearth, {count} Rasa server(s)", flush=True)
+        data_dir = BENCH_DIR / f"hearth-{tag}-{count}"
+        bot, ready = start_hearth(data_dir, count, args.redis_url)
+        try:
+            figures = {"ready_s": round(ready, 1), "rasa_servers": count, "nlu_parse": parse}
+            bots[bot.name] = {**figures, **measure(bot, args, f"{tag}-{count}")}
+        finally:
+            stop(bot)
+            shutil.rmtree(data_dir, ignore_errors=True)
     report["bots"] = bots
     if "reference" in bots:
-        ref, ours = bots["reference"], bots["hearth"]
-        report["ratios"] = {
-            "throughput_x": round(ours["load"]["replies_per_s"] / ref["load"]["replies_per_s"], 2),  # type: ignore[index]
-            "single_p50_x": round(ref["single"]["p50_ms"] / ours["single"]["p50_ms"], 2),  # type: ignore[index]
-        }
+        ref = bots["reference"]
+        ratios = {}
+        for name, ours in bots.items():
+            if name != "reference":
+                suffix = name.removeprefix("hearth")  # "" for one Rasa server, "_2" for two
+                ratios[f"throughput{suffix}_x"] = round(ours["load"]["replies_per_s"] / ref["load"]["replies_per_s"], 2)  # type: ignore[index]
+                ratios[f"single_p50{suffix}_x"] = round(ref["single"]["p50_ms"] / ours["single"]["p50_ms"], 2)  # type: ignore[index]
+        report["ratios"] = ratios
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     subprocess.run(

@@ -18,15 +18,16 @@ def main(source: str, target: str) -> None:
     report = json.load(open(source))
     bots = report["bots"]
     names = list(bots)
-    colours = {"reference": "#9a9a9a", "hearth": "#c2571a"}
+    colours = {"reference": "#9a9a9a", "hearth": "#c2571a", "hearth_2": "#e0a040"}
+    width = 0.8 / len(names)
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
 
     ax = axes[0][0]
     for i, name in enumerate(names):
         load = bots[name]["load"]
         values = [load["p50_ms"], load["p95_ms"], load["p99_ms"]]
-        ax.bar([x + i * 0.38 for x in range(3)], values, width=0.38, label=name, color=colours.get(name))
-    ax.set_xticks([x + 0.19 for x in range(3)], ["p50", "p95", "p99"])
+        ax.bar([x + i * width for x in range(3)], values, width=width, label=name, color=colours.get(name))
+    ax.set_xticks([x + width * (len(names) - 1) / 2 for x in range(3)], ["p50", "p95", "p99"])
     ax.set_ylabel("reply time (ms)")
     ax.set_title(f"{bots[names[0]]['load']['conversations']} concurrent conversations")
     ax.legend()

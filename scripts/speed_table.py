@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,62 +31,66 @@ def _n(value: float, digits: int = 1) -> str:
 
 
 def table(speed: dict, encoders: dict | None) -> str:  # type: ignore[type-arg]
-    ours, stock = speed["bots"]["hearth"], speed["bots"]["reference"]
-    load, ref_load = ours["load"], stock["load"]
-    memory, ref_memory = ours["memory_peak_mb"], stock["memory_peak_mb"]
-    rows = [
-        ("| | Hearth | stock `rasa init` bot |", None),
-        ("| --- | --- | --- |", None),
-        (
-            f"| replies/s, {load['conversations']} concurrent conversations (Hearth's with CRM work) "
-            f"| **{_n(load['replies_per_s'])}** ({speed['ratios']['throughput_x']:.2f}× stock) "
-            f"| {_n(ref_load['replies_per_s'])} |",
-            None,
-        ),
-        (
-            f"| reply p50 / p95 under that load | {_n(load['p50_ms'], 0)} / {_n(load['p95_ms'], 0)} ms "
-            f"| {_n(ref_load['p50_ms'], 0)} / {_n(ref_load['p95_ms'], 0)} ms |",
-            None,
-        ),
-        (
-            f"| reply p50, one conversation | {_n(ours['single']['p50_ms'])} ms | {_n(stock['single']['p50_ms'])} ms |",
-            None,
-        ),
-        (
-            f"| NLU parse p50, {ours['nlu_parse']['count']:,} customer messages | {ours['nlu_parse']['p50_ms']:.2f} ms "
-            f"| {stock['nlu_parse']['p50_ms']:.2f} ms |",
-            None,
-        ),
-        (
-            f"| turn {ours['long']['turns']} against the first turns | {ours['long']['ratio']:.2f}× "
-            f"| {stock['long']['ratio']:.2f}× |",
-            None,
-        ),
-        (
-            f"| session {ours['sessions']['sessions']} of a returning customer against the first "
-            f"| {ours['sessions']['ratio']:.2f}× | {stock['sessions']['ratio']:.2f}× |",
-            None,
-        ),
-        (
-            f"| memory, Rasa server (peak) | {_n(memory['rasa_server'], 0)} MB "
-            f"(+{_n(memory.get('action_server', 0), 0)} MB action server) | {_n(ref_memory['rasa_server'], 0)} MB |",
-            None,
+    """One column per bot measured: Hearth with one Rasa server, with two behind nginx when measured, the stock bot."""
+    names = [name for name in ("hearth", "hearth_2") if name in speed["bots"]] + ["reference"]
+    bots = [speed["bots"][name] for name in names]
+    titles = {"hearth": "Hearth", "hearth_2": "Hearth, two Rasa servers", "reference": "stock `rasa init` bot"}
+
+    def row(label: str, cell: Callable[[str, dict], str]) -> str:  # type: ignore[type-arg]
+        return "| " + " | ".join([label, *(cell(name, bot) for name, bot in zip(names, bots, strict=True))]) + " |"
+
+    def replies(name: str, bot: dict) -> str:  # type: ignore[type-arg]
+        value = _n(bot["load"]["replies_per_s"])
+        if name == "reference":
+            return value
+        return f"**{value}** ({speed['ratios']['throughput' + name.removeprefix('hearth') + '_x']:.2f}× stock)"
+
+    def per_process(used: dict, unit: str, digits: int) -> str:  # type: ignore[type-arg]
+        """The Rasa server(s)' figure, then the other processes' (action server, nginx) in brackets."""
+        others = "".join(
+            f" (+{_n(value, digits)} {unit} {role.replace('_', ' ')})"
+            for role, value in used.items()
+            if role != "rasa_server"
+        )
+        return f"{_n(used['rasa_server'], digits)} {unit}{others}"
+
+    load = bots[0]["load"]
+    lines = [
+        "| | " + " | ".join(titles[name] for name in names) + " |",
+        "| --- |" + " --- |" * len(names),
+        row(f"replies/s, {load['conversations']} concurrent conversations (Hearth's with CRM work)", replies),
+        row(
+            "reply p50 / p95 under that load",
+            lambda _, bot: f"{_n(bot['load']['p50_ms'], 0)} / {_n(bot['load']['p95_ms'], 0)} ms",
         ),
     ]
-    lines = [row for row, _ in rows]
-    if "cpu_ms_per_reply" in load and "cpu_ms_per_reply" in ref_load:
-        cpu, ref_cpu = load["cpu_ms_per_reply"], ref_load["cpu_ms_per_reply"]
-        lines.insert(
-            4,
-            f"| CPU per reply under that load, Rasa server | {_n(cpu['rasa_server'])} ms "
-            f"(+{_n(cpu.get('action_server', 0))} ms action server) | {_n(ref_cpu['rasa_server'])} ms |",
+    if all("cpu_ms_per_reply" in bot["load"] for bot in bots):
+        lines.append(
+            row(
+                "CPU per reply under that load, Rasa server(s)",
+                lambda _, bot: per_process(bot["load"]["cpu_ms_per_reply"], "ms", 1),
+            )
         )
+    lines += [
+        row("reply p50, one conversation", lambda _, bot: f"{_n(bot['single']['p50_ms'])} ms"),
+        row(
+            f"NLU parse p50, {bots[0]['nlu_parse']['count']:,} customer messages",
+            lambda _, bot: f"{bot['nlu_parse']['p50_ms']:.2f} ms",
+        ),
+        row(f"turn {bots[0]['long']['turns']} against the first turns", lambda _, bot: f"{bot['long']['ratio']:.2f}×"),
+        row(
+            f"session {bots[0]['sessions']['sessions']} of a returning customer against the first",
+            lambda _, bot: f"{bot['sessions']['ratio']:.2f}×",
+        ),
+        row("memory, Rasa server(s) (peak)", lambda _, bot: per_process(bot["memory_peak_mb"], "MB", 0)),
+    ]
     stamp = f"Measured {speed['measured_at'][:10]} on commit `{speed['commit']}`, {speed['machine']['cpus']} cores"
     if encoders and encoders.get("retrain"):
         retrain = encoders["retrain"]
+        dashes = " | –" * (len(names) - 1)
         lines.append(
             f"| training, public intent set ({retrain['set']}, {retrain['examples']:,} examples): from scratch / "
-            f"after ten examples added | {_n(retrain['first_s'])} s / {_n(retrain['ten_added_s'])} s | – |"
+            f"after ten examples added | {_n(retrain['first_s'])} s / {_n(retrain['ten_added_s'])} s{dashes} |"
         )
         # its own date and commit when it was measured apart from the comparison of encoders
         stamp += f"; training {retrain.get('measured_at', encoders['measured_at'])[:10]} on "

@@ -39,3 +39,20 @@ def test_a_changed_figure_or_commit_changes_the_table() -> None:
 
 def test_a_readme_without_markers_has_no_table() -> None:
     assert speed_table.in_readme("# Hearth\n\nno table here\n") is None
+
+
+def test_two_rasa_servers_get_their_own_column_and_ratio() -> None:
+    speed = json.loads(speed_table.SPEED.read_text())
+    two = copy.deepcopy(speed["bots"]["hearth"])
+    two["load"]["replies_per_s"] = 61.7
+    two["load"]["cpu_ms_per_reply"]["nginx"] = 1.5
+    speed["bots"] = {**speed["bots"], "hearth_2": two}
+    speed["ratios"] = {**speed["ratios"], "throughput_2_x": 2.98}
+    made = speed_table.table(speed, None)
+    header = made.splitlines()[1]
+    assert header == "| | Hearth | Hearth, two Rasa servers | stock `rasa init` bot |"
+    replies = next(line for line in made.splitlines() if line.startswith("| replies/s"))
+    assert "**61.7** (2.98× stock)" in replies
+    assert replies.count("|") == 5, "one cell per bot"
+    cpu = next(line for line in made.splitlines() if line.startswith("| CPU per reply"))
+    assert "(+1.5 ms nginx)" in cpu
