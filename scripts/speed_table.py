@@ -46,13 +46,11 @@ def table(speed: dict, encoders: dict | None) -> str:  # type: ignore[type-arg]
         return f"**{value}** ({speed['ratios']['throughput' + name.removeprefix('hearth') + '_x']:.2f}× stock)"
 
     def per_process(used: dict, unit: str, digits: int) -> str:  # type: ignore[type-arg]
-        """The Rasa server(s)' figure, then the other processes' (action server, nginx) in brackets."""
-        others = "".join(
-            f" (+{_n(value, digits)} {unit} {role.replace('_', ' ')})"
-            for role, value in used.items()
-            if role != "rasa_server"
+        """The Rasa server(s)' figure, then the other processes' (action server, ingestion, nginx) in brackets."""
+        others = ", ".join(
+            f"+{_n(value, digits)} {role.replace('_', ' ')}" for role, value in used.items() if role != "rasa_server"
         )
-        return f"{_n(used['rasa_server'], digits)} {unit}{others}"
+        return f"{_n(used['rasa_server'], digits)} {unit}" + (f" ({others})" if others else "")
 
     load = bots[0]["load"]
     lines = [

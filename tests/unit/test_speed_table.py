@@ -55,4 +55,4 @@ def test_two_rasa_servers_get_their_own_column_and_ratio() -> None:
     assert "**61.7** (2.98× stock)" in replies
     assert replies.count("|") == 5, "one cell per bot"
     cpu = next(line for line in made.splitlines() if line.startswith("| CPU per reply"))
-    assert "(+1.5 ms nginx)" in cpu
+    assert "+1.5 nginx)" in cpu and cpu.count(" ms") == 3, cpu
