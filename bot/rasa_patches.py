@@ -84,6 +84,7 @@ from rasa.shared.core.events import (
     UserUtteranceReverted,
     UserUttered,
 )
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.training_data.features import Features
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
@@ -390,7 +391,11 @@ def _kept_states(
     ignore_rule_only_turns: bool = False,
     rule_only_data: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """TrackerFeaturizer._create_states, continuing the tracker's replay (see _Replay) where it can."""
+    """TrackerFeaturizer._create_states, continuing the tracker's replay (see _Replay) where it can. Only for the
+    server's trackers: training's (TrackerWithCachedStates) keep Rasa's own states, which are cached and differ
+    (they ignore the rule-only arguments)."""
+    if type(tracker) is not DialogueStateTracker:
+        return _create_states(tracker, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     arguments = (omit_unset_slots, ignore_rule_only_turns, rule_only_data)  # RulePolicy makes a new dict each time
     replays = _replays.setdefault(tracker.sender_id, [])
     _replays.move_to_end(tracker.sender_id)

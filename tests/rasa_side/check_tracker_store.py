@@ -214,6 +214,7 @@ def check_kept_states() -> None:
     grew is continued, not replayed from its start."""
     from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer, TrackerFeaturizer
     from rasa.shared.core.events import ActionReverted, Restarted, UserUtteranceReverted
+    from rasa.shared.core.generator import TrackerWithCachedStates
     from rasa.shared.core.trackers import DialogueStateTracker
 
     from bot import rasa_patches
@@ -296,6 +297,12 @@ def check_kept_states() -> None:
         tracker.update(UserUttered("and then", {"name": "faq", "confidence": 0.9}))
         same_as_rasa()
         assert len(started) == 2, "a tracker of other event objects is replayed from its start"
+
+        # Training's trackers keep Rasa's own (cached) states, which ignore the rule-only arguments.
+        started.clear()
+        tracker = TrackerWithCachedStates.from_events("states", events, slots=DOMAIN.slots, domain=DOMAIN)
+        same_as_rasa()
+        assert started == [], "a training tracker was replayed"
     finally:
         rasa_patches._Replay.__init__ = start  # type: ignore[method-assign]
 
