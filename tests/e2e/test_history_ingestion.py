@@ -9,6 +9,7 @@ doubled. Run on SQLite, on PostgreSQL, and with the RabbitMQ event broker as the
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.e2e
 
 CONVERSATIONS = 20
 TURNS = 25
+KILLS = 3  # ingestion killed at least this often while the conversations run
 SCRIPT = [
     "hi",
     "what are your opening hours",
@@ -58,10 +60,14 @@ def kill_ingestion(data_dir: Path, stop: threading.Event, kills: list[int]) -> N
             kills.append(pid)
 
 
-def converse(stack: Stack, sender: str) -> list[tuple[str, str]]:
-    """One customer's side: what they sent and every reply, in order."""
+def converse(stack: Stack, sender: str, kills: list[int]) -> list[tuple[str, str]]:
+    """One customer's side: what they sent and every reply, in order. At least TURNS turns, and on until ingestion
+    has been killed KILLS times (however fast the bot answers) or for at most a minute more."""
     seen: list[tuple[str, str]] = []
-    for turn in range(TURNS):
+    deadline = time.monotonic() + 60
+    for turn in itertools.count():
+        if turn >= TURNS and (len(kills) >= KILLS or time.monotonic() > deadline):
+            break
         message = SCRIPT[turn % len(SCRIPT)]
         seen.append(("customer", message))
         seen.extend(("bot", reply) for reply in stack.say(sender, message))
@@ -95,7 +101,7 @@ def test_ingestion_killed_mid_run_loses_and_doubles_nothing(kind: str, tmp_path:
         killer = threading.Thread(target=kill_ingestion, args=(tmp_path, stop, kills), daemon=True)
         killer.start()
         with ThreadPoolExecutor(CONVERSATIONS) as pool:
-            sent = dict(zip(senders, pool.map(lambda s: converse(stack, s), senders), strict=True))
+            sent = dict(zip(senders, pool.map(lambda s: converse(stack, s, kills), senders), strict=True))
         stop.set()
         killer.join()
         expected = sum(len(t) for t in sent.values())
@@ -118,7 +124,7 @@ def test_ingestion_killed_mid_run_loses_and_doubles_nothing(kind: str, tmp_path:
             customers = set(attached)
         engine.dispose()
 
-    assert len(kills) >= 3, f"ingestion was killed only {len(kills)} times"
+    assert len(kills) >= KILLS, f"ingestion was killed only {len(kills)} times"
     assert expected >= 1000
     for sender in senders:
         assert projected.get(sender) == sent[sender], f"history of {sender} differs from what the customer saw"
