@@ -304,10 +304,8 @@ class _Replay:
     def advance(self, tracker: Any) -> bool:
         """Replays the events `tracker` has after those seen; False when the replay must start over for it."""
         events, seen = tracker.events, self.seen
-        if len(events) < len(seen) or (seen and events[len(seen) - 1] is not seen[-1]):
-            return False
-        if not all(a is b for a, b in zip(seen, events, strict=False)):  # the same objects: this conversation's past
-            return False
+        if len(events) < len(seen) or not all(a is b for a, b in zip(seen, events, strict=False)):
+            return False  # not the very events replayed (a tracker read back from the database, another branch)
         for i in range(len(seen), len(events)):
             event = events[i]
             if isinstance(event, _UNDOING) or (

@@ -59,7 +59,7 @@ STORED_MARK = "_hearth_stored_events"  # attribute on a tracker: how many of its
 
 @dataclass
 class _Window:
-    last_id: int  # newest stored event id of the conversation when this entry was made
+    last_id: int  # id of the newest stored event the window holds
     base: DialogueStateTracker  # the conversation's state just before the window
     events: list[Event]  # the events of the last turns
     prefix: list[Event] | None = None  # the base state as events, made once per base: the trackers handed out

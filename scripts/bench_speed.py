@@ -235,8 +235,7 @@ def start_reference(project: Path) -> tuple[Bot, float]:
 
 def start_hearth(data_dir: Path, rasa_replicas: int = 1, redis_url: str = "") -> tuple[Bot, float]:
     """`python -m hearth run` on a fresh data folder; with `rasa_replicas` > 1, that many Rasa servers behind nginx
-    sharing the tracker store, conversations locked in Redis at `redis_url`."""
-    subprocess.run([str(APP_PYTHON), "-m", "hearth", "train"], cwd=ROOT, check=True)  # not part of readiness
+    sharing the tracker store, conversations locked in Redis at `redis_url`. The model is trained before (main)."""
     rasa_port, action_port = free_port(), free_port()
     env = {
         k: v
