@@ -43,6 +43,17 @@ imports this module, so the fix applies wherever the NLU components load: `rasa 
 8. Another: every policy prediction replayed the whole tracker, event by event, to compute its dialogue states
 (once per policy, several predictions a message): 16 % of the server's time under load. Here one replay per
 conversation goes on as the tracker grows, across messages too (see _Replay); the states are Rasa's own.
+
+9. Another: RulePolicy found the rules that apply by testing each of its rules (289 in Hearth's model) against the
+last state, then the survivors against every earlier state of the conversation, several times a message: 9 % of the
+server's time under load. Which rules apply depends only on the lookup and the last states, as many as the longest
+rule has (a rule never looks further back), so the answer is kept for those states (see _possible_rule_keys), for a
+policy loaded from a model: in training the lookup changes between predictions.
+
+10. Another: the processor copies the tracker before each action it runs (`DialogueStateTracker.copy`), by replaying
+every event into a new one: 4 % of the server's time under load. Here the copy is made of the state reached, which is
+what the replay arrives at (every change to a tracker's state is an event's, except the processor's clearing of the
+followup action, which the copy works out from the events as the replay would); see _tracker_copy.
 """
 
 from __future__ import annotations
@@ -54,7 +65,7 @@ import json
 import logging
 import os
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from functools import lru_cache
 from typing import Any
 
@@ -71,13 +82,14 @@ from rasa.core.featurizers.tracker_featurizers import TrackerFeaturizer
 from rasa.core.policies import memoization, rule_policy
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
-from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.constants import DEFAULT_SENDER_ID, DOCS_BASE_URL
 from rasa.shared.core.constants import PREVIOUS_ACTION, REQUESTED_SLOT
 from rasa.shared.core.events import (
     ActionExecuted,
     ActionReverted,
     ActiveLoop,
     BotUttered,
+    FollowupAction,
     Restarted,
     SessionStarted,
     SlotSet,
@@ -408,6 +420,87 @@ def _kept_states(
     return _copy_states(replay.all_states())
 
 
+_get_possible_keys = rule_policy.RulePolicy._get_possible_keys
+_load_memoization_policy = memoization.MemoizationPolicy.load.__func__
+RULE_MATCHES_KEPT = 4096  # distinct state sequences, per lookup
+
+
+def _loaded_rule_policy(cls: Any, *args: Any, **kwargs: Any) -> Any:
+    policy = _load_memoization_policy(cls, *args, **kwargs)
+    policy._hearth_rule_matches = {}  # a loaded policy's lookup never changes: its matches can be kept
+    return policy
+
+
+def _frozen_state(state: dict[str, Any]) -> frozenset[Any]:
+    return frozenset((kind, frozenset(sub_state.items())) for kind, sub_state in state.items())
+
+
+def _possible_rule_keys(self: Any, lookup: dict[str, Any], states: list[dict[str, Any]]) -> set[str]:
+    """RulePolicy._get_possible_keys, for a loaded policy kept per sequence of the last states. Rasa's test of a rule
+    against the state i turns back passes every rule shorter than i + 1 (`_is_rule_applicable`), so the states
+    before the longest rule's reach change nothing; the rest is a function of the lookup and those states."""
+    kept = getattr(self, "_hearth_rule_matches", None)
+    if kept is None:
+        return _get_possible_keys(self, lookup, states)
+    entry = kept.get(id(lookup))
+    if entry is None or entry[0] is not lookup:
+        depth = max((len(self._rule_key_to_state(key)) for key in lookup), default=0)
+        entry = kept[id(lookup)] = (lookup, depth, OrderedDict())
+    _, depth, matches = entry
+    recent = states[-depth:] if depth else []
+    try:
+        key = tuple(_frozen_state(state) for state in recent)
+    except TypeError:  # a value that cannot be hashed (not one Rasa's states hold): Rasa's own way
+        return _get_possible_keys(self, lookup, recent)
+    found = matches.get(key)
+    if found is None:
+        found = matches[key] = frozenset(_get_possible_keys(self, lookup, recent))
+        while len(matches) > RULE_MATCHES_KEPT:
+            matches.popitem(last=False)
+    else:
+        matches.move_to_end(key)
+    return set(found)
+
+
+_rasa_tracker_copy = DialogueStateTracker.copy
+
+
+def _tracker_copy(self: DialogueStateTracker) -> DialogueStateTracker:
+    """DialogueStateTracker.copy (a new tracker into which every event is replayed) from the state reached: the same
+    attributes, values and event objects. The followup action is the one the replay leaves: set by the newest
+    FollowupAction, cleared by a later message or action. Where a restart, a new session or an undo comes after those,
+    and for trackers of other kinds or with a cap on their events, Rasa's replay makes the copy."""
+    if type(self) is not DialogueStateTracker or type(self.slots) is not dict or self._max_event_history is not None:
+        return _rasa_tracker_copy(self)  # (with a cap on the events kept, the replay would lose the oldest's effects)
+    for event in reversed(self.events):
+        if isinstance(event, FollowupAction):
+            followup: str | None = event.action_name
+            break
+        if isinstance(event, (UserUttered, ActionExecuted)):
+            followup = None
+            break
+        if isinstance(event, _UNDOING):
+            return _rasa_tracker_copy(self)
+    else:
+        return _rasa_tracker_copy(self)
+    tracker = DialogueStateTracker.__new__(DialogueStateTracker)
+    tracker._max_event_history = self._max_event_history
+    tracker.events = deque(self.events, self._max_event_history)
+    tracker.sender_id = self.sender_id or DEFAULT_SENDER_ID
+    tracker.slots = {name: copy.copy(slot) for name, slot in self.slots.items()}
+    tracker.sender_source = None
+    tracker.is_rule_tracker = self.is_rule_tracker
+    tracker._paused = self._paused
+    tracker.followup_action = followup
+    tracker.latest_action = dict(self.latest_action) if self.latest_action is not None else None
+    tracker.latest_message = self.latest_message
+    tracker.latest_bot_utterance = self.latest_bot_utterance
+    tracker.active_loop = copy.copy(self.active_loop)
+    tracker.model_id = None
+    tracker.assistant_id = None
+    return tracker
+
+
 class _CopyForDebugLines:
     """Stands in for the `copy` module in Rasa modules that deep-copy only what they pass to structlog's debug."""
 
@@ -521,6 +614,9 @@ def apply() -> None:
     EndpointConfig.session = _kept_session  # type: ignore[assignment,method-assign]
     DaskGraphRunner.run = _run_graph  # type: ignore[method-assign]
     TrackerFeaturizer._create_states = staticmethod(_kept_states)  # type: ignore[method-assign,assignment]
+    rule_policy.RulePolicy._get_possible_keys = _possible_rule_keys  # type: ignore[method-assign]
+    rule_policy.RulePolicy.load = classmethod(_loaded_rule_policy)  # type: ignore[method-assign,assignment]
+    DialogueStateTracker.copy = _tracker_copy  # type: ignore[method-assign]
     rule_policy.copy = memoization.copy = _CopyForDebugLines  # type: ignore[assignment]
     Features.fingerprint = _features_fingerprint  # type: ignore[method-assign]
 

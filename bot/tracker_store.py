@@ -19,6 +19,12 @@ servers sharing one database stay correct and cheap: events another server wrote
 are read (only those) and added to the window. The window is rebuilt from Rasa's own read of
 the session when it cannot be extended: its newest event is no longer stored (the
 conversation was erased) or a new session started elsewhere.
+
+On SQLite (the default on one machine) the store keeps its connections open (SQLAlchemy 1.4, which Rasa pins, opens
+and closes a file database's connection for every statement) in WAL mode with `synchronous=NORMAL`: a commit is
+written to the log without waiting for the disk each time. SQLite's documentation: the database stays consistent on a
+power loss, and a committed turn survives any process crashing; a power cut or operating-system crash may lose the last
+turns committed before it. A deployment that must not lose those runs on PostgreSQL (docs/operator-guide.md).
 """
 
 from __future__ import annotations
@@ -57,6 +63,13 @@ logger = logging.getLogger(__name__)
 STORED_MARK = "_hearth_stored_events"  # attribute on a tracker: how many of its events are in the database
 
 
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (history ingestion, the console) do not block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 @dataclass
 class _Window:
     last_id: int  # id of the newest stored event the window holds
@@ -71,6 +84,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, window_turns: int = 10, cache_size: int = 5000, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._keep_sqlite_connections()
         self.window_turns = max(5, int(window_turns))
         self.cache_size = int(cache_size)
         self._windows: OrderedDict[str, _Window] = OrderedDict()
@@ -84,6 +98,17 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         )
         self._newest_query = sa.select(sa.func.max(table.c.id)).where(sender)
         self._insert_rows = table.insert()
+
+    def _keep_sqlite_connections(self) -> None:
+        url = self.engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return
+        self.engine.dispose()
+        self.engine = sa.create_engine(
+            url, poolclass=sa.pool.QueuePool, connect_args={"check_same_thread": False, "timeout": 15}
+        )
+        sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
 
     # ---- reading ----------------------------------------------------------
 

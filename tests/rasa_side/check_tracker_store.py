@@ -137,6 +137,25 @@ async def checks(url: str) -> None:
     assert texts == ["message 100"], f"events of the erased conversation came back: {texts}"
     assert seen_by_a.get_slot("customer_first_name") is None
 
+    if url.startswith("sqlite"):
+        # SQLite: the store's connections stay open (SQLAlchemy 1.4 opens one per statement), in WAL mode with
+        # synchronous=NORMAL (a commit does not wait for the disk)
+        import sqlalchemy as sa
+
+        opened: list[object] = []
+        sa.event.listen(server_a.engine, "connect", lambda *_: opened.append(1))
+        for n in range(10):
+            tracker = await server_a.get_or_create_tracker("c2")
+            for event in turn(n):
+                tracker.update(event)
+            await server_a.save(tracker)
+        assert len(opened) <= 1, f"{len(opened)} connections opened for 10 turns"
+        with server_a.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        stored = await fresh_store(url).retrieve_full_tracker("c2")
+        assert stored is not None and sum(isinstance(e, UserUttered) for e in stored.events) == 10
+
 
 def fresh_store(url: str) -> WindowedSQLTrackerStore:
     return WindowedSQLTrackerStore(domain=DOMAIN, host=url, window_turns=5)
@@ -307,6 +326,155 @@ def check_kept_states() -> None:
         rasa_patches._Replay.__init__ = start  # type: ignore[method-assign]
 
 
+def check_rule_matches() -> None:
+    """RulePolicy's matching rules, kept per sequence of the last states for a policy loaded from a model, are the
+    ones Rasa's own search finds for every conversation tried (long ones too: only as many states as the longest
+    rule count), the second time from what was kept; a policy being trained keeps nothing."""
+    import json
+    import random
+    import tempfile
+    from pathlib import Path
+
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.core.constants import SHOULD_NOT_BE_SET
+
+    from bot import rasa_patches
+
+    rng = random.Random(7)
+    intents, actions = ["greet", "faq", "inform", "thank", "bye"], ["action_listen", "utter_greet", "order_form"]
+
+    def state(start: bool = False, rule: bool = False) -> dict[str, Any]:
+        made: dict[str, Any] = {"user": {"intent": rng.choice(intents)}}
+        if rng.random() < 0.3:
+            made["user"]["entities"] = ("order_number",)
+        if not start:
+            made["prev_action"] = {"action_name": rng.choice(actions)}
+        if rng.random() < 0.4:
+            made["slots"] = {"verified": SHOULD_NOT_BE_SET if rule and rng.random() < 0.5 else (1.0,)}
+        if rng.random() < 0.3:
+            made["active_loop"] = {"name": "order_form" if rng.random() < 0.7 else SHOULD_NOT_BE_SET}
+        return made
+
+    lookup = {}
+    for _ in range(150):
+        length = rng.randint(1, 3)
+        rule = [state(start=i == 0 and rng.random() < 0.2, rule=True) for i in range(length)]
+        lookup[json.dumps(rule)] = rng.choice(actions)
+    with tempfile.TemporaryDirectory() as directory:
+        storage, resource = LocalModelStorage(Path(directory)), Resource("rules")
+        context = ExecutionContext(GraphSchema({}), "check")
+        trained = RulePolicy.create(RulePolicy.get_default_config(), storage, resource, context)
+        trained.lookup["rules"] = lookup
+        trained.persist()
+        loaded = RulePolicy.load(RulePolicy.get_default_config(), storage, resource, context)
+    assert getattr(trained, "_hearth_rule_matches", None) is None, "a policy in training must keep no matches"
+    assert loaded._hearth_rule_matches == {}
+    searched: list[int] = []
+    original = rasa_patches._get_possible_keys
+
+    def counted(self: Any, lookup: Any, states: Any) -> Any:
+        searched.append(len(states))
+        return original(self, lookup, states)
+
+    conversations = [[state(start=i == 0) for i in range(rng.randint(1, 14))] for _ in range(400)]
+    matched = 0
+    for states in conversations + conversations:
+        expected = original(loaded, loaded.lookup["rules"], states)
+        rasa_patches._get_possible_keys = counted
+        try:
+            ours = loaded._get_possible_keys(loaded.lookup["rules"], states)
+        finally:
+            rasa_patches._get_possible_keys = original
+        assert ours == expected, (states, ours, expected)
+        matched += bool(expected)
+    assert matched > 100, f"only {matched} conversations matched a rule: the check tries too little"
+    assert searched and max(searched) <= 3, "states beyond the longest rule's reach were searched"
+    distinct = {tuple(json.dumps(s, sort_keys=True) for s in c[-3:]) for c in conversations}
+    assert len(searched) == len(distinct), f"searched {len(searched)} times for {len(distinct)} distinct endings"
+
+
+def check_tracker_copy() -> None:
+    """A tracker's copy made from its state is the one Rasa's replay makes: every attribute, slot and event, at each
+    step of a conversation with a form, a followup action, undone turns, a restart and a new session, also after the
+    processor cleared the followup action; Rasa's replay made only the copies it must."""
+    import copy
+
+    from rasa.shared.core.events import (
+        ActionReverted,
+        FollowupAction,
+        LoopInterrupted,
+        Restarted,
+        UserUtteranceReverted,
+    )
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot import rasa_patches
+
+    def described(tracker: Any) -> dict[str, Any]:
+        state = dict(vars(tracker))
+        state["events"] = [id(e) for e in tracker.events]
+        state["slots"] = {name: (type(s), vars(s)) for name, s in tracker.slots.items()}
+        return state
+
+    replayed: list[int] = []
+    original = rasa_patches._rasa_tracker_copy
+
+    def counted(tracker: Any) -> Any:
+        replayed.append(len(tracker.events))
+        return original(tracker)
+
+    events: list[Any] = [
+        ActionExecuted("action_listen"),
+        *turn(0, SlotSet("customer_id", "c-0")),
+        UserUttered("where is my order", {"name": "order_status", "confidence": 0.9}),
+        ActionExecuted("order_status_form"),
+        ActiveLoop("order_status_form"),
+        SlotSet("requested_slot", "order_number"),
+        ActionExecuted("action_listen"),
+        UserUttered("JH100001", {"name": "inform", "confidence": 0.9}),
+        FollowupAction("action_order_status"),
+        ActiveLoop(None),
+        SlotSet("requested_slot", None),
+        ActionExecuted("action_order_status"),
+        BotUttered("on its way"),
+        ActionExecuted("action_listen"),
+        UserUttered("oops", {"name": "faq", "confidence": 0.9}),
+        UserUtteranceReverted(),
+        ActionExecuted("utter_faq"),
+        ActionReverted(),
+        ActionExecuted("action_listen"),
+        *turn(1),
+        UserUttered("/restart", {"name": "restart", "confidence": 1.0}),
+        Restarted(),
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        ActionExecuted("action_listen"),
+        *turn(2),
+        FollowupAction("utter_faq"),
+    ]
+    tracker = DialogueStateTracker.from_events("copy", [], slots=DOMAIN.slots)
+    rasa_patches._rasa_tracker_copy = counted
+    try:
+        for event in events:
+            tracker.update(event)
+            for clear in (False, True):
+                if clear:  # as the processor does when it predicts the followup action
+                    tracker.clear_followup_action()
+                ours, theirs = tracker.copy(), original(tracker)
+                assert type(ours) is type(theirs) and described(ours) == described(theirs), (event, clear)
+                before = copy.deepcopy(tracker.active_loop)
+                ours.update(SlotSet("customer_id", "changed"))
+                ours.update(LoopInterrupted(True))  # changes the copy's active loop in place
+                assert tracker.get_slot("customer_id") != "changed" and len(ours.events) == len(tracker.events) + 2
+                assert tracker.active_loop == before, "the copy shares the tracker's active loop"
+    finally:
+        rasa_patches._rasa_tracker_copy = original
+    assert 0 < len(replayed) <= 12, f"Rasa's replay made {len(replayed)} of {2 * len(events)} copies"
+
+
 def check_action_call_json() -> None:
     """A call to the action server carries the same JSON (by ujson) as with the standard library's encoder, and what
     that encoder refuses is refused the same way; the kept session is the one that encodes so."""
@@ -409,6 +577,8 @@ if __name__ == "__main__":
     asyncio.run(checks(sys.argv[1]))
     check_action_response_validation()
     check_kept_states()
+    check_rule_matches()
+    check_tracker_copy()
     check_copies_only_for_debug_lines()
     check_graph_evaluation()
     check_action_call_json()
