@@ -475,6 +475,30 @@ def check_tracker_copy() -> None:
     assert 0 < len(replayed) <= 12, f"Rasa's replay made {len(replayed)} of {2 * len(events)} copies"
 
 
+def check_domain_is_empty() -> None:
+    """Domain.is_empty gives Rasa's answers without building an empty domain for each question."""
+    from bot import rasa_patches
+
+    built: list[object] = []
+    from_dict = Domain.from_dict.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: Any, data: Any) -> Any:
+        built.append(data)
+        return from_dict(cls, data)
+
+    rasa_patches._empty_domain_description()  # made once, before the questions
+    Domain.from_dict = classmethod(counted)  # type: ignore[method-assign,assignment]
+    try:
+        for domain, empty in ((DOMAIN, False), (Domain.empty(), True), (Domain.from_dict({"intents": ["hi"]}), False)):
+            built.clear()
+            for _ in range(3):
+                assert domain.is_empty() is empty
+            assert built == [], "an empty domain was built to answer is_empty"
+            assert empty == (domain.as_dict() == Domain.empty().as_dict()), "not Rasa's answer"
+    finally:
+        Domain.from_dict = classmethod(from_dict)  # type: ignore[method-assign,assignment]
+
+
 def check_action_call_json() -> None:
     """A call to the action server carries the same JSON (by ujson) as with the standard library's encoder, and what
     that encoder refuses is refused the same way; the kept session is the one that encodes so."""
@@ -579,6 +603,7 @@ if __name__ == "__main__":
     check_kept_states()
     check_rule_matches()
     check_tracker_copy()
+    check_domain_is_empty()
     check_copies_only_for_debug_lines()
     check_graph_evaluation()
     check_action_call_json()
