@@ -414,7 +414,7 @@ def check_tracker_copy() -> None:
     from bot import rasa_patches
 
     def described(tracker: Any) -> dict[str, Any]:
-        state = dict(vars(tracker))
+        state = {key: value for key, value in vars(tracker).items() if key != rasa_patches._APPLIED}
         state["events"] = [id(e) for e in tracker.events]
         state["slots"] = {name: (type(s), vars(s)) for name, s in tracker.slots.items()}
         return state
@@ -497,6 +497,84 @@ def check_domain_is_empty() -> None:
             assert empty == (domain.as_dict() == Domain.empty().as_dict()), "not Rasa's answer"
     finally:
         Domain.from_dict = classmethod(from_dict)  # type: ignore[method-assign,assignment]
+
+
+def check_applied_events() -> None:
+    """A tracker's applied events, continued from its last answer as it grows, are the ones Rasa works out from its
+    first event: at each step of a conversation with a form's repeated runs, an unhappy path, both undo events, a
+    restart, a new session and a second form appearing late; worked out from the start only where they must be."""
+    from rasa.shared.core.events import (
+        ActionExecutionRejected,
+        ActionReverted,
+        Restarted,
+        UserUtteranceReverted,
+    )
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot import rasa_patches
+
+    def form_turns(form: str) -> list[Any]:
+        return [
+            UserUttered("where is my order", {"name": "order_status", "confidence": 0.9}),
+            ActionExecuted(form),
+            ActiveLoop(form),
+            SlotSet("requested_slot", "order_number"),
+            ActionExecuted("action_listen"),
+            UserUttered("what?", {"name": "faq", "confidence": 0.9}),
+            ActionExecutionRejected(form),
+            ActionExecuted("utter_faq"),
+            ActionExecuted(form),  # back from the unhappy path
+            ActionExecuted("action_listen"),
+            UserUttered("JH100001", {"name": "inform", "confidence": 0.9}),
+            ActionExecuted(form),  # the form's repeated run: not applied
+            SlotSet("order_number", "JH100001"),
+            ActiveLoop(None),
+            SlotSet("requested_slot", None),
+            ActionExecuted("action_order_status"),
+            ActionExecuted("action_listen"),
+        ]
+
+    events: list[Any] = [
+        ActionExecuted("action_listen"),
+        *turn(0),
+        *form_turns("order_status_form"),
+        UserUttered("oops", {"name": "faq", "confidence": 0.9}),
+        UserUtteranceReverted(),
+        ActionExecuted("utter_faq"),
+        ActionReverted(),
+        ActionExecuted("action_listen"),
+        *turn(1),
+        *form_turns("order_status_form"),
+        UserUttered("/restart", {"name": "restart", "confidence": 1.0}),
+        Restarted(),
+        *turn(2),
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        ActionExecuted("action_listen"),
+        *turn(3),
+        *form_turns("cancel_order_form"),  # a form name not seen before
+        *turn(4),
+    ]
+    worked_out: list[int] = []
+    original = rasa_patches._rasa_applied_events
+
+    def counted(tracker: Any) -> Any:
+        worked_out.append(len(tracker.events))
+        return original(tracker)
+
+    tracker = DialogueStateTracker.from_events("applied", [], slots=DOMAIN.slots)
+    rasa_patches._rasa_applied_events = counted
+    try:
+        for event in events:
+            tracker.update(event)
+            for _ in range(2):
+                ours, theirs = tracker.applied_events(), original(tracker)
+                assert [id(e) for e in ours] == [id(e) for e in theirs], (len(tracker.events), event)
+                ours.append("changed by a caller")  # a caller's list is its own
+    finally:
+        rasa_patches._rasa_applied_events = original
+    # from the start: the first time, for each undo event (Rasa's replay asks while applying it) and for the new form
+    assert 0 < len(worked_out) <= 6, f"worked out from the start {len(worked_out)} times for {len(events)} events"
 
 
 def check_action_call_json() -> None:
@@ -604,6 +682,7 @@ if __name__ == "__main__":
     check_rule_matches()
     check_tracker_copy()
     check_domain_is_empty()
+    check_applied_events()
     check_copies_only_for_debug_lines()
     check_graph_evaluation()
     check_action_call_json()
