@@ -18,7 +18,9 @@ event it holds. Each read asks the database for the events from that id on, so s
 servers sharing one database stay correct and cheap: events another server wrote in between
 are read (only those) and added to the window. The window is rebuilt from Rasa's own read of
 the session when it cannot be extended: its newest event is no longer stored (the
-conversation was erased) or a new session started elsewhere.
+conversation was erased) or a new session started elsewhere. The tracker a read hands out is
+the window's events replayed; while nothing but this server's own turns came since, it is a
+copy of the tracker the last turn saved (the same state, without replaying every event).
 
 On SQLite (the default on one machine) the store keeps its connections open (SQLAlchemy 1.4, which Rasa pins, opens
 and closes a file database's connection for every statement) in WAL mode with `synchronous=NORMAL`: a commit is
@@ -61,6 +63,7 @@ log_redaction.install()  # also for Rasa commands that load the tracker store bu
 logger = logging.getLogger(__name__)
 
 STORED_MARK = "_hearth_stored_events"  # attribute on a tracker: how many of its events are in the database
+WINDOW_MARK = "_hearth_window"  # attribute on a tracker: the window (and its prefix) it was made from
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -77,6 +80,7 @@ class _Window:
     events: list[Event]  # the events of the last turns
     prefix: list[Event] | None = None  # the base state as events, made once per base: the trackers handed out
     # share their event objects, which lets bot/rasa_patches.py continue the policies' replay of the last one
+    state: DialogueStateTracker | None = None  # a copy of the tracker last saved, while it holds prefix + events
 
 
 class WindowedSQLTrackerStore(SQLTrackerStore):
@@ -143,6 +147,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         if any(row.type_name == SessionStarted.type_name for row in newer):
             return False
         window.events.extend(deserialise_events([json.loads(row.data) for row in newer]))  # as Rasa's read does
+        window.state = None
         window.last_id = int(newer[-1].id)
         self._slide(window)
         return True
@@ -184,7 +189,14 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                     window.prefix.append(ActiveLoop(base.active_loop_name))
                 if base.is_paused():  # a person has the conversation (handoff): the bot stays silent
                     window.prefix.append(ConversationPaused())
-        return DialogueStateTracker.from_events(sender_id, window.prefix + window.events, slots=self.domain.slots)
+        if window.state is not None:  # the state the last turn reached: copied, not replayed (the same tracker)
+            tracker = window.state.copy()
+        else:
+            tracker = DialogueStateTracker.from_events(
+                sender_id, window.prefix + window.events, slots=self.domain.slots
+            )
+        setattr(tracker, WINDOW_MARK, (window, window.prefix))
+        return tracker
 
     # ---- writing ----------------------------------------------------------
 
@@ -209,7 +221,17 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             return
         window.events.extend(new_events)
         window.last_id = last_id
+        window.state = None
         self._slide(window)
+        made_from = getattr(tracker, WINDOW_MARK, None)
+        if (
+            made_from is not None
+            and made_from[0] is window
+            and window.prefix is not None
+            and made_from[1] is window.prefix
+            and len(tracker.events) == len(window.prefix) + len(window.events)
+        ):
+            window.state = tracker.copy()  # what replaying prefix + events would make (bot/rasa_patches.py item 10)
 
     def _insert(self, sender_id: str, events: Iterable[Event]) -> int:
         """Writes events exactly as Rasa's SQLTrackerStore.save does (the same columns and JSON), in one INSERT of
@@ -243,7 +265,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         for event in window.events[:cut]:
             window.base.update(event)
         del window.events[:cut]
-        window.prefix = None
+        window.prefix = window.state = None
 
     def _remember(self, sender_id: str, window: _Window) -> None:
         self._windows[sender_id] = window

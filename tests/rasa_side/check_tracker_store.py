@@ -43,9 +43,14 @@ async def checks(url: str) -> None:
     await server_a.save(tracker)
 
     # Forty more turns, each read back and saved the way Rasa's processor does.
+    copied = 0
     for n in range(3, 43):
+        copied += server_a._windows["c1"].state is not None
         tracker = await server_a.retrieve("c1")
         assert tracker is not None
+        assert_as_replayed(server_a, "c1", tracker)
+        if n % 3 == 0:
+            tracker.clear_followup_action()  # as the processor does when it predicts one
         extra = []
         if n == 7:
             extra = [SlotSet("customer_id", "cus_1"), SlotSet("verified", True)]
@@ -57,6 +62,7 @@ async def checks(url: str) -> None:
         window_users = sum(isinstance(e, UserUttered) for e in tracker.events)
         assert window_users <= 2 * 5 + 1, f"turn {n}: the tracker holds {window_users} turns"
 
+    assert copied >= 30, f"only {copied} of 40 trackers were copied from the last turn's state"
     full = await server_a.retrieve_full_tracker("c1")
     assert full is not None
     texts = [e.text for e in full.events if isinstance(e, UserUttered)]
@@ -94,6 +100,7 @@ async def checks(url: str) -> None:
             server = server_a if n % 2 else server_b
             tracker = await server.retrieve("c1")
             assert tracker is not None and tracker.latest_message.text == f"message {n - 1}"
+            assert_as_replayed(server, "c1", tracker)
             for event in turn(n, SlotSet("customer_first_name", f"Name {n}")):
                 tracker.update(event)
             await server.save(tracker)
@@ -155,6 +162,24 @@ async def checks(url: str) -> None:
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
         stored = await fresh_store(url).retrieve_full_tracker("c2")
         assert stored is not None and sum(isinstance(e, UserUttered) for e in stored.events) == 10
+
+
+def described(tracker: Any) -> dict[str, Any]:
+    """A tracker's attributes, its events by identity and its slots by value (the store's marks left out)."""
+    state = {key: value for key, value in vars(tracker).items() if not key.startswith("_hearth")}
+    state["events"] = [id(e) for e in tracker.events]
+    state["slots"] = {name: (type(s), vars(s)) for name, s in tracker.slots.items()}
+    return state
+
+
+def assert_as_replayed(store: WindowedSQLTrackerStore, sender_id: str, tracker: Any) -> None:
+    """The tracker a read hands out is the one replaying its window's events makes (Rasa's from_events)."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    window = store._windows[sender_id]
+    assert window.prefix is not None
+    replayed = DialogueStateTracker.from_events(sender_id, window.prefix + window.events, slots=DOMAIN.slots)
+    assert described(tracker) == described(replayed), "the tracker handed out is not its window's replay"
 
 
 def fresh_store(url: str) -> WindowedSQLTrackerStore:
@@ -413,12 +438,6 @@ def check_tracker_copy() -> None:
 
     from bot import rasa_patches
 
-    def described(tracker: Any) -> dict[str, Any]:
-        state = {key: value for key, value in vars(tracker).items() if key != rasa_patches._APPLIED}
-        state["events"] = [id(e) for e in tracker.events]
-        state["slots"] = {name: (type(s), vars(s)) for name, s in tracker.slots.items()}
-        return state
-
     replayed: list[int] = []
     original = rasa_patches._rasa_tracker_copy
 
@@ -612,17 +631,44 @@ def check_action_call_json() -> None:
 
 
 def check_copies_only_for_debug_lines() -> None:
-    """The policies' debug-only deep copies are made when debug lines are logged, and skipped when not."""
+    """The debug-only deep copies of the policies, the processor and forms are made when debug lines are logged, and
+    skipped when not; those modules use `copy` for nothing else (so the stand-in changes nothing else)."""
+    import ast
+    import inspect
     import logging
 
+    from rasa.core import processor
+    from rasa.core.actions import forms
     from rasa.core.policies import memoization, rule_policy
     from rasa.utils.log_utils import configure_structlog
 
     import bot.rasa_patches  # noqa: F401
 
+    def debug_call(node: ast.AST) -> bool:
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "debug"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "structlogger"
+        )
+
+    modules = (rule_policy, memoization, processor, forms)
+    for module in modules:
+        tree = ast.parse(inspect.getsource(module))
+        uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == "copy"]
+        copies = [
+            n.value
+            for call in ast.walk(tree)
+            if debug_call(call)
+            for n in call.keywords  # type: ignore[attr-defined]
+            if isinstance(n.value, ast.Call) and ast.unparse(n.value.func) == "copy.deepcopy"
+        ]
+        # every use of the module `copy` is a deep copy passed to a structlog debug line
+        assert uses and len(uses) == len(copies), (module.__name__, len(uses), len(copies))
     states = [{"user": {"intent": "greet"}}]
     configure_structlog(logging.INFO)
-    assert rule_policy.copy.deepcopy(states) is states and memoization.copy.deepcopy(states) is states
+    assert all(module.copy.deepcopy(states) is states for module in modules)
     configure_structlog(logging.DEBUG)
     copied = rule_policy.copy.deepcopy(states)
     assert copied == states and copied is not states and copied[0]["user"] is not states[0]["user"]
