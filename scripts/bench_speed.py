@@ -16,8 +16,8 @@ second core then serves messages too. Without nginx or Redis the two-server run 
 For each bot, in this order:
   ready      seconds from starting the processes to the first answered message
   single     one conversation, replies one after another: p50/p95 reply time
-  load       N concurrent conversations (default 20): p50/p95/p99 reply time, replies per second, errors
-             (HTTP errors, and replies that are the apology for a failed custom action), and the CPU time
+  load       N concurrent conversations (default 20) of 30 turns each: p50/p95/p99 reply time, replies per second,
+             errors (HTTP errors, and replies that are the apology for a failed custom action), and the CPU time
              each process spent per reply (Hearth's: Rasa server(s), action server, history ingestion, nginx)
   long       one conversation of 200 turns: median reply time of the first 10 and of the last 10 turns
   sessions   one returning customer, 50 sessions (each opened with /session_start): median reply time
@@ -398,7 +398,8 @@ def measure(bot: Bot, args: argparse.Namespace, tag: str) -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversations", type=int, default=20)
-    parser.add_argument("--turns", type=int, default=10, help="turns per concurrent conversation")
+    # 30: 600 replies under load; with 10 (200 replies, a few seconds) the ratio moved by a third between runs
+    parser.add_argument("--turns", type=int, default=30, help="turns per concurrent conversation")
     parser.add_argument("--single-conversations", type=int, default=3)
     parser.add_argument("--long-turns", type=int, default=200)
     parser.add_argument("--sessions", type=int, default=50)
