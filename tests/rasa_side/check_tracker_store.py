@@ -31,6 +31,40 @@ def turn(n: int, *extra: object) -> list[object]:
     ]
 
 
+def form_asks(form: str = "order_status_form") -> list[Any]:
+    """A customer's request activates a form, which asks for the order number."""
+    return [
+        UserUttered("where is my order", {"name": "order_status", "confidence": 0.9}),
+        ActionExecuted(form),
+        ActiveLoop(form),
+        SlotSet("requested_slot", "order_number"),
+        ActionExecuted("action_listen"),
+    ]
+
+
+def undone() -> list[Any]:
+    """A message taken back (UserUtteranceReverted), then an action taken back (ActionReverted)."""
+    from rasa.shared.core.events import ActionReverted, UserUtteranceReverted
+
+    return [
+        UserUttered("oops", {"name": "faq", "confidence": 0.9}),
+        UserUtteranceReverted(),
+        ActionExecuted("utter_faq"),
+        ActionReverted(),
+        ActionExecuted("action_listen"),
+    ]
+
+
+def restart() -> list[Any]:
+    from rasa.shared.core.events import Restarted
+
+    return [UserUttered("/restart", {"name": "restart", "confidence": 1.0}), Restarted()]
+
+
+def new_session() -> list[Any]:
+    return [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
+
+
 async def checks(url: str) -> None:
     server_a = WindowedSQLTrackerStore(domain=DOMAIN, host=url, window_turns=5)
     server_b = WindowedSQLTrackerStore(domain=DOMAIN, host=url, window_turns=5)
@@ -257,7 +291,6 @@ def check_kept_states() -> None:
     repeated runs Rasa's replay leaves out), an undone message, a restart and a new session; and a tracker that
     grew is continued, not replayed from its start."""
     from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer, TrackerFeaturizer
-    from rasa.shared.core.events import ActionReverted, Restarted, UserUtteranceReverted
     from rasa.shared.core.generator import TrackerWithCachedStates
     from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -280,11 +313,7 @@ def check_kept_states() -> None:
             TrackerFeaturizer._create_states = staticmethod(rasa_patches._kept_states)  # type: ignore[method-assign]
 
     form = [
-        UserUttered("where is my order", {"name": "order_status", "confidence": 0.9}),
-        ActionExecuted("order_status_form"),
-        ActiveLoop("order_status_form"),
-        SlotSet("requested_slot", "order_number"),
-        ActionExecuted("action_listen"),
+        *form_asks(),
         UserUttered("JH100001", {"name": "inform", "confidence": 0.9}),
         ActionExecuted("order_status_form"),  # the form's repeated run: Rasa's replay leaves it out
         SlotSet("order_number", "JH100001"),
@@ -300,12 +329,8 @@ def check_kept_states() -> None:
         BotUttered("you're welcome"),
         ActionExecuted("action_listen", hide_rule_turn=True),
     ]
-    undone = [UserUttered("oops", {"name": "faq", "confidence": 0.9}), UserUtteranceReverted()]
-    reverted = [ActionExecuted("utter_faq"), ActionReverted(), ActionExecuted("action_listen")]
-    restart = [UserUttered("/restart", {"name": "restart", "confidence": 1.0}), Restarted()]
-    new_session = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
     events: list[Any] = [*turn(0, SlotSet("customer_id", "c-0")), *form, *hidden_rule_turn, *turn(1)]
-    events += [*undone, *reverted, *turn(2), *restart, *turn(3), *new_session, *turn(4)]
+    events += [*undone(), *turn(2), *restart(), *turn(3), *new_session(), *turn(4)]
     started: list[object] = []
     start = rasa_patches._Replay.__init__
 
@@ -428,11 +453,8 @@ def check_tracker_copy() -> None:
     import copy
 
     from rasa.shared.core.events import (
-        ActionReverted,
         FollowupAction,
         LoopInterrupted,
-        Restarted,
-        UserUtteranceReverted,
     )
     from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -448,11 +470,7 @@ def check_tracker_copy() -> None:
     events: list[Any] = [
         ActionExecuted("action_listen"),
         *turn(0, SlotSet("customer_id", "c-0")),
-        UserUttered("where is my order", {"name": "order_status", "confidence": 0.9}),
-        ActionExecuted("order_status_form"),
-        ActiveLoop("order_status_form"),
-        SlotSet("requested_slot", "order_number"),
-        ActionExecuted("action_listen"),
+        *form_asks(),
         UserUttered("JH100001", {"name": "inform", "confidence": 0.9}),
         FollowupAction("action_order_status"),
         ActiveLoop(None),
@@ -460,17 +478,10 @@ def check_tracker_copy() -> None:
         ActionExecuted("action_order_status"),
         BotUttered("on its way"),
         ActionExecuted("action_listen"),
-        UserUttered("oops", {"name": "faq", "confidence": 0.9}),
-        UserUtteranceReverted(),
-        ActionExecuted("utter_faq"),
-        ActionReverted(),
-        ActionExecuted("action_listen"),
+        *undone(),
         *turn(1),
-        UserUttered("/restart", {"name": "restart", "confidence": 1.0}),
-        Restarted(),
-        ActionExecuted("action_session_start"),
-        SessionStarted(),
-        ActionExecuted("action_listen"),
+        *restart(),
+        *new_session(),
         *turn(2),
         FollowupAction("utter_faq"),
     ]
@@ -524,9 +535,6 @@ def check_applied_events() -> None:
     restart, a new session and a second form appearing late; worked out from the start only where they must be."""
     from rasa.shared.core.events import (
         ActionExecutionRejected,
-        ActionReverted,
-        Restarted,
-        UserUtteranceReverted,
     )
     from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -534,11 +542,7 @@ def check_applied_events() -> None:
 
     def form_turns(form: str) -> list[Any]:
         return [
-            UserUttered("where is my order", {"name": "order_status", "confidence": 0.9}),
-            ActionExecuted(form),
-            ActiveLoop(form),
-            SlotSet("requested_slot", "order_number"),
-            ActionExecuted("action_listen"),
+            *form_asks(form),
             UserUttered("what?", {"name": "faq", "confidence": 0.9}),
             ActionExecutionRejected(form),
             ActionExecuted("utter_faq"),
@@ -557,19 +561,12 @@ def check_applied_events() -> None:
         ActionExecuted("action_listen"),
         *turn(0),
         *form_turns("order_status_form"),
-        UserUttered("oops", {"name": "faq", "confidence": 0.9}),
-        UserUtteranceReverted(),
-        ActionExecuted("utter_faq"),
-        ActionReverted(),
-        ActionExecuted("action_listen"),
+        *undone(),
         *turn(1),
         *form_turns("order_status_form"),
-        UserUttered("/restart", {"name": "restart", "confidence": 1.0}),
-        Restarted(),
+        *restart(),
         *turn(2),
-        ActionExecuted("action_session_start"),
-        SessionStarted(),
-        ActionExecuted("action_listen"),
+        *new_session(),
         *turn(3),
         *form_turns("cancel_order_form"),  # a form name not seen before
         *turn(4),
