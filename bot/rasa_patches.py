@@ -501,8 +501,8 @@ def _tracker_copy(self: DialogueStateTracker) -> DialogueStateTracker:
     else:
         return _rasa_tracker_copy(self)
     tracker = DialogueStateTracker.__new__(DialogueStateTracker)
-    tracker._max_event_history = self._max_event_history
-    tracker.events = deque(self.events, self._max_event_history)
+    tracker._max_event_history = None
+    tracker.events = deque(self.events)
     tracker.sender_id = self.sender_id or DEFAULT_SENDER_ID
     tracker.slots = {name: copy.copy(slot) for name, slot in self.slots.items()}
     tracker.sender_source = None

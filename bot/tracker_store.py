@@ -221,17 +221,17 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             return
         window.events.extend(new_events)
         window.last_id = last_id
-        window.state = None
         self._slide(window)
-        made_from = getattr(tracker, WINDOW_MARK, None)
-        if (
-            made_from is not None
-            and made_from[0] is window
+        # kept while the saved tracker is this window's prefix + events: what replaying them would make (a copy,
+        # bot/rasa_patches.py item 10)
+        window_of_tracker, prefix_of_tracker = getattr(tracker, WINDOW_MARK, (None, None))
+        holds_window = (
+            window_of_tracker is window
             and window.prefix is not None
-            and made_from[1] is window.prefix
+            and prefix_of_tracker is window.prefix
             and len(tracker.events) == len(window.prefix) + len(window.events)
-        ):
-            window.state = tracker.copy()  # what replaying prefix + events would make (bot/rasa_patches.py item 10)
+        )
+        window.state = tracker.copy() if holds_window else None
 
     def _insert(self, sender_id: str, events: Iterable[Event]) -> int:
         """Writes events exactly as Rasa's SQLTrackerStore.save does (the same columns and JSON), in one INSERT of
